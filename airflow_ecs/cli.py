@@ -1,0 +1,42 @@
+"""The ``airflow-ecs`` command line (also ``python -m airflow_ecs``).
+
+Each subcommand lives in the module that owns its concern; this file only wires them to argparse,
+importing a module when its command runs so ``airflow-ecs render`` does not pay for Airflow's import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# command name -> (module, one-line help). The module defines add_arguments(parser) and run(args) -> int.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "render": ("airflow_ecs.generator", "terraform outputs -> airflow.cfg section, run_task template, env file"),
+    "plan": ("airflow_ecs.terraform_runner", "terraform init + plan"),
+    "apply": ("airflow_ecs.terraform_runner", "terraform init + apply, then render the Airflow config"),
+    "destroy": ("airflow_ecs.terraform_runner", "terraform destroy"),
+    "output-value": ("airflow_ecs.terraform_runner", "print one terraform output (for scripts and make)"),
+    "local": ("airflow_ecs.local.server", "run the local ECS (moto + a process runtime) in the foreground"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="airflow-ecs", description="Airflow tasks as ECS/Fargate tasks.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        module = importlib.import_module(module_name)
+        module.add_arguments(command_parser, name)
+        command_parser.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args._module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

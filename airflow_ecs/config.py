@@ -1,0 +1,431 @@
+"""The ``[ecs_fargate]`` section: declared once, read into one frozen object.
+
+``OPTIONS`` is the only place a key is named, typed, defaulted and described. Airflow lists the section
+through the provider entry point (``provider.py``), the docs are generated from it, and ``load_config``
+turns raw strings into an ``EcsConfig`` or one ``ConfigError`` line naming the key, the bad value and a good
+example. Reading is a pure function of a ``get(key) -> str | None`` callable, so it is tested without Airflow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SECTION = "ecs_fargate"
+
+# Fargate's documented per-account, per-Region limits: 20 launches per second sustained, 100 burst.
+FARGATE_LAUNCH_RATE = 20.0
+FARGATE_LAUNCH_BURST = 100
+
+LAUNCH_TYPES = ("FARGATE", "EC2", "EXTERNAL", "MANAGED_INSTANCES")
+FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
+
+
+class ConfigError(ValueError):
+    """A bad ``[ecs_fargate]`` value; the message is one line naming key, value and a good example."""
+
+    def __init__(self, key: str, value: object, expected: str):
+        self.key, self.value, self.expected = key, value, expected
+        shown = "(empty)" if value in (None, "") else repr(value)
+        super().__init__(f"[{SECTION}] {key} = {shown}: {expected}")
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    type: str  # "string", "boolean", "integer", "float" as Airflow's provider config spells them
+    default: str | None
+    description: str
+    example: str | None = None
+    required: bool = False
+    version_added: str | None = None  # None: kept from airflow-ecs-fargate-executor 0.12
+
+
+OPTIONS: tuple[Option, ...] = (
+    # The keys of airflow-ecs-fargate-executor 0.12 keep their names and meaning.
+    Option("region", "string", None, "AWS Region of the cluster.", "us-east-1", required=True),
+    Option("cluster", "string", None, "Name or ARN of the ECS cluster that runs the tasks.", "airflow", required=True),
+    Option(
+        "container_name",
+        "string",
+        None,
+        "Name of the Airflow container in the task definition. It receives the task's command, and only its "
+        "exit code decides the task's outcome (sidecars do not).",
+        "airflow-worker",
+        required=True,
+    ),
+    Option(
+        "task_definition",
+        "string",
+        None,
+        "Task definition family, family:revision or ARN. Required by the shipped run_task template.",
+        "airflow-worker",
+    ),
+    Option(
+        "launch_type",
+        "string",
+        "FARGATE",
+        "FARGATE, EC2, EXTERNAL or MANAGED_INSTANCES. Leave empty to use capacity_provider_strategy or the "
+        "cluster's default strategy; a strategy replaces the default FARGATE.",
+        "FARGATE",
+    ),
+    Option(
+        "platform_version",
+        "string",
+        "LATEST",
+        "Fargate platform version. Sent only when the task runs on Fargate, never with EC2.",
+        "1.4.0",
+    ),
+    Option("assign_public_ip", "boolean", "False", "Give each task a public IP (awsvpc only).", "False"),
+    Option("security_groups", "string", "", "Security group ids for the tasks, comma-separated.", "sg-0123456789abcdef0"),
+    Option("subnets", "string", "", "Subnet ids for the tasks, comma-separated.", "subnet-0a1b2c3d,subnet-4e5f6a7b"),
+    Option(
+        "run_task_template",
+        "string",
+        "",
+        "Path of the Jinja-templated JSON run_task request. Empty: the template shipped with the package.",
+        "/opt/airflow/config/run_task_template.json.j2",
+    ),
+    # New in airflow-ecs.
+    Option(
+        "capacity_provider_strategy",
+        "string",
+        "",
+        "Capacity providers as name:weight[:base], comma-separated, or the JSON list boto3 takes. "
+        "Mutually exclusive with a launch_type other than the default.",
+        "FARGATE_SPOT:1,FARGATE:0",
+        version_added="0.1.0",
+    ),
+    Option(
+        "fallback_capacity_provider_strategy",
+        "string",
+        "",
+        "Strategy for relaunching a task that failed for lack of capacity (e.g. Spot to on-demand). "
+        "Empty: retry with the same strategy.",
+        "FARGATE:1",
+        version_added="0.1.0",
+    ),
+    Option(
+        "max_run_task_attempts",
+        "integer",
+        "5",
+        "How many times one task may be launched: RunTask retries after throttling, transient and capacity "
+        "errors, and relaunches after an infrastructure failure, together.",
+        "5",
+        version_added="0.1.0",
+    ),
+    Option(
+        "launch_concurrency",
+        "integer",
+        "10",
+        "RunTask calls in flight at once, on worker threads outside the scheduler loop.",
+        "10",
+        version_added="0.1.0",
+    ),
+    Option(
+        "launch_rate",
+        "float",
+        str(FARGATE_LAUNCH_RATE),
+        "Sustained RunTask calls per second (Fargate allows 20 task launches per second per account and Region).",
+        "20",
+        version_added="0.1.0",
+    ),
+    Option(
+        "launch_burst",
+        "integer",
+        str(FARGATE_LAUNCH_BURST),
+        "RunTask calls allowed at once before launch_rate applies (Fargate's burst is 100).",
+        "100",
+        version_added="0.1.0",
+    ),
+    Option(
+        "poll_interval",
+        "float",
+        "5",
+        "Seconds between DescribeTasks sweeps when no events queue is configured.",
+        "5",
+        version_added="0.1.0",
+    ),
+    Option(
+        "pending_timeout",
+        "float",
+        "600",
+        "Seconds a task may stay before RUNNING (PROVISIONING, PENDING) before it is stopped and failed. "
+        "The workload's token is valid for [scheduler] task_queued_timeout, 600 s by default.",
+        "600",
+        version_added="0.1.0",
+    ),
+    Option(
+        "end_timeout",
+        "float",
+        "300",
+        "Seconds end() waits for running tasks when the scheduler shuts down.",
+        "300",
+        version_added="0.1.0",
+    ),
+    Option(
+        "execution_api_server_url",
+        "string",
+        "",
+        "Airflow's execution API as the containers reach it; put into the container environment as "
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL when set.",
+        "http://airflow-api.internal:8080/execution/",
+        version_added="0.1.0",
+    ),
+    Option(
+        "aws_profile",
+        "string",
+        "",
+        "Profile from the shared AWS config files. Empty: boto3's standard credential chain (environment, "
+        "shared files, ECS/EC2 role).",
+        "airflow-scheduler",
+        version_added="0.1.0",
+    ),
+    Option(
+        "endpoint_url",
+        "string",
+        "",
+        "Endpoint for every AWS call instead of AWS's own; for the local ECS and tests.",
+        "http://127.0.0.1:5000",
+        version_added="0.1.0",
+    ),
+    Option(
+        "events_queue_url",
+        "string",
+        "",
+        "SQS queue receiving the cluster's ECS Task State Change events. Empty: track tasks by polling.",
+        "https://sqs.us-east-1.amazonaws.com/123456789012/airflow-ecs-events",
+        version_added="0.1.0",
+    ),
+    Option(
+        "reconcile_interval",
+        "float",
+        "60",
+        "With an events queue: seconds between DescribeTasks sweeps that catch a lost event.",
+        "60",
+        version_added="0.1.0",
+    ),
+)
+
+OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
+
+
+@dataclass(frozen=True)
+class CapacityProviderItem:
+    capacity_provider: str
+    weight: int = 1
+    base: int = 0
+
+    def to_boto(self) -> dict[str, Any]:
+        return {"capacityProvider": self.capacity_provider, "weight": self.weight, "base": self.base}
+
+
+@dataclass(frozen=True)
+class EcsConfig:
+    region: str
+    cluster: str
+    container_name: str
+    task_definition: str = ""
+    launch_type: str = "FARGATE"
+    platform_version: str = "LATEST"
+    assign_public_ip: bool = False
+    security_groups: tuple[str, ...] = ()
+    subnets: tuple[str, ...] = ()
+    run_task_template: str = ""
+    capacity_provider_strategy: tuple[CapacityProviderItem, ...] = ()
+    fallback_capacity_provider_strategy: tuple[CapacityProviderItem, ...] = ()
+    max_run_task_attempts: int = 5
+    launch_concurrency: int = 10
+    launch_rate: float = FARGATE_LAUNCH_RATE
+    launch_burst: int = FARGATE_LAUNCH_BURST
+    poll_interval: float = 5.0
+    pending_timeout: float = 600.0
+    end_timeout: float = 300.0
+    execution_api_server_url: str = ""
+    aws_profile: str = ""
+    endpoint_url: str = ""
+    events_queue_url: str = ""
+    reconcile_interval: float = 60.0
+
+    @property
+    def runs_on_fargate(self) -> bool:
+        return uses_fargate(self.launch_type, self.capacity_provider_strategy)
+
+    def template_values(self) -> dict[str, Any]:
+        """The config as the run_task template sees it (``conf.*``): lists as lists, strategies in boto3 form."""
+        values = dataclasses.asdict(self)
+        values["security_groups"] = list(self.security_groups)
+        values["subnets"] = list(self.subnets)
+        values["capacity_provider_strategy"] = [item.to_boto() for item in self.capacity_provider_strategy]
+        values["fallback_capacity_provider_strategy"] = [
+            item.to_boto() for item in self.fallback_capacity_provider_strategy
+        ]
+        values["runs_on_fargate"] = self.runs_on_fargate
+        return values
+
+
+def uses_fargate(launch_type: str, strategy: tuple[CapacityProviderItem, ...] | list) -> bool:
+    """True when ECS will place the task on Fargate, the only case that accepts ``platformVersion``."""
+    if strategy:
+        names = [item.capacity_provider if isinstance(item, CapacityProviderItem) else item["capacityProvider"]
+                 for item in strategy]
+        return all(name in FARGATE_PROVIDERS for name in names)
+    return launch_type == "FARGATE"
+
+
+# --- parsing: small pure functions, each raising ConfigError with the key it was given ---
+
+
+def parse_bool(key: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("true", "t", "1", "yes", "y", "on"):
+        return True
+    if value in ("false", "f", "0", "no", "n", "off", ""):
+        return False
+    raise ConfigError(key, raw, "expected True or False")
+
+
+def parse_number(key: str, raw: str, kind: type, minimum: float) -> Any:
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        raise ConfigError(key, raw, f"expected {'a whole number' if kind is int else 'a number'}, "
+                                    f"e.g. {OPTIONS_BY_NAME[key].example}") from None
+    if value < minimum:
+        raise ConfigError(key, raw, f"expected at least {minimum}, e.g. {OPTIONS_BY_NAME[key].example}")
+    return value
+
+
+def parse_list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def parse_capacity_provider_strategy(key: str, raw: str | list | None) -> tuple[CapacityProviderItem, ...]:
+    """``FARGATE_SPOT:1,FARGATE:0:1`` (name:weight[:base]) or boto3's JSON list, into typed items.
+
+    Also used for a task's ``executor_config["capacity_provider_strategy"]``, which may be a list already.
+    """
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return ()
+    good = "e.g. FARGATE_SPOT:1,FARGATE:0 or [{\"capacityProvider\": \"FARGATE\", \"weight\": 1}]"
+    items: list[CapacityProviderItem] = []
+    if isinstance(raw, str) and raw.strip().startswith("["):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise ConfigError(key, raw, f"not valid JSON ({err.msg}); {good}") from None
+    if isinstance(raw, list):
+        for entry in raw:
+            if not isinstance(entry, Mapping) or not isinstance(entry.get("capacityProvider"), str):
+                raise ConfigError(key, entry, f"each item needs a capacityProvider name; {good}")
+            unknown = set(entry) - {"capacityProvider", "weight", "base"}
+            if unknown:
+                raise ConfigError(key, entry, f"unknown field {sorted(unknown)[0]!r}; {good}")
+            items.append(_strategy_item(key, entry, entry["capacityProvider"], entry.get("weight", 1),
+                                        entry.get("base", 0), good))
+    elif isinstance(raw, str):
+        for part in parse_list(raw):
+            fields = part.split(":")
+            if len(fields) > 3 or not fields[0]:
+                raise ConfigError(key, part, f"expected name:weight[:base]; {good}")
+            weight = fields[1] if len(fields) > 1 else 1
+            base = fields[2] if len(fields) > 2 else 0
+            items.append(_strategy_item(key, part, fields[0], weight, base, good))
+    else:
+        raise ConfigError(key, raw, f"expected a string or a list; {good}")
+    names = [item.capacity_provider for item in items]
+    if len(set(names)) != len(names):
+        raise ConfigError(key, raw, f"a capacity provider is named twice; {good}")
+    if len(items) > 20:
+        raise ConfigError(key, raw, "ECS accepts at most 20 capacity providers in a strategy")
+    if sum(1 for item in items if item.base) > 1:
+        raise ConfigError(key, raw, "only one capacity provider in a strategy may have a base")
+    return tuple(items)
+
+
+def _strategy_item(key: str, shown: object, name: str, weight: object, base: object, good: str) -> CapacityProviderItem:
+    try:
+        weight_i, base_i = int(weight), int(base)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(key, shown, f"weight and base must be whole numbers; {good}") from None
+    if not 0 <= weight_i <= 1000 or not 0 <= base_i <= 100000:
+        raise ConfigError(key, shown, f"weight must be 0-1000 and base 0-100000; {good}")
+    return CapacityProviderItem(name.strip(), weight_i, base_i)
+
+
+def load_config(get: Callable[[str], str | None]) -> EcsConfig:
+    """Read and check every key. ``get(key)`` returns the raw configured string, or None when unset."""
+    raw: dict[str, str] = {}
+    for option in OPTIONS:
+        value = get(option.name)
+        if value is None:
+            value = option.default if option.default is not None else ""
+        raw[option.name] = value.strip()
+        if option.required and not raw[option.name]:
+            raise ConfigError(option.name, value, f"required; e.g. {option.example}")
+
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        text = raw[option.name]
+        if option.type == "boolean":
+            values[option.name] = parse_bool(option.name, text)
+        elif option.type == "integer":
+            values[option.name] = parse_number(option.name, text, int, 1)
+        elif option.type == "float":
+            values[option.name] = parse_number(option.name, text, float, 0.0 if option.name != "launch_rate" else 0.01)
+        elif option.name in ("security_groups", "subnets"):
+            values[option.name] = parse_list(text)
+        elif option.name.endswith("capacity_provider_strategy"):
+            values[option.name] = parse_capacity_provider_strategy(option.name, text)
+        else:
+            values[option.name] = text
+
+    launch_type = values["launch_type"].upper()
+    if launch_type and launch_type not in LAUNCH_TYPES:
+        raise ConfigError("launch_type", raw["launch_type"], f"expected one of {', '.join(LAUNCH_TYPES)} or empty")
+    if values["capacity_provider_strategy"]:
+        if launch_type not in ("", "FARGATE"):
+            raise ConfigError(
+                "launch_type", raw["launch_type"],
+                "launch_type and capacity_provider_strategy are mutually exclusive in RunTask; leave launch_type empty",
+            )
+        launch_type = ""  # the strategy replaces the default FARGATE launch type
+    values["launch_type"] = launch_type
+    if values["launch_burst"] < 1:
+        raise ConfigError("launch_burst", raw["launch_burst"], "expected at least 1, e.g. 100")
+    for key in ("subnets", "security_groups"):
+        prefix = "subnet-" if key == "subnets" else "sg-"
+        for item in values[key]:
+            if not item.startswith(prefix):
+                raise ConfigError(key, item, f"expected ids starting with {prefix}, e.g. {OPTIONS_BY_NAME[key].example}")
+    template = values["run_task_template"]
+    if template and not Path(template).is_file():
+        raise ConfigError("run_task_template", template, "no such file; give the path of a Jinja-templated JSON "
+                                                         "file, or leave it empty for the shipped template")
+    if values["endpoint_url"] and not values["endpoint_url"].startswith(("http://", "https://")):
+        raise ConfigError("endpoint_url", values["endpoint_url"], "expected a URL, e.g. http://127.0.0.1:5000")
+    for key in ("execution_api_server_url", "events_queue_url"):
+        if values[key] and not values[key].startswith(("http://", "https://")):
+            raise ConfigError(key, values[key], f"expected a URL, e.g. {OPTIONS_BY_NAME[key].example}")
+    return EcsConfig(**values)
+
+
+def airflow_getter(conf: Any) -> Callable[[str], str | None]:
+    """Adapt Airflow's config (``conf`` or an executor's team-aware ``ExecutorConf``) to ``load_config``.
+
+    ``AIRFLOW__ECS_FARGATE__<KEY>`` environment variables come through Airflow's own lookup.
+    """
+
+    def get(key: str) -> str | None:
+        return conf.get(SECTION, key, fallback=None)
+
+    return get
+
+
+def unknown_keys(section: Mapping[str, object]) -> list[str]:
+    """Keys set in ``[ecs_fargate]`` that this version does not know (typos are reported, not ignored)."""
+    return sorted(key for key in section if key.lower() not in OPTIONS_BY_NAME)

@@ -1,0 +1,122 @@
+"""Thin adapters over boto3: each AWS call the executor makes, taking the client as a parameter.
+
+Nothing here decides anything; the decisions (``failures``, ``task_state``) are pure functions tested
+without AWS, and these functions are tested against moto's server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from airflow_ecs.config import EcsConfig
+from airflow_ecs.failures import LaunchFailure, classify_error, classify_run_task_failure
+
+DESCRIBE_BATCH = 100  # DescribeTasks takes at most 100 tasks per call
+
+
+def make_session(config: EcsConfig) -> boto3.session.Session:
+    """boto3's standard credential chain, or the configured shared-config profile."""
+    return boto3.session.Session(profile_name=config.aws_profile or None, region_name=config.region)
+
+
+def make_client(session: boto3.session.Session, service: str, config: EcsConfig, *, retries: int = 3,
+                pool_size: int = 10) -> Any:
+    # RunTask's client makes one attempt per call: the launcher classifies and retries itself, with the
+    # same clientToken, so botocore's own retries would only hide throttling from the rate limiter.
+    boto_config = BotoConfig(
+        retries={"mode": "standard", "total_max_attempts": retries},
+        max_pool_connections=pool_size,
+        connect_timeout=5,
+        read_timeout=30,
+        user_agent_extra="airflow-ecs",
+    )
+    return session.client(service, region_name=config.region, endpoint_url=config.endpoint_url or None,
+                           config=boto_config)
+
+
+@dataclass(frozen=True)
+class RunTaskResult:
+    task_arn: str | None = None
+    task: Mapping[str, Any] | None = None
+    failure: LaunchFailure | None = None
+
+
+def run_task(ecs: Any, request: Mapping[str, Any]) -> RunTaskResult:
+    """One RunTask call; never raises, the failure comes back classified."""
+    try:
+        response = ecs.run_task(**request)
+    except Exception as error:  # noqa: BLE001 - every error is classified; none may reach the scheduler
+        return RunTaskResult(failure=classify_error(error))
+    tasks = response.get("tasks") or []
+    if tasks:
+        return RunTaskResult(task_arn=tasks[0]["taskArn"], task=tasks[0])
+    failures = response.get("failures") or [{"reason": "NO_TASK", "detail": "RunTask returned no task and no failure"}]
+    return RunTaskResult(failure=classify_run_task_failure(failures[0]))
+
+
+def describe_tasks(ecs: Any, cluster: str, arns: Sequence[str]) -> tuple[dict[str, Mapping[str, Any]], list[str]]:
+    """Every task by ARN, in batches of 100, and the ARNs ECS reports MISSING."""
+    found: dict[str, Mapping[str, Any]] = {}
+    missing: list[str] = []
+    for start in range(0, len(arns), DESCRIBE_BATCH):
+        batch = list(arns[start:start + DESCRIBE_BATCH])
+        response = ecs.describe_tasks(cluster=cluster, tasks=batch)
+        for task in response.get("tasks") or []:
+            found[task["taskArn"]] = task
+        missing.extend(f["arn"] for f in response.get("failures") or [] if f.get("reason") == "MISSING")
+    return found, missing
+
+
+def stop_task(ecs: Any, cluster: str, arn: str, reason: str) -> None:
+    """StopTask; a task ECS no longer knows is already stopped, which is what was asked."""
+    try:
+        ecs.stop_task(cluster=cluster, task=arn, reason=reason[:255])
+    except Exception as error:  # noqa: BLE001
+        code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+        if code not in ("InvalidParameterException", "ClientException"):
+            raise
+
+
+def describe_task_definition(ecs: Any, task_definition: str) -> Mapping[str, Any]:
+    return ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+
+
+def describe_cluster(ecs: Any, cluster: str) -> Mapping[str, Any] | None:
+    response = ecs.describe_clusters(clusters=[cluster])
+    clusters = [c for c in response.get("clusters") or [] if c.get("status") != "INACTIVE"]
+    return clusters[0] if clusters else None
+
+
+def log_events(logs: Any, group: str, stream: str, *, limit: int | None = None) -> list[str]:
+    """The lines of a log stream, oldest first; with ``limit``, only the last ``limit`` lines."""
+    kwargs: dict[str, Any] = {"logGroupName": group, "logStreamName": stream, "startFromHead": limit is None}
+    if limit is not None:
+        kwargs["limit"] = limit
+        response = logs.get_log_events(**kwargs)
+        return [event["message"] for event in response.get("events", [])]
+    lines: list[str] = []
+    token = None
+    while True:
+        if token:
+            kwargs["nextToken"] = token
+        response = logs.get_log_events(**kwargs)
+        lines.extend(event["message"] for event in response.get("events", []))
+        if not response.get("events") or response.get("nextForwardToken") in (None, token):
+            return lines
+        token = response["nextForwardToken"]
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

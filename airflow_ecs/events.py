@@ -1,0 +1,116 @@
+"""ECS Task State Change events from EventBridge, through SQS.
+
+The consumer thread only receives; the executor applies events in ``sync()`` and then deletes them.
+Delivery is at least once and unordered, so every event is ordered per task by ``detail.version``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DETAIL_TYPE = "ECS Task State Change"
+RECEIVE_WAIT_SECONDS = 20  # SQS long polling: one call per 20 s when nothing happens
+RECEIVE_BATCH = 10  # SQS's maximum per ReceiveMessage
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    task_arn: str
+    version: int
+    started_by: str
+    detail: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    receipt_handle: str
+    event: TaskEvent | None  # None: not a task state change (or unreadable): delete it
+
+
+@dataclass(frozen=True)
+class EventsReceived:
+    messages: tuple[ReceivedMessage, ...]
+
+
+@dataclass(frozen=True)
+class ReceiveFailed:
+    error: str
+
+
+def parse_event(body: str) -> TaskEvent | None:
+    """The task state change in an SQS message body (the whole EventBridge event), or None."""
+    try:
+        event = json.loads(body)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(event, dict) or event.get("detail-type") != DETAIL_TYPE:
+        return None
+    detail = event.get("detail")
+    if not isinstance(detail, dict) or not isinstance(detail.get("taskArn"), str):
+        return None
+    try:
+        version = int(detail.get("version", 0))
+    except (TypeError, ValueError):
+        version = 0
+    return TaskEvent(detail["taskArn"], version, str(detail.get("startedBy") or ""), detail)
+
+
+def is_newer(event_version: int, applied_version: int) -> bool:
+    """Apply an event only if it is newer than what this task already showed; equal is a duplicate."""
+    return event_version > applied_version
+
+
+class EventConsumer:
+    """Long-polls the queue on a daemon thread and hands what it receives to ``results``."""
+
+    def __init__(self, sqs: Any, queue_url: str, results: queue.SimpleQueue, *, wait_seconds: int = RECEIVE_WAIT_SECONDS):
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._results = results
+        self._wait_seconds = wait_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ecs-events", daemon=True)
+        self.receive_calls = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.receive_calls += 1
+                response = self._sqs.receive_message(
+                    QueueUrl=self._queue_url,
+                    MaxNumberOfMessages=RECEIVE_BATCH,
+                    WaitTimeSeconds=self._wait_seconds,
+                )
+            except Exception as error:  # noqa: BLE001 - the thread must survive; sync() reports it
+                self._results.put(ReceiveFailed(f"{type(error).__name__}: {error}"))
+                self._stop.wait(5)
+                continue
+            messages = tuple(
+                ReceivedMessage(m["ReceiptHandle"], parse_event(m.get("Body", "")))
+                for m in response.get("Messages") or []
+            )
+            if messages:
+                self._results.put(EventsReceived(messages))
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def delete_messages(sqs: Any, queue_url: str, receipt_handles: list[str]) -> None:
+    for start in range(0, len(receipt_handles), RECEIVE_BATCH):
+        batch = receipt_handles[start:start + RECEIVE_BATCH]
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(index), "ReceiptHandle": handle} for index, handle in enumerate(batch)],
+        )

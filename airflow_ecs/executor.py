@@ -1,0 +1,638 @@
+"""``EcsFargateExecutor``: Airflow's side of the data flow, and nothing more.
+
+Airflow calls ``heartbeat()`` on the scheduler's main loop, so nothing here waits on AWS there:
+RunTask goes to the ``Launcher``'s threads, DescribeTasks/StopTask/log reads to a small control pool,
+events arrive on the ``EventConsumer``'s thread. All of them report back through one queue, which
+``sync()`` drains on the scheduler's thread: the only place Airflow state changes. The decisions are
+the pure functions of ``task_state``, ``failures``, ``diagnosis`` and ``run_task_request``.
+
+Configure with ``[core] executor = airflow_ecs.executor.EcsFargateExecutor`` and the ``[ecs_fargate]``
+section (``config.py``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import queue
+import time
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow.executors.base_executor import BaseExecutor
+from airflow.utils.state import TaskInstanceState
+
+from airflow_ecs import ecs_api
+from airflow_ecs.config import ConfigError, EcsConfig, airflow_getter, load_config
+from airflow_ecs.events import EventConsumer, EventsReceived, ReceiveFailed, delete_messages, is_newer
+from airflow_ecs.executor_config import ExecutorConfigError, parse_executor_config
+from airflow_ecs.failures import classify_error, decide_retry
+from airflow_ecs.launcher import Launched, Launcher
+from airflow_ecs.rate_limit import TokenBucket
+from airflow_ecs.run_task_request import (
+    RequestError,
+    RunTaskTemplate,
+    TaskIdentity,
+    TemplateError,
+    build_request,
+    load_template,
+    started_by,
+    with_launch,
+)
+from airflow_ecs.task_logs import awslogs_stream, container_name_of
+from airflow_ecs.task_state import TaskOutcome, Verdict, judge, judge_missing
+from airflow_ecs.tracking import TaskBook, TrackedTask
+
+if TYPE_CHECKING:
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.taskinstancekey import TaskInstanceKey
+
+TASK_COMMAND = ["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string"]
+LOG_TAIL_LINES = 50
+# With an events queue, tasks not yet RUNNING after this long are described in each sweep too,
+# so a lost RUNNING event never makes the pending timeout stop a running task.
+STALE_PENDING_SECONDS = 60.0
+
+
+class HealthCheckError(RuntimeError):
+    """start() could not prove the cluster, task definition or container exist with these credentials."""
+
+
+@dataclass(frozen=True)
+class Polled:
+    """A DescribeTasks sweep: the tasks found, those ECS reports MISSING, and the log tails of failures."""
+
+    found: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+    log_tails: Mapping[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class BackgroundError:
+    what: str
+    error: str
+
+
+def sample_identity() -> TaskIdentity:
+    return TaskIdentity("example_dag", "example_task", "manual__2026-01-01T00:00:00+00:00", -1, 1,
+                        "01900000-0000-7000-8000-000000000000", "default")
+
+
+class EcsFargateExecutor(BaseExecutor):
+    """Runs each Airflow task instance as its own ECS task, on Fargate or EC2."""
+
+    supports_ad_hoc_ti_run = True
+    is_local = False
+    serve_logs = False
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.ecs_config: EcsConfig | None = None
+        self.tasks = TaskBook()
+        self._results: queue.SimpleQueue = queue.SimpleQueue()
+        self._retries: list[tuple[float, int, Hashable]] = []  # heap of (due, tie-breaker, key)
+        self._counter = itertools.count()
+        self._template: RunTaskTemplate | None = None
+        self._launcher: Launcher | None = None
+        self._control: ThreadPoolExecutor | None = None
+        self._events: EventConsumer | None = None
+        self._poll_in_flight = False
+        self._next_poll = 0.0
+        self._pending_deletes: list[str] = []
+        self._early_events: dict[str, list[tuple[str, Any]]] = {}
+        self._accepting = True
+        self._ecs: Any = None
+        self._ecs_launch: Any = None
+        self._logs: Any = None
+        self._sqs: Any = None
+        self._task_definitions: dict[str, Mapping[str, Any]] = {}
+        self.aws_calls: dict[str, int] = {}
+
+    # --- configuration and start-up ---
+
+    def load_ecs_config(self) -> EcsConfig:
+        return load_config(airflow_getter(self.conf))
+
+    def start(self) -> None:
+        """Read and check the config, the template and the AWS resources; stop the scheduler if any is wrong."""
+        config = self.load_ecs_config()
+        self.ecs_config = config
+        if not config.task_definition and not config.run_task_template:
+            raise ConfigError("task_definition", "", "required by the shipped run_task template; e.g. airflow-worker")
+        self._template = load_template(config.run_task_template or None)
+        try:  # refuse a template that cannot produce a valid request now, not at the first task
+            self.build_request_for(sample_identity(), ["python", "-c", "pass"], None)
+        except RequestError as error:
+            raise TemplateError(f"run_task_template does not render a valid RunTask request: {error}") from None
+        self._connect(config)
+        self.health_check()
+        self._launcher = Launcher(
+            lambda request: self._counted("RunTask", ecs_api.run_task, self._ecs_launch, request),
+            TokenBucket(config.launch_rate, config.launch_burst),
+            config.launch_concurrency,
+            self._results,
+        )
+        self._control = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ecs-track")
+        if config.events_queue_url:
+            self._events = EventConsumer(self._sqs, config.events_queue_url, self._results)
+            self._events.start()
+        self.log.info(
+            "ECS executor ready: cluster %s, task definition %s, container %s, %s, tracking by %s",
+            config.cluster, config.task_definition or "(from template)", config.container_name,
+            "capacity providers " + ",".join(i.capacity_provider for i in config.capacity_provider_strategy)
+            if config.capacity_provider_strategy else f"launch type {config.launch_type or 'cluster default'}",
+            "events queue" if config.events_queue_url else f"polling every {config.poll_interval:g}s",
+        )
+
+    def _connect(self, config: EcsConfig) -> None:
+        session = ecs_api.make_session(config)
+        pool = config.launch_concurrency + 4
+        self._ecs = ecs_api.make_client(session, "ecs", config, pool_size=pool)
+        self._ecs_launch = ecs_api.make_client(session, "ecs", config, retries=1, pool_size=pool)
+        self._logs = ecs_api.make_client(session, "logs", config)
+        if config.events_queue_url:
+            self._sqs = ecs_api.make_client(session, "sqs", config)
+
+    def health_check(self) -> None:
+        """Prove the cluster, the task definition and its container exist and are reachable."""
+        config = self._require_config()
+        try:
+            cluster = ecs_api.describe_cluster(self._ecs, config.cluster)
+        except Exception as error:  # noqa: BLE001 - one line, whatever boto3 raised
+            raise HealthCheckError(f"ECS executor health check: cannot describe cluster {config.cluster!r} in "
+                                   f"{config.region}: {classify_error(error).describe()}") from None
+        if cluster is None:
+            raise HealthCheckError(f"ECS executor health check: cluster {config.cluster!r} not found in "
+                                   f"{config.region}; check [ecs_fargate] cluster and region")
+        if not config.task_definition:
+            return
+        try:
+            definition = self._task_definition(config.task_definition)
+        except Exception as error:  # noqa: BLE001
+            raise HealthCheckError(f"ECS executor health check: task definition {config.task_definition!r}: "
+                                   f"{classify_error(error).describe()}") from None
+        names = [c.get("name") for c in definition.get("containerDefinitions") or []]
+        if config.container_name not in names:
+            raise HealthCheckError(f"ECS executor health check: task definition {config.task_definition!r} has no "
+                                   f"container {config.container_name!r} (it has {', '.join(map(str, names))}); "
+                                   "check [ecs_fargate] container_name")
+
+    def _require_config(self) -> EcsConfig:
+        if self.ecs_config is None:
+            self.ecs_config = self.load_ecs_config()
+        return self.ecs_config
+
+    def _task_definition(self, name: str) -> Mapping[str, Any]:
+        if name not in self._task_definitions:
+            self._task_definitions[name] = self._counted("DescribeTaskDefinition", ecs_api.describe_task_definition,
+                                                         self._ecs, name)
+        return self._task_definitions[name]
+
+    def _counted(self, action: str, call: Callable[..., Any], *args: Any) -> Any:
+        self.aws_calls[action] = self.aws_calls.get(action, 0) + 1
+        return call(*args)
+
+    # --- building requests ---
+
+    def build_request_for(self, identity: TaskIdentity, command: Sequence[str], executor_config: Any) -> dict[str, Any]:
+        config = self._require_config()
+        assert self._template is not None
+        return build_request(
+            template=self._template,
+            config=config,
+            identity=identity,
+            command=command,
+            executor_config=executor_config,
+            settings=parse_executor_config(executor_config),
+        )
+
+    # --- Airflow's entry points on the scheduler thread ---
+
+    def _process_workloads(self, workloads: Sequence[Any]) -> None:
+        for workload in workloads:
+            ti = workload.ti
+            key = ti.key
+            self.queued_tasks.pop(key, None)
+            identity = TaskIdentity(ti.dag_id, ti.task_id, ti.run_id, ti.map_index, ti.try_number,
+                                    str(ti.id) if getattr(ti, "id", None) else "", ti.queue or "default")
+            try:
+                if not self._accepting:
+                    raise RequestError("the executor is shutting down and launches nothing new")
+                request = self.build_request_for(identity, [*TASK_COMMAND, workload.model_dump_json()],
+                                                 getattr(ti, "executor_config", None))
+            except (RequestError, ExecutorConfigError) as error:
+                self._fail_before_launch(key, f"not launched: {error}")
+                continue
+            task = TrackedTask(key=key, identity=identity, started_by=request["startedBy"],
+                               request_json=json.dumps(request))
+            self.tasks.add(task)
+            self.running.add(key)
+            self._submit_launch(task, request)
+
+    def _fail_before_launch(self, key: Hashable, message: str) -> None:
+        self.log.error("%s: %s", key, message)
+        self.log_task_event(event="ecs task not launched", extra=message, ti_key=key)
+        self.fail(key)
+
+    def _submit_launch(self, task: TrackedTask, request: Mapping[str, Any]) -> None:
+        assert self._launcher is not None
+        task.attempts += 1
+        self._launcher.submit(task.key, request, task.launch)
+
+    def sync(self) -> None:
+        """Apply what the background threads reported, then hand them the next round of work."""
+        if self.ecs_config is None:
+            return
+        try:
+            self._drain_results()
+            self._launch_due_retries()
+            self._check_pending_timeouts()
+            self._maybe_poll()
+            self._flush_event_deletes()
+        except Exception:  # noqa: BLE001 - one bad task or answer must never stop the scheduler
+            self.log.exception("ECS executor sync failed; it will try again at the next heartbeat")
+
+    def _drain_results(self) -> None:
+        while True:
+            try:
+                item = self._results.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                if isinstance(item, Launched):
+                    self._apply_launch(item)
+                elif isinstance(item, Polled):
+                    self._apply_poll(item)
+                elif isinstance(item, EventsReceived):
+                    self._apply_events(item)
+                elif isinstance(item, ReceiveFailed):
+                    self.log.warning("ECS events queue: %s; DescribeTasks sweeps carry on", item.error)
+                elif isinstance(item, BackgroundError):
+                    self.log.warning("ECS %s failed: %s", item.what, item.error)
+            except Exception:  # noqa: BLE001
+                self.log.exception("ECS executor could not apply %r", type(item).__name__)
+
+    # --- launches ---
+
+    def _apply_launch(self, launched: Launched) -> None:
+        task = self.tasks.get(launched.key)
+        result = launched.result
+        if task is None or task.launch != launched.launch:
+            # Revoked or relaunched meanwhile: a task it started anyway must not run unowned.
+            if result.task_arn:
+                self._stop_in_background(result.task_arn, "Airflow no longer wants this task (revoked)")
+            return
+        if launched.cancelled:
+            return
+        if result.task_arn:
+            task.failures = 0
+            task.launched_at = time.monotonic()
+            self.tasks.set_arn(task, result.task_arn)
+            task.last_status = str((result.task or {}).get("lastStatus") or "PROVISIONING")
+            # QUEUED with the ARN stores it as the external executor id: adoption finds it after a restart.
+            self.change_state(task.key, TaskInstanceState.QUEUED, result.task_arn, remove_running=False)
+            for event_args in self._early_events.pop(result.task_arn, []):
+                self._apply_event(*event_args)
+            return
+        failure = result.failure
+        assert failure is not None
+        task.failures += 1
+        config = self._require_config()
+        decision = decide_retry(failure, task.attempts, config.max_run_task_attempts,
+                                has_fallback=bool(config.fallback_capacity_provider_strategy))
+        if not decision.retry:
+            why = "not retried" if not failure.kind.retryable else f"gave up after {task.attempts} attempts"
+            self._finish(task, failed=True, message=f"RunTask failed ({failure.kind.value}, {why}): "
+                                                    f"{failure.describe()}", event="ecs run_task failed")
+            return
+        if decision.use_fallback and not task.on_fallback:
+            task.on_fallback = True
+            task.launch += 1  # other parameters need another clientToken
+        self.log.info("%s: RunTask %s (%s); retrying in %.1fs", task.identity.describe(), failure.kind.value,
+                      failure.describe(), decision.delay)
+        heapq.heappush(self._retries, (time.monotonic() + decision.delay, next(self._counter), task.key))
+
+    def _launch_due_retries(self) -> None:
+        now = time.monotonic()
+        while self._retries and self._retries[0][0] <= now:
+            _, _, key = heapq.heappop(self._retries)
+            task = self.tasks.get(key)
+            if task is None or task.arn or task.request_json is None or not self._accepting:
+                continue
+            self._submit_launch(task, self._request_for_launch(task))
+
+    def _request_for_launch(self, task: TrackedTask) -> dict[str, Any]:
+        config = self._require_config()
+        request = json.loads(task.request_json or "{}")
+        strategy = None
+        if task.on_fallback and config.fallback_capacity_provider_strategy:
+            strategy = [item.to_boto() for item in config.fallback_capacity_provider_strategy]
+        return with_launch(request, task.identity, task.launch, strategy)
+
+    # --- tracking ---
+
+    def _maybe_poll(self) -> None:
+        config = self._require_config()
+        now = time.monotonic()
+        if self._poll_in_flight or now < self._next_poll or self._control is None:
+            return
+        arns = self.tasks.arns()
+        if not arns:
+            return
+        if self._events is not None:
+            stale = [t.arn for t in self.tasks if t.arn and not t.seen_running and t.launched_at
+                     and now - t.launched_at > STALE_PENDING_SECONDS]
+            self._next_poll = now + config.reconcile_interval
+            job = lambda: self._reconcile(stale)  # noqa: E731
+        else:
+            self._next_poll = now + config.poll_interval
+            job = lambda: self._describe(arns)  # noqa: E731
+        self._poll_in_flight = True
+        self._control.submit(self._background, job)
+
+    def _background(self, job: Callable[[], Polled]) -> None:
+        try:
+            self._results.put(job())
+        except Exception as error:  # noqa: BLE001
+            self._results.put(Polled(error=f"{type(error).__name__}: {error}"))
+
+    def _describe(self, arns: Sequence[str]) -> Polled:
+        """On the control thread: DescribeTasks in batches, plus the log tail of each failed task."""
+        config = self._require_config()
+        found, missing = self._counted("DescribeTasks", ecs_api.describe_tasks, self._ecs, config.cluster, list(arns))
+        return Polled(found, tuple(missing), self._log_tails(found.values()))
+
+    def _reconcile(self, stale: Sequence[str]) -> Polled:
+        """With events: ListTasks of stopped tasks finds the stops whose events were lost; one call when
+        nothing changed, instead of describing every running task."""
+        config = self._require_config()
+        stopped: list[str] = []
+        kwargs: dict[str, Any] = {"cluster": config.cluster, "desiredStatus": "STOPPED", "maxResults": 100}
+        while True:
+            response = self._counted("ListTasks", lambda: self._ecs.list_tasks(**kwargs))
+            stopped.extend(response.get("taskArns") or [])
+            if not response.get("nextToken"):
+                break
+            kwargs["nextToken"] = response["nextToken"]
+        ours = set(self.tasks.arns())
+        wanted = [arn for arn in dict.fromkeys([*stopped, *stale]) if arn in ours]
+        return self._describe(wanted) if wanted else Polled()
+
+    def _log_tails(self, tasks: Any) -> dict[str, list[str]]:
+        config = self._require_config()
+        tails: dict[str, list[str]] = {}
+        for task in tasks:
+            if task.get("lastStatus") != "STOPPED":
+                continue
+            outcome = judge(task, config.container_name)
+            if outcome.verdict is not Verdict.FAILED:
+                continue
+            try:
+                tails[task["taskArn"]] = self._read_log(task, limit=LOG_TAIL_LINES)
+            except Exception as error:  # noqa: BLE001 - a missing log must not hide the failure itself
+                tails[task["taskArn"]] = [f"(log unavailable: {type(error).__name__}: {error})"]
+        return tails
+
+    def _read_log(self, task: Mapping[str, Any], limit: int | None = None) -> list[str]:
+        config = self._require_config()
+        definition = self._task_definition(task["taskDefinitionArn"])
+        container = container_name_of(task, config.container_name)
+        where = awslogs_stream(definition, container, task["taskArn"])
+        if where is None:
+            return [f"(container {container!r} does not log through awslogs)"]
+        return self._counted("GetLogEvents", lambda: ecs_api.log_events(self._logs, where[0], where[1], limit=limit))
+
+    def _apply_poll(self, polled: Polled) -> None:
+        self._poll_in_flight = False
+        if polled.error:
+            self.log.warning("ECS DescribeTasks sweep failed (%s); trying again at the next sweep", polled.error)
+            return
+        for arn, ecs_task in polled.found.items():
+            task = self.tasks.by_arn(arn)
+            if task is not None:
+                self._apply_observation(task, judge(ecs_task, self._require_config().container_name,
+                                                    seen_running=task.seen_running),
+                                        polled.log_tails.get(arn))
+        for arn in polled.missing:
+            task = self.tasks.by_arn(arn)
+            if task is not None:
+                self._apply_observation(task, judge_missing(seen_running=task.seen_running), None)
+
+    def _apply_events(self, received: EventsReceived) -> None:
+        for message in received.messages:
+            event = message.event
+            if event is None:
+                self._pending_deletes.append(message.receipt_handle)
+                continue
+            self._apply_event(message.receipt_handle, event)
+
+    def _apply_event(self, receipt_handle: str, event: Any) -> None:
+        task = self.tasks.by_arn(event.task_arn)
+        if task is None:
+            owner = self.tasks.by_started_by(event.started_by) if event.started_by else None
+            if owner is not None and owner.arn is None:
+                # The event beat RunTask's answer: keep it until the launch result names the ARN.
+                self._early_events.setdefault(event.task_arn, []).append((receipt_handle, event))
+            elif owner is not None or self.tasks.recently_finished(event.task_arn):
+                self._pending_deletes.append(receipt_handle)  # an older launch of ours, or a late duplicate
+            # Otherwise another scheduler owns it: leave the message for its owner.
+            return
+        self._pending_deletes.append(receipt_handle)
+        if not is_newer(event.version, task.version):
+            return
+        task.version = event.version
+        outcome = judge(event.detail, self._require_config().container_name, seen_running=task.seen_running)
+        if outcome.verdict is Verdict.FAILED and self._control is not None:
+            # The log tail is an AWS call: fetch it off this thread, then apply the verdict.
+            self._control.submit(self._background, lambda: self._describe([event.task_arn]))
+            return
+        self._apply_observation(task, outcome, None)
+
+    def _flush_event_deletes(self) -> None:
+        if not self._pending_deletes or self._control is None or self._sqs is None:
+            return
+        handles, self._pending_deletes = self._pending_deletes, []
+        url = self._require_config().events_queue_url
+
+        def delete() -> None:
+            try:
+                self._counted("DeleteMessageBatch", delete_messages, self._sqs, url, handles)
+            except Exception as error:  # noqa: BLE001 - undeleted events come back and are de-duplicated
+                self._results.put(BackgroundError("event delete", f"{type(error).__name__}: {error}"))
+
+        self._control.submit(delete)
+
+    def _apply_observation(self, task: TrackedTask, outcome: TaskOutcome, log_tail: list[str] | None) -> None:
+        task.last_status = outcome.last_status
+        if outcome.verdict is Verdict.PENDING:
+            return
+        if outcome.verdict is Verdict.RUNNING:
+            if not task.seen_running:
+                task.seen_running = True
+                self.running_state(task.key, task.arn)
+            return
+        if outcome.verdict is Verdict.SUCCEEDED:
+            self._finish(task, failed=False)
+            return
+        diagnosis = outcome.diagnosis
+        message = diagnosis.line() if diagnosis else "the task stopped"
+        config = self._require_config()
+        if (outcome.verdict is Verdict.RELAUNCH and task.request_json is not None and self._accepting
+                and task.attempts < config.max_run_task_attempts):
+            self.log.warning("%s: %s; launching it again", task.identity.describe(), message)
+            self.log_task_event(event="ecs task relaunched", extra=f"{task.arn}: {message}", ti_key=task.key)
+            self.tasks.set_arn(task, None)
+            task.launch += 1
+            task.failures = 0
+            task.version = -1
+            self._submit_launch(task, self._request_for_launch(task))
+            return
+        extra = f"{task.arn} stopped: {message}"
+        if log_tail:
+            extra += f"\nLast {len(log_tail)} log lines:\n" + "\n".join(log_tail)
+        self._finish(task, failed=True, message=extra, event="ecs task failed")
+
+    def _finish(self, task: TrackedTask, *, failed: bool, message: str = "", event: str = "") -> None:
+        self.tasks.remove(task.key)
+        if failed:
+            self.log.error("%s failed: %s", task.identity.describe(), message.splitlines()[0] if message else "")
+            self.log_task_event(event=event or "ecs task failed", extra=message, ti_key=task.key)
+            self.fail(task.key, task.arn)
+        else:
+            self.success(task.key, task.arn)
+
+    def _check_pending_timeouts(self) -> None:
+        config = self._require_config()
+        now = time.monotonic()
+        for task in self.tasks:
+            if task.arn and not task.seen_running and task.launched_at and not task.stopping \
+                    and now - task.launched_at > config.pending_timeout:
+                task.stopping = True
+                message = (f"{task.arn} did not reach RUNNING within pending_timeout={config.pending_timeout:g}s "
+                           f"(last status {task.last_status or 'unknown'}); stopped it")
+                self._stop_in_background(task.arn, "pending_timeout exceeded")
+                self._finish(task, failed=True, message=message, event="ecs task pending timeout")
+
+    def _stop_in_background(self, arn: str, reason: str) -> None:
+        if self._control is None:
+            return
+        cluster = self._require_config().cluster
+
+        def stop() -> None:
+            try:
+                self._counted("StopTask", ecs_api.stop_task, self._ecs, cluster, arn, reason)
+            except Exception as error:  # noqa: BLE001
+                self._results.put(BackgroundError(f"StopTask {arn}", f"{type(error).__name__}: {error}"))
+
+        self._control.submit(stop)
+
+    # --- lifecycle ---
+
+    def try_adopt_task_instances(self, tis: Sequence[TaskInstance]) -> Sequence[TaskInstance]:
+        """Adopt tasks another (dead) scheduler launched, by the task ARN saved as external executor id."""
+        not_adopted = []
+        for ti in tis:
+            arn = ti.external_executor_id or ""
+            if not (arn.startswith("arn:") and ":task/" in arn):
+                not_adopted.append(ti)
+                continue
+            identity = TaskIdentity(ti.dag_id, ti.task_id, ti.run_id, ti.map_index, ti.try_number,
+                                    str(getattr(ti, "id", "") or ""), ti.queue or "default")
+            task = TrackedTask(key=ti.key, identity=identity, started_by=started_by(identity), request_json=None,
+                               attempts=1, launched_at=time.monotonic(),
+                               seen_running=ti.state == TaskInstanceState.RUNNING)
+            self.tasks.add(task)
+            self.tasks.set_arn(task, arn)
+            self.running.add(ti.key)
+        adopted = len(tis) - len(not_adopted)
+        if adopted:
+            self.log.info("Adopted %d ECS tasks from a previous scheduler", adopted)
+            self._next_poll = 0.0  # learn their state at the next heartbeat
+        return not_adopted
+
+    def revoke_task(self, *, ti: TaskInstance) -> None:
+        """Stop the ECS task of a task instance Airflow gave up on (e.g. stuck in queued)."""
+        key = ti.key
+        self.queued_tasks.pop(key, None)
+        self.running.discard(key)
+        task = self.tasks.remove(key)
+        if task is None:
+            return
+        if self._launcher is not None:
+            self._launcher.cancel(key)
+        if task.arn:
+            self._stop_in_background(task.arn, "revoked by Airflow")
+        self.log.info("Revoked %s (%s)", task.identity.describe(), task.arn or "not launched yet")
+
+    def end(self) -> None:
+        """Stop launching; wait at most end_timeout for the launched tasks to finish."""
+        self._accepting = False
+        if self._launcher is not None:
+            self._launcher.shutdown(wait=True)
+        self.sync()
+        for task in self.tasks:
+            if task.arn is None:  # never launched: the next scheduler's adoption resets it
+                self.tasks.remove(task.key)
+                self.running.discard(task.key)
+        deadline = time.monotonic() + self._require_config().end_timeout
+        while len(self.tasks) and time.monotonic() < deadline:
+            self._next_poll = min(self._next_poll, time.monotonic() + 1.0)
+            time.sleep(0.5)
+            self.sync()
+        if len(self.tasks):
+            self.log.warning("end(): %d ECS tasks still running after end_timeout; a restarted scheduler "
+                             "adopts them", len(self.tasks))
+        self._shutdown_threads()
+
+    def terminate(self) -> None:
+        """Stop every task this executor started, then the threads."""
+        self._accepting = False
+        if self._launcher is not None:
+            self._launcher.shutdown(wait=True)
+        self._drain_results()  # tasks that launched during shutdown are stopped too
+        config = self._require_config()
+        futures = []
+        if self._control is not None:
+            for task in self.tasks:
+                if task.arn:
+                    futures.append(self._control.submit(ecs_api.stop_task, self._ecs, config.cluster, task.arn,
+                                                        "Airflow scheduler terminated"))
+        for future in futures:
+            try:
+                future.result(timeout=30)
+            except Exception as error:  # noqa: BLE001
+                self.log.warning("terminate(): StopTask failed: %s", error)
+        self._shutdown_threads()
+
+    def _shutdown_threads(self) -> None:
+        if self._events is not None:
+            self._events.stop()
+        if self._control is not None:
+            self._control.shutdown(wait=True, cancel_futures=False)
+            self._control = None
+
+    # --- logs for the UI ---
+
+    def get_task_log(self, ti: TaskInstance, try_number: int) -> tuple[list[str], list[str]]:
+        """The running task's output from its awslogs stream, found through the task ECS actually ran."""
+        arn = getattr(ti, "external_executor_id", None) or ""
+        if not arn.startswith("arn:"):
+            return [], []
+        try:
+            config = self._require_config()
+            if self._ecs is None:
+                self._connect(config)
+            found, _ = ecs_api.describe_tasks(self._ecs, config.cluster, [arn])
+            if arn not in found:
+                return [f"ECS task {arn} is no longer known to ECS"], []
+            lines = self._read_log(found[arn])
+            definition = self._task_definition(found[arn]["taskDefinitionArn"])
+            where = awslogs_stream(definition, container_name_of(found[arn], config.container_name), arn)
+            source = f"CloudWatch Logs {where[0]}:{where[1]}" if where else f"ECS task {arn}"
+            return [source], lines
+        except Exception as error:  # noqa: BLE001 - the UI shows the reason instead of an error page
+            return [f"Could not read the ECS task's log: {type(error).__name__}: {error}"], []

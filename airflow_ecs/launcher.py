@@ -1,0 +1,94 @@
+"""RunTask off the scheduler's thread: a bounded pool of workers behind a token bucket.
+
+``submit`` returns at once; each call's result is put on a queue that the executor drains in ``sync()``
+on the scheduler's thread, so Airflow state is only ever touched there.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Hashable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_ecs.ecs_api import RunTaskResult
+from airflow_ecs.failures import FailureKind
+from airflow_ecs.rate_limit import TokenBucket
+
+# When ECS throttles us, the whole bucket pauses this long: other callers share the account's limit.
+THROTTLE_PAUSE = 1.0
+
+
+@dataclass(frozen=True)
+class Launched:
+    key: Hashable
+    launch: int
+    result: RunTaskResult
+    thread_name: str
+    cancelled: bool = False
+
+
+class Launcher:
+    def __init__(
+        self,
+        call: Callable[[Mapping[str, Any]], RunTaskResult],
+        bucket: TokenBucket,
+        concurrency: int,
+        results: queue.SimpleQueue,
+    ):
+        self._call = call
+        self._bucket = bucket
+        self._results = results
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ecs-launch")
+        self._futures: dict[Hashable, tuple[int, Future]] = {}
+        self._cancelled: set[Hashable] = set()
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return len(self._futures)
+
+    def submit(self, key: Hashable, request: Mapping[str, Any], launch: int) -> None:
+        with self._lock:
+            self._cancelled.discard(key)
+            self._futures[key] = (launch, self._pool.submit(self._launch, key, request, launch))
+
+    def cancel(self, key: Hashable) -> None:
+        """Drop a launch not yet sent. One already sent completes; the executor stops what it started."""
+        with self._lock:
+            self._cancelled.add(key)
+            entry = self._futures.pop(key, None)
+        if entry is not None:
+            entry[1].cancel()
+
+    def _launch(self, key: Hashable, request: Mapping[str, Any], launch: int) -> None:
+        def cancelled() -> bool:
+            return self._closing.is_set() or key in self._cancelled
+
+        name = threading.current_thread().name
+        if not self._bucket.acquire(cancelled):
+            outcome = Launched(key, launch, RunTaskResult(), name, cancelled=True)
+        else:
+            result = self._call(request)
+            if result.failure is not None and result.failure.kind is FailureKind.THROTTLED:
+                self._bucket.penalize(THROTTLE_PAUSE)
+            outcome = Launched(key, launch, result, name)
+        with self._lock:
+            entry = self._futures.get(key)
+            if entry is not None and entry[0] == launch:
+                del self._futures[key]
+        self._results.put(outcome)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop launching: queued launches are dropped, calls already sent finish."""
+        self._closing.set()
+        with self._lock:
+            entries = list(self._futures.values())
+            self._futures.clear()
+        for _, future in entries:
+            future.cancel()
+        self._pool.shutdown(wait=wait, cancel_futures=True)

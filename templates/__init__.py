@@ -1,0 +1,1 @@
+"""Jinja templates shipped with airflow-ecs (installed as airflow_ecs.templates)."""

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import os
+import urllib.request
+
+import pytest
+
+# moto accepts any credentials; boto3 must find some before it signs a request.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
+def moto_server():
+    """A real moto server over HTTP, fresh for each test."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    # moto's backends live in this process, shared by every server it starts: begin each test empty.
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).close()
+    try:
+        yield url
+    finally:
+        server.stop()

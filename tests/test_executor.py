@@ -1,0 +1,455 @@
+"""The executor against moto's real ECS server over HTTP.
+
+moto plays ECS; what moto cannot do (throttle, answer RunTask with failures, report MISSING) is injected
+with botocore's own ``before-send`` hook, so every request still goes through botocore's serializer and
+every injected answer through its parser.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from airflow.executors.workloads import BundleInfo, ExecuteTask, TaskInstanceDTO
+from airflow.utils.state import TaskInstanceState
+from botocore.awsrequest import AWSResponse
+
+from airflow_ecs.config import ConfigError
+from airflow_ecs.executor import EcsFargateExecutor, HealthCheckError
+from airflow_ecs.run_task_request import TemplateError
+from tests import aws_fixtures as aws
+
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture(autouse=True)
+def frozen_moto_tasks():
+    """moto moves a task one status on at each DescribeTasks; here tasks change only when a test says."""
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**9})
+    yield
+    state_manager.unset_transition("ecs::task")
+
+
+@pytest.fixture
+def ecs_env(moto_server, monkeypatch):
+    resources = aws.provision(moto_server)
+
+    def configure(**extra: str) -> None:
+        for key, value in aws.env_for(moto_server, resources, **{"poll_interval": "0", **extra}).items():
+            monkeypatch.setenv(key, value)
+
+    configure()
+    return SimpleNamespace(url=moto_server, resources=resources, configure=configure)
+
+
+def make_workload(task_id: str = "hello", executor_config: Any = None, try_number: int = 1) -> ExecuteTask:
+    ti = TaskInstanceDTO(
+        id=uuid.uuid4(), dag_id="demo", task_id=task_id, run_id="manual__1", try_number=try_number, map_index=-1,
+        pool_slots=1, queue="default", priority_weight=1, dag_version_id=uuid.uuid4(),
+        executor_config=executor_config,
+    )
+    return ExecuteTask(ti=ti, dag_rel_path="demo.py", token="workload-token",
+                       bundle_info=BundleInfo(name="dags-folder", version=None), log_path="demo.log")
+
+
+def started(**kwargs: Any) -> EcsFargateExecutor:
+    executor = EcsFargateExecutor(**kwargs)
+    executor.start()
+
+    def provisioning(parsed, **_):
+        # moto places tasks straight into RUNNING; real ECS starts them in PROVISIONING.
+        for task in parsed.get("tasks") or []:
+            moto_task(task["taskArn"]).status = "PROVISIONING"
+
+    executor._ecs_launch.meta.events.register("after-call.ecs.RunTask", provisioning)
+    return executor
+
+
+def queue_all(executor: EcsFargateExecutor, workloads: list[ExecuteTask]) -> None:
+    for workload in workloads:
+        executor.queue_workload(workload, session=None)
+
+
+def heartbeat_until(executor: EcsFargateExecutor, done, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, f"timed out; event buffer {executor.event_buffer}"
+        executor.heartbeat()
+        time.sleep(0.02)
+
+
+def moto_task(arn: str):
+    from moto.backends import get_backend
+
+    backend = get_backend("ecs")[ACCOUNT][aws.REGION]
+    return backend.tasks[aws.CLUSTER][arn]
+
+
+def stop_in_moto(arn: str, *, exit_code: int | None, stop_code: str = "EssentialContainerExited",
+                 reason: str = "Essential container in task exited", container_reason: str | None = None,
+                 started: bool = True) -> None:
+    task = moto_task(arn)
+    task.status = "STOPPED"
+    task.desired_status = "STOPPED"
+    task.stop_code = stop_code
+    task.stopped_reason = reason
+    if started:
+        task.started_at = time.time()
+    container = task.containers[0]
+    container.last_status = "STOPPED"
+    container.exitCode = exit_code
+    if container_reason:
+        container.reason = container_reason
+
+
+class _Raw:
+    def __init__(self, body: bytes):
+        self._body = body
+
+    def stream(self, **_: Any):
+        yield self._body
+
+
+def error_response(status: int, code: str, message: str) -> AWSResponse:
+    body = json.dumps({"__type": code, "message": message}).encode()
+    return AWSResponse("http://injected", status, {"x-amzn-RequestId": "injected"}, _Raw(body))
+
+
+def json_response(payload: dict) -> AWSResponse:
+    return AWSResponse("http://injected", 200, {"x-amzn-RequestId": "injected"}, _Raw(json.dumps(payload).encode()))
+
+
+def queued_arns(executor: EcsFargateExecutor) -> dict:
+    return {k: info for k, (state, info) in executor.event_buffer.items() if state == TaskInstanceState.QUEUED}
+
+
+# --- start() ---
+
+
+def test_start_names_the_missing_key(ecs_env, monkeypatch):
+    monkeypatch.delenv("AIRFLOW__ECS_FARGATE__CLUSTER")
+    with pytest.raises(ConfigError, match=r"\[ecs_fargate\] cluster = \(empty\): required"):
+        started()
+
+
+def test_start_refuses_a_template_that_renders_an_invalid_request(ecs_env, tmp_path):
+    template = tmp_path / "bad.json.j2"
+    template.write_text('{\n  "taskDefinition": {{ conf.task_definition | tojson }},\n  "count": "one"\n}\n')
+    ecs_env.configure(run_task_template=str(template))
+    with pytest.raises(TemplateError, match=r"bad.json.j2:3.*count"):
+        started()
+
+
+def test_health_check_names_an_unknown_cluster(ecs_env):
+    ecs_env.configure(cluster="no-such-cluster")
+    with pytest.raises(HealthCheckError, match="cluster 'no-such-cluster' not found"):
+        started()
+
+
+def test_health_check_names_a_wrong_container(ecs_env):
+    ecs_env.configure(container_name="base")
+    with pytest.raises(HealthCheckError, match="has no container 'base' .*airflow-worker"):
+        started()
+
+
+# --- launching ---
+
+
+def test_run_task_calls_happen_off_the_scheduler_thread(ecs_env):
+    ecs_env.configure(poll_interval="60")
+    executor = started(parallelism=500)
+    threads: list[str] = []
+
+    def slow_aws(request, **_):
+        threads.append(threading.current_thread().name)
+        time.sleep(0.1)  # an endpoint that answers in 100 ms
+
+    executor._ecs_launch.meta.events.register("before-send.ecs.RunTask", slow_aws)
+    queue_all(executor, [make_workload(f"t{i}") for i in range(200)])
+    heartbeat_until(executor, lambda: len(queued_arns(executor)) == 200, timeout=60)
+    assert len(threads) == 200
+    assert threading.main_thread().name not in threads
+    assert all(name.startswith("ecs-launch") for name in threads)
+    executor.terminate()
+
+
+def test_request_carries_identity_executor_config_and_command(ecs_env):
+    executor = started()
+    sent: list[dict] = []
+    executor._ecs_launch.meta.events.register(
+        "before-send.ecs.RunTask", lambda request, **_: sent.append(json.loads(request.body)))
+    workload = make_workload("sized", executor_config={"cpu": 512, "memory": 1024, "environment": {"A": "1"}})
+    queue_all(executor, [workload])
+    heartbeat_until(executor, lambda: queued_arns(executor))
+    request = sent[0]
+    assert request["startedBy"] == str(workload.ti.id)
+    assert {"key": "airflow:task_id", "value": "sized"} in request["tags"]
+    assert request["overrides"]["cpu"] == "512" and request["overrides"]["memory"] == "1024"
+    container = request["overrides"]["containerOverrides"][0]
+    assert container["cpu"] == 512 and container["memory"] == 1024
+    assert {"name": "A", "value": "1"} in container["environment"]
+    assert container["command"][:4] == ["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string"]
+    assert json.loads(container["command"][4])["ti"]["task_id"] == "sized"
+    assert request["platformVersion"] == "LATEST" and request["launchType"] == "FARGATE"
+    executor.terminate()
+
+
+def test_a_bad_executor_config_fails_only_that_task(ecs_env):
+    executor = started()
+    queue_all(executor, [make_workload("bad", executor_config={"cpu": 256, "memory": 4096}), make_workload("good")])
+    heartbeat_until(executor, lambda: len(executor.event_buffer) == 2)
+    states = {key.task_id: state for key, (state, _) in executor.event_buffer.items()}
+    assert states == {"bad": TaskInstanceState.FAILED, "good": TaskInstanceState.QUEUED}
+    (event,) = [e for e in executor._task_event_logs if e.task_id == "bad"]
+    assert "nearest valid sizes" in event.extra
+    executor.terminate()
+
+
+def test_overrides_over_the_ecs_limit_fail_that_task_before_any_call(ecs_env):
+    executor = started()
+    calls: list[int] = []
+    executor._ecs_launch.meta.events.register("before-send.ecs.RunTask", lambda **_: calls.append(1))
+    queue_all(executor, [make_workload("huge", executor_config={"environment": {"BIG": "x" * 9000}})])
+    heartbeat_until(executor, lambda: executor.event_buffer)
+    (state, _), = executor.event_buffer.values()
+    assert state == TaskInstanceState.FAILED and not calls
+    assert "8192" in executor._task_event_logs[-1].extra
+    executor.terminate()
+
+
+def test_throttling_is_retried_with_the_same_client_token(ecs_env):
+    executor = started()
+    tokens: list[str] = []
+
+    def throttle_twice(request, **_):
+        tokens.append(json.loads(request.body)["clientToken"])
+        if len(tokens) <= 2:
+            return error_response(400, "ThrottlingException", "Rate exceeded")
+        return None
+
+    executor._ecs_launch.meta.events.register("before-send.ecs.RunTask", throttle_twice)
+    queue_all(executor, [make_workload()])
+    heartbeat_until(executor, lambda: queued_arns(executor), timeout=30)
+    assert len(tokens) == 3 and len(set(tokens)) == 1
+    executor.terminate()
+
+
+def test_capacity_failure_moves_to_the_fallback_strategy_with_a_new_token(ecs_env):
+    ecs_env.configure(capacity_provider_strategy="FARGATE_SPOT:1", fallback_capacity_provider_strategy="FARGATE:1")
+    executor = started()
+    sent: list[dict] = []
+
+    def no_spot_capacity(request, **_):
+        body = json.loads(request.body)
+        sent.append(body)
+        if body["capacityProviderStrategy"][0]["capacityProvider"] == "FARGATE_SPOT":
+            return json_response({"tasks": [], "failures": [{"reason": "Capacity is unavailable at this time. "
+                                                                       "Please try again later or in a different availability zone"}]})
+        return None
+
+    executor._ecs_launch.meta.events.register("before-send.ecs.RunTask", no_spot_capacity)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("airflow_ecs.failures.BACKOFF", {k: (0.01, 0.02) for k in __import__(
+            "airflow_ecs.failures", fromlist=["FailureKind"]).FailureKind if k.retryable})
+        queue_all(executor, [make_workload()])
+        heartbeat_until(executor, lambda: queued_arns(executor), timeout=30)
+    assert [s["capacityProviderStrategy"][0]["capacityProvider"] for s in sent] == ["FARGATE_SPOT", "FARGATE"]
+    assert sent[0]["clientToken"] != sent[1]["clientToken"]
+    executor.terminate()
+
+
+def test_permanent_failure_fails_at_once_with_the_aws_message(ecs_env):
+    executor = started()
+    calls: list[int] = []
+
+    def denied(**_):
+        calls.append(1)
+        return error_response(400, "AccessDeniedException", "not authorized to perform: ecs:RunTask")
+
+    executor._ecs_launch.meta.events.register("before-send.ecs.RunTask", denied)
+    queue_all(executor, [make_workload()])
+    heartbeat_until(executor, lambda: executor.event_buffer)
+    (state, _), = executor.event_buffer.values()
+    assert state == TaskInstanceState.FAILED and len(calls) == 1
+    assert "AccessDeniedException: not authorized" in executor._task_event_logs[-1].extra
+    executor.terminate()
+
+
+def test_attempts_are_bounded(ecs_env):
+    ecs_env.configure(max_run_task_attempts="3")
+    executor = started()
+    calls: list[int] = []
+
+    def always_500(**_):
+        calls.append(1)
+        return error_response(500, "ServerException", "internal error")
+
+    executor._ecs_launch.meta.events.register("before-send.ecs.RunTask", always_500)
+    with pytest.MonkeyPatch.context() as patch:
+        from airflow_ecs.failures import FailureKind
+
+        patch.setattr("airflow_ecs.failures.BACKOFF", {k: (0.01, 0.02) for k in FailureKind if k.retryable})
+        queue_all(executor, [make_workload()])
+        heartbeat_until(executor, lambda: executor.event_buffer, timeout=30)
+    assert len(calls) == 3
+    assert "gave up after 3 attempts" in executor._task_event_logs[-1].extra
+    executor.terminate()
+
+
+# --- tracking ---
+
+
+def launch_one(executor: EcsFargateExecutor, **kwargs: Any):
+    workload = make_workload(**kwargs)
+    queue_all(executor, [workload])
+    heartbeat_until(executor, lambda: workload.ti.key in queued_arns(executor))
+    arn = executor.event_buffer.pop(workload.ti.key)[1]
+    return workload.ti.key, arn
+
+
+def test_running_then_success(ecs_env):
+    executor = started()
+    key, arn = launch_one(executor)
+    moto_task(arn).status = "RUNNING"
+    heartbeat_until(executor, lambda: key in executor.event_buffer)
+    assert executor.event_buffer.pop(key) == (TaskInstanceState.RUNNING, arn)
+    stop_in_moto(arn, exit_code=0)
+    heartbeat_until(executor, lambda: key in executor.event_buffer)
+    assert executor.event_buffer[key] == (TaskInstanceState.SUCCESS, arn)
+    assert key not in executor.running
+    executor.terminate()
+
+
+def test_non_zero_exit_fails_with_the_diagnosis(ecs_env):
+    executor = started()
+    key, arn = launch_one(executor)
+    stop_in_moto(arn, exit_code=137, container_reason="OutOfMemoryError: Container killed due to memory usage")
+    heartbeat_until(executor, lambda: key in executor.event_buffer)
+    assert executor.event_buffer[key][0] == TaskInstanceState.FAILED
+    extra = executor._task_event_logs[-1].extra
+    assert "more memory" in extra and arn in extra
+    executor.terminate()
+
+
+def test_task_that_never_started_is_relaunched(ecs_env):
+    executor = started()
+    sent: list[str] = []
+    executor._ecs_launch.meta.events.register(
+        "before-send.ecs.RunTask", lambda request, **_: sent.append(json.loads(request.body)["clientToken"]))
+    key, arn = launch_one(executor)
+    stop_in_moto(arn, exit_code=None, stop_code="TaskFailedToStart", started=False,
+                 reason="Timeout waiting for network interface provisioning to complete.")
+    heartbeat_until(executor, lambda: key in queued_arns(executor))
+    new_arn = executor.event_buffer[key][1]
+    assert new_arn != arn and len(sent) == 2 and sent[0] != sent[1]
+    assert executor._task_event_logs[-1].event == "ecs task relaunched"
+    executor.terminate()
+
+
+def test_missing_task_is_relaunched(ecs_env):
+    executor = started()
+    key, arn = launch_one(executor)
+
+    def missing(request, **_):
+        return json_response({"tasks": [], "failures": [{"arn": arn, "reason": "MISSING"}]})
+
+    executor._ecs.meta.events.register("before-send.ecs.DescribeTasks", missing)
+    heartbeat_until(executor, lambda: key in queued_arns(executor))
+    assert executor.event_buffer[key][1] != arn
+    executor.terminate()
+
+
+def test_pending_timeout_stops_and_fails(ecs_env):
+    ecs_env.configure(pending_timeout="0.2")
+    executor = started()
+    key, arn = launch_one(executor)
+    moto_task(arn).status = "PROVISIONING"
+    heartbeat_until(executor, lambda: key in executor.event_buffer)
+    assert executor.event_buffer[key][0] == TaskInstanceState.FAILED
+    assert "did not reach RUNNING within pending_timeout=0.2s" in executor._task_event_logs[-1].extra
+    heartbeat_until(executor, lambda: moto_task(arn).desired_status == "STOPPED")
+    executor.terminate()
+
+
+# --- lifecycle ---
+
+
+def test_revoke_stops_the_task_and_reports_nothing(ecs_env):
+    executor = started()
+    key, arn = launch_one(executor)
+    ti = SimpleNamespace(key=key)
+    executor.revoke_task(ti=ti)
+    heartbeat_until(executor, lambda: moto_task(arn).desired_status == "STOPPED")
+    assert key not in executor.running and not executor.event_buffer
+    executor.terminate()
+
+
+def test_adoption_tracks_tasks_by_their_arn(ecs_env):
+    first = started()
+    key, arn = launch_one(first)
+    first._shutdown_threads()  # the first scheduler dies without stopping anything
+
+    second = started()
+    adopted_ti = SimpleNamespace(key=key, external_executor_id=arn, dag_id=key.dag_id, task_id=key.task_id,
+                                 run_id=key.run_id, map_index=key.map_index, try_number=key.try_number,
+                                 id=uuid.uuid4(), queue="default", state=TaskInstanceState.QUEUED)
+    stranger = SimpleNamespace(key=key._replace(task_id="other"), external_executor_id=None)
+    assert second.try_adopt_task_instances([adopted_ti, stranger]) == [stranger]
+    assert key in second.running
+    stop_in_moto(arn, exit_code=0)
+    heartbeat_until(second, lambda: key in second.event_buffer)
+    assert second.event_buffer[key] == (TaskInstanceState.SUCCESS, arn)
+    second.terminate()
+
+
+def test_terminate_stops_every_task(ecs_env):
+    executor = started()
+    arns = [launch_one(executor, task_id=f"t{i}")[1] for i in range(3)]
+    executor.terminate()
+    assert all(moto_task(arn).desired_status == "STOPPED" for arn in arns)
+
+
+def test_end_waits_for_running_tasks_and_launches_nothing_new(ecs_env):
+    ecs_env.configure(end_timeout="5")
+    executor = started()
+    key, arn = launch_one(executor)
+    threading.Timer(0.5, lambda: stop_in_moto(arn, exit_code=0)).start()
+    executor.end()
+    assert executor.event_buffer[key] == (TaskInstanceState.SUCCESS, arn)
+    queue_all(executor, [make_workload("late")])
+    executor.trigger_tasks(10)
+    (late_state, _), = [v for k, v in executor.event_buffer.items() if k.task_id == "late"]
+    assert late_state == TaskInstanceState.FAILED
+
+
+def test_sync_survives_a_broken_answer(ecs_env):
+    executor = started()
+    key, arn = launch_one(executor)
+    executor._ecs.meta.events.register(
+        "before-send.ecs.DescribeTasks", lambda **_: json_response({"tasks": [{"no": "arn"}]}))
+    for _ in range(5):
+        executor.heartbeat()
+        time.sleep(0.05)
+    assert key in executor.running  # nothing crashed, nothing was decided on garbage
+    executor.terminate()
+
+
+def test_get_task_log_reads_the_stream_named_by_the_task_definition(ecs_env):
+    executor = started()
+    key, arn = launch_one(executor)
+    logs = aws.client(ecs_env.url, "logs")
+    stream = f"airflow/{aws.CONTAINER}/{arn.rsplit('/', 1)[-1]}"
+    logs.create_log_stream(logGroupName="/airflow-ecs/worker", logStreamName=stream)
+    logs.put_log_events(logGroupName="/airflow-ecs/worker", logStreamName=stream,
+                        logEvents=[{"timestamp": int(time.time() * 1000), "message": "hello from ECS"}])
+    api_side = EcsFargateExecutor()  # the api-server's instance: never start()ed
+    sources, lines = api_side.get_task_log(SimpleNamespace(external_executor_id=arn), 1)
+    assert lines == ["hello from ECS"] and stream in sources[0]
+    executor.terminate()
