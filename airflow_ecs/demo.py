@@ -1,0 +1,118 @@
+"""``make demo``: the whole path on one machine, no AWS.
+
+local ECS (moto + process runtime) -> its outputs JSON -> the generator -> the rendered config -> a real
+Airflow 3 with the executor -> the example DAG -> a table of what ran, checked against what the DAG
+expects. Exits non-zero when any task ends in another state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from airflow_ecs.airflow_stack import AirflowStack, TaskRow, seconds_between
+
+REPO = Path(__file__).resolve().parent.parent
+DAG_ID = "ecs_demo"
+
+
+def expected_states(dags_folder: Path) -> dict[str, str]:
+    namespace: dict = {}
+    source = (dags_folder / f"{DAG_ID}.py").read_text()
+    marker = source.index("EXPECTED_STATES")
+    exec(source[marker:], namespace)  # noqa: S102 - our own example file, the dict literal at its end
+    return namespace["EXPECTED_STATES"]
+
+
+def config_env(outputs: dict, out_dir: Path) -> dict[str, str]:
+    """The generator's env file for these outputs, as a dict (what a container deployment would load)."""
+    from airflow_ecs.generator import render_files
+    from airflow_ecs.run_task_request import default_template_path
+    from airflow_ecs.terraform_outputs import parse_outputs
+
+    files = render_files(parse_outputs(outputs), str(out_dir / "run_task_template.json.j2"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out_dir / name).write_text(text)
+    if not (out_dir / "run_task_template.json.j2").exists():
+        shutil.copy(default_template_path(), out_dir / "run_task_template.json.j2")
+    env = {}
+    for line in (out_dir / "airflow_ecs.env").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            env[key.strip()] = value.strip().strip('"').strip("'")
+    return env
+
+
+def format_table(rows: list[TaskRow], expected: dict[str, str]) -> tuple[str, list[str]]:
+    header = f"{'task':<14} {'ECS task id':<38} {'state':<8} {'try':>3} {'queued s':>9} {'running s':>9}  expected"
+    lines = [header, "-" * len(header)]
+    wrong = []
+    for row in rows:
+        want = expected.get(row.task_id, "success")
+        ecs_id = (row.external_executor_id or "-").rsplit("/", 1)[-1]
+        queued = seconds_between(row.queued_dttm, row.start_date)
+        running = seconds_between(row.start_date, row.end_date)
+        mark = "" if row.state == want else "  <-- WRONG"
+        if row.state != want:
+            wrong.append(f"{row.name}: {row.state} (expected {want})")
+        lines.append(f"{row.name:<14} {ecs_id:<38} {str(row.state):<8} {row.try_number:>3} "
+                     f"{'-' if queued is None else f'{queued:.1f}':>9} {'-' if running is None else f'{running:.1f}':>9}"
+                     f"  {want}{mark}")
+    return "\n".join(lines), wrong
+
+
+def run_demo(work_dir: Path, *, keep_running: bool = False) -> int:
+    from airflow_ecs.local.server import LocalEcs
+
+    started = time.monotonic()
+    if work_dir.exists():
+        shutil.rmtree(work_dir)
+    dags = REPO / "examples" / "dags"
+    stack = AirflowStack(home=work_dir / "airflow", dags_folder=dags)
+    task_env = {"AIRFLOW_HOME": str(work_dir / "task-home"), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    print(f"[demo] starting the local ECS (moto + process runtime) in {work_dir}", flush=True)
+    with LocalEcs(execution_api_server_url=stack.execution_api_url, task_environment=task_env,
+                  outputs_path=work_dir / "outputs.json") as local:
+        env = config_env(local.outputs, work_dir / "config")
+        env.update({"AIRFLOW__ECS_FARGATE__ENDPOINT_URL": local.endpoint_url, "AWS_ACCESS_KEY_ID": "local",
+                    "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": env.get("AIRFLOW__ECS_FARGATE__REGION", "us-east-1")})
+        stack.extra_env = env
+        print(f"[demo] config rendered into {work_dir / 'config'}; starting Airflow 3 (api-server, "
+              "dag-processor, scheduler)", flush=True)
+        try:
+            stack.start()
+            stack.wait_for_dag(DAG_ID)
+            run_id = f"demo__{int(time.time())}"
+            stack.trigger(DAG_ID, run_id)
+            print(f"[demo] triggered {DAG_ID} ({run_id}); each task runs as its own ECS task", flush=True)
+            state = stack.wait_for_run(DAG_ID, run_id, timeout=600)
+            table, wrong = format_table(stack.task_rows(DAG_ID, run_id), expected_states(dags))
+            print(f"\n{table}\n")
+            print(f"[demo] DAG run {state} in {time.monotonic() - started:.0f}s (total, set-up included). "
+                  f"UI while it runs: {stack.ui_url} ; logs: {stack.home}")
+            if keep_running:
+                input("[demo] press Enter to shut everything down ")
+        finally:
+            stack.stop()
+    if wrong:
+        print("[demo] tasks not in the expected state:\n  " + "\n  ".join(wrong), file=sys.stderr)
+        return 1
+    print("[demo] every task ended as expected")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m airflow_ecs.demo", description=__doc__)
+    parser.add_argument("--work-dir", type=Path, default=REPO / ".demo")
+    parser.add_argument("--keep-running", action="store_true", help="wait for Enter before shutting down")
+    args = parser.parse_args(argv)
+    return run_demo(args.work_dir, keep_running=args.keep_running)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
