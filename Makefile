@@ -28,8 +28,8 @@ $(CHECKOV_VENV)/.installed:
 
 install: $(VENV)/.installed ## Create .venv and install the package with its dev tools
 
-test: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Unit, Terraform and end-to-end tests
-	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest -q -p no:cacheprovider
+test: $(VENV)/.installed ## Unit and end-to-end tests
+	$(PY) -m pytest -q -p no:cacheprovider
 
 test-unit: $(VENV)/.installed ## Only the fast tests (no e2e, no checkov)
 	$(PY) -m pytest -q -p no:cacheprovider -m 'not e2e'

@@ -14,10 +14,6 @@ from collections.abc import Sequence
 # command name -> (module, one-line help). The module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("airflow_ecs.generator", "terraform outputs -> airflow.cfg section, run_task template, env file"),
-    "plan": ("airflow_ecs.terraform_runner", "terraform init + plan"),
-    "apply": ("airflow_ecs.terraform_runner", "terraform init + apply, then render the Airflow config"),
-    "destroy": ("airflow_ecs.terraform_runner", "terraform destroy"),
-    "output-value": ("airflow_ecs.terraform_runner", "print one terraform output (for scripts and make)"),
     "local": ("airflow_ecs.local.server", "run the local ECS (moto + a process runtime) in the foreground"),
 }
 

@@ -30,15 +30,12 @@ def expected_states(dags_folder: Path) -> dict[str, str]:
 def config_env(outputs: dict, out_dir: Path) -> dict[str, str]:
     """The generator's env file for these outputs, as a dict (what a container deployment would load)."""
     from airflow_ecs.generator import render_files
-    from airflow_ecs.run_task_request import default_template_path
     from airflow_ecs.terraform_outputs import parse_outputs
 
     files = render_files(parse_outputs(outputs), str(out_dir / "run_task_template.json.j2"))
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (out_dir / name).write_text(text)
-    if not (out_dir / "run_task_template.json.j2").exists():
-        shutil.copy(default_template_path(), out_dir / "run_task_template.json.j2")
     env = {}
     for line in (out_dir / "airflow_ecs.env").read_text().splitlines():
         if line.strip() and not line.lstrip().startswith("#") and "=" in line:

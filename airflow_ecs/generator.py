@@ -1,0 +1,101 @@
+"""``airflow-ecs render``: terraform outputs -> the ``[ecs_fargate]`` section, the run_task template and an
+env file, rendered from the Jinja templates in ``templates/``. Deterministic; written all or nothing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+
+from airflow_ecs.run_task_request import default_template_path
+from airflow_ecs.terraform_outputs import DeploymentOutputs, OutputsError, parse_outputs
+
+TEMPLATE_FILE = "run_task_template.json.j2"
+
+
+def section_values(outputs: DeploymentOutputs, template_path: str) -> list[tuple[str, str]]:
+    strategy = ",".join(f"{name}:{weight}:{base}" for name, weight, base in outputs.capacity_provider_strategy)
+    values = [
+        ("region", outputs.region),
+        ("cluster", outputs.cluster_name),
+        ("task_definition", outputs.task_definition_family),
+        ("container_name", outputs.container_name),
+        ("launch_type", "" if strategy else "FARGATE"),
+        ("capacity_provider_strategy", strategy),
+        ("platform_version", "LATEST"),
+        ("subnets", ",".join(outputs.subnet_ids)),
+        ("security_groups", ",".join(outputs.security_group_ids)),
+        ("assign_public_ip", str(outputs.assign_public_ip)),
+        ("run_task_template", template_path),
+    ]
+    if outputs.events_queue_url:
+        values.append(("events_queue_url", outputs.events_queue_url))
+    return values
+
+
+def render_files(outputs: DeploymentOutputs, template_path: str) -> dict[str, str]:
+    """Every file ``render`` writes, by name; ``template_path`` is where the run_task template will be."""
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(default_template_path().parent)),
+                                     undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    section = section_values(outputs, template_path)
+    return {
+        "airflow.cfg": environment.get_template("airflow.cfg.j2").render(section=section),
+        "airflow_ecs.env": environment.get_template("airflow_ecs.env.j2").render(section=section),
+        TEMPLATE_FILE: default_template_path().read_text(),
+    }
+
+
+def write_atomically(files: dict[str, str], out_dir: Path) -> None:
+    """Write into a temporary sibling directory, then swap it in: never a half-written config."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        for name, text in files.items():
+            (staging / name).write_text(text)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        staging.rename(out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def read_outputs(source: str | None, tf_dir: str | None) -> dict:
+    if tf_dir:
+        from python_terraform import Terraform
+
+        code, stdout, stderr = Terraform(working_dir=tf_dir).output_cmd("-json")
+        if code != 0:
+            raise OutputsError(f"terraform output -json in {tf_dir} failed ({code}): {stderr.strip()}")
+        return json.loads(stdout)
+    text = sys.stdin.read() if source in (None, "-") else Path(source).read_text()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise OutputsError(f"terraform outputs {source}: not JSON ({error.msg} at line {error.lineno})") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
+    parser.add_argument("--outputs", help="terraform output -json as a file, or - for stdin")
+    parser.add_argument("--dir", help="run `terraform output -json` in this Terraform directory instead")
+    parser.add_argument("--out", default="generated", help="directory to write into (replaced whole)")
+
+
+def run(args: argparse.Namespace) -> int:
+    out_dir = Path(args.out).resolve()
+    try:
+        outputs = parse_outputs(read_outputs(args.outputs, args.dir))
+        write_atomically(render_files(outputs, str(out_dir / TEMPLATE_FILE)), out_dir)
+    except (OutputsError, OSError) as error:
+        print(f"airflow-ecs render: {error}", file=sys.stderr)
+        return 2
+    print(f"Wrote {out_dir}/airflow.cfg, {out_dir}/{TEMPLATE_FILE} and {out_dir}/airflow_ecs.env.\n"
+          f"Scheduler: append airflow.cfg's sections to $AIRFLOW_HOME/airflow.cfg, or load {out_dir}/airflow_ecs.env "
+          "into its environment.")
+    return 0

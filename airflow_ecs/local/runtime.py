@@ -1,0 +1,325 @@
+"""What moto does not do: run each placed task's Airflow container command as a local process.
+
+moto records RunTask and answers DescribeTasks; this runtime, in the same process as moto's server,
+notices each new task, takes it PROVISIONING -> PENDING -> RUNNING -> STOPPED with real timestamps, runs
+the container command (a leading ``python`` is this interpreter: the local "image" is this venv), writes
+its output to the task's awslogs stream, enforces the task's memory, honours StopTask (SIGTERM, then
+SIGKILL after the stop timeout), publishes ECS Task State Change events, and records the exit code,
+stopCode and reasons on the moto task so DescribeTasks answers what ECS would.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+
+ACCOUNT = "123456789012"
+SPOT_REASON = "Your Spot Task was interrupted."
+
+
+def container_command(definition: Mapping[str, Any], overrides: Mapping[str, Any]) -> tuple[str, list[str], dict[str, str]]:
+    """(container name, argv, environment) of the task's first container, with the overrides applied."""
+    container = definition["containerDefinitions"][0] if "containerDefinitions" in definition else definition
+    name = container["name"]
+    command = list(container.get("command") or [])
+    environment = {item["name"]: item["value"] for item in container.get("environment") or []}
+    for override in (overrides or {}).get("containerOverrides") or []:
+        if override.get("name") == name:
+            command = list(override.get("command") or command)
+            environment.update({item["name"]: item["value"] for item in override.get("environment") or []})
+    if command and command[0] in ("python", "python3"):
+        command[0] = sys.executable
+    return name, command, environment
+
+
+def memory_limit_mib(task_memory: Any, container: Mapping[str, Any], overrides: Mapping[str, Any]) -> int | None:
+    """The hard memory limit ECS would enforce: the task-level override, else the task's, else the container's."""
+    for value in ((overrides or {}).get("memory"), task_memory, container.get("memory")):
+        if value:
+            return int(value)
+    return None
+
+
+def stream_name(prefix: str | None, container: str, task_arn: str) -> str:
+    task_id = task_arn.rsplit("/", 1)[-1]
+    return f"{prefix}/{container}/{task_id}" if prefix else task_id
+
+
+def event_detail(task: Any, version: int) -> dict[str, Any]:
+    """The ``detail`` of an ECS Task State Change event, mirroring the task as DescribeTasks shows it."""
+    def ts(value: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, (int, float)):
+            value = datetime.datetime.fromtimestamp(value, tz=datetime.timezone.utc)
+        return value.isoformat()
+
+    containers = []
+    for container in task.containers:
+        entry = {"name": container.name, "lastStatus": container.last_status}
+        if getattr(container, "exitCode", None) is not None:
+            entry["exitCode"] = container.exitCode
+        if getattr(container, "reason", None):
+            entry["reason"] = container.reason
+        containers.append(entry)
+    detail = {
+        "taskArn": task.task_arn, "clusterArn": task.cluster_arn, "taskDefinitionArn": task.task_definition_arn,
+        "startedBy": task.started_by or "", "group": getattr(task, "group", None), "lastStatus": task.status,
+        "desiredStatus": task.desired_status, "containers": containers, "version": version,
+        "createdAt": ts(getattr(task, "created_at", None)), "startedAt": ts(getattr(task, "started_at", None)),
+        "stoppedAt": ts(getattr(task, "stopped_at", None)),
+    }
+    if getattr(task, "stop_code", None):
+        detail["stopCode"] = task.stop_code
+    if getattr(task, "stopped_reason", None):
+        detail["stoppedReason"] = task.stopped_reason
+    return detail
+
+
+@dataclass
+class LocalTask:
+    arn: str
+    moto_task: Any
+    container: str
+    command: list[str]
+    environment: dict[str, str]
+    memory_mib: int | None
+    log_group: str | None
+    log_stream: str
+    created: float = field(default_factory=time.monotonic)
+    process: subprocess.Popen | None = None
+    version: int = 0
+    stop_code: str | None = None
+    stop_reason: str | None = None
+    container_reason: str | None = None
+    kill_at: float | None = None
+    done: bool = False
+
+
+class LocalRuntime:
+    """Polls moto's ECS backend and runs each new task; a thread of the process that hosts moto."""
+
+    def __init__(self, *, region: str, clients: Callable[[str], Any], start_delay: float = 0.5,
+                 max_concurrent: int = 8, stop_timeout: float = 10.0, poll_seconds: float = 0.05,
+                 events_bus: str | None = "default"):
+        self.region = region
+        self._clients = clients
+        self.start_delay = start_delay
+        self.max_concurrent = max_concurrent
+        self.stop_timeout = stop_timeout
+        self._poll = poll_seconds
+        self._events_bus = events_bus
+        self.tasks: dict[str, LocalTask] = {}
+        self.launches_by_started_by: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="local-ecs-runtime", daemon=True)
+        self._logs = clients("logs")
+        self._events = clients("events")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        for task in self.tasks.values():
+            if task.process and task.process.poll() is None:
+                _signal_tree(task.process.pid, signal.SIGKILL)
+
+    def _backend(self) -> Any:
+        from moto.backends import get_backend
+
+        return get_backend("ecs")[ACCOUNT][self.region]
+
+    # --- fault injection for tests ---
+
+    def interrupt_spot(self, arn: str) -> None:
+        """Fargate Spot reclaims the task: SIGTERM now, stopCode SpotInterruption when it exits."""
+        with self._lock:
+            task = self.tasks[arn]
+            task.stop_code, task.stop_reason = "SpotInterruption", SPOT_REASON
+            task.kill_at = time.monotonic() + self.stop_timeout
+            if task.process and task.process.poll() is None:
+                _signal_tree(task.process.pid, signal.SIGTERM)
+
+    def running_count(self) -> int:
+        return sum(1 for t in self.tasks.values() if t.process is not None and not t.done)
+
+    # --- the loop ---
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._tick()
+            except Exception as error:  # noqa: BLE001 - keep emulating; say what went wrong
+                print(f"[local-ecs] runtime error: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+            self._stop.wait(self._poll)
+
+    def _tick(self) -> None:
+        backend = self._backend()
+        for cluster_tasks in list(backend.tasks.values()):
+            for arn, moto_task in list(cluster_tasks.items()):
+                if arn not in self.tasks:
+                    self._adopt_new(backend, arn, moto_task)
+        with self._lock:
+            for task in list(self.tasks.values()):
+                if not task.done:
+                    self._advance(task)
+
+    def _adopt_new(self, backend: Any, arn: str, moto_task: Any) -> None:
+        definition = backend.describe_task_definition(moto_task.task_definition_arn)
+        container_def = definition.container_definitions[0]
+        overrides = moto_task.overrides or {}
+        name, command, environment = container_command({"containerDefinitions": [container_def]}, overrides)
+        log_options = (container_def.get("logConfiguration") or {}).get("options") or {}
+        task = LocalTask(
+            arn=arn, moto_task=moto_task, container=name, command=command, environment=environment,
+            memory_mib=memory_limit_mib(definition.memory, container_def, overrides),
+            log_group=log_options.get("awslogs-group"),
+            log_stream=stream_name(log_options.get("awslogs-stream-prefix"), name, arn),
+        )
+        moto_task.status = "PROVISIONING"
+        moto_task.created_at = time.time()
+        for container in moto_task.containers:
+            container.exitCode = None  # moto starts every container with exit code 0
+            container.last_status = "PENDING"
+        self.tasks[arn] = task
+        if moto_task.started_by:
+            self.launches_by_started_by[moto_task.started_by] = self.launches_by_started_by.get(moto_task.started_by, 0) + 1
+        self._publish(task)
+
+    def _set_status(self, task: LocalTask, status: str) -> None:
+        if task.moto_task.status != status:
+            task.moto_task.status = status
+            self._publish(task)
+
+    def _advance(self, task: LocalTask) -> None:
+        moto_task = task.moto_task
+        stop_requested = moto_task.desired_status == "STOPPED" and task.stop_code is None
+        if stop_requested:
+            task.stop_code = "UserInitiated"
+            task.stop_reason = moto_task.stopped_reason or "Task stopped by user"
+            task.kill_at = time.monotonic() + self.stop_timeout
+            if task.process and task.process.poll() is None:
+                moto_task.status = "STOPPING"  # moto jumped to STOPPED; the container is still exiting
+                _signal_tree(task.process.pid, signal.SIGTERM)
+        if task.process is None:
+            if task.stop_code is not None:  # stopped before it ran
+                self._finish(task, None)
+                return
+            if time.monotonic() - task.created < self.start_delay:
+                return
+            if self.running_count() >= self.max_concurrent:
+                return  # Fargate's capacity: wait in PROVISIONING
+            self._set_status(task, "PENDING")
+            self._spawn(task)
+            return
+        self._pump_logs(task)
+        code = task.process.poll()
+        if code is None:
+            if task.kill_at and time.monotonic() > task.kill_at:
+                _signal_tree(task.process.pid, signal.SIGKILL)
+            elif task.memory_mib and _tree_rss_mib(task.process.pid) > task.memory_mib:
+                task.container_reason = "OutOfMemoryError: Container killed due to memory usage"
+                _signal_tree(task.process.pid, signal.SIGKILL)
+            return
+        self._pump_logs(task, final=True)
+        self._finish(task, 128 - code if code < 0 else code)  # -9 -> 137, -15 -> 143 as Docker reports
+
+    def _spawn(self, task: LocalTask) -> None:
+        base = {key: os.environ[key] for key in ("PATH", "LANG", "TZ") if key in os.environ}
+        try:
+            task.process = subprocess.Popen(
+                task.command, env={**base, **task.environment}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as error:
+            task.stop_code = "TaskFailedToStart"
+            task.stop_reason = f"CannotStartContainerError: {error}"
+            self._finish(task, None)
+            return
+        os.set_blocking(task.process.stdout.fileno(), False)
+        task.pending_text = ""  # type: ignore[attr-defined]
+        if task.log_group:
+            try:
+                self._logs.create_log_stream(logGroupName=task.log_group, logStreamName=task.log_stream)
+            except Exception:  # noqa: BLE001 - already there
+                pass
+        task.moto_task.started_at = time.time()
+        for container in task.moto_task.containers:
+            container.last_status = "RUNNING"
+        self._set_status(task, "RUNNING")
+
+    def _pump_logs(self, task: LocalTask, final: bool = False) -> None:
+        assert task.process is not None and task.process.stdout is not None
+        try:
+            chunk = task.process.stdout.read()
+        except (BlockingIOError, ValueError):
+            chunk = None
+        text = getattr(task, "pending_text", "") + (chunk.decode(errors="replace") if chunk else "")
+        lines = text.split("\n")
+        task.pending_text = "" if final else lines.pop()  # type: ignore[attr-defined]
+        lines = [line for line in lines if line]
+        if lines and task.log_group:
+            now = int(time.time() * 1000)
+            try:
+                self._logs.put_log_events(logGroupName=task.log_group, logStreamName=task.log_stream,
+                                          logEvents=[{"timestamp": now, "message": line} for line in lines])
+            except Exception as error:  # noqa: BLE001
+                print(f"[local-ecs] log write failed: {error}", file=sys.stderr, flush=True)
+
+    def _finish(self, task: LocalTask, exit_code: int | None) -> None:
+        moto_task = task.moto_task
+        for container in moto_task.containers:
+            container.last_status = "STOPPED"
+            container.exitCode = exit_code
+            if task.container_reason:
+                container.reason = task.container_reason
+        moto_task.stop_code = task.stop_code or "EssentialContainerExited"
+        moto_task.stopped_reason = task.stop_reason or "Essential container in task exited"
+        moto_task.stopped_at = time.time()
+        moto_task.desired_status = "STOPPED"
+        task.done = True
+        moto_task.status = "STOPPED"
+        self._publish(task)
+
+    def _publish(self, task: LocalTask) -> None:
+        if not self._events_bus:
+            return
+        task.version += 1
+        detail = event_detail(task.moto_task, task.version)
+        try:
+            self._events.put_events(Entries=[{
+                "Source": "aws.ecs", "DetailType": "ECS Task State Change", "Detail": json.dumps(detail),
+                "Resources": [task.arn], "EventBusName": self._events_bus,
+            }])
+        except Exception as error:  # noqa: BLE001
+            print(f"[local-ecs] event publish failed: {error}", file=sys.stderr, flush=True)
+
+
+def _signal_tree(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _tree_rss_mib(pid: int) -> float:
+    try:
+        parent = psutil.Process(pid)
+        processes = [parent, *parent.children(recursive=True)]
+        return sum(p.memory_info().rss for p in processes if p.is_running()) / 2**20
+    except psutil.Error:
+        return 0.0

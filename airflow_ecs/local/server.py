@@ -1,0 +1,96 @@
+"""``LocalEcs``: moto's server on 127.0.0.1, our runtime beside it, and the provisioned resources."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from airflow_ecs.local.provision import provision
+from airflow_ecs.local.runtime import LocalRuntime
+
+REGION = "us-east-1"
+
+
+class LocalEcs:
+    def __init__(self, *, port: int = 0, region: str = REGION, execution_api_server_url: str | None = None,
+                 task_environment: Mapping[str, str] | None = None, outputs_path: str | Path | None = None,
+                 start_delay: float = 0.5, max_concurrent: int = 8, stop_timeout: float = 10.0):
+        self.port = port
+        self.region = region
+        self.execution_api_server_url = execution_api_server_url
+        self.task_environment = dict(task_environment or {})
+        self.outputs_path = Path(outputs_path) if outputs_path else None
+        self.runtime_options = {"start_delay": start_delay, "max_concurrent": max_concurrent,
+                                "stop_timeout": stop_timeout}
+        self.endpoint_url = ""
+        self.outputs: dict[str, Any] = {}
+        self.runtime: LocalRuntime | None = None
+        self._server: Any = None
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url,
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
+    def start(self) -> LocalEcs:
+        from moto.moto_api import state_manager
+        from moto.server import ThreadedMotoServer
+
+        # Task states are ours to set: moto must not move them on by itself at each DescribeTasks.
+        state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**12})
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")).close()
+        self.outputs = provision(self.client, self.region, execution_api_server_url=self.execution_api_server_url,
+                                 task_environment=self.task_environment)
+        if self.outputs_path:
+            self.outputs_path.parent.mkdir(parents=True, exist_ok=True)
+            self.outputs_path.write_text(json.dumps(self.outputs, indent=2, sort_keys=True) + "\n")
+        self.runtime = LocalRuntime(region=self.region, clients=self.client, **self.runtime_options)
+        self.runtime.start()
+        return self
+
+    def stop(self) -> None:
+        if self.runtime is not None:
+            self.runtime.stop()
+        if self._server is not None:
+            self._server.stop()
+
+    def __enter__(self) -> LocalEcs:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
+    parser.add_argument("--port", type=int, default=5000, help="port on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--outputs", default="generated/local-outputs.json",
+                        help="where to write the outputs JSON (terraform output -json shape)")
+    parser.add_argument("--execution-api-server-url", help="Airflow's execution API as the tasks reach it")
+    parser.add_argument("--start-delay", type=float, default=0.5, help="seconds a task spends provisioning")
+    parser.add_argument("--max-concurrent", type=int, default=8, help="tasks running at once; more wait")
+
+
+def run(args: argparse.Namespace) -> int:
+    local = LocalEcs(port=args.port, execution_api_server_url=args.execution_api_server_url,
+                     outputs_path=args.outputs, start_delay=args.start_delay, max_concurrent=args.max_concurrent)
+    local.start()
+    print(f"local ECS on {local.endpoint_url}; outputs in {args.outputs}. Render the config with:\n"
+          f"  airflow-ecs render --outputs {args.outputs} --out generated\n"
+          f"and set AIRFLOW__ECS_FARGATE__ENDPOINT_URL={local.endpoint_url}. Ctrl-C stops it.", flush=True)
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    stopped.wait()
+    local.stop()
+    return 0
