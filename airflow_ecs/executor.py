@@ -253,8 +253,27 @@ class EcsFargateExecutor(BaseExecutor):
             self._check_pending_timeouts()
             self._maybe_poll()
             self._flush_event_deletes()
+            self._save_task_event_logs()
         except Exception:  # noqa: BLE001 - one bad task or answer must never stop the scheduler
             self.log.exception("ECS executor sync failed; it will try again at the next heartbeat")
+
+    def _save_task_event_logs(self) -> None:
+        """Save the task instances' event log entries from here, in the scheduler's process.
+
+        Airflow 3.3's scheduler saves them with ``bulk_save_objects`` over a generator, which inserts empty
+        rows ("NOT NULL constraint failed: log.event") and loses every entry: the diagnosis a user needs most.
+        Only inside a scheduler (``job_id`` set); elsewhere the entries stay where the base class keeps them.
+        """
+        if self.job_id is None or not self._task_event_logs:
+            return
+        from airflow.utils.session import create_session
+
+        records = [self._task_event_logs.popleft() for _ in range(len(self._task_event_logs))]
+        try:
+            with create_session() as session:
+                session.add_all(records)
+        except Exception:  # noqa: BLE001
+            self.log.exception("Could not save %d task event log entries", len(records))
 
     def _drain_results(self) -> None:
         while True:

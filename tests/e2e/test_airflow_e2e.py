@@ -1,0 +1,107 @@
+"""The whole path through a real Airflow 3: scheduler, api-server and dag-processor as processes, the
+executor talking HTTP to the local ECS, each task a local process under the runtime."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from airflow_ecs.airflow_stack import AirflowStack
+from airflow_ecs.demo import config_env
+from airflow_ecs.local.server import LocalEcs
+
+pytestmark = pytest.mark.e2e
+DAGS = Path(__file__).parent / "dags"
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    work = tmp_path_factory.mktemp("e2e")
+    stack = AirflowStack(home=work / "airflow", dags_folder=DAGS)
+    task_env = {"AIRFLOW_HOME": str(work / "task-home"), "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    with LocalEcs(execution_api_server_url=stack.execution_api_url, task_environment=task_env,
+                  start_delay=0.3, max_concurrent=8, stop_timeout=5) as local:
+        env = config_env(local.outputs, work / "config")
+        env.update({"AIRFLOW__ECS_FARGATE__ENDPOINT_URL": local.endpoint_url, "AWS_ACCESS_KEY_ID": "local",
+                    "AWS_SECRET_ACCESS_KEY": "local", "AIRFLOW__ECS_FARGATE__POLL_INTERVAL": "1"})
+        stack.extra_env = env
+        stack.start()
+        try:
+            yield SimpleNamespace(stack=stack, local=local, env=env)
+        finally:
+            stack.stop()
+
+
+def rows_by_task(stack: AirflowStack, dag_id: str, run_id: str) -> dict:
+    return {row.name: row for row in stack.task_rows(dag_id, run_id)}
+
+
+def test_outcomes_success_failure_crash_and_out_of_memory(deployment):
+    stack = deployment.stack
+    stack.wait_for_dag("ecs_e2e_outcomes")
+    stack.trigger("ecs_e2e_outcomes", "outcomes")
+    assert stack.wait_for_run("ecs_e2e_outcomes", "outcomes", timeout=240) == "failed"
+    rows = rows_by_task(stack, "ecs_e2e_outcomes", "outcomes")
+    assert {name: row.state for name, row in rows.items()} == {
+        "succeeds": "success", "fails": "failed", "crashes": "failed", "out_of_memory": "failed"}
+    events = stack.event_log("ecs_e2e_outcomes", "outcomes")
+    crash = " ".join(extra for task, event, extra in events if task == "crashes" and event == "ecs task failed")
+    assert "exited 3" in crash and "crashing" in crash  # the diagnosis and the log tail
+    oom = " ".join(extra for task, event, extra in events if task == "out_of_memory" and event == "ecs task failed")
+    assert "OutOfMemoryError" in oom
+    # The Airflow task that raised ran to its end in its container: exit 0, failed through the API.
+    assert not [e for e in events if e[0] == "fails" and e[1] == "ecs task failed"]
+
+
+def test_spot_interruption_restart_adoption_and_live_log(deployment):
+    stack, local = deployment.stack, deployment.local
+    stack.wait_for_dag("ecs_e2e_long")
+    stack.trigger("ecs_e2e_long", "long")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        rows = rows_by_task(stack, "ecs_e2e_long", "long")
+        if len(rows) == 3 and all(r.state == "running" for r in rows.values()):
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"the long tasks did not all start: {rows}")
+
+    # The task log, live, through the executor's get_task_log (as the api-server would call it).
+    arn = rows["long_task[0]"].external_executor_id
+    os.environ.update(deployment.env)
+    from airflow_ecs.executor import EcsFargateExecutor
+
+    deadline = time.monotonic() + 30
+    lines: list[str] = []
+    while time.monotonic() < deadline and not any("long task 0 try 1 started" in line for line in lines):
+        sources, lines = EcsFargateExecutor().get_task_log(SimpleNamespace(external_executor_id=arn), 1)
+        time.sleep(1)
+    assert any("long task 0 try 1 started" in line for line in lines), (sources, lines)
+
+    # Fargate Spot takes one task back while it runs: Airflow retries it as try 2 on a new ECS task.
+    local.runtime.interrupt_spot(rows["long_task[1]"].external_executor_id)
+    # The scheduler dies hard while the others run; the restarted one adopts them.
+    stack.kill_component("scheduler")
+    time.sleep(2)
+    stack.start_component("scheduler")
+
+    assert stack.wait_for_run("ecs_e2e_long", "long", timeout=240) == "success"
+    rows = rows_by_task(stack, "ecs_e2e_long", "long")
+    assert rows["long_task[0]"].try_number == 1 and rows["long_task[2]"].try_number == 1  # adopted, not rerun
+    assert rows["long_task[1]"].try_number == 2
+    launches = local.runtime.launches_by_started_by
+    # One ECS task per task instance try: no try was ever launched twice.
+    assert all(count == 1 for count in launches.values()), launches
+    events = stack.event_log("ecs_e2e_long", "long")
+    assert any("Spot" in extra for _, event, extra in events if event == "ecs task failed")
+
+
+def test_no_log_holds_the_workload_token(deployment):
+    text = deployment.stack.logs_text()
+    assert "workload" in text or text  # the logs exist
+    assert '"token":' not in text and "'token':" not in text
