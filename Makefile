@@ -37,8 +37,7 @@ test-unit: $(VENV)/.installed ## Only the fast tests (no e2e, no checkov)
 demo: $(VENV)/.installed ## Run the example DAGs through a real Airflow on the local ECS
 	$(PY) -m airflow_ecs.demo
 
-bench: $(VENV)/.installed ## Benchmarks; writes benchmarks/results/*.json and docs/benchmarks.md
-	$(PY) -m pip install --quiet 'apache-airflow-providers-amazon>=9.20'
+bench: $(VENV)/.installed ## Benchmarks; writes benchmarks/results/*.json
 	$(PY) benchmarks/run.py
 
 local: $(VENV)/.installed ## Start the local ECS in the foreground (Ctrl-C stops it)
