@@ -3,7 +3,6 @@ executor talking HTTP to the local ECS, each task a local process under the runt
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -58,7 +57,7 @@ def test_outcomes_success_failure_crash_and_out_of_memory(deployment):
     assert not [e for e in events if e[0] == "fails" and e[1] == "ecs task failed"]
 
 
-def test_spot_interruption_restart_adoption_and_live_log(deployment):
+def test_spot_interruption_restart_adoption_and_live_log(deployment, monkeypatch):
     stack, local = deployment.stack, deployment.local
     stack.wait_for_dag("ecs_e2e_long")
     stack.trigger("ecs_e2e_long", "long")
@@ -73,7 +72,8 @@ def test_spot_interruption_restart_adoption_and_live_log(deployment):
 
     # The task log, live, through the executor's get_task_log (as the api-server would call it).
     arn = rows["long_task[0]"].external_executor_id
-    os.environ.update(deployment.env)
+    for key, value in deployment.env.items():  # the api-server's view of the config, for this test only
+        monkeypatch.setenv(key, value)
     from airflow_ecs.executor import EcsFargateExecutor
 
     deadline = time.monotonic() + 30
