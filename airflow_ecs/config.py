@@ -186,6 +186,16 @@ OPTIONS: tuple[Option, ...] = (
         version_added="0.1.0",
     ),
     Option(
+        "aws_conn_id",
+        "string",
+        "",
+        "Airflow connection holding the AWS credentials: login = access key id, password = secret key; its "
+        "extra may set aws_session_token, region_name, profile_name and endpoint_url. Empty: aws_profile, "
+        "else boto3's standard credential chain.",
+        "aws_ecs_executor",
+        version_added="0.1.0",
+    ),
+    Option(
         "endpoint_url",
         "string",
         "",
@@ -247,6 +257,7 @@ class EcsConfig:
     end_timeout: float = 300.0
     execution_api_server_url: str = ""
     aws_profile: str = ""
+    aws_conn_id: str = ""
     endpoint_url: str = ""
     events_queue_url: str = ""
     reconcile_interval: float = 60.0
@@ -402,6 +413,9 @@ def load_config(get: Callable[[str], str | None]) -> EcsConfig:
         for item in values[key]:
             if not item.startswith(prefix):
                 raise ConfigError(key, item, f"expected ids starting with {prefix}, e.g. {OPTIONS_BY_NAME[key].example}")
+    if values["aws_conn_id"] and values["aws_profile"]:
+        raise ConfigError("aws_conn_id", values["aws_conn_id"], "set aws_conn_id or aws_profile, not both "
+                                                                "(a connection's extra may name a profile_name)")
     template = values["run_task_template"]
     if template and not Path(template).is_file():
         raise ConfigError("run_task_template", template, "no such file; give the path of a Jinja-templated JSON "

@@ -19,13 +19,56 @@ from airflow_ecs.failures import LaunchFailure, classify_error, classify_run_tas
 DESCRIBE_BATCH = 100  # DescribeTasks takes at most 100 tasks per call
 
 
-def make_session(config: EcsConfig) -> boto3.session.Session:
-    """boto3's standard credential chain, or the configured shared-config profile."""
+CONNECTION_EXTRA_KEYS = ("aws_session_token", "region_name", "profile_name", "endpoint_url")
+
+
+class CredentialsError(ValueError):
+    """The configured Airflow connection cannot give AWS credentials; the message says which and why."""
+
+
+def connection_session_kwargs(conn_id: str, login: str | None, password: str | None,
+                              extra: Mapping[str, Any]) -> dict[str, Any]:
+    """boto3 Session arguments from an Airflow connection's fields (login/password = the access key).
+
+    ``endpoint_url`` is not a Session argument: it comes back under that name for the clients.
+    """
+    unknown = sorted(set(extra) - set(CONNECTION_EXTRA_KEYS))
+    if unknown:
+        raise CredentialsError(f"connection {conn_id!r}: unknown extra field {unknown[0]!r}; known: "
+                               f"{', '.join(CONNECTION_EXTRA_KEYS)}")
+    if bool(login) != bool(password):
+        raise CredentialsError(f"connection {conn_id!r}: set both login (access key id) and password (secret "
+                               "access key), or neither to use profile_name or boto3's chain")
+    kwargs: dict[str, Any] = {key: extra[key] for key in CONNECTION_EXTRA_KEYS if extra.get(key)}
+    if login:
+        kwargs["aws_access_key_id"] = login
+        kwargs["aws_secret_access_key"] = password
+    return kwargs
+
+
+def airflow_connection_kwargs(conn_id: str) -> dict[str, Any]:
+    """Read the connection through Airflow's secrets backends (environment, secrets managers, database)."""
+    from airflow.models.connection import Connection
+
+    try:
+        connection = Connection.get_connection_from_secrets(conn_id)
+    except Exception as error:  # noqa: BLE001 - AirflowNotFoundException or a backend's own error
+        raise CredentialsError(f"[ecs_fargate] aws_conn_id = {conn_id!r}: {error}; create it, e.g. "
+                               f"AIRFLOW_CONN_{conn_id.upper()}='aws://KEY_ID:SECRET@/?region_name=us-east-1'") from None
+    return connection_session_kwargs(conn_id, connection.login, connection.password, connection.extra_dejson)
+
+
+def make_session(config: EcsConfig, connection: Mapping[str, Any] | None = None) -> boto3.session.Session:
+    """From the Airflow connection's fields when given, else the configured profile, else boto3's chain."""
+    if connection:
+        kwargs = {key: value for key, value in connection.items() if key != "endpoint_url"}
+        kwargs.setdefault("region_name", config.region)
+        return boto3.session.Session(**kwargs)
     return boto3.session.Session(profile_name=config.aws_profile or None, region_name=config.region)
 
 
 def make_client(session: boto3.session.Session, service: str, config: EcsConfig, *, retries: int = 3,
-                pool_size: int = 10) -> Any:
+                pool_size: int = 10, endpoint_url: str | None = None) -> Any:
     # RunTask's client makes one attempt per call: the launcher classifies and retries itself, with the
     # same clientToken, so botocore's own retries would only hide throttling from the rate limiter.
     boto_config = BotoConfig(
@@ -35,8 +78,9 @@ def make_client(session: boto3.session.Session, service: str, config: EcsConfig,
         read_timeout=30,
         user_agent_extra="airflow-ecs",
     )
-    return session.client(service, region_name=config.region, endpoint_url=config.endpoint_url or None,
-                           config=boto_config)
+    # The cluster's Region is [ecs_fargate] region, whatever a connection's region_name says.
+    return session.client(service, region_name=config.region,
+                          endpoint_url=config.endpoint_url or endpoint_url or None, config=boto_config)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ section (``config.py``).
 
 from __future__ import annotations
 
+import collections
 import heapq
 import itertools
 import json
@@ -55,6 +56,8 @@ LOG_TAIL_LINES = 50
 # With an events queue, tasks not yet RUNNING after this long are described in each sweep too,
 # so a lost RUNNING event never makes the pending timeout stop a running task.
 STALE_PENDING_SECONDS = 60.0
+# Scheduler time per heartbeat spent building RunTask requests (see _build_pending).
+BUILD_BUDGET_SECONDS = 0.02
 
 
 class HealthCheckError(RuntimeError):
@@ -94,6 +97,8 @@ class EcsFargateExecutor(BaseExecutor):
         self.ecs_config: EcsConfig | None = None
         self.tasks = TaskBook()
         self._results: queue.SimpleQueue = queue.SimpleQueue()
+        self.build_budget_seconds = BUILD_BUDGET_SECONDS
+        self._to_build: collections.deque = collections.deque()  # workloads taken over, requests not built yet
         self._retries: list[tuple[float, int, Hashable]] = []  # heap of (due, tie-breaker, key)
         self._counter = itertools.count()
         self._template: RunTaskTemplate | None = None
@@ -149,13 +154,15 @@ class EcsFargateExecutor(BaseExecutor):
         )
 
     def _connect(self, config: EcsConfig) -> None:
-        session = ecs_api.make_session(config)
+        connection = ecs_api.airflow_connection_kwargs(config.aws_conn_id) if config.aws_conn_id else None
+        session = ecs_api.make_session(config, connection)
+        endpoint = (connection or {}).get("endpoint_url")
         pool = config.launch_concurrency + 4
-        self._ecs = ecs_api.make_client(session, "ecs", config, pool_size=pool)
-        self._ecs_launch = ecs_api.make_client(session, "ecs", config, retries=1, pool_size=pool)
-        self._logs = ecs_api.make_client(session, "logs", config)
+        self._ecs = ecs_api.make_client(session, "ecs", config, pool_size=pool, endpoint_url=endpoint)
+        self._ecs_launch = ecs_api.make_client(session, "ecs", config, retries=1, pool_size=pool, endpoint_url=endpoint)
+        self._logs = ecs_api.make_client(session, "logs", config, endpoint_url=endpoint)
         if config.events_queue_url:
-            self._sqs = ecs_api.make_client(session, "sqs", config)
+            self._sqs = ecs_api.make_client(session, "sqs", config, endpoint_url=endpoint)
 
     def health_check(self) -> None:
         """Prove the cluster, the task definition and its container exist and are reachable."""
@@ -213,25 +220,47 @@ class EcsFargateExecutor(BaseExecutor):
     # --- Airflow's entry points on the scheduler thread ---
 
     def _process_workloads(self, workloads: Sequence[Any]) -> None:
+        """Take the workloads over; their requests are built in ``sync()``, a bounded amount per heartbeat."""
         for workload in workloads:
-            ti = workload.ti
-            key = ti.key
+            key = workload.ti.key
             self.queued_tasks.pop(key, None)
-            identity = TaskIdentity(ti.dag_id, ti.task_id, ti.run_id, ti.map_index, ti.try_number,
-                                    str(ti.id) if getattr(ti, "id", None) else "", ti.queue or "default")
-            try:
-                if not self._accepting:
-                    raise RequestError("the executor is shutting down and launches nothing new")
-                request = self.build_request_for(identity, [*TASK_COMMAND, workload.model_dump_json()],
-                                                 getattr(ti, "executor_config", None))
-            except (RequestError, ExecutorConfigError) as error:
-                self._fail_before_launch(key, f"not launched: {error}")
+            if not self._accepting:
+                # Shutting down: the task instance stays queued and the next scheduler launches it.
+                self.log.warning("%s arrived after end(); left for the next scheduler", key)
                 continue
-            task = TrackedTask(key=key, identity=identity, started_by=request["startedBy"],
-                               request_json=json.dumps(request))
-            self.tasks.add(task)
             self.running.add(key)
-            self._submit_launch(task, request)
+            self._to_build.append(workload)
+
+    def _build_pending(self) -> None:
+        """Render and validate queued requests for at most BUILD_BUDGET_SECONDS of this heartbeat.
+
+        Building (Jinja, JSON, botocore's validation) costs about 0.3 ms a task: 500 tasks queued at once
+        would hold the scheduler's loop for 150 ms. Spread over heartbeats it never does, and the launch
+        rate limit (20/s) is reached long before this budget is.
+        """
+        deadline = time.perf_counter() + self.build_budget_seconds
+        while self._to_build:  # at least one a heartbeat, whatever the budget
+            self._build_and_submit(self._to_build.popleft())
+            if time.perf_counter() >= deadline:
+                return
+
+    def _build_and_submit(self, workload: Any) -> None:
+        ti = workload.ti
+        key = ti.key
+        if key not in self.running:  # revoked while it waited to be built
+            return
+        identity = TaskIdentity(ti.dag_id, ti.task_id, ti.run_id, ti.map_index, ti.try_number,
+                                str(ti.id) if getattr(ti, "id", None) else "", ti.queue or "default")
+        try:
+            request = self.build_request_for(identity, [*TASK_COMMAND, workload.model_dump_json()],
+                                             getattr(ti, "executor_config", None))
+        except (RequestError, ExecutorConfigError) as error:
+            self._fail_before_launch(key, f"not launched: {error}")
+            return
+        task = TrackedTask(key=key, identity=identity, started_by=request["startedBy"],
+                           request_json=json.dumps(request))
+        self.tasks.add(task)
+        self._submit_launch(task, request)
 
     def _fail_before_launch(self, key: Hashable, message: str) -> None:
         self.log.error("%s: %s", key, message)
@@ -249,6 +278,7 @@ class EcsFargateExecutor(BaseExecutor):
             return
         try:
             self._drain_results()
+            self._build_pending()
             self._launch_due_retries()
             self._check_pending_timeouts()
             self._maybe_poll()
@@ -587,9 +617,16 @@ class EcsFargateExecutor(BaseExecutor):
             self._stop_in_background(task.arn, "revoked by Airflow")
         self.log.info("Revoked %s (%s)", task.identity.describe(), task.arn or "not launched yet")
 
+    def _drop_unbuilt(self) -> None:
+        """Forget workloads never launched: their task instances stay queued, and the next scheduler's
+        adoption finds no ECS task for them and schedules them again."""
+        while self._to_build:
+            self.running.discard(self._to_build.popleft().ti.key)
+
     def end(self) -> None:
         """Stop launching; wait at most end_timeout for the launched tasks to finish."""
         self._accepting = False
+        self._drop_unbuilt()
         if self._launcher is not None:
             self._launcher.shutdown(wait=True)
         self.sync()
@@ -610,6 +647,7 @@ class EcsFargateExecutor(BaseExecutor):
     def terminate(self) -> None:
         """Stop every task this executor started, then the threads."""
         self._accepting = False
+        self._drop_unbuilt()
         if self._launcher is not None:
             self._launcher.shutdown(wait=True)
         self._drain_results()  # tasks that launched during shutdown are stopped too

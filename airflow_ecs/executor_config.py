@@ -28,6 +28,9 @@ KNOWN_KEYS = (
 )
 # Our own tags identify the task instance; a user's tag may not take their place.
 RESERVED_TAG_PREFIXES = ("airflow:", "aws:")
+# Set by the executor: startedBy and clientToken identify the try (tracking, idempotency), and one Airflow
+# task is one ECS task.
+RESERVED_RUN_TASK_KWARGS = ("startedBy", "clientToken", "count")
 
 
 class ExecutorConfigError(ValueError):
@@ -151,6 +154,11 @@ def parse_executor_config(raw: object) -> TaskSettings:
             if not isinstance(raw[key], Mapping):
                 raise ExecutorConfigError(key, raw[key], "expected a dict in the shape of boto3's run_task arguments")
             settings[key] = copy.deepcopy(dict(raw[key]))
+    reserved = sorted(set(settings.get("run_task_kwargs", {})) & set(RESERVED_RUN_TASK_KWARGS))
+    if reserved:
+        raise ExecutorConfigError("run_task_kwargs", raw["run_task_kwargs"],
+                                  f"{reserved[0]!r} is set by the executor (startedBy and clientToken identify the "
+                                  "try; one Airflow task is one ECS task); remove it")
     return TaskSettings(**settings)
 
 

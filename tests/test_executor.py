@@ -7,6 +7,7 @@ every injected answer through its parser.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -178,6 +179,78 @@ def test_run_task_calls_happen_off_the_scheduler_thread(ecs_env):
     assert threading.main_thread().name not in threads
     assert all(name.startswith("ecs-launch") for name in threads)
     executor.terminate()
+
+
+def test_heartbeat_builds_requests_within_its_budget_and_loses_none(ecs_env):
+    executor = started(parallelism=50)
+    executor.build_budget_seconds = 0.0  # one request built per heartbeat: the floor that guarantees progress
+    queue_all(executor, [make_workload(f"t{i}") for i in range(5)])
+    executor.heartbeat()
+    # Airflow sees all five taken over at once (slots are counted right), while only one was built.
+    assert len(executor.running) == 5 and not executor.queued_tasks
+    assert len(executor.tasks) == 1
+    heartbeat_until(executor, lambda: len(queued_arns(executor)) == 5)
+    assert len(executor.tasks) == 5
+    executor.terminate()
+
+
+def test_a_workload_revoked_before_it_was_built_is_never_launched(ecs_env):
+    executor = started()
+    executor.build_budget_seconds = 0.0
+    workloads = [make_workload("first"), make_workload("revoked")]
+    queue_all(executor, workloads)
+    executor.heartbeat()  # takes both over, builds the first
+    executor.revoke_task(ti=SimpleNamespace(key=workloads[1].ti.key))
+    heartbeat_until(executor, lambda: queued_arns(executor))
+    for _ in range(3):
+        executor.heartbeat()
+    assert list(queued_arns(executor)) == [workloads[0].ti.key]
+    assert executor.aws_calls.get("RunTask") == 1
+    executor.terminate()
+
+
+def test_end_forgets_unbuilt_workloads_without_failing_them(ecs_env):
+    executor = started()
+    executor.build_budget_seconds = 0.0
+    queue_all(executor, [make_workload(f"t{i}") for i in range(3)])
+    executor.trigger_tasks(open_slots=10)  # taken over, nothing built yet (no sync)
+    assert len(executor.running) == 3
+    executor.ecs_config = dataclasses.replace(executor.ecs_config, end_timeout=0.5)
+    executor.end()
+    assert not executor.running
+    assert not [key for key, (state, _) in executor.event_buffer.items() if state == TaskInstanceState.FAILED]
+    assert not executor.aws_calls.get("RunTask")
+
+
+def test_run_task_kwargs_may_not_take_over_the_identity_of_the_try(ecs_env):
+    executor = started()
+    workload = make_workload("sneaky", executor_config={"run_task_kwargs": {"startedBy": "someone-else"}})
+    queue_all(executor, [workload])
+    heartbeat_until(executor, lambda: executor.event_buffer)
+    assert executor.event_buffer[workload.ti.key][0] == TaskInstanceState.FAILED
+    assert not executor.aws_calls.get("RunTask")
+
+
+def test_credentials_from_an_airflow_connection(ecs_env, monkeypatch):
+    # The connection names the endpoint; the executor config does not. A key pair moto accepts.
+    monkeypatch.delenv("AIRFLOW__ECS_FARGATE__ENDPOINT_URL")
+    monkeypatch.setenv("AIRFLOW_CONN_ECS_TEST", json.dumps({
+        "conn_type": "aws", "login": "AKIDCONNECTION", "password": "secret-from-connection",
+        "extra": {"endpoint_url": ecs_env.url, "region_name": "us-east-1"}}))
+    ecs_env.configure(aws_conn_id="ecs_test")
+    monkeypatch.delenv("AIRFLOW__ECS_FARGATE__ENDPOINT_URL")
+    executor = started()  # the health check reached moto through the connection's endpoint
+    assert executor._ecs.meta.endpoint_url == ecs_env.url
+    assert executor._ecs._request_signer._credentials.access_key == "AKIDCONNECTION"
+    executor.terminate()
+
+
+def test_a_missing_connection_stops_start_with_one_line(ecs_env, monkeypatch):
+    from airflow_ecs.ecs_api import CredentialsError
+
+    ecs_env.configure(aws_conn_id="no_such_connection")
+    with pytest.raises(CredentialsError, match="aws_conn_id = 'no_such_connection'.*AIRFLOW_CONN_NO_SUCH_CONNECTION"):
+        EcsFargateExecutor().start()
 
 
 def test_request_carries_identity_executor_config_and_command(ecs_env):
@@ -425,8 +498,11 @@ def test_end_waits_for_running_tasks_and_launches_nothing_new(ecs_env):
     assert executor.event_buffer[key] == (TaskInstanceState.SUCCESS, arn)
     queue_all(executor, [make_workload("late")])
     executor.trigger_tasks(10)
-    (late_state, _), = [v for k, v in executor.event_buffer.items() if k.task_id == "late"]
-    assert late_state == TaskInstanceState.FAILED
+    executor.sync()
+    # Neither launched nor failed: it stays queued in Airflow and the next scheduler launches it.
+    assert not [k for k in executor.event_buffer if k.task_id == "late"]
+    assert not [k for k in executor.running if k.task_id == "late"]
+    assert executor.aws_calls["RunTask"] == 1
 
 
 def test_sync_survives_a_broken_answer(ecs_env):
