@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -306,6 +307,8 @@ def parse_number(key: str, raw: str, kind: type, minimum: float) -> Any:
     except ValueError:
         raise ConfigError(key, raw, f"expected {'a whole number' if kind is int else 'a number'}, "
                                     f"e.g. {OPTIONS_BY_NAME[key].example}") from None
+    if not math.isfinite(value):
+        raise ConfigError(key, raw, f"expected a finite number, e.g. {OPTIONS_BY_NAME[key].example}")
     if value < minimum:
         raise ConfigError(key, raw, f"expected at least {minimum}, e.g. {OPTIONS_BY_NAME[key].example}")
     return value

@@ -42,6 +42,12 @@ def diagnose(
             "the subnets reach ECR and S3 (a NAT gateway, or VPC endpoints for ecr.api, ecr.dkr and S3)",
             infrastructure=True,
         )
+    if "network interface" in text.lower() or "ENI" in reason:
+        return Diagnosis(
+            f"the task's network interface could not be set up{detail}",
+            "Usually transient; check the subnets have free IP addresses and the ENI limit of the account",
+            infrastructure=True,
+        )
     if "unable to pull secrets" in text or "ResourceInitializationError" in text:
         return Diagnosis(
             f"the task's secrets or registry auth could not be fetched{detail}",
@@ -66,12 +72,6 @@ def diagnose(
         return Diagnosis(
             f"the container was killed for using more memory than it has{detail}",
             "Raise memory, e.g. executor_config=dict(cpu=1024, memory=4096)",
-        )
-    if "network interface" in text.lower() or "ENI" in reason:
-        return Diagnosis(
-            f"the task's network interface could not be set up{detail}",
-            "Usually transient; check the subnets have free IP addresses and the ENI limit of the account",
-            infrastructure=True,
         )
     if stop_code == "TaskFailedToStart":
         return Diagnosis(f"the task failed to start{detail}", "Relaunched while attempts remain", infrastructure=True)

@@ -115,7 +115,7 @@ def retry_delay(kind: FailureKind, failures_so_far: int, rand: Callable[[], floa
     callers apart instead of letting them retry in lockstep.
     """
     base, cap = BACKOFF[kind]
-    ceiling = min(cap, base * 2 ** max(failures_so_far - 1, 0))
+    ceiling = min(cap, base * 2 ** min(max(failures_so_far - 1, 0), 32))  # the cap is reached long before
     return max(ceiling * rand(), base / 4)
 
 

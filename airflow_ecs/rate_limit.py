@@ -53,4 +53,5 @@ class TokenBucket:
         """Empty the bucket for ``seconds``: AWS said we are throttled, so everyone backs off, not one call."""
         with self._lock:
             self._refill()
-            self._tokens = min(self._tokens, 0.0) - seconds * self.rate
+            # From now, not on top of an earlier pause: ten calls throttled at once mean one pause, not ten.
+            self._tokens = min(self._tokens, -seconds * self.rate)

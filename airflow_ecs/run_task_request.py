@@ -31,6 +31,7 @@ from airflow_ecs.executor_config import (
 OVERRIDES_LIMIT = 8192  # characters of the overrides JSON, as ECS counts them
 STARTED_BY_LIMIT = 36
 CLIENT_TOKEN_LIMIT = 64
+TAGS_LIMIT = 50  # per ECS resource; botocore's model does not check it
 _TAG_VALUE_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
 DEFAULT_TEMPLATE_NAME = "run_task_template.json.j2"
 
@@ -85,6 +86,12 @@ class RunTaskTemplate:
         return str(self.path)
 
 
+def _undefined_is_an_error(value: Any) -> Any:
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def load_template(path: str | Path | None) -> RunTaskTemplate:
     template_path = Path(path) if path else default_template_path()
     try:
@@ -92,6 +99,9 @@ def load_template(path: str | Path | None) -> RunTaskTemplate:
     except OSError as err:
         raise TemplateError(f"run_task_template {template_path}: cannot read it ({err.strerror})") from None
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    # `{{ conf.typo | tojson }}` hands an Undefined to json.dumps, whose TypeError would name no variable:
+    # raise Jinja's own UndefinedError from inside the template instead, so the error names line and name.
+    environment.policies["json.dumps_kwargs"] = {"sort_keys": True, "default": _undefined_is_an_error}
     try:
         template = environment.from_string(source)
     except jinja2.TemplateSyntaxError as err:
@@ -206,6 +216,11 @@ def validate(request: Mapping[str, Any], template: RunTaskTemplate | None = None
             if names:
                 where = f" (template {template.line_mentioning(names[0].split('.')[-1].split('[')[0])})"
         raise RequestError(f"invalid RunTask request{where}: {' '.join(problems.split())}")
+    tags = request.get("tags") or []
+    if len(tags) > TAGS_LIMIT:
+        ours = sum(1 for tag in tags if str(tag.get("key", "")).startswith("airflow:"))
+        raise RequestError(f"RunTask carries {len(tags)} tags, over ECS's limit of {TAGS_LIMIT} ({ours} are the "
+                           "executor's own): drop some from executor_config tags or the template")
     size = overrides_size(request)
     if size > OVERRIDES_LIMIT:
         raise RequestError(
