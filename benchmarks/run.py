@@ -1,6 +1,6 @@
 """Benchmarks of the executor's scheduler-side cost (``make bench``).
 
-burst: N tasks queued at once against moto's ECS with a fixed latency added to every RunTask call
+burst: N tasks queued at once against moto's ECS (its own process) with a fixed latency added to every RunTask call
 (botocore's before-send hook sleeps, on whichever thread makes the call). Measures the longest single
 heartbeat() on the scheduler's thread and the time until every task is launched, against what the rate
 limit allows. Writes benchmarks/results/<name>.json and prints a table.
@@ -12,8 +12,11 @@ import argparse
 import json
 import os
 import platform
+import socket
+import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -22,19 +25,36 @@ sys.path.insert(0, str(REPO))
 os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
 
 
+def start_moto() -> tuple[subprocess.Popen, str]:
+    """moto's server in its own process, as AWS is: in this one it would compete for the scheduler's GIL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/reset", data=b"").close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("moto's server did not start") from None
+            time.sleep(0.2)
+    # Tasks change state only when the benchmark says so, never at a DescribeTasks.
+    body = json.dumps({"model_name": "ecs::task", "transition": {"progression": "manual", "times": 10**12}})
+    urllib.request.urlopen(f"{url}/moto-api/state-manager/set-transition", data=body.encode()).close()
+    return server, url
+
+
 def burst(tasks: int, latency: float) -> dict:
     from airflow.executors.workloads import BundleInfo, ExecuteTask, TaskInstanceDTO
-    from moto.moto_api import state_manager
-    from moto.server import ThreadedMotoServer
 
     from airflow_ecs.executor import EcsFargateExecutor
     from tests import aws_fixtures as aws
 
-    state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**12})
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
+    server, url = start_moto()
     os.environ.update(aws.env_for(url, aws.provision(url), poll_interval="3600"))
     executor = EcsFargateExecutor(parallelism=tasks + 10)
     executor.start()
@@ -57,7 +77,8 @@ def burst(tasks: int, latency: float) -> dict:
     config = executor.ecs_config
     allowed = max(tasks - config.launch_burst, 0) / config.launch_rate
     executor.terminate()
-    server.stop()
+    server.terminate()
+    server.wait(timeout=30)
     return {"scenario": "burst", "tasks": tasks, "latency_ms": latency * 1000, "launched": launched,
             "max_heartbeat_ms": round(max(beats) * 1000, 2), "heartbeats": len(beats),
             "seconds_to_launch_all": round(elapsed, 2), "rate_limit_allows_seconds": round(allowed, 2)}

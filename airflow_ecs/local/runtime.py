@@ -11,6 +11,7 @@ stopCode and reasons on the moto task so DescribeTasks answers what ECS would.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import os
 import signal
@@ -87,6 +88,57 @@ def event_detail(task: Any, version: int) -> dict[str, Any]:
     return detail
 
 
+@functools.lru_cache(maxsize=None)
+def runtime_task_class(moto_task_class: type) -> type:
+    """moto's Task, with its status owned by this runtime.
+
+    moto creates tasks RUNNING and StopTask sets them STOPPED at once; on ECS a new task is PROVISIONING
+    and a stopped one stays up (desiredStatus STOPPED) until its container has exited. Tasks placed by
+    RunTask get this class, so what moto's API handlers set cannot run ahead of the process.
+    """
+
+    class RuntimeTask(moto_task_class):  # type: ignore[misc, valid-type]
+        runtime_owns_stop = False
+
+        @property
+        def status(self) -> str | None:
+            return self._status
+
+        @status.setter
+        def status(self, value: str) -> None:
+            if value == "STOPPED" and not self.runtime_owns_stop:
+                return  # StopTask: desired_status says it; the runtime stops the process and then the task
+            self._status = value
+
+    return RuntimeTask
+
+
+class TaskTable(dict):
+    """One cluster's tasks in moto's backend: tells the runtime of each task the moment RunTask places it."""
+
+    def __init__(self, on_new: Callable[[str, Any], None], *args: Any):
+        super().__init__(*args)
+        self._on_new = on_new
+
+    def __setitem__(self, arn: str, task: Any) -> None:
+        if arn not in self:
+            self._on_new(arn, task)
+        super().__setitem__(arn, task)
+
+
+class ClusterTables(dict):
+    """moto's ``tasks`` (cluster name -> tasks), creating a TaskTable for each cluster."""
+
+    def __init__(self, on_new: Callable[[str, Any], None], existing: Mapping[str, Any]):
+        super().__init__()
+        self._on_new = on_new
+        for name, tasks in existing.items():
+            self[name] = tasks
+
+    def __setitem__(self, cluster: str, tasks: Any) -> None:
+        super().__setitem__(cluster, TaskTable(self._on_new, tasks))
+
+
 @dataclass
 class LocalTask:
     arn: str
@@ -129,6 +181,7 @@ class LocalRuntime:
         self._events = clients("events")
 
     def start(self) -> None:
+        self._attach()
         self._thread.start()
 
     def stop(self) -> None:
@@ -168,17 +221,19 @@ class LocalRuntime:
             self._stop.wait(self._poll)
 
     def _tick(self) -> None:
-        backend = self._backend()
-        for cluster_tasks in list(backend.tasks.values()):
-            for arn, moto_task in list(cluster_tasks.items()):
-                if arn not in self.tasks:
-                    self._adopt_new(backend, arn, moto_task)
         with self._lock:
             for task in list(self.tasks.values()):
                 if not task.done:
                     self._advance(task)
 
-    def _adopt_new(self, backend: Any, arn: str, moto_task: Any) -> None:
+    def _attach(self) -> None:
+        """Be told of each task as RunTask places it, on moto's request thread, before it answers."""
+        backend = self._backend()
+        if not isinstance(backend.tasks, ClusterTables):
+            backend.tasks = ClusterTables(self._on_new_task, backend.tasks)
+
+    def _on_new_task(self, arn: str, moto_task: Any) -> None:
+        backend = self._backend()
         definition = backend.describe_task_definition(moto_task.task_definition_arn)
         container_def = definition.container_definitions[0]
         overrides = moto_task.overrides or {}
@@ -190,14 +245,17 @@ class LocalRuntime:
             log_group=log_options.get("awslogs-group"),
             log_stream=stream_name(log_options.get("awslogs-stream-prefix"), name, arn),
         )
+        moto_task.__class__ = runtime_task_class(type(moto_task))
         moto_task.status = "PROVISIONING"
         moto_task.created_at = time.time()
         for container in moto_task.containers:
             container.exitCode = None  # moto starts every container with exit code 0
             container.last_status = "PENDING"
-        self.tasks[arn] = task
-        if moto_task.started_by:
-            self.launches_by_started_by[moto_task.started_by] = self.launches_by_started_by.get(moto_task.started_by, 0) + 1
+        with self._lock:
+            self.tasks[arn] = task
+            if moto_task.started_by:
+                self.launches_by_started_by[moto_task.started_by] = \
+                    self.launches_by_started_by.get(moto_task.started_by, 0) + 1
         self._publish(task)
 
     def _set_status(self, task: LocalTask, status: str) -> None:
@@ -213,7 +271,7 @@ class LocalRuntime:
             task.stop_reason = moto_task.stopped_reason or "Task stopped by user"
             task.kill_at = time.monotonic() + self.stop_timeout
             if task.process and task.process.poll() is None:
-                moto_task.status = "STOPPING"  # moto jumped to STOPPED; the container is still exiting
+                self._set_status(task, "STOPPING")  # the container is still exiting
                 _signal_tree(task.process.pid, signal.SIGTERM)
         if task.process is None:
             if task.stop_code is not None:  # stopped before it ran
@@ -292,6 +350,7 @@ class LocalRuntime:
         moto_task.stopped_at = time.time()
         moto_task.desired_status = "STOPPED"
         task.done = True
+        moto_task.runtime_owns_stop = True
         moto_task.status = "STOPPED"
         self._publish(task)
 

@@ -17,9 +17,10 @@ pytestmark = pytest.mark.e2e
 DAGS = Path(__file__).parent / "dags"
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory):
-    work = tmp_path_factory.mktemp("e2e")
+@pytest.fixture(scope="module", params=["events", "polling"])
+def deployment(request, tmp_path_factory):
+    """The whole deployment, once tracking tasks by the events queue and once by DescribeTasks polling."""
+    work = tmp_path_factory.mktemp(f"e2e-{request.param}")
     stack = AirflowStack(home=work / "airflow", dags_folder=DAGS)
     task_env = {"AIRFLOW_HOME": str(work / "task-home"), "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
@@ -28,10 +29,14 @@ def deployment(tmp_path_factory):
         env = config_env(local.outputs, work / "config")
         env.update({"AIRFLOW__ECS_FARGATE__ENDPOINT_URL": local.endpoint_url, "AWS_ACCESS_KEY_ID": "local",
                     "AWS_SECRET_ACCESS_KEY": "local", "AIRFLOW__ECS_FARGATE__POLL_INTERVAL": "1"})
+        if request.param == "polling":
+            del env["AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL"]
+        else:
+            assert env["AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL"] == local.outputs["events_queue_url"]["value"]
         stack.extra_env = env
         stack.start()
         try:
-            yield SimpleNamespace(stack=stack, local=local, env=env)
+            yield SimpleNamespace(stack=stack, local=local, env=env, tracking=request.param)
         finally:
             stack.stop()
 
@@ -99,6 +104,53 @@ def test_spot_interruption_restart_adoption_and_live_log(deployment, monkeypatch
     assert all(count == 1 for count in launches.values()), launches
     events = stack.event_log("ecs_e2e_long", "long")
     assert any("Spot" in extra for _, event, extra in events if event == "ecs task failed")
+
+
+def test_clearing_a_running_task_stops_its_ecs_task_and_runs_the_next_try(deployment):
+    stack, local = deployment.stack, deployment.local
+    stack.wait_for_dag("ecs_e2e_clear")
+    stack.trigger("ecs_e2e_clear", "clear")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        rows = rows_by_task(stack, "ecs_e2e_clear", "clear")
+        if rows and rows["cleared"].state == "running":
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"the task did not start: {rows}")
+    first_arn = rows["cleared"].external_executor_id
+    stack.airflow("tasks", "clear", "ecs_e2e_clear", "--task-regex", "cleared", "--yes")
+
+    assert stack.wait_for_run("ecs_e2e_clear", "clear", timeout=180) == "success"
+    row = rows_by_task(stack, "ecs_e2e_clear", "clear")["cleared"]
+    assert row.try_number == 2 and row.external_executor_id != first_arn
+    first = local.runtime.tasks[first_arn]
+    # The cleared try's container was stopped long before its 120 s sleep could end.
+    assert first.done and first.moto_task.stopped_at - first.moto_task.started_at < 60
+    assert all(count == 1 for count in local.runtime.launches_by_started_by.values())
+    # Airflow 3.3 does not call revoke_task for a cleared task: its task runner stops itself, the container
+    # exits 0, and the executor's success for try 1 is what lets Airflow schedule try 2.
+    events = stack.event_log("ecs_e2e_clear", "clear")
+    assert not [e for e in events if e[1].startswith("ecs task")], events
+    assert "was cleared and successfully terminated" in (stack.home / "scheduler.log").read_text(errors="replace")
+
+
+def test_the_executor_tracked_tasks_the_configured_way(deployment):
+    scheduler_log = (deployment.stack.home / "scheduler.log").read_text(errors="replace")
+    expected = "tracking by events queue" if deployment.tracking == "events" else "tracking by polling every 1s"
+    assert expected in scheduler_log
+    if deployment.tracking == "events":
+        # Every event was applied and deleted, or left for nobody: the queue is drained.
+        sqs = deployment.local.client("sqs")
+        url = deployment.local.outputs["events_queue_url"]["value"]
+        deadline = time.monotonic() + 30
+        while True:
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            left = int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+            if left == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert left == 0
 
 
 def test_no_log_holds_the_workload_token(deployment):

@@ -57,3 +57,20 @@ def ecs_e2e_long():
 
 
 ecs_e2e_long()
+
+
+@dag(schedule=None, start_date=datetime.datetime(2026, 1, 1), catchup=False)
+def ecs_e2e_clear():
+    """Cleared by the test while its first try runs: that ECS task must stop and a second try run."""
+
+    @task
+    def cleared():
+        try_number = get_current_context()["ti"].try_number
+        print(f"cleared task try {try_number} started", flush=True)
+        if try_number == 1:
+            time.sleep(120)
+
+    cleared()
+
+
+ecs_e2e_clear()

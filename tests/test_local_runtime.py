@@ -1,0 +1,222 @@
+"""The local ECS on its own: moto's server over HTTP plus the runtime, driven with plain boto3 calls.
+
+Each test runs real processes as tasks and reads back what a user of ECS would: DescribeTasks, the awslogs
+stream and the Task State Change events that the EventBridge rule routes to the SQS queue.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from airflow_ecs.local.server import LocalEcs
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def local():
+    with LocalEcs(port=0, start_delay=0.2, max_concurrent=2, stop_timeout=1.0) as ecs:
+        yield ecs
+
+
+def run(local: LocalEcs, command: list[str], *, memory: int | None = None, started_by: str = "test") -> str:
+    value = local.outputs
+    overrides: dict[str, Any] = {"containerOverrides": [{"name": value["container_name"]["value"], "command": command}]}
+    if memory:
+        overrides["memory"] = str(memory)
+    response = local.client("ecs").run_task(
+        cluster=value["cluster_name"]["value"], taskDefinition=value["task_definition_family"]["value"],
+        launchType="FARGATE", startedBy=started_by, overrides=overrides,
+        networkConfiguration={"awsvpcConfiguration": {"subnets": value["subnet_ids"]["value"],
+                                                    "securityGroups": value["security_group_ids"]["value"]}},
+    )
+    return response["tasks"][0]["taskArn"]
+
+
+def describe(local: LocalEcs, arn: str) -> dict:
+    tasks = local.client("ecs").describe_tasks(cluster=local.outputs["cluster_name"]["value"], tasks=[arn])["tasks"]
+    return tasks[0]
+
+
+def wait_for(local: LocalEcs, arn: str, status: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = describe(local, arn)
+        if task["lastStatus"] == status:
+            return task
+        time.sleep(0.05)
+    raise AssertionError(f"{arn} did not reach {status}; last {task['lastStatus']}")
+
+
+def events_for(local: LocalEcs, arn: str, until_status: str = "STOPPED", timeout: float = 20) -> list[dict]:
+    """Drain the events queue of this task's Task State Change events, until one shows ``until_status``."""
+    sqs = local.client("sqs")
+    url = local.outputs["events_queue_url"]["value"]
+    found: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not any(e["detail"]["lastStatus"] == until_status for e in found):
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            event = json.loads(message["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            if event["detail"]["taskArn"] == arn:
+                found.append(event)
+    return found
+
+
+def log_lines(local: LocalEcs, arn: str) -> list[str]:
+    group = local.outputs["log_group_name"]["value"]
+    stream = f"{local.outputs['log_stream_prefix']['value']}/{local.outputs['container_name']['value']}/{arn.rsplit('/', 1)[-1]}"
+    response = local.client("logs").get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)
+    return [event["message"] for event in response["events"]]
+
+
+def test_a_task_runs_its_command_through_every_status_with_logs_and_events(local):
+    arn = run(local, ["python", "-c", "import os; print('hello from', os.environ['AIRFLOW__CORE__LOAD_EXAMPLES'] "
+                                      "if 'AIRFLOW__CORE__LOAD_EXAMPLES' in os.environ else 'task')"])
+    assert describe(local, arn)["lastStatus"] == "PROVISIONING"
+    task = wait_for(local, arn, "STOPPED")
+    container = task["containers"][0]
+    assert container["exitCode"] == 0
+    assert task["stopCode"] == "EssentialContainerExited"
+    assert task["createdAt"] <= task["startedAt"] <= task["stoppedAt"]
+    assert log_lines(local, arn) == ["hello from task"]
+    events = events_for(local, arn)
+    statuses = [e["detail"]["lastStatus"] for e in sorted(events, key=lambda e: e["detail"]["version"])]
+    assert statuses == ["PROVISIONING", "PENDING", "RUNNING", "STOPPED"]
+    assert {e["detail-type"] for e in events} == {"ECS Task State Change"}
+    assert events[-1]["detail"]["startedBy"] == "test"
+
+
+def test_a_non_zero_exit_is_recorded_as_ecs_records_it(local):
+    arn = run(local, ["python", "-c", "import sys; print('crashing'); sys.exit(3)"])
+    task = wait_for(local, arn, "STOPPED")
+    assert task["containers"][0]["exitCode"] == 3
+    assert task["stoppedReason"] == "Essential container in task exited"
+    assert log_lines(local, arn) == ["crashing"]
+
+
+def test_memory_over_the_task_size_is_killed_as_out_of_memory(local):
+    hog = "b = bytearray(400 * 2**20); b[::4096] = b'x' * len(b[::4096]); import time; time.sleep(20)"
+    arn = run(local, ["python", "-c", hog], memory=128)
+    task = wait_for(local, arn, "STOPPED")
+    container = task["containers"][0]
+    assert container["exitCode"] == 137
+    assert container["reason"].startswith("OutOfMemoryError")
+
+
+def test_stop_task_sends_sigterm_then_sigkill_after_the_stop_timeout(local):
+    polite = run(local, ["python", "-c", "import time; print('up', flush=True); time.sleep(60)"])
+    stubborn = run(local, ["python", "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                                           "print('up', flush=True); time.sleep(60)"])
+    for arn in (polite, stubborn):
+        wait_for(local, arn, "RUNNING")
+    time.sleep(0.5)  # let the second install its handler
+    ecs = local.client("ecs")
+    for arn in (polite, stubborn):
+        ecs.stop_task(cluster=local.outputs["cluster_name"]["value"], task=arn, reason="test says stop")
+    polite_task, stubborn_task = wait_for(local, polite, "STOPPED"), wait_for(local, stubborn, "STOPPED")
+    assert polite_task["containers"][0]["exitCode"] == 143  # SIGTERM
+    assert stubborn_task["containers"][0]["exitCode"] == 137  # SIGKILL after stop_timeout
+    assert polite_task["stopCode"] == stubborn_task["stopCode"] == "UserInitiated"
+    assert polite_task["stoppedReason"] == "test says stop"
+
+
+def test_a_task_stopped_before_it_ran_never_reports_an_exit_code(local):
+    blocker = [run(local, ["python", "-c", "import time; time.sleep(60)"]) for _ in range(2)]  # fill the cap of 2
+    waiting = run(local, ["python", "-c", "print('never')"])
+    time.sleep(0.6)
+    assert describe(local, waiting)["lastStatus"] == "PROVISIONING"  # the concurrency cap holds it back
+    ecs = local.client("ecs")
+    for arn in [waiting, *blocker]:
+        ecs.stop_task(cluster=local.outputs["cluster_name"]["value"], task=arn, reason="cleanup")
+    task = wait_for(local, waiting, "STOPPED")
+    assert "exitCode" not in task["containers"][0]
+    assert task["stopCode"] == "UserInitiated"
+
+
+def test_spot_interruption_stops_a_running_task_with_its_stop_code(local):
+    arn = run(local, ["python", "-c", "import time; print('up', flush=True); time.sleep(60)"])
+    wait_for(local, arn, "RUNNING")
+    local.runtime.interrupt_spot(arn)
+    task = wait_for(local, arn, "STOPPED")
+    assert task["stopCode"] == "SpotInterruption"
+    assert task["containers"][0]["exitCode"] == 143
+
+
+def test_each_started_by_is_counted_once_per_launch(local):
+    arn = run(local, ["python", "-c", "pass"], started_by="count-me")
+    wait_for(local, arn, "STOPPED")
+    assert local.runtime.launches_by_started_by["count-me"] == 1
+
+
+def test_a_command_that_cannot_start_fails_to_start(local):
+    arn = run(local, ["/nonexistent/binary"])
+    task = wait_for(local, arn, "STOPPED")
+    assert task["stopCode"] == "TaskFailedToStart"
+    assert "CannotStartContainerError" in task["stoppedReason"]
+    assert "exitCode" not in task["containers"][0]
+
+
+def test_outputs_satisfy_the_generator_contract(local):
+    from airflow_ecs.terraform_outputs import parse_outputs
+
+    outputs = parse_outputs(local.outputs)
+    assert outputs.events_queue_url and outputs.subnet_ids and outputs.cluster_arn.endswith(outputs.cluster_name)
+
+
+def test_airflow_ecs_local_serves_until_signalled_and_its_outputs_render(tmp_path):
+    """`airflow-ecs local` as a user runs it: a process, its outputs file, the generator, one task, Ctrl-C."""
+    import os
+    import signal
+    import subprocess
+
+    import boto3
+
+    from airflow_ecs.cli import main as cli_main
+    from airflow_ecs.config import load_config
+
+    outputs = tmp_path / "outputs.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_ecs", "local", "--port", "0", "--outputs", str(outputs), "--start-delay", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        endpoint = None
+        deadline = time.monotonic() + 60
+        while endpoint is None and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            assert line or process.poll() is None, "airflow-ecs local exited early"
+            if line.startswith("local ECS on "):
+                endpoint = line.split()[3].rstrip(";")
+        assert endpoint and endpoint.startswith("http://127.0.0.1:")
+
+        assert cli_main(["render", "--outputs", str(outputs), "--out", str(tmp_path / "generated")]) == 0
+        import configparser
+
+        parser = configparser.ConfigParser()
+        parser.read(tmp_path / "generated" / "airflow.cfg")
+        config = load_config(lambda key: parser.get("ecs_fargate", key, fallback=None))
+        assert config.events_queue_url and config.subnets
+
+        ecs = boto3.client("ecs", region_name=config.region, endpoint_url=endpoint,
+                           aws_access_key_id="local", aws_secret_access_key="local")
+        arn = ecs.run_task(
+            cluster=config.cluster, taskDefinition=config.task_definition, launchType="FARGATE",
+            networkConfiguration={"awsvpcConfiguration": {"subnets": list(config.subnets),
+                                                          "securityGroups": list(config.security_groups)}},
+            overrides={"containerOverrides": [{"name": config.container_name, "command": ["python", "-c", "pass"]}]},
+        )["tasks"][0]["taskArn"]
+        deadline = time.monotonic() + 30
+        while (task := ecs.describe_tasks(cluster=config.cluster, tasks=[arn])["tasks"][0])["lastStatus"] != "STOPPED":
+            assert time.monotonic() < deadline, task["lastStatus"]
+            time.sleep(0.1)
+        assert task["containers"][0]["exitCode"] == 0
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
