@@ -15,6 +15,10 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("airflow_ecs.generator", "terraform outputs -> airflow.cfg section, run_task template, env file"),
     "local": ("airflow_ecs.local.server", "run the local ECS (moto + a process runtime) in the foreground"),
+    "plan": ("airflow_ecs.terraform_runner", "terraform init + plan with a var-file"),
+    "apply": ("airflow_ecs.terraform_runner", "terraform init + apply, then render the Airflow config"),
+    "destroy": ("airflow_ecs.terraform_runner", "terraform init + destroy with a var-file"),
+    "output-value": ("airflow_ecs.terraform_runner", "print one terraform output (for scripts, e.g. make image)"),
 }
 
 

