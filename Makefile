@@ -28,11 +28,11 @@ $(CHECKOV_VENV)/.installed:
 
 install: $(VENV)/.installed ## Create .venv and install the package with its dev tools
 
-test: $(VENV)/.installed ## Unit and end-to-end tests
+test: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Unit, Terraform (checkov included) and end-to-end tests
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-unit: $(VENV)/.installed ## Only the fast tests (no e2e, no checkov)
-	$(PY) -m pytest -q -p no:cacheprovider -m 'not e2e'
+	$(PY) -m pytest -q -p no:cacheprovider -m 'not e2e' --deselect tests/test_terraform_static.py::test_checkov_finds_nothing
 
 demo: $(VENV)/.installed ## Run the example DAGs through a real Airflow on the local ECS
 	$(PY) -m airflow_ecs.demo
@@ -55,7 +55,9 @@ apply: $(VENV)/.installed ## terraform init + apply, then render the Airflow con
 destroy: $(VENV)/.installed ## terraform destroy with $(TF_VARS)
 	$(VENV)/bin/airflow-ecs destroy --dir $(TF_DIR) --var-file $(TF_VARS)
 
-IMAGE ?= $(shell $(VENV)/bin/airflow-ecs output-value --dir $(TF_DIR) ecr_repository_url 2>/dev/null):latest
+# Tagged with the commit: the ECR repository's tags are immutable, so a fixed :latest could be pushed once only.
+IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || date +%Y%m%d%H%M%S)
+IMAGE ?= $(shell $(VENV)/bin/airflow-ecs output-value --dir $(TF_DIR) ecr_repository_url 2>/dev/null):$(IMAGE_TAG)
 image: ## Build the worker image and push it to the ECR repository (needs Docker)
 	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "make image: needs a running Docker engine"; exit 1; }
 	docker build -f docker/Dockerfile -t $(IMAGE) .

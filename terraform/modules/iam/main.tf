@@ -1,0 +1,236 @@
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.name
+  account_id = data.aws_caller_identity.current.account_id
+  ecs_arn    = "arn:${local.partition}:ecs:${local.region}:${local.account_id}"
+
+  secretsmanager_arns = [for arn in var.secret_arns : arn if can(regex("^arn:[a-z-]+:secretsmanager:", arn))]
+  ssm_arns            = [for arn in var.secret_arns : arn if can(regex("^arn:[a-z-]+:ssm:", arn))]
+  log_group_arns      = [var.log_group_arn, "${var.log_group_arn}:*"]
+}
+
+################################################################################
+# Trust: ECS tasks of this account only
+################################################################################
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    sid     = "EcsTasksOfThisAccount"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["${local.ecs_arn}:*"]
+    }
+  }
+}
+
+################################################################################
+# Execution role: pull the image, write the logs, read the listed secrets
+################################################################################
+
+resource "aws_iam_role" "execution" {
+  name_prefix        = "${var.name}-exec-"
+  description        = "ECS task execution role of the Airflow workers"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid     = "RegistryLogin"
+    actions = ["ecr:GetAuthorizationToken"]
+    # AWS defines no resource type for GetAuthorizationToken: "*" is the only value it accepts.
+    resources = ["*"]
+  }
+
+  dynamic "statement" {
+    for_each = length(var.ecr_repository_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "PullWorkerImage"
+      actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
+      resources = var.ecr_repository_arns
+    }
+  }
+
+  statement {
+    sid       = "WriteWorkerLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = local.log_group_arns
+  }
+
+  dynamic "statement" {
+    for_each = length(local.secretsmanager_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "ReadListedSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = local.secretsmanager_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(local.ssm_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "ReadListedParameters"
+      actions   = ["ssm:GetParameters"]
+      resources = local.ssm_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.secrets_kms_key_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "DecryptListedSecrets"
+      actions   = ["kms:Decrypt"]
+      resources = var.secrets_kms_key_arns
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "pull-log-read-secrets"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+################################################################################
+# Task role: the identity of the task code, with the policies passed in
+################################################################################
+
+resource "aws_iam_role" "task" {
+  name_prefix        = "${var.name}-task-"
+  description        = "ECS task role of the Airflow workers (the task code's AWS identity)"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "task" {
+  for_each = var.task_role_policy_arns
+
+  role       = aws_iam_role.task.name
+  policy_arn = each.value
+}
+
+################################################################################
+# Scheduler policy: exactly the calls the executor makes; attach it to the scheduler's role
+################################################################################
+
+data "aws_iam_policy_document" "scheduler" {
+  statement {
+    sid       = "RunWorkerTasksOnThisCluster"
+    actions   = ["ecs:RunTask"]
+    resources = ["${local.ecs_arn}:task-definition/${var.task_definition_family}:*"]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [var.cluster_arn]
+    }
+  }
+
+  # RunTask sends tags (the executor labels each task with its Airflow task key): tagging on create needs this.
+  statement {
+    sid       = "TagTasksAtLaunch"
+    actions   = ["ecs:TagResource"]
+    resources = ["${local.ecs_arn}:task/${var.cluster_name}/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ecs:CreateAction"
+      values   = ["RunTask"]
+    }
+  }
+
+  statement {
+    sid       = "WatchAndStopTasksOfThisCluster"
+    actions   = ["ecs:DescribeTasks", "ecs:StopTask"]
+    resources = ["${local.ecs_arn}:task/${var.cluster_name}/*"]
+  }
+
+  # AWS authorizes ListTasks against the container-instance resource type, narrowed by the cluster.
+  statement {
+    sid       = "ListTasksOfThisCluster"
+    actions   = ["ecs:ListTasks"]
+    resources = ["${local.ecs_arn}:container-instance/${var.cluster_name}/*"]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [var.cluster_arn]
+    }
+  }
+
+  statement {
+    sid       = "CheckTheCluster"
+    actions   = ["ecs:DescribeClusters"]
+    resources = [var.cluster_arn]
+  }
+
+  statement {
+    sid     = "ReadTaskDefinitions"
+    actions = ["ecs:DescribeTaskDefinition"]
+    # AWS defines no resource type for DescribeTaskDefinition: "*" is the only value it accepts.
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "PassTheWorkerRolesToEcsOnly"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.execution.arn, aws_iam_role.task.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "ReadWorkerLogs"
+    actions   = ["logs:GetLogEvents", "logs:FilterLogEvents"]
+    resources = local.log_group_arns
+  }
+
+  dynamic "statement" {
+    for_each = var.grant_events_queue ? [1] : []
+
+    content {
+      sid       = "ConsumeTaskStateEvents"
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+      resources = [var.events_queue_arn]
+    }
+  }
+}
+
+resource "aws_iam_policy" "scheduler" {
+  name_prefix = "${var.name}-scheduler-"
+  description = "What the Airflow scheduler's airflow-ecs executor calls: run, watch and stop the worker tasks, read their logs and events"
+  policy      = data.aws_iam_policy_document.scheduler.json
+  tags        = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = !var.grant_events_queue || var.events_queue_arn != null
+      error_message = "grant_events_queue = true needs events_queue_arn."
+    }
+  }
+}

