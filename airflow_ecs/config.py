@@ -9,9 +9,10 @@ example. Reading is a pure function of a ``get(key) -> str | None`` callable, so
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -443,6 +444,15 @@ def airflow_getter(conf: Any) -> Callable[[str], str | None]:
     return get
 
 
-def unknown_keys(section: Mapping[str, object]) -> list[str]:
+def unknown_keys(section: Mapping[str, object] | Iterable[str]) -> list[str]:
     """Keys set in ``[ecs_fargate]`` that this version does not know (typos are reported, not ignored)."""
     return sorted(key for key in section if key.lower() not in OPTIONS_BY_NAME)
+
+
+def check_known_keys(section: Mapping[str, object]) -> None:
+    """A typo such as ``subnet = ...`` would otherwise be ignored and the default used: refuse it."""
+    unknown = unknown_keys(section)
+    if unknown:
+        near = difflib.get_close_matches(unknown[0].lower(), OPTIONS_BY_NAME, n=1)
+        hint = f"did you mean {near[0]}?" if near else f"known keys: {', '.join(OPTIONS_BY_NAME)}"
+        raise ConfigError(unknown[0], section[unknown[0]], f"not a key of [{SECTION}]; {hint}")

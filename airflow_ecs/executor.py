@@ -27,7 +27,7 @@ from airflow.executors.base_executor import BaseExecutor
 from airflow.utils.state import TaskInstanceState
 
 from airflow_ecs import ecs_api
-from airflow_ecs.config import ConfigError, EcsConfig, airflow_getter, load_config
+from airflow_ecs.config import SECTION, ConfigError, EcsConfig, airflow_getter, check_known_keys, load_config
 from airflow_ecs.events import EventConsumer, EventsReceived, ReceiveFailed, delete_messages, is_newer
 from airflow_ecs.executor_config import ExecutorConfigError, parse_executor_config
 from airflow_ecs.failures import classify_error, decide_retry
@@ -62,6 +62,18 @@ BUILD_BUDGET_SECONDS = 0.02
 
 class HealthCheckError(RuntimeError):
     """start() could not prove the cluster, task definition or container exist with these credentials."""
+
+
+class ExecutorStartError(RuntimeError):
+    """The executor cannot start with this configuration: one line, and the scheduler stops.
+
+    Not a SystemExit: Airflow's job runner takes that for Ctrl-C and exits 0, and a scheduler that cannot
+    start must exit non-zero for whatever supervises it.
+    """
+
+    def __init__(self, cause: Exception):
+        super().__init__(f"ECS executor cannot start: {cause}")
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -123,7 +135,19 @@ class EcsFargateExecutor(BaseExecutor):
         return load_config(airflow_getter(self.conf))
 
     def start(self) -> None:
-        """Read and check the config, the template and the AWS resources; stop the scheduler if any is wrong."""
+        """Read and check the config, the template and the AWS resources; stop the scheduler if any is wrong.
+
+        A wrong setting is the user's to fix: the one line that names the value and what would be right is
+        logged first, and the exception carries only that line (Airflow adds its own traceback).
+        """
+        try:
+            self._start()
+        except (ConfigError, RequestError, HealthCheckError, ecs_api.CredentialsError) as error:
+            self.log.error("ECS executor cannot start: %s", error)
+            raise ExecutorStartError(error) from None
+
+    def _start(self) -> None:
+        check_known_keys(self._configured_section())
         config = self.load_ecs_config()
         self.ecs_config = config
         if not config.task_definition and not config.run_task_template:
@@ -152,6 +176,12 @@ class EcsFargateExecutor(BaseExecutor):
             if config.capacity_provider_strategy else f"launch type {config.launch_type or 'cluster default'}",
             "events queue" if config.events_queue_url else f"polling every {config.poll_interval:g}s",
         )
+
+    def _configured_section(self) -> dict[str, Any]:
+        """[ecs_fargate] as Airflow sees it: airflow.cfg, AIRFLOW__ECS_FARGATE__* and the declared defaults."""
+        from airflow.configuration import conf
+
+        return dict(conf.getsection(SECTION) or {})
 
     def _connect(self, config: EcsConfig) -> None:
         connection = ecs_api.airflow_connection_kwargs(config.aws_conn_id) if config.aws_conn_id else None
@@ -626,6 +656,9 @@ class EcsFargateExecutor(BaseExecutor):
     def end(self) -> None:
         """Stop launching; wait at most end_timeout for the launched tasks to finish."""
         self._accepting = False
+        if self._launcher is None:  # start() never finished: nothing was launched
+            self._shutdown_threads()
+            return
         self._drop_unbuilt()
         if self._launcher is not None:
             self._launcher.shutdown(wait=True)
@@ -647,6 +680,9 @@ class EcsFargateExecutor(BaseExecutor):
     def terminate(self) -> None:
         """Stop every task this executor started, then the threads."""
         self._accepting = False
+        if self._launcher is None:
+            self._shutdown_threads()
+            return
         self._drop_unbuilt()
         if self._launcher is not None:
             self._launcher.shutdown(wait=True)

@@ -20,9 +20,7 @@ from airflow.executors.workloads import BundleInfo, ExecuteTask, TaskInstanceDTO
 from airflow.utils.state import TaskInstanceState
 from botocore.awsrequest import AWSResponse
 
-from airflow_ecs.config import ConfigError
-from airflow_ecs.executor import EcsFargateExecutor, HealthCheckError
-from airflow_ecs.run_task_request import TemplateError
+from airflow_ecs.executor import EcsFargateExecutor, ExecutorStartError
 from tests import aws_fixtures as aws
 
 ACCOUNT = "123456789012"
@@ -136,27 +134,44 @@ def queued_arns(executor: EcsFargateExecutor) -> dict:
 
 def test_start_names_the_missing_key(ecs_env, monkeypatch):
     monkeypatch.delenv("AIRFLOW__ECS_FARGATE__CLUSTER")
-    with pytest.raises(ConfigError, match=r"\[ecs_fargate\] cluster = \(empty\): required"):
+    with pytest.raises(ExecutorStartError, match=r"\[ecs_fargate\] cluster = \(empty\): required"):
         started()
+
+
+def test_start_refuses_an_unknown_key_and_suggests_the_known_one(ecs_env, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__ECS_FARGATE__SUBNET", "subnet-0a1b2c3d")  # a typo of subnets
+    with pytest.raises(ExecutorStartError, match=r"\[ecs_fargate\] subnet = 'subnet-0a1b2c3d': not a key .*did you "
+                                                 r"mean subnets\?") as caught:
+        EcsFargateExecutor().start()
+    assert "\n" not in str(caught.value)
+
+
+def test_end_and_terminate_after_a_failed_start_do_nothing_and_raise_nothing(ecs_env):
+    ecs_env.configure(cluster="no-such-cluster")
+    executor = EcsFargateExecutor()
+    with pytest.raises(ExecutorStartError):
+        executor.start()
+    executor.end()  # the scheduler calls it in its finally: block
+    executor.terminate()
 
 
 def test_start_refuses_a_template_that_renders_an_invalid_request(ecs_env, tmp_path):
     template = tmp_path / "bad.json.j2"
     template.write_text('{\n  "taskDefinition": {{ conf.task_definition | tojson }},\n  "count": "one"\n}\n')
     ecs_env.configure(run_task_template=str(template))
-    with pytest.raises(TemplateError, match=r"bad.json.j2:3.*count"):
+    with pytest.raises(ExecutorStartError, match=r"bad.json.j2:3.*count"):
         started()
 
 
 def test_health_check_names_an_unknown_cluster(ecs_env):
     ecs_env.configure(cluster="no-such-cluster")
-    with pytest.raises(HealthCheckError, match="cluster 'no-such-cluster' not found"):
+    with pytest.raises(ExecutorStartError, match="cluster 'no-such-cluster' not found"):
         started()
 
 
 def test_health_check_names_a_wrong_container(ecs_env):
     ecs_env.configure(container_name="base")
-    with pytest.raises(HealthCheckError, match="has no container 'base' .*airflow-worker"):
+    with pytest.raises(ExecutorStartError, match="has no container 'base' .*airflow-worker"):
         started()
 
 
@@ -246,10 +261,8 @@ def test_credentials_from_an_airflow_connection(ecs_env, monkeypatch):
 
 
 def test_a_missing_connection_stops_start_with_one_line(ecs_env, monkeypatch):
-    from airflow_ecs.ecs_api import CredentialsError
-
     ecs_env.configure(aws_conn_id="no_such_connection")
-    with pytest.raises(CredentialsError, match="aws_conn_id = 'no_such_connection'.*AIRFLOW_CONN_NO_SUCH_CONNECTION"):
+    with pytest.raises(ExecutorStartError, match="aws_conn_id = 'no_such_connection'.*AIRFLOW_CONN_NO_SUCH_CONNECTION"):
         EcsFargateExecutor().start()
 
 

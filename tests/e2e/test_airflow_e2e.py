@@ -157,3 +157,24 @@ def test_no_log_holds_the_workload_token(deployment):
     text = deployment.stack.logs_text()
     assert "workload" in text or text  # the logs exist
     assert '"token":' not in text and "'token':" not in text
+
+
+def test_a_bad_setting_stops_a_real_scheduler_with_one_line(tmp_path):
+    stack = AirflowStack(home=tmp_path / "airflow", dags_folder=DAGS)
+    stack.extra_env = {"AIRFLOW__ECS_FARGATE__REGION": "us-east-1", "AIRFLOW__ECS_FARGATE__CLUSTER": "airflow",
+                       "AIRFLOW__ECS_FARGATE__CONTAINER_NAME": "airflow-worker",
+                       "AIRFLOW__ECS_FARGATE__TASK_DEFINITION": "airflow-worker",
+                       "AIRFLOW__ECS_FARGATE__LAUNCH_RATE": "fast"}
+    stack.home.mkdir(parents=True)
+    stack.airflow("db", "migrate")
+    stack.start_component("scheduler")
+    try:
+        code = stack.processes["scheduler"].wait(timeout=120)
+    finally:
+        stack.stop()
+    log = (stack.home / "scheduler.log").read_text(errors="replace")
+    line = "ECS executor cannot start: [ecs_fargate] launch_rate = 'fast': expected a number, e.g. 20"
+    assert code != 0  # whatever supervises the scheduler must see that it could not start
+    assert f"[error    ] {line}" in log
+    # Airflow adds its traceback; the line it ends with is the same one line, nothing from deep inside.
+    assert log.rstrip().splitlines()[-1].endswith(line), log[-3000:]
