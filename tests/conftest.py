@@ -5,6 +5,8 @@ import urllib.request
 
 import pytest
 
+from tests.executor_harness import ecs_env, frozen_moto_tasks  # noqa: F401 - fixtures for every test file
+
 # moto accepts any credentials; boto3 must find some before it signs a request.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")

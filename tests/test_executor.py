@@ -1,9 +1,4 @@
-"""The executor against moto's real ECS server over HTTP.
-
-moto plays ECS; what moto cannot do (throttle, answer RunTask with failures, report MISSING) is injected
-with botocore's own ``before-send`` hook, so every request still goes through botocore's serializer and
-every injected answer through its parser.
-"""
+"""The executor against moto's real ECS server over HTTP (the harness is tests/executor_harness.py)."""
 
 from __future__ import annotations
 
@@ -13,121 +8,25 @@ import threading
 import time
 import uuid
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
-from airflow.executors.workloads import BundleInfo, ExecuteTask, TaskInstanceDTO
 from airflow.utils.state import TaskInstanceState
-from botocore.awsrequest import AWSResponse
 
 from airflow_ecs.executor import EcsFargateExecutor, ExecutorStartError
 from tests import aws_fixtures as aws
 
-ACCOUNT = "123456789012"
-
-
-@pytest.fixture(autouse=True)
-def frozen_moto_tasks():
-    """moto moves a task one status on at each DescribeTasks; here tasks change only when a test says."""
-    from moto.moto_api import state_manager
-
-    state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**9})
-    yield
-    state_manager.unset_transition("ecs::task")
-
-
-@pytest.fixture
-def ecs_env(moto_server, monkeypatch):
-    resources = aws.provision(moto_server)
-
-    def configure(**extra: str) -> None:
-        for key, value in aws.env_for(moto_server, resources, **{"poll_interval": "0", **extra}).items():
-            monkeypatch.setenv(key, value)
-
-    configure()
-    return SimpleNamespace(url=moto_server, resources=resources, configure=configure)
-
-
-def make_workload(task_id: str = "hello", executor_config: Any = None, try_number: int = 1) -> ExecuteTask:
-    ti = TaskInstanceDTO(
-        id=uuid.uuid4(), dag_id="demo", task_id=task_id, run_id="manual__1", try_number=try_number, map_index=-1,
-        pool_slots=1, queue="default", priority_weight=1, dag_version_id=uuid.uuid4(),
-        executor_config=executor_config,
-    )
-    return ExecuteTask(ti=ti, dag_rel_path="demo.py", token="workload-token",
-                       bundle_info=BundleInfo(name="dags-folder", version=None), log_path="demo.log")
-
-
-def started(**kwargs: Any) -> EcsFargateExecutor:
-    executor = EcsFargateExecutor(**kwargs)
-    executor.start()
-
-    def provisioning(parsed, **_):
-        # moto places tasks straight into RUNNING; real ECS starts them in PROVISIONING.
-        for task in parsed.get("tasks") or []:
-            moto_task(task["taskArn"]).status = "PROVISIONING"
-
-    executor._ecs_launch.meta.events.register("after-call.ecs.RunTask", provisioning)
-    return executor
-
-
-def queue_all(executor: EcsFargateExecutor, workloads: list[ExecuteTask]) -> None:
-    for workload in workloads:
-        executor.queue_workload(workload, session=None)
-
-
-def heartbeat_until(executor: EcsFargateExecutor, done, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, f"timed out; event buffer {executor.event_buffer}"
-        executor.heartbeat()
-        time.sleep(0.02)
-
-
-def moto_task(arn: str):
-    from moto.backends import get_backend
-
-    backend = get_backend("ecs")[ACCOUNT][aws.REGION]
-    return backend.tasks[aws.CLUSTER][arn]
-
-
-def stop_in_moto(arn: str, *, exit_code: int | None, stop_code: str = "EssentialContainerExited",
-                 reason: str = "Essential container in task exited", container_reason: str | None = None,
-                 started: bool = True) -> None:
-    task = moto_task(arn)
-    task.status = "STOPPED"
-    task.desired_status = "STOPPED"
-    task.stop_code = stop_code
-    task.stopped_reason = reason
-    if started:
-        task.started_at = time.time()
-    container = task.containers[0]
-    container.last_status = "STOPPED"
-    container.exitCode = exit_code
-    if container_reason:
-        container.reason = container_reason
-
-
-class _Raw:
-    def __init__(self, body: bytes):
-        self._body = body
-
-    def stream(self, **_: Any):
-        yield self._body
-
-
-def error_response(status: int, code: str, message: str) -> AWSResponse:
-    body = json.dumps({"__type": code, "message": message}).encode()
-    return AWSResponse("http://injected", status, {"x-amzn-RequestId": "injected"}, _Raw(body))
-
-
-def json_response(payload: dict) -> AWSResponse:
-    return AWSResponse("http://injected", 200, {"x-amzn-RequestId": "injected"}, _Raw(json.dumps(payload).encode()))
-
-
-def queued_arns(executor: EcsFargateExecutor) -> dict:
-    return {k: info for k, (state, info) in executor.event_buffer.items() if state == TaskInstanceState.QUEUED}
-
+from tests.executor_harness import (
+    error_response,
+    heartbeat_until,
+    json_response,
+    launch_one,
+    make_workload,
+    moto_task,
+    queue_all,
+    queued_arns,
+    started,
+    stop_in_moto,
+)
 
 # --- start() ---
 
@@ -390,14 +289,6 @@ def test_attempts_are_bounded(ecs_env):
 
 
 # --- tracking ---
-
-
-def launch_one(executor: EcsFargateExecutor, **kwargs: Any):
-    workload = make_workload(**kwargs)
-    queue_all(executor, [workload])
-    heartbeat_until(executor, lambda: workload.ti.key in queued_arns(executor))
-    arn = executor.event_buffer.pop(workload.ti.key)[1]
-    return workload.ti.key, arn
 
 
 def test_running_then_success(ecs_env):
