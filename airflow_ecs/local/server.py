@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import threading
 import urllib.request
@@ -43,6 +44,8 @@ class LocalEcs:
         from moto.moto_api import state_manager
         from moto.server import ThreadedMotoServer
 
+        # One access-log line per AWS call would bury what the demo prints.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # Task states are ours to set: moto must not move them on by itself at each DescribeTasks.
         state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**12})
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
