@@ -32,6 +32,7 @@ from airflow_ecs.events import EventConsumer, EventsReceived, ReceiveFailed, del
 from airflow_ecs.executor_config import ExecutorConfigError, parse_executor_config
 from airflow_ecs.failures import classify_error, decide_retry
 from airflow_ecs.launcher import Launched, Launcher
+from airflow_ecs.metrics import Metrics, status_gauge
 from airflow_ecs.rate_limit import TokenBucket
 from airflow_ecs.run_task_request import (
     RequestError,
@@ -128,6 +129,7 @@ class EcsFargateExecutor(BaseExecutor):
         self._sqs: Any = None
         self._task_definitions: dict[str, Mapping[str, Any]] = {}
         self.aws_calls: dict[str, int] = {}
+        self.metrics = Metrics()
 
     # --- configuration and start-up ---
 
@@ -314,8 +316,19 @@ class EcsFargateExecutor(BaseExecutor):
             self._maybe_poll()
             self._flush_event_deletes()
             self._save_task_event_logs()
+            self._emit_gauges()
         except Exception:  # noqa: BLE001 - one bad task or answer must never stop the scheduler
             self.log.exception("ECS executor sync failed; it will try again at the next heartbeat")
+
+    def _emit_gauges(self) -> None:
+        counts = dict.fromkeys(("tasks.provisioning", "tasks.pending", "tasks.running", "tasks.stopping"), 0)
+        for task in self.tasks:
+            if task.arn:
+                counts[status_gauge(task.last_status)] += 1
+        for name, value in counts.items():
+            self.metrics.gauge(name, value)
+        in_flight = self._launcher.in_flight if self._launcher is not None else 0
+        self.metrics.gauge("launches.pending", len(self._to_build) + in_flight + len(self._retries))
 
     def _save_task_event_logs(self) -> None:
         """Save the task instances' event log entries from here, in the scheduler's process.
@@ -368,6 +381,7 @@ class EcsFargateExecutor(BaseExecutor):
         if launched.cancelled:
             return
         if result.task_arn:
+            self.metrics.incr("run_task.launched")
             task.failures = 0
             task.launched_at = time.monotonic()
             self.tasks.set_arn(task, result.task_arn)
@@ -379,6 +393,7 @@ class EcsFargateExecutor(BaseExecutor):
             return
         failure = result.failure
         assert failure is not None
+        self.metrics.incr(f"run_task.{failure.kind.value}")
         task.failures += 1
         config = self._require_config()
         decision = decide_retry(failure, task.attempts, config.max_run_task_attempts,
@@ -442,6 +457,7 @@ class EcsFargateExecutor(BaseExecutor):
     def _describe(self, arns: Sequence[str]) -> Polled:
         """On the control thread: DescribeTasks in batches, plus the log tail of each failed task."""
         config = self._require_config()
+        self.metrics.incr("sweeps.describe")
         found, missing = self._counted("DescribeTasks", ecs_api.describe_tasks, self._ecs, config.cluster, list(arns))
         return Polled(found, tuple(missing), self._log_tails(found.values()))
 
@@ -449,6 +465,7 @@ class EcsFargateExecutor(BaseExecutor):
         """With events: ListTasks of stopped tasks finds the stops whose events were lost; one call when
         nothing changed, instead of describing every running task."""
         config = self._require_config()
+        self.metrics.incr("sweeps.reconcile")
         stopped: list[str] = []
         kwargs: dict[str, Any] = {"cluster": config.cluster, "desiredStatus": "STOPPED", "maxResults": 100}
         while True:
@@ -518,11 +535,14 @@ class EcsFargateExecutor(BaseExecutor):
                 self._early_events.setdefault(event.task_arn, []).append((receipt_handle, event))
             elif owner is not None or self.tasks.recently_finished(event.task_arn):
                 self._pending_deletes.append(receipt_handle)  # an older launch of ours, or a late duplicate
+                self.metrics.incr("events.ignored")
             # Otherwise another scheduler owns it: leave the message for its owner.
             return
         self._pending_deletes.append(receipt_handle)
         if not is_newer(event.version, task.version):
+            self.metrics.incr("events.ignored")
             return
+        self.metrics.incr("events.applied")
         task.version = event.version
         outcome = judge(event.detail, self._require_config().container_name, seen_running=task.seen_running)
         if outcome.verdict is Verdict.FAILED and self._control is not None:
@@ -552,8 +572,11 @@ class EcsFargateExecutor(BaseExecutor):
         if outcome.verdict is Verdict.RUNNING:
             if not task.seen_running:
                 task.seen_running = True
+                self.metrics.timing("queued_to_running", time.monotonic() - task.queued_at)
                 self.running_state(task.key, task.arn)
             return
+        if outcome.stopped_at is not None:
+            self.metrics.timing("stopped_to_known", time.time() - outcome.stopped_at)
         if outcome.verdict is Verdict.SUCCEEDED:
             self._finish(task, failed=False)
             return
@@ -563,6 +586,7 @@ class EcsFargateExecutor(BaseExecutor):
         if (outcome.verdict is Verdict.RELAUNCH and task.request_json is not None and self._accepting
                 and task.attempts < config.max_run_task_attempts):
             self.log.warning("%s: %s; launching it again", task.identity.describe(), message)
+            self.metrics.incr("tasks.relaunched")
             self.log_task_event(event="ecs task relaunched", extra=f"{task.arn}: {message}", ti_key=task.key)
             self.tasks.set_arn(task, None)
             task.launch += 1

@@ -7,6 +7,7 @@ again. Only the Airflow container is judged: sidecars do not fail a task.
 
 from __future__ import annotations
 
+import datetime
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ class TaskOutcome:
     last_status: str
     diagnosis: Diagnosis | None = None
     exit_code: int | None = None
+    stopped_at: float | None = None  # epoch seconds of ECS's stoppedAt, when it said
 
     @property
     def final(self) -> bool:
@@ -62,8 +64,9 @@ def judge(task: Mapping[str, Any], container_name: str, *, seen_running: bool = 
 
     container = airflow_container(task, container_name)
     exit_code = container.get("exitCode") if container else None
+    stopped_at = epoch_seconds(task.get("stoppedAt"))
     if container is not None and exit_code == 0:
-        return TaskOutcome(Verdict.SUCCEEDED, status, exit_code=0)
+        return TaskOutcome(Verdict.SUCCEEDED, status, exit_code=0, stopped_at=stopped_at)
     diagnosis = diagnose(
         task.get("stopCode"), task.get("stoppedReason"), container.get("reason") if container else None, exit_code
     )
@@ -74,8 +77,24 @@ def judge(task: Mapping[str, Any], container_name: str, *, seen_running: bool = 
             "Set [ecs_fargate] container_name to the Airflow container of the task definition",
         )
     if diagnosis.infrastructure and not reached_running and exit_code is None:
-        return TaskOutcome(Verdict.RELAUNCH, status, diagnosis, exit_code)
-    return TaskOutcome(Verdict.FAILED, status, diagnosis, exit_code)
+        return TaskOutcome(Verdict.RELAUNCH, status, diagnosis, exit_code, stopped_at)
+    return TaskOutcome(Verdict.FAILED, status, diagnosis, exit_code, stopped_at)
+
+
+def epoch_seconds(value: Any) -> float | None:
+    """A timestamp as boto3 parses it (datetime) or as an event carries it (ISO 8601 text)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        return value.timestamp()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def judge_missing(*, seen_running: bool) -> TaskOutcome:

@@ -99,6 +99,7 @@ def stop_in_moto(arn: str, *, exit_code: int | None, stop_code: str = "Essential
     task.stopped_reason = reason
     if started:
         task.started_at = time.time()
+    task.stopped_at = time.time()
     container = task.containers[0]
     container.last_status = "STOPPED"
     container.exitCode = exit_code

@@ -1,0 +1,92 @@
+"""The executor's metrics: declared once, emitted where things happen, documented in docs/metrics.md."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from airflow_ecs.metrics import METRICS, PREFIX, Metrics, status_gauge
+from tests.executor_harness import error_response, heartbeat_until, launch_one, moto_task, started, stop_in_moto
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
+
+
+class Recorder:
+    """Stands where Airflow's stats module stands, and keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.counters: dict[str, int] = defaultdict(int)
+        self.gauges: dict[str, float] = {}
+        self.timings: dict[str, list[float]] = defaultdict(list)
+
+    def incr(self, name: str, count: int = 1) -> None:
+        self.counters[name] += count
+
+    def gauge(self, name: str, value: float) -> None:
+        self.gauges[name] = value
+
+    def timing(self, name: str, delta) -> None:
+        self.timings[name].append(delta.total_seconds())
+
+
+def test_a_launch_its_throttle_and_its_life_are_counted_and_timed(ecs_env):
+    executor = started()
+    executor.metrics = Metrics(recorder := Recorder())
+    throttled = []
+
+    def throttle_once(request, **_):
+        if not throttled:
+            throttled.append(1)
+            return error_response(400, "ThrottlingException", "Rate exceeded")
+        return None
+
+    executor._ecs_launch.meta.events.register("before-send.ecs.RunTask", throttle_once)
+    with pytest.MonkeyPatch.context() as patch:
+        from airflow_ecs import failures
+
+        patch.setattr(failures, "BACKOFF", {kind: (0.01, 0.02) for kind in failures.BACKOFF})
+        key, arn = launch_one(executor)
+    assert recorder.counters[f"{PREFIX}.run_task.throttled"] == 1
+    assert recorder.counters[f"{PREFIX}.run_task.launched"] == 1
+    heartbeat_until(executor, lambda: recorder.gauges.get(f"{PREFIX}.tasks.provisioning") == 1)
+    moto_task(arn).status = "RUNNING"
+    heartbeat_until(executor, lambda: recorder.gauges.get(f"{PREFIX}.tasks.running") == 1)
+    assert len(recorder.timings[f"{PREFIX}.queued_to_running"]) == 1
+    stop_in_moto(arn, exit_code=0)
+    heartbeat_until(executor, lambda: recorder.timings.get(f"{PREFIX}.stopped_to_known"))
+    assert 0 <= recorder.timings[f"{PREFIX}.stopped_to_known"][0] < 30
+    assert recorder.gauges[f"{PREFIX}.tasks.running"] == 0 and recorder.gauges[f"{PREFIX}.launches.pending"] == 0
+    assert recorder.counters[f"{PREFIX}.sweeps.describe"] >= 2
+    executor.terminate()
+
+
+def test_an_undeclared_or_miskinded_name_is_refused():
+    metrics = Metrics(Recorder())
+    with pytest.raises(KeyError, match="not declared"):
+        metrics.incr("run_task.launchd")
+    with pytest.raises(KeyError, match="not declared as a gauge"):
+        metrics.gauge("run_task.launched", 1)
+
+
+def test_airflows_own_stats_take_every_declared_metric():
+    metrics = Metrics()  # Airflow's stats module, with whatever backend this process has (none: a no-op)
+    for metric in METRICS:
+        {"counter": lambda: metrics.incr(metric.name), "gauge": lambda: metrics.gauge(metric.name, 1.0),
+         "timer": lambda: metrics.timing(metric.name, 0.5)}[metric.kind]()
+
+
+@pytest.mark.parametrize(("status", "gauge"), [
+    ("PROVISIONING", "tasks.provisioning"), ("", "tasks.provisioning"), ("PENDING", "tasks.pending"),
+    ("ACTIVATING", "tasks.pending"), ("RUNNING", "tasks.running"), ("DEACTIVATING", "tasks.stopping"),
+    ("STOPPING", "tasks.stopping"), ("DEPROVISIONING", "tasks.stopping"),
+])
+def test_each_ecs_status_counts_in_one_gauge(status, gauge):
+    assert status_gauge(status) == gauge
+
+
+def test_docs_list_every_metric_and_nothing_else():
+    documented = set(re.findall(rf"^\| `{PREFIX}\.([a-z_.]+)` \|", DOC.read_text(), re.M))
+    assert documented == {metric.name for metric in METRICS}
