@@ -432,6 +432,23 @@ def load_config(get: Callable[[str], str | None]) -> EcsConfig:
     return EcsConfig(**values)
 
 
+def load_cli_config(path: str | None) -> EcsConfig:
+    """The config a command line tool works with: an airflow.cfg file's [ecs_fargate], else Airflow's own."""
+    if path:
+        import configparser
+
+        parser = configparser.ConfigParser(interpolation=None)
+        if not parser.read(path):
+            raise ConfigError("--config", path, "no such file; give an airflow.cfg with an [ecs_fargate] section, "
+                                                "e.g. generated/airflow.cfg from airflow-ecs render")
+        if not parser.has_section(SECTION):
+            raise ConfigError("--config", path, f"has no [{SECTION}] section; render one with airflow-ecs render")
+        return load_config(lambda key: parser.get(SECTION, key, fallback=None))
+    from airflow.configuration import conf
+
+    return load_config(airflow_getter(conf))
+
+
 def airflow_getter(conf: Any) -> Callable[[str], str | None]:
     """Adapt Airflow's config (``conf`` or an executor's team-aware ``ExecutorConf``) to ``load_config``.
 

@@ -32,7 +32,7 @@ def diagnose(
     reason = stopped_reason or ""
     container_reason = container_reason or ""
     text = f"{reason} {container_reason}"
-    said = [f"{stop_code}: {reason}" if reason else stop_code, container_reason]
+    said = [f"{stop_code}: {reason}" if stop_code and reason else reason or stop_code, container_reason]
     detail = f" ({'; '.join(part for part in said if part)})" if any(said) else ""
 
     if "CannotPullContainerError" in text or "pull image" in text.lower():

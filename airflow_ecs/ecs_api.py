@@ -6,7 +6,7 @@ without AWS, and these functions are tested against moto's server.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +81,18 @@ def make_client(session: boto3.session.Session, service: str, config: EcsConfig,
     # The cluster's Region is [ecs_fargate] region, whatever a connection's region_name says.
     return session.client(service, region_name=config.region,
                           endpoint_url=config.endpoint_url or endpoint_url or None, config=boto_config)
+
+
+def client_factory(config: EcsConfig) -> Callable[..., Any]:
+    """``make(service, **client_options)`` for this config's credentials (connection, profile or chain)."""
+    connection = airflow_connection_kwargs(config.aws_conn_id) if config.aws_conn_id else None
+    session = make_session(config, connection)
+    endpoint = (connection or {}).get("endpoint_url")
+
+    def make(service: str, **options: Any) -> Any:
+        return make_client(session, service, config, endpoint_url=endpoint, **options)
+
+    return make
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.executors.base_executor import BaseExecutor
 from airflow.utils.state import TaskInstanceState
 
-from airflow_ecs import ecs_api
+from airflow_ecs import deployment_check, ecs_api
 from airflow_ecs.config import SECTION, ConfigError, EcsConfig, airflow_getter, check_known_keys, load_config
 from airflow_ecs.events import EventConsumer, EventsReceived, ReceiveFailed, delete_messages, is_newer
 from airflow_ecs.executor_config import ExecutorConfigError, parse_executor_config
-from airflow_ecs.failures import classify_error, decide_retry
+from airflow_ecs.failures import decide_retry
 from airflow_ecs.launcher import Launched, Launcher
 from airflow_ecs.metrics import Metrics, status_gauge
 from airflow_ecs.rate_limit import TokenBucket
@@ -186,39 +186,26 @@ class EcsFargateExecutor(BaseExecutor):
         return dict(conf.getsection(SECTION) or {})
 
     def _connect(self, config: EcsConfig) -> None:
-        connection = ecs_api.airflow_connection_kwargs(config.aws_conn_id) if config.aws_conn_id else None
-        session = ecs_api.make_session(config, connection)
-        endpoint = (connection or {}).get("endpoint_url")
+        client = ecs_api.client_factory(config)
         pool = config.launch_concurrency + 4
-        self._ecs = ecs_api.make_client(session, "ecs", config, pool_size=pool, endpoint_url=endpoint)
-        self._ecs_launch = ecs_api.make_client(session, "ecs", config, retries=1, pool_size=pool, endpoint_url=endpoint)
-        self._logs = ecs_api.make_client(session, "logs", config, endpoint_url=endpoint)
+        self._ecs = client("ecs", pool_size=pool)
+        self._ecs_launch = client("ecs", retries=1, pool_size=pool)
+        self._logs = client("logs")
         if config.events_queue_url:
-            self._sqs = ecs_api.make_client(session, "sqs", config, endpoint_url=endpoint)
+            self._sqs = client("sqs")
 
     def health_check(self) -> None:
         """Prove the cluster, the task definition and its container exist and are reachable."""
         config = self._require_config()
-        try:
-            cluster = ecs_api.describe_cluster(self._ecs, config.cluster)
-        except Exception as error:  # noqa: BLE001 - one line, whatever boto3 raised
-            raise HealthCheckError(f"ECS executor health check: cannot describe cluster {config.cluster!r} in "
-                                   f"{config.region}: {classify_error(error).describe()}") from None
-        if cluster is None:
-            raise HealthCheckError(f"ECS executor health check: cluster {config.cluster!r} not found in "
-                                   f"{config.region}; check [ecs_fargate] cluster and region")
-        if not config.task_definition:
-            return
-        try:
-            definition = self._task_definition(config.task_definition)
-        except Exception as error:  # noqa: BLE001
-            raise HealthCheckError(f"ECS executor health check: task definition {config.task_definition!r}: "
-                                   f"{classify_error(error).describe()}") from None
-        names = [c.get("name") for c in definition.get("containerDefinitions") or []]
-        if config.container_name not in names:
-            raise HealthCheckError(f"ECS executor health check: task definition {config.task_definition!r} has no "
-                                   f"container {config.container_name!r} (it has {', '.join(map(str, names))}); "
-                                   "check [ecs_fargate] container_name")
+        check = deployment_check.check_cluster(self._ecs, config)
+        if check.status == deployment_check.OK and config.task_definition:
+            try:
+                definition = self._task_definition(config.task_definition)
+            except Exception:  # noqa: BLE001 - check_task_definition describes it again and says why
+                definition = None
+            check = deployment_check.check_task_definition(self._ecs, config, definition)
+        if check.status == deployment_check.FAIL:
+            raise HealthCheckError(f"ECS executor health check: {check.detail}")
 
     def _require_config(self) -> EcsConfig:
         if self.ecs_config is None:
@@ -731,6 +718,13 @@ class EcsFargateExecutor(BaseExecutor):
         if self._control is not None:
             self._control.shutdown(wait=True, cancel_futures=False)
             self._control = None
+
+    @staticmethod
+    def get_cli_commands() -> list:
+        """``airflow ecs check|status`` on Airflow 3.1/3.2 (3.3 reads the provider info's ``cli`` entry)."""
+        from airflow_ecs.airflow_cli import get_cli_commands
+
+        return get_cli_commands()
 
     # --- logs for the UI ---
 

@@ -28,7 +28,7 @@ def get_provider_info() -> dict[str, Any]:
         "description": "Runs every Airflow task as its own ECS or Fargate task.",
         "versions": [__version__],
         "executors": ["airflow_ecs.executor.EcsFargateExecutor"],
-        "cli": [],
+        "cli": ["airflow_ecs.airflow_cli.get_cli_commands"],
         "config": {
             SECTION: {
                 "description": "The ECS/Fargate executor (airflow_ecs.executor.EcsFargateExecutor).",

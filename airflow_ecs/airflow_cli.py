@@ -1,0 +1,48 @@
+"""``airflow ecs check`` and ``airflow ecs status``: the same commands under Airflow's own CLI.
+
+Airflow 3.3 finds them through the provider info's ``cli`` entry; 3.1 and 3.2 through the executor's
+``get_cli_commands``. Both point here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _run(module: str) -> Any:
+    def command(args: Any) -> None:
+        import importlib
+
+        if getattr(args, "json", False):
+            # Airflow logs to stdout; JSON for scripts must be alone there (Airflow does the same for -o json).
+            try:
+                from airflow.cli.utils import redirect_stdout_log_handlers_to_stderr
+            except ImportError:  # before Airflow 3.3
+                pass
+            else:
+                redirect_stdout_log_handlers_to_stderr()
+        code = importlib.import_module(module).run(args)
+        if code:
+            raise SystemExit(code)
+
+    return command
+
+
+def get_cli_commands() -> list:
+    from airflow.cli.cli_config import ActionCommand, Arg, GroupCommand
+
+    common = (
+        Arg(("--config",), help="an airflow.cfg holding [ecs_fargate] (default: Airflow's own config)"),
+        Arg(("--json",), action="store_true", help="print JSON"),
+    )
+    return [GroupCommand(
+        name="ecs",
+        help="The ECS executor (airflow-ecs): check the deployment, list its tasks",
+        subcommands=(
+            ActionCommand(name="check", help="Deep health check: credentials, cluster, task definition, network, "
+                                             "PassRole, events queue, execution API",
+                          func=_run("airflow_ecs.deployment_check"), args=common),
+            ActionCommand(name="status", help="ECS tasks running or recently stopped, with their Airflow keys",
+                          func=_run("airflow_ecs.task_status"), args=common),
+        ),
+    )]

@@ -1,0 +1,222 @@
+"""``airflow-ecs check``: the deep health check of a deployment, one line per thing that can be wrong.
+
+Each check is a small function of a boto3 client and the config that returns a ``Check``; the executor's
+start-up health check runs the cluster and task definition ones, the command runs them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from airflow_ecs import ecs_api
+from airflow_ecs.config import EcsConfig
+from airflow_ecs.failures import classify_error
+
+OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+
+
+def _aws_error(error: Exception) -> str:
+    return classify_error(error).describe()
+
+
+def check_identity(sts: Any) -> tuple[Check, str | None]:
+    try:
+        arn = sts.get_caller_identity()["Arn"]
+    except Exception as error:  # noqa: BLE001 - every failure is a finding
+        return Check("credentials", FAIL, f"no usable AWS credentials: {_aws_error(error)}"), None
+    return Check("credentials", OK, f"calling as {arn}"), arn
+
+
+def check_cluster(ecs: Any, config: EcsConfig) -> Check:
+    try:
+        cluster = ecs_api.describe_cluster(ecs, config.cluster)
+    except Exception as error:  # noqa: BLE001
+        return Check("cluster", FAIL, f"cannot describe cluster {config.cluster!r} in {config.region}: "
+                                      f"{_aws_error(error)}")
+    if cluster is None:
+        return Check("cluster", FAIL, f"cluster {config.cluster!r} not found in {config.region}; check "
+                                      "[ecs_fargate] cluster and region")
+    providers = ", ".join(cluster.get("capacityProviders") or []) or "none"
+    return Check("cluster", OK, f"{cluster.get('clusterArn', config.cluster)} ({cluster.get('status')}; "
+                                f"capacity providers: {providers})")
+
+
+def check_task_definition(ecs: Any, config: EcsConfig, definition: Mapping[str, Any] | None = None) -> Check:
+    if not config.task_definition:
+        return Check("task definition", SKIP, "no task_definition configured (the run_task template names it)")
+    try:
+        definition = definition or ecs_api.describe_task_definition(ecs, config.task_definition)
+    except Exception as error:  # noqa: BLE001
+        return Check("task definition", FAIL, f"task definition {config.task_definition!r}: {_aws_error(error)}")
+    names = [str(c.get("name")) for c in definition.get("containerDefinitions") or []]
+    if config.container_name not in names:
+        return Check("task definition", FAIL, f"task definition {config.task_definition!r} has no container "
+                                              f"{config.container_name!r} (it has {', '.join(names)}); check "
+                                              "[ecs_fargate] container_name")
+    return Check("task definition", OK, f"{definition.get('taskDefinitionArn')} runs container "
+                                        f"{config.container_name!r}")
+
+
+def check_logs(definition: Mapping[str, Any], config: EcsConfig) -> Check:
+    for container in definition.get("containerDefinitions") or []:
+        if container.get("name") == config.container_name:
+            log_config = container.get("logConfiguration") or {}
+            if log_config.get("logDriver") == "awslogs":
+                options = log_config.get("options") or {}
+                return Check("logs", OK, f"awslogs to {options.get('awslogs-group')} "
+                                         f"(prefix {options.get('awslogs-stream-prefix')})")
+            return Check("logs", WARN, f"container {config.container_name!r} does not log through awslogs: the "
+                                       "Airflow UI cannot show its log and failures come without their last lines")
+    return Check("logs", SKIP, "no task definition to read")
+
+
+def check_network(ec2: Any, config: EcsConfig) -> Check:
+    if not config.subnets:
+        return Check("network", SKIP, "no subnets configured (the cluster's or the template's network applies)")
+    try:
+        subnets = ec2.describe_subnets(SubnetIds=list(config.subnets))["Subnets"]
+        groups = ec2.describe_security_groups(GroupIds=list(config.security_groups))["SecurityGroups"] \
+            if config.security_groups else []
+    except Exception as error:  # noqa: BLE001
+        return Check("network", FAIL, f"subnets {','.join(config.subnets)} / security groups "
+                                      f"{','.join(config.security_groups)}: {_aws_error(error)}")
+    vpcs = {s["VpcId"] for s in subnets} | {g["VpcId"] for g in groups}
+    if len(vpcs) > 1:
+        return Check("network", FAIL, f"subnets and security groups are in different VPCs ({', '.join(sorted(vpcs))})")
+    zones = sorted({s.get("AvailabilityZone", "?") for s in subnets})
+    return Check("network", OK, f"{len(subnets)} subnets in {', '.join(zones)}, {len(groups)} security groups, "
+                                f"VPC {next(iter(vpcs), '?')}")
+
+
+def role_arn_of_caller(caller_arn: str) -> str:
+    """``arn:...:sts::acct:assumed-role/Name/session`` -> ``arn:...:iam::acct:role/Name``; users stay as they are."""
+    parts = caller_arn.split(":")
+    if len(parts) >= 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+        role = parts[5].split("/")[1]
+        return ":".join([parts[0], parts[1], "iam", "", parts[4], f"role/{role}"])
+    return caller_arn
+
+
+def check_pass_role(iam: Any, caller_arn: str | None, definition: Mapping[str, Any] | None) -> Check:
+    roles = [arn for arn in ((definition or {}).get("taskRoleArn"), (definition or {}).get("executionRoleArn")) if arn]
+    if not caller_arn or not roles:
+        return Check("iam:PassRole", SKIP, "no caller identity or no roles in the task definition")
+    try:
+        results = iam.simulate_principal_policy(
+            PolicySourceArn=role_arn_of_caller(caller_arn), ActionNames=["iam:PassRole"], ResourceArns=roles,
+            ContextEntries=[{"ContextKeyName": "iam:PassedToService", "ContextKeyType": "string",
+                             "ContextKeyValues": ["ecs-tasks.amazonaws.com"]}],
+        )["EvaluationResults"]
+    except Exception as error:  # noqa: BLE001 - simulation needs its own permission; say so, do not fail
+        return Check("iam:PassRole", SKIP, f"could not simulate ({_aws_error(error)}); RunTask will tell")
+    denied = [r["EvalResourceName"] for r in results if r.get("EvalDecision") != "allowed"]
+    if denied:
+        return Check("iam:PassRole", FAIL, f"the scheduler may not pass {', '.join(denied)} to ECS: attach the "
+                                           "scheduler_policy_arn output of terraform/ to its role")
+    return Check("iam:PassRole", OK, f"may pass {len(roles)} roles to ecs-tasks.amazonaws.com")
+
+
+def check_events_queue(sqs: Any, config: EcsConfig) -> Check:
+    if not config.events_queue_url:
+        return Check("events queue", SKIP, f"none configured: tasks are tracked by polling every "
+                                           f"{config.poll_interval:g}s")
+    try:
+        attributes = sqs.get_queue_attributes(QueueUrl=config.events_queue_url,
+                                              AttributeNames=["QueueArn", "ApproximateNumberOfMessages"])["Attributes"]
+    except Exception as error:  # noqa: BLE001
+        return Check("events queue", FAIL, f"{config.events_queue_url}: {_aws_error(error)}")
+    return Check("events queue", OK, f"{attributes.get('QueueArn')} ({attributes.get('ApproximateNumberOfMessages')} "
+                                     "messages waiting)")
+
+
+def execution_api_url(config: EcsConfig, definition: Mapping[str, Any] | None) -> str:
+    if config.execution_api_server_url:
+        return config.execution_api_server_url
+    for container in (definition or {}).get("containerDefinitions") or []:
+        if container.get("name") == config.container_name:
+            for item in container.get("environment") or []:
+                if item.get("name") == "AIRFLOW__CORE__EXECUTION_API_SERVER_URL":
+                    return str(item.get("value") or "")
+    return ""
+
+
+def check_execution_api(url: str, opener: Callable[..., Any] = urllib.request.urlopen) -> Check:
+    if not url:
+        return Check("execution API", WARN, "no execution_api_server_url and none in the task definition: tasks "
+                                            "would call http://localhost:8080/execution/, which is not the API server")
+    try:
+        opener(url, timeout=5).close()
+    except urllib.error.HTTPError as error:  # it answered: reachable, whatever the path's status
+        return Check("execution API", OK, f"{url} answers (HTTP {error.code}) from this machine")
+    except (OSError, ValueError) as error:
+        return Check("execution API", FAIL, f"{url} unreachable from this machine ({error}); tasks need it too, "
+                                            "from their subnets")
+    return Check("execution API", OK, f"{url} answers from this machine (tasks reach it from their subnets)")
+
+
+def run_checks(config: EcsConfig, client: Callable[[str], Any]) -> list[Check]:
+    identity, caller = check_identity(client("sts"))
+    checks = [identity]
+    ecs = client("ecs")
+    checks.append(check_cluster(ecs, config))
+    definition = None
+    if config.task_definition:
+        try:
+            definition = ecs_api.describe_task_definition(ecs, config.task_definition)
+        except Exception:  # noqa: BLE001 - check_task_definition reports it
+            definition = None
+    checks.append(check_task_definition(ecs, config, definition))
+    checks.append(check_logs(definition or {}, config) if definition else Check("logs", SKIP, "no task definition"))
+    checks.append(check_network(client("ec2"), config))
+    checks.append(check_pass_role(client("iam"), caller, definition))
+    checks.append(check_events_queue(client("sqs"), config))
+    checks.append(check_execution_api(execution_api_url(config, definition)))
+    return checks
+
+
+# --- the command ---
+
+def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
+    parser.add_argument("--config", help="an airflow.cfg holding [ecs_fargate] (default: Airflow's own config)")
+    parser.add_argument("--json", action="store_true", help="print the checks as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 when nothing failed (warnings and skipped checks allowed), 1 when a check failed, 2 on bad config."""
+    from airflow_ecs.config import ConfigError, load_cli_config
+
+    try:
+        config = load_cli_config(args.config)
+        client = ecs_api.client_factory(config)
+    except (ConfigError, ecs_api.CredentialsError) as error:
+        print(f"airflow-ecs check: {error}", file=sys.stderr)
+        return 2
+    checks = run_checks(config, client)
+    if args.json:
+        print(json.dumps([asdict(check) for check in checks], indent=2))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"airflow-ecs check: cluster {config.cluster} in {config.region}")
+        for column in ("check", "status", "detail"):
+            table.add_column(column, overflow="fold")
+        style = {OK: "green", FAIL: "bold red", WARN: "yellow", SKIP: "dim"}
+        for check in checks:
+            table.add_row(check.name, f"[{style[check.status]}]{check.status}[/]", check.detail)
+        Console(width=160).print(table)
+    return 1 if any(check.status == FAIL for check in checks) else 0

@@ -1,0 +1,284 @@
+"""The reference pages generated from their one source, so they cannot drift from it.
+
+``docs/configuration.md`` comes from ``config.OPTIONS``; ``docs/terraform.md`` from the ``variable`` and
+``output`` blocks of terraform/ and terraform/modules/* (parsed with python-hcl2).
+
+    python -m airflow_ecs.reference_docs           # (re)write the pages
+    python -m airflow_ecs.reference_docs --check   # exit 1 naming each page that is out of date
+
+Each page is a pure function of its source; only ``main`` reads and writes files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from airflow_ecs.config import OPTIONS, SECTION, Option
+
+REPO = Path(__file__).resolve().parents[1]
+COMMAND = "python -m airflow_ecs.reference_docs"
+CONFIGURATION_PAGE = Path("docs/configuration.md")
+TERRAFORM_PAGE = Path("docs/terraform.md")
+SEED_PACKAGE = "airflow-ecs-fargate-executor 0.12"
+
+
+def _generated_notice(source: str) -> str:
+    return f"<!-- Generated from {source} by `{COMMAND}`; edit the source, not this file. -->"
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _code(text: str) -> str:
+    # A backtick inside would end the code span early; none of our values has one, but stay correct.
+    fence = "``" if "`" in text else "`"
+    pad = " " if fence == "``" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def env_var(option: Option) -> str:
+    return f"AIRFLOW__{SECTION.upper()}__{option.name.upper()}"
+
+
+def origin(option: Option) -> str:
+    return f"kept from {SEED_PACKAGE}" if option.version_added is None else f"new in {option.version_added}"
+
+
+def _default_text(option: Option) -> str:
+    if option.required:
+        return "required"
+    if option.default in (None, ""):
+        return "(empty)"
+    return _code(option.default)
+
+
+# --- docs/configuration.md ---------------------------------------------------------------------------------
+
+
+def configuration_page(options: Sequence[Option] = OPTIONS) -> str:
+    lines = [
+        f"# Configuration reference: `[{SECTION}]`",
+        "",
+        _generated_notice("`airflow_ecs/config.py` (`OPTIONS`)"),
+        "",
+        f"Every key of the `[{SECTION}]` section of `airflow.cfg`. Each can also be set as an environment variable "
+        f"`AIRFLOW__{SECTION.upper()}__<KEY>` (the key in upper case), which wins over `airflow.cfg` as in any "
+        "Airflow section. The scheduler refuses to start on an unknown key or a bad value and logs one line "
+        "naming it. `airflow config list --section ecs_fargate` prints the same keys with their defaults.",
+        "",
+        "`airflow-ecs render` writes this section from the Terraform outputs; you rarely write it by hand.",
+        "",
+        "| Key | Type | Default | Origin |",
+        "|---|---|---|---|",
+    ]
+    for option in options:
+        lines.append(f"| [`{option.name}`](#{option.name}) | {option.type} | {_cell(_default_text(option))} "
+                     f"| {origin(option)} |")
+    required = [option for option in options if option.required or option.name == "task_definition"]
+    lines += [
+        "",
+        "The smallest working section (the shipped run_task template also needs `task_definition`):",
+        "",
+        "```ini",
+        "[core]",
+        "executor = airflow_ecs.executor.EcsFargateExecutor",
+        "",
+        f"[{SECTION}]",
+        *(f"{option.name} = {option.example}" for option in required),
+        "```",
+        "",
+        "## Keys",
+    ]
+    for option in options:
+        lines += [
+            "",
+            f"### {option.name}",
+            "",
+            option.description,
+            "",
+            f"- Type: {option.type}",
+            f"- Default: {_default_text(option)}",
+        ]
+        if option.example is not None:
+            lines.append(f"- Example: `{option.name} = {option.example}`")
+        lines += [
+            f"- Environment variable: `{env_var(option)}`",
+            f"- Origin: {origin(option)}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+# --- docs/terraform.md -------------------------------------------------------------------------------------
+
+
+def _unquote(value: str) -> str:
+    """python-hcl2 (>= 7) keeps a string literal's quotes and HCL escapes: '"a\\"b"' -> 'a"b'."""
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value[1:-1]
+    return value
+
+
+def _expression(value: str) -> str | None:
+    """The text of an HCL expression as python-hcl2 gives it ('${map(string)}'), or None for a literal."""
+    if value.startswith("${") and value.endswith("}"):
+        return value[2:-1]
+    return None
+
+
+def hcl_literal(value: Any) -> str:
+    """A parsed HCL value written back as HCL (strings quoted, objects as {k = v})."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    if isinstance(value, str):
+        expression = _expression(value)
+        return expression if expression is not None else json.dumps(_unquote(value))
+    if isinstance(value, list):
+        return "[" + ", ".join(hcl_literal(item) for item in value) + "]"
+    if isinstance(value, dict):
+        items = [(k, v) for k, v in value.items() if not str(k).startswith("__")]  # hcl2's __is_block__ markers
+        return "{" + ", ".join(f"{_unquote(str(k))} = {hcl_literal(v)}" for k, v in items) + "}"
+    return str(value)
+
+
+def hcl_type(value: Any) -> str:
+    if value is None:
+        return "any"
+    if isinstance(value, str):
+        return _expression(value) or _unquote(value)
+    return hcl_literal(value)
+
+
+def _blocks(documents: Iterable[dict], kind: str) -> list[tuple[str, dict]]:
+    return [(_unquote(str(name)), body) for document in documents for item in document.get(kind, [])
+            for name, body in item.items()]
+
+
+def load_module(directory: Path) -> list[dict]:
+    """The parsed *.tf files of one module, in file name order (declaration order within a file)."""
+    import hcl2  # a dev/docs dependency, not needed at run time
+
+    documents = []
+    for path in sorted(directory.glob("*.tf")):
+        with path.open() as handle:
+            documents.append(hcl2.load(handle))
+    return documents
+
+
+def module_section(title: str, readme_link: str | None, documents: list[dict]) -> list[str]:
+    lines = [f"## {title}", ""]
+    if readme_link:
+        lines += [f"What it creates: [{readme_link}]({readme_link}).", ""]
+    variables = _blocks(documents, "variable")
+    outputs = _blocks(documents, "output")
+    lines += ["### Inputs", ""]
+    if variables:
+        lines += ["| Name | Type | Default | Description |", "|---|---|---|---|"]
+        for name, body in variables:
+            default = "required" if "default" not in body else _code(hcl_literal(body["default"]))
+            lines.append(f"| `{name}` | {_cell(_code(hcl_type(body.get('type'))))} | {_cell(default)} "
+                         f"| {_cell(_unquote(str(body.get('description', ''))))} |")
+    else:
+        lines.append("None.")
+    lines += ["", "### Outputs", ""]
+    if outputs:
+        lines += ["| Name | Description |", "|---|---|"]
+        for name, body in outputs:
+            sensitive = " (sensitive)" if body.get("sensitive") is True else ""
+            lines.append(f"| `{name}` | {_cell(_unquote(str(body.get('description', ''))))}{sensitive} |")
+    else:
+        lines.append("None.")
+    lines.append("")
+    return lines
+
+
+def module_dirs(tf_dir: Path) -> list[Path]:
+    modules = tf_dir / "modules"
+    found = sorted(p for p in modules.iterdir() if p.is_dir() and any(p.glob("*.tf"))) if modules.is_dir() else []
+    return [tf_dir, *found]
+
+
+def terraform_page(tf_dir: Path) -> str:
+    """Inputs and outputs of the root module and of each module under modules/."""
+    directories = module_dirs(tf_dir)
+    names = ["terraform/ (root module)" if d == tf_dir else f"terraform/modules/{d.name}" for d in directories]
+    lines = [
+        "# Terraform module reference",
+        "",
+        _generated_notice("the `variable` and `output` blocks of `terraform/**/*.tf`"),
+        "",
+        "Apply the root module (`make apply`); it composes the others and its outputs are what "
+        "`airflow-ecs render` reads. The modules can also be used on their own. \"required\" means the input "
+        "has no default.",
+        "",
+    ]
+    lines += [f"- [{name}](#{_anchor(name)})" for name in names]
+    lines.append("")
+    for directory, name in zip(directories, names):
+        readme = directory / "README.md"
+        link = f"../{readme.relative_to(tf_dir.parent).as_posix()}" if readme.is_file() else None
+        lines += module_section(name, link, load_module(directory))
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    kept = "".join(c for c in heading.lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
+# --- files -------------------------------------------------------------------------------------------------
+
+
+def pages(repo: Path = REPO) -> dict[Path, str]:
+    """Relative path -> content of every generated page."""
+    return {
+        CONFIGURATION_PAGE: configuration_page(),
+        TERRAFORM_PAGE: terraform_page(repo / "terraform"),
+    }
+
+
+def stale_pages(repo: Path = REPO) -> list[Path]:
+    """The generated pages whose checked-in file differs from what the generator makes now."""
+    stale = []
+    for relative, content in pages(repo).items():
+        path = repo / relative
+        if not path.is_file() or path.read_text(encoding="utf-8") != content:
+            stale.append(relative)
+    return stale
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=COMMAND, description="Generate the reference pages under docs/.")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a page is out of date")
+    parser.add_argument("--repo", type=Path, default=REPO, help="repository root (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = stale_pages(args.repo)
+        for relative in stale:
+            print(f"{relative} is out of date; run: {COMMAND}", file=sys.stderr)
+        return 1 if stale else 0
+    for relative, content in pages(args.repo).items():
+        path = args.repo / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.is_file() or path.read_text(encoding="utf-8") != content:
+            path.write_text(content, encoding="utf-8")
+            print(f"wrote {relative}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""``airflow-ecs status``: the ECS tasks this deployment runs or recently stopped, with their Airflow keys.
+
+ECS keeps a stopped task visible for at least an hour; the ``airflow:*`` tags that every request carries
+(``run_task_request.identity_tags``) say which task instance try each one is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from airflow_ecs import ecs_api
+from airflow_ecs.config import EcsConfig
+from airflow_ecs.diagnosis import diagnose
+from airflow_ecs.task_logs import task_id
+from airflow_ecs.task_state import airflow_container
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    dag_id: str
+    task_id: str
+    run_id: str
+    map_index: int
+    try_number: int
+    ecs_task_id: str
+    last_status: str
+    exit_code: int | None
+    stop_code: str
+    reason: str
+
+
+def family_of(task_definition: str) -> str:
+    """``family``, ``family:3`` or a task definition ARN -> ``family`` (what ListTasks filters on)."""
+    return task_definition.rsplit("/", 1)[-1].split(":", 1)[0]
+
+
+def row_of(task: Mapping[str, Any], container_name: str) -> TaskRow | None:
+    """One ECS task as a row, or None when it carries no Airflow identity (not launched by an executor)."""
+    tags = {tag.get("key"): tag.get("value") for tag in task.get("tags") or []}
+    if "airflow:dag_id" not in tags:
+        return None
+    container = airflow_container(task, container_name) or {}
+    exit_code = container.get("exitCode")
+    reason = ""
+    if task.get("lastStatus") == "STOPPED" and exit_code != 0:
+        reason = diagnose(task.get("stopCode"), task.get("stoppedReason"), container.get("reason"), exit_code).cause
+    return TaskRow(
+        dag_id=str(tags.get("airflow:dag_id")), task_id=str(tags.get("airflow:task_id")),
+        run_id=str(tags.get("airflow:run_id")), map_index=int(tags.get("airflow:map_index") or -1),
+        try_number=int(tags.get("airflow:try_number") or 0), ecs_task_id=task_id(task["taskArn"]),
+        last_status=str(task.get("lastStatus")), exit_code=exit_code, stop_code=str(task.get("stopCode") or ""),
+        reason=reason,
+    )
+
+
+def list_task_arns(ecs: Any, cluster: str, family: str | None, desired_status: str) -> list[str]:
+    kwargs: dict[str, Any] = {"cluster": cluster, "desiredStatus": desired_status, "maxResults": 100}
+    if family:
+        kwargs["family"] = family
+    arns: list[str] = []
+    while True:
+        response = ecs.list_tasks(**kwargs)
+        arns.extend(response.get("taskArns") or [])
+        if not response.get("nextToken"):
+            return arns
+        kwargs["nextToken"] = response["nextToken"]
+
+
+def collect(ecs: Any, config: EcsConfig) -> list[TaskRow]:
+    family = family_of(config.task_definition) if config.task_definition else None
+    arns = list(dict.fromkeys(list_task_arns(ecs, config.cluster, family, "RUNNING")
+                              + list_task_arns(ecs, config.cluster, family, "STOPPED")))
+    rows: list[TaskRow] = []
+    for batch in ecs_api.chunks(arns, ecs_api.DESCRIBE_BATCH):
+        for task in ecs.describe_tasks(cluster=config.cluster, tasks=batch, include=["TAGS"]).get("tasks") or []:
+            row = row_of(task, config.container_name)
+            if row is not None:
+                rows.append(row)
+    return sorted(rows, key=lambda r: (r.dag_id, r.run_id, r.task_id, r.map_index, r.try_number))
+
+
+def render_table(rows: Iterable[TaskRow], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("dag", "task", "run", "try", "ECS task", "status", "exit", "stop code / reason"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        name = f"{row.task_id}[{row.map_index}]" if row.map_index >= 0 else row.task_id
+        why = " ".join(part for part in (row.stop_code, row.reason) if part)
+        table.add_row(row.dag_id, name, row.run_id, str(row.try_number), row.ecs_task_id, row.last_status,
+                      "" if row.exit_code is None else str(row.exit_code), why)
+    Console(width=200).print(table)
+
+
+def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
+    parser.add_argument("--config", help="an airflow.cfg holding [ecs_fargate] (default: Airflow's own config)")
+    parser.add_argument("--json", action="store_true", help="print the tasks as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 with the table (possibly empty), 1 when AWS could not be asked, 2 on bad config."""
+    from airflow_ecs.config import ConfigError, load_cli_config
+
+    try:
+        config = load_cli_config(args.config)
+        ecs = ecs_api.client_factory(config)("ecs")
+    except (ConfigError, ecs_api.CredentialsError) as error:
+        print(f"airflow-ecs status: {error}", file=sys.stderr)
+        return 2
+    try:
+        rows = collect(ecs, config)
+    except Exception as error:  # noqa: BLE001 - one line, whatever boto3 raised
+        from airflow_ecs.failures import classify_error
+
+        print(f"airflow-ecs status: cannot list the tasks of cluster {config.cluster}: "
+              f"{classify_error(error).describe()}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([asdict(row) for row in rows], indent=2))
+    else:
+        render_table(rows, f"ECS tasks of cluster {config.cluster} ({len(rows)}, running and recently stopped)")
+    return 0

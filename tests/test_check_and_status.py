@@ -1,0 +1,81 @@
+"""`airflow-ecs check` and `airflow-ecs status` (and the same under `airflow ecs`) against moto's server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from airflow_ecs.cli import main
+from tests.executor_harness import heartbeat_until, launch_one, moto_task, started, stop_in_moto
+
+
+def run_json(capsys, *argv: str) -> tuple[int, list[dict]]:
+    capsys.readouterr()  # what came before (the executor's own log lines)
+    code = main([*argv, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_check_passes_a_sound_deployment_and_says_what_it_could_not_check(ecs_env, capsys):
+    ecs_env.configure(execution_api_server_url=ecs_env.url + "/")  # something that answers HTTP
+    code, checks = run_json(capsys, "check")
+    by_name = {check["name"]: check for check in checks}
+    assert code == 0, checks
+    assert by_name["credentials"]["status"] == "ok" and "123456789012" in by_name["credentials"]["detail"]
+    assert by_name["cluster"]["status"] == "ok" and "FARGATE_SPOT" in by_name["cluster"]["detail"]
+    assert by_name["task definition"]["status"] == "ok"
+    assert by_name["logs"]["status"] == "ok" and "/airflow-ecs/worker" in by_name["logs"]["detail"]
+    assert by_name["network"]["status"] == "ok" and "2 subnets" in by_name["network"]["detail"]
+    assert by_name["events queue"]["status"] == "skip"  # polling: nothing to check
+    assert by_name["execution API"]["status"] == "ok"
+    assert by_name["iam:PassRole"]["status"] in ("ok", "skip")
+
+
+def test_check_names_each_broken_part_and_exits_1(ecs_env, capsys):
+    ecs_env.configure(subnets="subnet-00000000000000000", container_name="base",
+                      events_queue_url=ecs_env.url + "/123456789012/no-such-queue",
+                      execution_api_server_url="http://127.0.0.1:9/execution/")
+    code, checks = run_json(capsys, "check")
+    failed = {check["name"]: check["detail"] for check in checks if check["status"] == "fail"}
+    assert code == 1
+    assert set(failed) == {"task definition", "network", "events queue", "execution API"}, failed
+    assert "has no container 'base'" in failed["task definition"]
+    assert "subnet-00000000000000000" in failed["network"]
+
+
+def test_check_with_a_bad_config_file_exits_2_with_one_line(tmp_path, capsys):
+    (tmp_path / "airflow.cfg").write_text("[ecs_fargate]\nregion = us-east-1\ncluster = c\n")
+    assert main(["check", "--config", str(tmp_path / "airflow.cfg")]) == 2
+    assert capsys.readouterr().err.strip() == ("airflow-ecs check: [ecs_fargate] container_name = (empty): required; "
+                                               "e.g. airflow-worker")
+
+
+def test_status_lists_this_deployments_tasks_with_their_airflow_keys(ecs_env, capsys):
+    executor = started()
+    running_key, running_arn = launch_one(executor, task_id="still_running")
+    failed_key, failed_arn = launch_one(executor, task_id="ran_out_of_memory")
+    moto_task(running_arn).status = "RUNNING"
+    stop_in_moto(failed_arn, exit_code=137, container_reason="OutOfMemoryError: Container killed due to memory usage")
+    heartbeat_until(executor, lambda: failed_key in executor.event_buffer)
+    code, rows = run_json(capsys, "status")
+    assert code == 0
+    by_task = {row["task_id"]: row for row in rows}
+    assert set(by_task) == {"still_running", "ran_out_of_memory"}
+    assert by_task["still_running"]["last_status"] == "RUNNING" and by_task["still_running"]["dag_id"] == "demo"
+    assert by_task["still_running"]["ecs_task_id"] == running_arn.rsplit("/", 1)[-1]
+    oom = by_task["ran_out_of_memory"]
+    assert oom["last_status"] == "STOPPED" and oom["exit_code"] == 137 and "more memory" in oom["reason"]
+    assert main(["status"]) == 0  # the rich table renders too
+    assert "ran_out_of_memory" in capsys.readouterr().out
+    executor.terminate()
+
+
+def test_the_commands_are_under_airflows_own_cli(ecs_env, tmp_path):
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "AIRFLOW__CORE__EXECUTOR": "airflow_ecs.executor.EcsFargateExecutor"}
+    result = subprocess.run([sys.executable, "-m", "airflow", "ecs", "status", "--json"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout) == [], result.stdout
+    assert "missing 'cli' section" not in result.stderr
