@@ -24,6 +24,8 @@ FARGATE_LAUNCH_RATE = 20.0
 FARGATE_LAUNCH_BURST = 100
 
 LAUNCH_TYPES = ("FARGATE", "EC2", "EXTERNAL", "MANAGED_INSTANCES")
+# Our own tags identify the task instance; a user's tag may not take their place.
+RESERVED_TAG_PREFIXES = ("airflow:", "aws:")
 FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 
 
@@ -221,6 +223,18 @@ OPTIONS: tuple[Option, ...] = (
         "60",
         version_added="0.1.0",
     ),
+    Option(
+        "profiles",
+        "string",
+        "",
+        "Launch profiles as JSON: profile name -> settings, each optional (task_definition, container_name, "
+        "launch_type, capacity_provider_strategy, platform_version, cpu, memory, gpu, subnets, security_groups, "
+        "assign_public_ip, tags) and the Airflow queues it serves (queues). A task's queue picks its profile and "
+        "its executor_config refines it; a queue in no profile uses the profile named default, else this "
+        "section's own settings. airflow-ecs render writes it from Terraform's profiles output.",
+        '{"heavy": {"queues": ["heavy"], "cpu": 4096, "memory": 16384}}',
+        version_added="0.1.0",
+    ),
 )
 
 OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
@@ -234,6 +248,30 @@ class CapacityProviderItem:
 
     def to_boto(self) -> dict[str, Any]:
         return {"capacityProvider": self.capacity_provider, "weight": self.weight, "base": self.base}
+
+
+PROFILE_FIELDS = ("queues", "task_definition", "container_name", "launch_type", "capacity_provider_strategy",
+                  "platform_version", "cpu", "memory", "gpu", "subnets", "security_groups", "assign_public_ip", "tags")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One named launch profile; None means "as the section says"."""
+
+    name: str
+    queues: tuple[str, ...] = ()
+    task_definition: str | None = None
+    container_name: str | None = None
+    launch_type: str | None = None
+    capacity_provider_strategy: tuple[CapacityProviderItem, ...] | None = None
+    platform_version: str | None = None
+    cpu: int | None = None
+    memory: int | None = None
+    gpu: int | None = None
+    subnets: tuple[str, ...] | None = None
+    security_groups: tuple[str, ...] | None = None
+    assign_public_ip: bool | None = None
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -263,6 +301,41 @@ class EcsConfig:
     endpoint_url: str = ""
     events_queue_url: str = ""
     reconcile_interval: float = 60.0
+    profiles: tuple[Profile, ...] = ()
+
+    def profile_for_queue(self, queue: str) -> Profile | None:
+        """The profile serving ``queue``; else the one named ``default``; else None (the section itself)."""
+        fallback = None
+        for profile in self.profiles:
+            if queue in profile.queues:
+                return profile
+            if profile.name == "default":
+                fallback = profile
+        return fallback
+
+    def launch_views(self) -> list[EcsConfig]:
+        """The config as each profile sees it (the section's own first), one per task definition and container."""
+        views: dict[tuple[str, str], EcsConfig] = {}
+        for profile in (None, *self.profiles):
+            view = self.for_profile(profile)
+            views.setdefault((view.task_definition, view.container_name), view)
+        return list(views.values())
+
+    def for_profile(self, profile: Profile | None) -> EcsConfig:
+        """This config as a task of ``profile`` sees it: the profile's settings over the section's."""
+        if profile is None:
+            return self
+        changes: dict[str, Any] = {
+            name: getattr(profile, name)
+            for name in ("task_definition", "container_name", "platform_version", "subnets", "security_groups",
+                         "assign_public_ip")
+            if getattr(profile, name) is not None
+        }
+        if profile.capacity_provider_strategy is not None:
+            changes.update(capacity_provider_strategy=profile.capacity_provider_strategy, launch_type="")
+        elif profile.launch_type is not None:
+            changes.update(launch_type=profile.launch_type, capacity_provider_strategy=())
+        return dataclasses.replace(self, **changes)
 
     @property
     def runs_on_fargate(self) -> bool:
@@ -278,6 +351,7 @@ class EcsConfig:
             item.to_boto() for item in self.fallback_capacity_provider_strategy
         ]
         values["runs_on_fargate"] = self.runs_on_fargate
+        values.pop("profiles")  # a template renders one task, of one profile: for_profile() already applied it
         return values
 
 
@@ -372,6 +446,86 @@ def _strategy_item(key: str, shown: object, name: str, weight: object, base: obj
     return CapacityProviderItem(name.strip(), weight_i, base_i)
 
 
+def parse_profiles(raw: str) -> tuple[Profile, ...]:
+    """The ``profiles`` JSON into typed profiles; each error names the profile and the field."""
+    if not raw.strip():
+        return ()
+    example = OPTIONS_BY_NAME["profiles"].example
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ConfigError("profiles", raw, f"not valid JSON ({err.msg}); e.g. {example}") from None
+    if not isinstance(data, Mapping):
+        raise ConfigError("profiles", raw, f"expected a JSON object of profile name -> settings; e.g. {example}")
+    profiles = [_profile(str(name), settings) for name, settings in data.items()]
+    owner: dict[str, str] = {}
+    for profile in profiles:
+        for queue in profile.queues:
+            if queue in owner:
+                raise ConfigError("profiles", raw, f"queue {queue!r} is in profiles {owner[queue]!r} and "
+                                                   f"{profile.name!r}; a queue picks one profile")
+            owner[queue] = profile.name
+    return tuple(profiles)
+
+
+def _profile(name: str, settings: object) -> Profile:
+    def bad(field: str, value: object, expected: str) -> ConfigError:
+        return ConfigError("profiles", value, f"profile {name!r}, field {field!r}: {expected}")
+
+    if not isinstance(settings, Mapping):
+        raise bad("(whole)", settings, "expected an object of settings")
+    unknown = sorted(set(settings) - set(PROFILE_FIELDS))
+    if unknown:
+        raise bad(unknown[0], settings[unknown[0]], f"unknown field; known: {', '.join(PROFILE_FIELDS)}")
+    values: dict[str, Any] = {"name": name}
+    for field in ("task_definition", "container_name", "platform_version", "launch_type"):
+        if settings.get(field) is not None:
+            if not isinstance(settings[field], str):
+                raise bad(field, settings[field], "expected a string")
+            values[field] = settings[field].strip()
+    if values.get("launch_type") is not None:
+        values["launch_type"] = values["launch_type"].upper()
+        if values["launch_type"] not in LAUNCH_TYPES:
+            raise bad("launch_type", settings["launch_type"], f"expected one of {', '.join(LAUNCH_TYPES)}")
+    if settings.get("capacity_provider_strategy") is not None:
+        if "launch_type" in values:
+            raise bad("launch_type", settings["launch_type"], "launch_type and capacity_provider_strategy are "
+                                                              "mutually exclusive; give one")
+        values["capacity_provider_strategy"] = parse_capacity_provider_strategy(
+            "profiles", settings["capacity_provider_strategy"])
+    for field in ("cpu", "memory", "gpu"):
+        value = settings.get(field)
+        if value is not None:
+            if isinstance(value, bool) or not (isinstance(value, int) or isinstance(value, str) and value.isdigit()) \
+                    or int(value) <= 0:
+                raise bad(field, value, "expected a positive whole number (CPU units, MiB, GPUs)")
+            values[field] = int(value)
+    queues = settings.get("queues", [])
+    if not isinstance(queues, list) or not all(isinstance(q, str) and q for q in queues):
+        raise bad("queues", queues, "expected a list of Airflow queue names")
+    values["queues"] = tuple(queues)
+    for field, prefix in (("subnets", "subnet-"), ("security_groups", "sg-")):
+        value = settings.get(field)
+        if value is None:
+            continue
+        items = parse_list(value) if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) and i.startswith(prefix) for i in items):
+            raise bad(field, value, f"expected ids starting with {prefix}")
+        values[field] = tuple(items)
+    if settings.get("assign_public_ip") is not None:
+        if not isinstance(settings["assign_public_ip"], bool):
+            raise bad("assign_public_ip", settings["assign_public_ip"], "expected true or false")
+        values["assign_public_ip"] = settings["assign_public_ip"]
+    tags = settings.get("tags", {})
+    if not isinstance(tags, Mapping) or not all(isinstance(v, (str, int, float)) for v in tags.values()):
+        raise bad("tags", tags, "expected an object of tag names to values")
+    reserved = [key for key in tags if str(key).lower().startswith(RESERVED_TAG_PREFIXES)]
+    if reserved:
+        raise bad("tags", tags, f"tag {reserved[0]!r}: names starting with airflow: or aws: are the executor's and AWS's")
+    values["tags"] = tuple((str(k), str(v)) for k, v in tags.items())
+    return Profile(**values)
+
+
 def load_config(get: Callable[[str], str | None]) -> EcsConfig:
     """Read and check every key. ``get(key)`` returns the raw configured string, or None when unset."""
     raw: dict[str, str] = {}
@@ -396,6 +550,8 @@ def load_config(get: Callable[[str], str | None]) -> EcsConfig:
             values[option.name] = parse_list(text)
         elif option.name.endswith("capacity_provider_strategy"):
             values[option.name] = parse_capacity_provider_strategy(option.name, text)
+        elif option.name == "profiles":
+            values[option.name] = parse_profiles(text)
         else:
             values[option.name] = text
 

@@ -174,13 +174,16 @@ def run_checks(config: EcsConfig, client: Callable[[str], Any]) -> list[Check]:
     ecs = client("ecs")
     checks.append(check_cluster(ecs, config))
     definition = None
-    if config.task_definition:
-        try:
-            definition = ecs_api.describe_task_definition(ecs, config.task_definition)
-        except Exception:  # noqa: BLE001 - check_task_definition reports it
-            definition = None
-    checks.append(check_task_definition(ecs, config, definition))
-    checks.append(check_logs(definition or {}, config) if definition else Check("logs", SKIP, "no task definition"))
+    for view in config.launch_views():  # the section's own task definition first, then each profile's
+        view_definition = None
+        if view.task_definition:
+            try:
+                view_definition = ecs_api.describe_task_definition(ecs, view.task_definition)
+            except Exception:  # noqa: BLE001 - check_task_definition reports it
+                view_definition = None
+        definition = definition or view_definition
+        checks.append(check_task_definition(ecs, view, view_definition))
+        checks.append(check_logs(view_definition, view) if view_definition else Check("logs", SKIP, "no task definition"))
     checks.append(check_network(client("ec2"), config))
     checks.append(check_pass_role(client("iam"), caller, definition))
     checks.append(check_events_queue(client("sqs"), config))

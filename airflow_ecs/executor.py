@@ -27,9 +27,17 @@ from airflow.executors.base_executor import BaseExecutor
 from airflow.utils.state import TaskInstanceState
 
 from airflow_ecs import deployment_check, ecs_api
-from airflow_ecs.config import SECTION, ConfigError, EcsConfig, airflow_getter, check_known_keys, load_config
+from airflow_ecs.config import (
+    SECTION,
+    ConfigError,
+    EcsConfig,
+    Profile,
+    airflow_getter,
+    check_known_keys,
+    load_config,
+)
 from airflow_ecs.events import EventConsumer, EventsReceived, ReceiveFailed, delete_messages, is_newer
-from airflow_ecs.executor_config import ExecutorConfigError, parse_executor_config
+from airflow_ecs.executor_config import ExecutorConfigError, TaskSettings, parse_executor_config, with_profile
 from airflow_ecs.failures import decide_retry
 from airflow_ecs.launcher import Launched, Launcher
 from airflow_ecs.metrics import Metrics, status_gauge
@@ -130,6 +138,7 @@ class EcsFargateExecutor(BaseExecutor):
         self._task_definitions: dict[str, Mapping[str, Any]] = {}
         self.aws_calls: dict[str, int] = {}
         self.metrics = Metrics()
+        self._queues_without_profile: set[str] = set()
 
     # --- configuration and start-up ---
 
@@ -155,10 +164,18 @@ class EcsFargateExecutor(BaseExecutor):
         if not config.task_definition and not config.run_task_template:
             raise ConfigError("task_definition", "", "required by the shipped run_task template; e.g. airflow-worker")
         self._template = load_template(config.run_task_template or None)
-        try:  # refuse a template that cannot produce a valid request now, not at the first task
-            self.build_request_for(sample_identity(), ["python", "-c", "pass"], None)
-        except RequestError as error:
-            raise TemplateError(f"run_task_template does not render a valid RunTask request: {error}") from None
+        for profile in (None, *config.profiles):
+            # Refuse a template or profile that cannot produce a valid request now, not at the first task.
+            try:
+                build_request(template=self._template, config=config.for_profile(profile), identity=sample_identity(),
+                              command=["python", "-c", "pass"], executor_config=None,
+                              settings=with_profile(TaskSettings(), profile), profile=profile.name if profile else "")
+            except ExecutorConfigError as error:
+                raise ConfigError("profiles", profile.name if profile else "", str(error)) from None
+            except RequestError as error:
+                for_whom = f" for profile {profile.name!r}" if profile else ""
+                raise TemplateError(f"run_task_template does not render a valid RunTask request{for_whom}: "
+                                    f"{error}") from None
         self._connect(config)
         self.health_check()
         self._launcher = Launcher(
@@ -195,17 +212,20 @@ class EcsFargateExecutor(BaseExecutor):
             self._sqs = client("sqs")
 
     def health_check(self) -> None:
-        """Prove the cluster, the task definition and its container exist and are reachable."""
+        """Prove the cluster, and each profile's task definition and container, exist and are reachable."""
         config = self._require_config()
-        check = deployment_check.check_cluster(self._ecs, config)
-        if check.status == deployment_check.OK and config.task_definition:
+        checks = [deployment_check.check_cluster(self._ecs, config)]
+        for view in config.launch_views():
+            if checks[-1].status == deployment_check.FAIL or not view.task_definition:
+                break
             try:
-                definition = self._task_definition(config.task_definition)
+                definition = self._task_definition(view.task_definition)
             except Exception:  # noqa: BLE001 - check_task_definition describes it again and says why
                 definition = None
-            check = deployment_check.check_task_definition(self._ecs, config, definition)
-        if check.status == deployment_check.FAIL:
-            raise HealthCheckError(f"ECS executor health check: {check.detail}")
+            checks.append(deployment_check.check_task_definition(self._ecs, view, definition))
+        failed = [check for check in checks if check.status == deployment_check.FAIL]
+        if failed:
+            raise HealthCheckError(f"ECS executor health check: {failed[0].detail}")
 
     def _require_config(self) -> EcsConfig:
         if self.ecs_config is None:
@@ -224,8 +244,18 @@ class EcsFargateExecutor(BaseExecutor):
 
     # --- building requests ---
 
-    def build_request_for(self, identity: TaskIdentity, command: Sequence[str], executor_config: Any) -> dict[str, Any]:
+    def profile_config(self, queue: str) -> tuple[Profile | None, EcsConfig]:
+        """The profile a task of ``queue`` runs with, and the config as that task sees it."""
         config = self._require_config()
+        profile = config.profile_for_queue(queue)
+        if profile is None and config.profiles and queue not in self._queues_without_profile:
+            self._queues_without_profile.add(queue)
+            self.log.warning("Queue %r is in no profile and there is no profile named default: its tasks use the "
+                             "[ecs_fargate] section's own settings (said once per queue)", queue)
+        return profile, config.for_profile(profile)
+
+    def build_request_for(self, identity: TaskIdentity, command: Sequence[str], executor_config: Any) -> dict[str, Any]:
+        profile, config = self.profile_config(identity.queue)
         assert self._template is not None
         return build_request(
             template=self._template,
@@ -233,7 +263,8 @@ class EcsFargateExecutor(BaseExecutor):
             identity=identity,
             command=command,
             executor_config=executor_config,
-            settings=parse_executor_config(executor_config),
+            settings=with_profile(parse_executor_config(executor_config), profile),
+            profile=profile.name if profile else "",
         )
 
     # --- Airflow's entry points on the scheduler thread ---
@@ -277,7 +308,8 @@ class EcsFargateExecutor(BaseExecutor):
             self._fail_before_launch(key, f"not launched: {error}")
             return
         task = TrackedTask(key=key, identity=identity, started_by=request["startedBy"],
-                           request_json=json.dumps(request))
+                           request_json=json.dumps(request),
+                           container_name=container_name_of(request, self._require_config().container_name))
         self.tasks.add(task)
         self._submit_launch(task, request)
 
@@ -471,7 +503,8 @@ class EcsFargateExecutor(BaseExecutor):
         for task in tasks:
             if task.get("lastStatus") != "STOPPED":
                 continue
-            outcome = judge(task, config.container_name)
+            tracked = self.tasks.by_arn(task["taskArn"])
+            outcome = judge(task, tracked.container_name if tracked else config.container_name)
             if outcome.verdict is not Verdict.FAILED:
                 continue
             try:
@@ -497,8 +530,7 @@ class EcsFargateExecutor(BaseExecutor):
         for arn, ecs_task in polled.found.items():
             task = self.tasks.by_arn(arn)
             if task is not None:
-                self._apply_observation(task, judge(ecs_task, self._require_config().container_name,
-                                                    seen_running=task.seen_running),
+                self._apply_observation(task, judge(ecs_task, task.container_name, seen_running=task.seen_running),
                                         polled.log_tails.get(arn))
         for arn in polled.missing:
             task = self.tasks.by_arn(arn)
@@ -531,7 +563,7 @@ class EcsFargateExecutor(BaseExecutor):
             return
         self.metrics.incr("events.applied")
         task.version = event.version
-        outcome = judge(event.detail, self._require_config().container_name, seen_running=task.seen_running)
+        outcome = judge(event.detail, task.container_name, seen_running=task.seen_running)
         if outcome.verdict is Verdict.FAILED and self._control is not None:
             # The log tail is an AWS call: fetch it off this thread, then apply the verdict.
             self._control.submit(self._background, lambda: self._describe([event.task_arn]))
@@ -633,6 +665,7 @@ class EcsFargateExecutor(BaseExecutor):
             identity = TaskIdentity(ti.dag_id, ti.task_id, ti.run_id, ti.map_index, ti.try_number,
                                     str(getattr(ti, "id", "") or ""), ti.queue or "default")
             task = TrackedTask(key=ti.key, identity=identity, started_by=started_by(identity), request_json=None,
+                               container_name=self.profile_config(identity.queue)[1].container_name,
                                attempts=1, launched_at=time.monotonic(),
                                seen_running=ti.state == TaskInstanceState.RUNNING)
             self.tasks.add(task)

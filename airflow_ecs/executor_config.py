@@ -7,12 +7,19 @@ AWS call, so a bad value fails that one task with a message naming the key and w
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_ecs.config import ConfigError, parse_capacity_provider_strategy, uses_fargate
+from airflow_ecs.config import (
+    RESERVED_TAG_PREFIXES,
+    ConfigError,
+    Profile,
+    parse_capacity_provider_strategy,
+    uses_fargate,
+)
 from airflow_ecs.fargate_sizes import describe_invalid, is_valid
 
 KNOWN_KEYS = (
@@ -26,8 +33,6 @@ KNOWN_KEYS = (
     "overrides",
     "run_task_kwargs",
 )
-# Our own tags identify the task instance; a user's tag may not take their place.
-RESERVED_TAG_PREFIXES = ("airflow:", "aws:")
 # Set by the executor: startedBy and clientToken identify the try (tracking, idempotency), and one Airflow
 # task is one ECS task.
 RESERVED_RUN_TASK_KWARGS = ("startedBy", "clientToken", "count")
@@ -160,6 +165,21 @@ def parse_executor_config(raw: object) -> TaskSettings:
                                   f"{reserved[0]!r} is set by the executor (startedBy and clientToken identify the "
                                   "try; one Airflow task is one ECS task); remove it")
     return TaskSettings(**settings)
+
+
+def with_profile(settings: TaskSettings, profile: Profile | None) -> TaskSettings:
+    """The task's settings over its profile's: executor_config refines the profile, key by key."""
+    if profile is None:
+        return settings
+    tags = dict(profile.tags)
+    tags.update(dict(settings.tags))
+    return dataclasses.replace(
+        settings,
+        cpu=settings.cpu if settings.cpu is not None else profile.cpu,
+        memory=settings.memory if settings.memory is not None else profile.memory,
+        gpu=settings.gpu if settings.gpu is not None else profile.gpu,
+        tags=tuple(tags.items()),
+    )
 
 
 def deep_merge(base: Any, extra: Any) -> Any:

@@ -238,9 +238,15 @@ def build_request(
     executor_config: Any,
     settings: TaskSettings,
     launch: int = 0,
+    profile: str = "",
 ) -> dict[str, Any]:
-    """The complete, validated RunTask request for one launch of one task."""
-    request = render(template, template_context(config, identity, command, executor_config))
+    """The complete, validated RunTask request for one launch of one task.
+
+    ``config`` is already the task's profile's view (``EcsConfig.for_profile``); ``profile`` is its name.
+    """
+    context = template_context(config, identity, command, executor_config)
+    context["profile"] = profile
+    request = render(template, context)
     request["startedBy"] = started_by(identity)
     request["tags"] = identity_tags(identity) + [
         tag for tag in request.get("tags", []) if not str(tag.get("key", "")).startswith("airflow:")

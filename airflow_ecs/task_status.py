@@ -16,7 +16,7 @@ from typing import Any
 from airflow_ecs import ecs_api
 from airflow_ecs.config import EcsConfig
 from airflow_ecs.diagnosis import diagnose
-from airflow_ecs.task_logs import task_id
+from airflow_ecs.task_logs import container_name_of, task_id
 from airflow_ecs.task_state import airflow_container
 
 
@@ -72,13 +72,15 @@ def list_task_arns(ecs: Any, cluster: str, family: str | None, desired_status: s
 
 
 def collect(ecs: Any, config: EcsConfig) -> list[TaskRow]:
-    family = family_of(config.task_definition) if config.task_definition else None
-    arns = list(dict.fromkeys(list_task_arns(ecs, config.cluster, family, "RUNNING")
-                              + list_task_arns(ecs, config.cluster, family, "STOPPED")))
+    families = {family_of(view.task_definition) if view.task_definition else None for view in config.launch_views()}
+    if None in families:  # a template names the task definition: look at the whole cluster
+        families = {None}
+    arns = list(dict.fromkeys(arn for family in sorted(families, key=str) for status in ("RUNNING", "STOPPED")
+                              for arn in list_task_arns(ecs, config.cluster, family, status)))
     rows: list[TaskRow] = []
     for batch in ecs_api.chunks(arns, ecs_api.DESCRIBE_BATCH):
         for task in ecs.describe_tasks(cluster=config.cluster, tasks=batch, include=["TAGS"]).get("tasks") or []:
-            row = row_of(task, config.container_name)
+            row = row_of(task, container_name_of(task, config.container_name))
             if row is not None:
                 rows.append(row)
     return sorted(rows, key=lambda r: (r.dag_id, r.run_id, r.task_id, r.map_index, r.try_number))

@@ -19,6 +19,7 @@ class TrackedTask:
     identity: TaskIdentity
     started_by: str
     request_json: str | None  # None for a task adopted from another scheduler: it cannot be relaunched
+    container_name: str = ""  # the Airflow container, the one judged (its profile may name another)
     queued_at: float = field(default_factory=time.monotonic)
     launch: int = 0  # which launch of this try; part of the clientToken
     attempts: int = 0  # RunTask calls plus relaunches, bounded by max_run_task_attempts

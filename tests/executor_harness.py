@@ -46,10 +46,11 @@ def ecs_env(moto_server, monkeypatch, frozen_moto_tasks):
     return SimpleNamespace(url=moto_server, resources=resources, configure=configure)
 
 
-def make_workload(task_id: str = "hello", executor_config: Any = None, try_number: int = 1) -> ExecuteTask:
+def make_workload(task_id: str = "hello", executor_config: Any = None, try_number: int = 1,
+                  queue: str = "default") -> ExecuteTask:
     ti = TaskInstanceDTO(
         id=uuid.uuid4(), dag_id="demo", task_id=task_id, run_id="manual__1", try_number=try_number, map_index=-1,
-        pool_slots=1, queue="default", priority_weight=1, dag_version_id=uuid.uuid4(),
+        pool_slots=1, queue=queue, priority_weight=1, dag_version_id=uuid.uuid4(),
         executor_config=executor_config,
     )
     return ExecuteTask(ti=ti, dag_rel_path="demo.py", token="workload-token",
