@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 DETAIL_TYPE = "ECS Task State Change"
 RECEIVE_WAIT_SECONDS = 20  # SQS long polling: one call per 20 s when nothing happens
 RECEIVE_BATCH = 10  # SQS's maximum per ReceiveMessage
+# Seconds before another scheduler's event is visible again: long enough that this consumer's next
+# receive rarely takes it back, short enough that its owner hears of it within a heartbeat or two.
+RELEASE_DELAY = 1
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,21 @@ class EventConsumer:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def release_messages(sqs: Any, queue_url: str, receipt_handles: list[str], delay: int) -> None:
+    """Make messages visible again after ``delay`` seconds, for the consumer that owns them.
+
+    With several schedulers on one queue, each receives the others' events too; waiting out the queue's
+    visibility timeout (30 s or more) would delay the owner by that much at every wrong delivery.
+    """
+    for start in range(0, len(receipt_handles), RECEIVE_BATCH):
+        batch = receipt_handles[start:start + RECEIVE_BATCH]
+        sqs.change_message_visibility_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": delay}
+                     for index, handle in enumerate(batch)],
+        )
 
 
 def delete_messages(sqs: Any, queue_url: str, receipt_handles: list[str]) -> None:

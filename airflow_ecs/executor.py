@@ -36,7 +36,15 @@ from airflow_ecs.config import (
     check_known_keys,
     load_config,
 )
-from airflow_ecs.events import EventConsumer, EventsReceived, ReceiveFailed, delete_messages, is_newer
+from airflow_ecs.events import (
+    RELEASE_DELAY,
+    EventConsumer,
+    EventsReceived,
+    ReceiveFailed,
+    delete_messages,
+    is_newer,
+    release_messages,
+)
 from airflow_ecs.executor_config import ExecutorConfigError, TaskSettings, parse_executor_config, with_profile
 from airflow_ecs.failures import decide_retry
 from airflow_ecs.launcher import Launched, Launcher
@@ -129,6 +137,7 @@ class EcsFargateExecutor(BaseExecutor):
         self._poll_in_flight = False
         self._next_poll = 0.0
         self._pending_deletes: list[str] = []
+        self._pending_releases: list[str] = []
         self._early_events: dict[str, list[tuple[str, Any]]] = {}
         self._accepting = True
         self._ecs: Any = None
@@ -555,7 +564,8 @@ class EcsFargateExecutor(BaseExecutor):
             elif owner is not None or self.tasks.recently_finished(event.task_arn):
                 self._pending_deletes.append(receipt_handle)  # an older launch of ours, or a late duplicate
                 self.metrics.incr("events.ignored")
-            # Otherwise another scheduler owns it: leave the message for its owner.
+            else:  # another scheduler's task: hand the message back for its owner, never delete it
+                self._pending_releases.append(receipt_handle)
             return
         self._pending_deletes.append(receipt_handle)
         if not is_newer(event.version, task.version):
@@ -571,18 +581,24 @@ class EcsFargateExecutor(BaseExecutor):
         self._apply_observation(task, outcome, None)
 
     def _flush_event_deletes(self) -> None:
-        if not self._pending_deletes or self._control is None or self._sqs is None:
+        """Delete the events applied, release the others' (off this thread; a failure only delays them)."""
+        if not (self._pending_deletes or self._pending_releases) or self._control is None or self._sqs is None:
             return
-        handles, self._pending_deletes = self._pending_deletes, []
+        deletes, self._pending_deletes = self._pending_deletes, []
+        releases, self._pending_releases = self._pending_releases, []
         url = self._require_config().events_queue_url
 
-        def delete() -> None:
+        def flush() -> None:
             try:
-                self._counted("DeleteMessageBatch", delete_messages, self._sqs, url, handles)
+                if deletes:
+                    self._counted("DeleteMessageBatch", delete_messages, self._sqs, url, deletes)
+                if releases:
+                    self._counted("ChangeMessageVisibilityBatch", release_messages, self._sqs, url, releases,
+                                  RELEASE_DELAY)
             except Exception as error:  # noqa: BLE001 - undeleted events come back and are de-duplicated
-                self._results.put(BackgroundError("event delete", f"{type(error).__name__}: {error}"))
+                self._results.put(BackgroundError("events queue", f"{type(error).__name__}: {error}"))
 
-        self._control.submit(delete)
+        self._control.submit(flush)
 
     def _apply_observation(self, task: TrackedTask, outcome: TaskOutcome, log_tail: list[str] | None) -> None:
         task.last_status = outcome.last_status

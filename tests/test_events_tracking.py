@@ -102,10 +102,37 @@ def test_events_of_tasks_it_does_not_own_are_left_in_the_queue(events_env):
     while time.monotonic() < deadline:
         executor.heartbeat()
         time.sleep(0.1)
-    # Received, not applied, not deleted: it becomes visible again for the scheduler that owns it.
+    # Received, not applied, not deleted: handed back, visible again for the scheduler that owns it.
     assert messages_left(events_env) == 1
     assert executor.aws_calls.get("DeleteMessageBatch", 0) == 0
+    assert executor.aws_calls.get("ChangeMessageVisibilityBatch", 0) >= 1
     executor.terminate()
+
+
+def test_two_schedulers_on_one_queue_each_learn_their_own_tasks_and_delete_only_those(events_env):
+    first, second = started(), started()
+    first_key, first_arn = launch_one(first, task_id="of_the_first")
+    second_key, second_arn = launch_one(second, task_id="of_the_second")
+    for arn in (first_arn, second_arn):
+        send_event(events_env, arn, 3, "STOPPED", exit_code=0, stop_code="EssentialContainerExited")
+    deadline = time.monotonic() + 30
+    while not (first_key in first.event_buffer and second_key in second.event_buffer):
+        assert time.monotonic() < deadline, (first.event_buffer, second.event_buffer)
+        first.heartbeat()
+        second.heartbeat()
+        time.sleep(0.05)
+    assert first.event_buffer[first_key] == (TaskInstanceState.SUCCESS, first_arn)
+    assert second.event_buffer[second_key] == (TaskInstanceState.SUCCESS, second_arn)
+    assert second_key not in first.event_buffer and first_key not in second.event_buffer
+    deadline = time.monotonic() + 15
+    while messages_left(events_env) and time.monotonic() < deadline:
+        first.heartbeat()
+        second.heartbeat()
+        time.sleep(0.1)
+    assert messages_left(events_env) == 0
+    for executor in (first, second):
+        assert executor.aws_calls.get("DescribeTasks", 0) == 0  # neither had to poll
+        executor.terminate()
 
 
 def test_an_event_that_beats_run_tasks_answer_is_kept_until_the_arn_is_known(events_env):
