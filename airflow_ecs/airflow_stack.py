@@ -104,10 +104,11 @@ class AirflowStack:
         self.start_component("dag-processor")
         self.start_component("scheduler")
 
-    def start_component(self, name: str) -> None:
+    def start_component(self, name: str, command: str | None = None) -> None:
+        """Start ``airflow <command>`` (default: ``name``) as the process ``name``, e.g. a second scheduler."""
         log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115 - the process owns it until it exits
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "airflow", name], env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "airflow", command or name], env=self.env(), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
