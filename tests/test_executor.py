@@ -433,3 +433,35 @@ def test_get_task_log_reads_the_stream_named_by_the_task_definition(ecs_env):
     sources, lines = api_side.get_task_log(SimpleNamespace(external_executor_id=arn), 1)
     assert lines == ["hello from ECS"] and stream in sources[0]
     executor.terminate()
+
+
+def test_missing_credentials_stop_start_with_one_line_saying_where_boto3_looked(ecs_env, monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(ExecutorStartError, match=r"cannot describe cluster 'airflow-test' in us-east-1: "
+                                                 r"NoCredentialsError: .*boto3 looks in the environment") as caught:
+        EcsFargateExecutor().start()
+    assert "\n" not in str(caught.value)
+
+
+def test_credentials_that_expire_mid_run_fail_the_task_with_the_aws_message_after_bounded_retries(ecs_env):
+    ecs_env.configure(max_run_task_attempts="3")
+    executor = started()
+    executor._ecs_launch.meta.events.register(
+        "before-send.ecs.RunTask",
+        lambda **_: error_response(400, "ExpiredTokenException", "The security token included in the request is expired"))
+    with pytest.MonkeyPatch.context() as patch:
+        from airflow_ecs import failures
+
+        patch.setattr(failures, "BACKOFF", {kind: (0.01, 0.02) for kind in failures.BACKOFF})
+        workload = make_workload()
+        queue_all(executor, [workload])
+        heartbeat_until(executor, lambda: workload.ti.key in executor.event_buffer)
+    assert executor.event_buffer[workload.ti.key][0] == TaskInstanceState.FAILED
+    assert executor.aws_calls["RunTask"] == 3
+    (entry,) = [e for e in executor._task_event_logs if e.event == "ecs run_task failed"]
+    assert "ExpiredTokenException" in entry.extra and "gave up after 3 attempts" in entry.extra
+    executor.terminate()
