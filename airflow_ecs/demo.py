@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from airflow_ecs.airflow_stack import AirflowStack, TaskRow, seconds_between
+from airflow_ecs.airflow_stack import TaskRow, seconds_between
 
 REPO = Path(__file__).resolve().parent.parent
 DAG_ID = "ecs_demo"
@@ -25,23 +25,6 @@ def expected_states(dags_folder: Path) -> dict[str, str]:
     marker = source.index("EXPECTED_STATES")
     exec(source[marker:], namespace)  # noqa: S102 - our own example file, the dict literal at its end
     return namespace["EXPECTED_STATES"]
-
-
-def config_env(outputs: dict, out_dir: Path) -> dict[str, str]:
-    """The generator's env file for these outputs, as a dict (what a container deployment would load)."""
-    from airflow_ecs.generator import render_files
-    from airflow_ecs.terraform_outputs import parse_outputs
-
-    files = render_files(parse_outputs(outputs), str(out_dir / "run_task_template.json.j2"))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (out_dir / name).write_text(text)
-    env = {}
-    for line in (out_dir / "airflow_ecs.env").read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            env[key.strip()] = value.strip().strip('"').strip("'")
-    return env
 
 
 def format_table(rows: list[TaskRow], expected: dict[str, str]) -> tuple[str, list[str]]:
@@ -63,39 +46,27 @@ def format_table(rows: list[TaskRow], expected: dict[str, str]) -> tuple[str, li
 
 
 def run_demo(work_dir: Path, *, keep_running: bool = False) -> int:
-    from airflow_ecs.local.server import LocalEcs
+    from airflow_ecs.local.deployment import local_deployment
 
     started = time.monotonic()
     if work_dir.exists():
         shutil.rmtree(work_dir)
     dags = REPO / "examples" / "dags"
-    stack = AirflowStack(home=work_dir / "airflow", dags_folder=dags)
-    task_env = {"AIRFLOW_HOME": str(work_dir / "task-home"), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
-    print(f"[demo] starting the local ECS (moto + process runtime) in {work_dir}", flush=True)
-    with LocalEcs(execution_api_server_url=stack.execution_api_url, task_environment=task_env,
-                  outputs_path=work_dir / "outputs.json") as local:
-        env = config_env(local.outputs, work_dir / "config")
-        env.update({"AIRFLOW__ECS_FARGATE__ENDPOINT_URL": local.endpoint_url, "AWS_ACCESS_KEY_ID": "local",
-                    "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": env.get("AIRFLOW__ECS_FARGATE__REGION", "us-east-1")})
-        stack.extra_env = env
-        print(f"[demo] config rendered into {work_dir / 'config'}; starting Airflow 3 (api-server, "
-              "dag-processor, scheduler)", flush=True)
-        try:
-            stack.start()
-            stack.wait_for_dag(DAG_ID)
-            run_id = f"demo__{int(time.time())}"
-            stack.trigger(DAG_ID, run_id)
-            print(f"[demo] triggered {DAG_ID} ({run_id}); each task runs as its own ECS task", flush=True)
-            state = stack.wait_for_run(DAG_ID, run_id, timeout=600)
-            table, wrong = format_table(stack.task_rows(DAG_ID, run_id), expected_states(dags))
-            print(f"\n{table}\n")
-            print(f"[demo] DAG run {state} in {time.monotonic() - started:.0f}s (total, set-up included). "
-                  f"UI while it runs: {stack.ui_url} ; logs: {stack.home}")
-            if keep_running:
-                input("[demo] press Enter to shut everything down ")
-        finally:
-            stack.stop()
+    print(f"[demo] starting the local ECS (moto + process runtime), rendering the config from its outputs, "
+          f"starting Airflow 3 (api-server, dag-processor, scheduler) in {work_dir}", flush=True)
+    with local_deployment(work_dir, dags, start_delay=0.5, outputs_path=work_dir / "outputs.json") as deployed:
+        stack = deployed.stack
+        stack.wait_for_dag(DAG_ID)
+        run_id = f"demo__{int(time.time())}"
+        stack.trigger(DAG_ID, run_id)
+        print(f"[demo] triggered {DAG_ID} ({run_id}); each task runs as its own ECS task", flush=True)
+        state = stack.wait_for_run(DAG_ID, run_id, timeout=600)
+        table, wrong = format_table(stack.task_rows(DAG_ID, run_id), expected_states(dags))
+        print(f"\n{table}\n")
+        print(f"[demo] DAG run {state} in {time.monotonic() - started:.0f}s (total, set-up included). "
+              f"UI while it runs: {stack.ui_url} ; logs: {stack.home} ; config: {work_dir / 'config'}")
+        if keep_running:
+            input("[demo] press Enter to shut everything down ")
     if wrong:
         print("[demo] tasks not in the expected state:\n  " + "\n  ".join(wrong), file=sys.stderr)
         return 1

@@ -11,8 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_ecs.airflow_stack import AirflowStack
-from airflow_ecs.demo import config_env
-from airflow_ecs.local.server import LocalEcs
+from airflow_ecs.local.deployment import local_deployment
 
 pytestmark = pytest.mark.e2e
 DAGS = Path(__file__).parent / "dags"
@@ -24,24 +23,14 @@ SECRET_KEY = f"e2eSecret{uuid.uuid4().hex}"
 def deployment(request, tmp_path_factory):
     """The whole deployment, once tracking tasks by the events queue and once by DescribeTasks polling."""
     work = tmp_path_factory.mktemp(f"e2e-{request.param}")
-    stack = AirflowStack(home=work / "airflow", dags_folder=DAGS)
-    task_env = {"AIRFLOW_HOME": str(work / "task-home"), "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
-    with LocalEcs(execution_api_server_url=stack.execution_api_url, task_environment=task_env,
-                  start_delay=0.3, max_concurrent=8, stop_timeout=5) as local:
-        env = config_env(local.outputs, work / "config")
-        env.update({"AIRFLOW__ECS_FARGATE__ENDPOINT_URL": local.endpoint_url, "AWS_ACCESS_KEY_ID": "local",
-                    "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AIRFLOW__ECS_FARGATE__POLL_INTERVAL": "1"})
-        if request.param == "polling":
-            del env["AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL"]
-        else:
-            assert env["AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL"] == local.outputs["events_queue_url"]["value"]
-        stack.extra_env = env
-        stack.start()
-        try:
-            yield SimpleNamespace(stack=stack, local=local, env=env, tracking=request.param)
-        finally:
-            stack.stop()
+    env = {"AIRFLOW__ECS_FARGATE__POLL_INTERVAL": "1"}
+    if request.param == "polling":
+        env["AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL"] = None
+    with local_deployment(work, DAGS, env=env, secret_key=SECRET_KEY) as deployed:
+        queue_url = deployed.env.get("AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL")
+        assert queue_url == (None if request.param == "polling" else
+                             deployed.local.outputs["events_queue_url"]["value"])
+        yield SimpleNamespace(stack=deployed.stack, local=deployed.local, env=deployed.env, tracking=request.param)
 
 
 def rows_by_task(stack: AirflowStack, dag_id: str, run_id: str) -> dict:

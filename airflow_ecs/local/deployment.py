@@ -1,0 +1,65 @@
+"""A whole deployment on this machine: the local ECS, the config rendered from its outputs by the same
+generator as for AWS, and a real Airflow 3 running the executor. What ``make demo``, the end-to-end tests
+and the fault-injection runs stand on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from airflow_ecs.airflow_stack import AirflowStack
+from airflow_ecs.local.server import LocalEcs
+
+
+def config_env(outputs: dict, out_dir: Path) -> dict[str, str]:
+    """The generator's env file for these outputs, as a dict (what a container deployment would load)."""
+    from airflow_ecs.generator import render_files
+    from airflow_ecs.terraform_outputs import parse_outputs
+
+    files = render_files(parse_outputs(outputs), str(out_dir / "run_task_template.json.j2"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out_dir / name).write_text(text)
+    env = {}
+    for line in (out_dir / "airflow_ecs.env").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            env[key.strip()] = value.strip().strip('"').strip("'")
+    return env
+
+
+@dataclass
+class LocalDeployment:
+    stack: AirflowStack
+    local: LocalEcs
+    env: dict[str, str]
+
+
+@contextmanager
+def local_deployment(work: Path, dags: Path, *, env: Mapping[str, str | None] | None = None,
+                     secret_key: str = "local", start_delay: float = 0.3, max_concurrent: int = 8,
+                     stop_timeout: float = 5.0, outputs_path: Path | None = None) -> Iterator[LocalDeployment]:
+    """Start it all in ``work``; ``env`` adds to (or, with None, removes from) the scheduler's environment."""
+    stack = AirflowStack(home=work / "airflow", dags_folder=dags)
+    task_env = {"AIRFLOW_HOME": str(work / "task-home"), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    with LocalEcs(execution_api_server_url=stack.execution_api_url, task_environment=task_env,
+                  start_delay=start_delay, max_concurrent=max_concurrent, stop_timeout=stop_timeout,
+                  outputs_path=outputs_path) as local:
+        rendered = config_env(local.outputs, work / "config")
+        rendered.update({"AIRFLOW__ECS_FARGATE__ENDPOINT_URL": local.endpoint_url, "AWS_ACCESS_KEY_ID": "local",
+                         "AWS_SECRET_ACCESS_KEY": secret_key,
+                         "AWS_DEFAULT_REGION": rendered.get("AIRFLOW__ECS_FARGATE__REGION", "us-east-1")})
+        for key, value in (env or {}).items():
+            if value is None:
+                rendered.pop(key, None)
+            else:
+                rendered[key] = value
+        stack.extra_env = rendered
+        try:
+            stack.start()
+            yield LocalDeployment(stack, local, rendered)
+        finally:
+            stack.stop()
