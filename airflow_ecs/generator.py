@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -15,9 +16,38 @@ from pathlib import Path
 import jinja2
 
 from airflow_ecs.run_task_request import default_template_path
-from airflow_ecs.terraform_outputs import DeploymentOutputs, OutputsError, parse_outputs
+from airflow_ecs.terraform_outputs import DeploymentOutputs, OutputsError, ProfileOutputs, parse_outputs
 
 TEMPLATE_FILE = "run_task_template.json.j2"
+
+
+def profile_settings(profile: ProfileOutputs) -> dict:
+    """One profile as ``[ecs_fargate] profiles`` takes it: only what Terraform set (the rest is inherited),
+    the strategy in boto3's form."""
+    settings: dict = {"queues": list(profile.queues)}
+    for key in ("task_definition", "container_name", "launch_type", "cpu", "memory"):
+        if getattr(profile, key) is not None:
+            settings[key] = getattr(profile, key)
+    if profile.gpu:
+        settings["gpu"] = profile.gpu
+    if profile.capacity_provider_strategy:
+        settings["capacity_provider_strategy"] = [
+            {"capacityProvider": name, "weight": weight, "base": base}
+            for name, weight, base in profile.capacity_provider_strategy
+        ]
+    return settings
+
+
+def profiles_value(profiles: tuple[ProfileOutputs, ...]) -> str:
+    """Compact JSON with sorted keys: the same outputs always give the same bytes."""
+    return json.dumps({profile.name: profile_settings(profile) for profile in profiles},
+                      sort_keys=True, separators=(",", ":"))
+
+
+def shell_value(value: str) -> str:
+    """A value as a shell assignment reads it back unchanged (the env file is sourced with ``set -a; .``):
+    bare when it has no character the shell would interpret, else single-quoted."""
+    return value if value == "" else shlex.quote(value)
 
 
 def section_values(outputs: DeploymentOutputs, template_path: str) -> list[tuple[str, str]]:
@@ -37,6 +67,8 @@ def section_values(outputs: DeploymentOutputs, template_path: str) -> list[tuple
     ]
     if outputs.events_queue_url:
         values.append(("events_queue_url", outputs.events_queue_url))
+    if outputs.profiles:
+        values.append(("profiles", profiles_value(outputs.profiles)))
     return values
 
 
@@ -44,6 +76,7 @@ def render_files(outputs: DeploymentOutputs, template_path: str) -> dict[str, st
     """Every file ``render`` writes, by name; ``template_path`` is where the run_task template will be."""
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(default_template_path().parent)),
                                      undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    environment.filters["shell_value"] = shell_value
     section = section_values(outputs, template_path)
     return {
         "airflow.cfg": environment.get_template("airflow.cfg.j2").render(section=section),

@@ -35,7 +35,23 @@ CONTRACT: dict[str, tuple[type, bool]] = {
     "ecr_repository_url": (str, False),
     "events_queue_url": (str, False),
     "events_queue_arn": (str, False),
+    "profiles": (dict, False),
 }
+
+
+@dataclass(frozen=True)
+class ProfileOutputs:
+    """One queue profile as Terraform built it; None means the profile inherits the section's value."""
+
+    name: str
+    queues: tuple[str, ...]
+    task_definition: str | None = None
+    container_name: str | None = None
+    launch_type: str | None = None
+    capacity_provider_strategy: tuple[tuple[str, int, int], ...] = ()
+    cpu: int | None = None
+    memory: int | None = None
+    gpu: int | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,62 @@ class DeploymentOutputs:
     ecr_repository_url: str | None = None
     events_queue_url: str | None = None
     events_queue_arn: str | None = None
+    profiles: tuple[ProfileOutputs, ...] = ()
+
+
+def _whole_number(value: Any) -> bool:
+    # Terraform numbers arrive as JSON numbers: 4096 or 4096.0 are whole, True is not a number.
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer()
+
+
+def _strategy(items: Any, where: str) -> tuple[tuple[str, int, int], ...]:
+    if not isinstance(items, list):
+        raise OutputsError(f"terraform outputs: {where} is {type(items).__name__} {items!r}; expected a list of "
+                           "{capacity_provider = string, weight = number, base = number}")
+    strategy = []
+    for item in items:
+        if not isinstance(item, Mapping) or not isinstance(item.get("capacity_provider"), str):
+            raise OutputsError(f"terraform outputs: {where} item {item!r}; expected "
+                               "{capacity_provider = string, weight = number, base = number}")
+        weight, base = item.get("weight", 1), item.get("base", 0)
+        if not (_whole_number(weight) and _whole_number(base)):
+            raise OutputsError(f"terraform outputs: {where} item {item!r}; weight and base must be whole numbers")
+        strategy.append((item["capacity_provider"], int(weight), int(base)))
+    return tuple(strategy)
+
+
+def _profile(name: str, value: Any) -> ProfileOutputs:
+    where = f"profiles[{name!r}]"
+    if not isinstance(value, Mapping):
+        raise OutputsError(f"terraform outputs: {where} is {type(value).__name__} {value!r}; expected an object "
+                           "{queues, task_definition, container_name, launch_type, capacity_provider_strategy, cpu, "
+                           "memory, gpu}")
+    queues = value.get("queues")
+    if not isinstance(queues, list) or not queues or not all(isinstance(q, str) and q for q in queues):
+        raise OutputsError(f"terraform outputs: {where}.queues is {queues!r}; expected a non-empty list of queue "
+                           "names")
+    fields: dict[str, Any] = {"name": name, "queues": tuple(queues)}
+    for field in ("task_definition", "container_name", "launch_type"):
+        text = value.get(field)
+        if text is not None and not (isinstance(text, str) and text):
+            raise OutputsError(f"terraform outputs: {where}.{field} is {type(text).__name__} {text!r}; expected a "
+                               "non-empty string or null")
+        fields[field] = text
+    for field in ("cpu", "memory", "gpu"):
+        number = value.get(field)
+        if number is not None and not (_whole_number(number) and number >= 0):
+            raise OutputsError(f"terraform outputs: {where}.{field} is {type(number).__name__} {number!r}; expected "
+                               "a whole number or null")
+        fields[field] = None if number is None else int(number)
+    strategy = value.get("capacity_provider_strategy")
+    fields["capacity_provider_strategy"] = () if strategy is None else _strategy(
+        strategy, f"{where}.capacity_provider_strategy")
+    return ProfileOutputs(**fields)
+
+
+def parse_profiles(value: Mapping[str, Any]) -> tuple[ProfileOutputs, ...]:
+    """The ``profiles`` output, by name; each mistyped field is named with its profile."""
+    return tuple(_profile(name, value[name]) for name in sorted(value))
 
 
 def parse_outputs(data: Mapping[str, Any]) -> DeploymentOutputs:
@@ -79,11 +151,7 @@ def parse_outputs(data: Mapping[str, Any]) -> DeploymentOutputs:
         values[name] = value
     values["subnet_ids"] = tuple(values["subnet_ids"])
     values["security_group_ids"] = tuple(values["security_group_ids"])
-    strategy = []
-    for item in values["capacity_provider_strategy"]:
-        if not isinstance(item, Mapping) or not isinstance(item.get("capacity_provider"), str):
-            raise OutputsError(f"terraform outputs: capacity_provider_strategy item {item!r}; expected "
-                               "{capacity_provider = string, weight = number, base = number}")
-        strategy.append((item["capacity_provider"], int(item.get("weight", 1)), int(item.get("base", 0))))
-    values["capacity_provider_strategy"] = tuple(strategy)
+    values["capacity_provider_strategy"] = _strategy(values["capacity_provider_strategy"],
+                                                     "capacity_provider_strategy")
+    values["profiles"] = parse_profiles(values["profiles"] or {})
     return DeploymentOutputs(**values)

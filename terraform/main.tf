@@ -6,6 +6,27 @@ locals {
   log_group_name      = "/aws/ecs/${var.name}/worker"
   flow_log_group_name = "/aws/vpc/${var.name}/flow-logs"
   create_flow_log     = var.create_vpc && var.create_flow_log
+
+  # Queue profiles. An EC2 profile has its own ec2 capacity, launch_type EC2, or a non-Fargate strategy.
+  profile_family = { for name, profile in var.profiles : name => "${var.name}-${name}" }
+  profile_is_ec2 = {
+    for name, profile in var.profiles : name => profile.ec2 != null || profile.launch_type == "EC2" || anytrue([
+      for item in coalesce(profile.capacity_provider_strategy, []) : !contains(["FARGATE", "FARGATE_SPOT"], item.capacity_provider)
+    ])
+  }
+  ec2_profiles = { for name, profile in var.profiles : name => profile.ec2 if profile.ec2 != null }
+  # What RunTask sends for a profile: the strategy given, else its own EC2 capacity provider, else nothing
+  # (the profile inherits the default launch settings, or uses its launch_type).
+  profile_strategy = {
+    for name, profile in var.profiles : name => (
+      profile.capacity_provider_strategy != null ? [
+        for item in profile.capacity_provider_strategy : { capacity_provider = item.capacity_provider, weight = item.weight, base = item.base }
+      ] :
+      profile.ec2 != null && profile.launch_type == null ? [
+        { capacity_provider = module.ec2_capacity[name].capacity_provider_name, weight = 1, base = 0 }
+      ] : []
+    )
+  }
 }
 
 module "network" {
@@ -37,6 +58,7 @@ module "cluster" {
 
   name                               = local.cluster_name
   default_capacity_provider_strategy = var.capacity_provider_strategy
+  extra_capacity_providers           = [for name in sort(keys(local.ec2_profiles)) : module.ec2_capacity[name].capacity_provider_name]
 
   tags = var.tags
 }
@@ -59,6 +81,16 @@ module "worker" {
   environment              = var.environment
   secrets                  = var.secrets
 
+  profiles = {
+    for name, profile in var.profiles : name => {
+      family = local.profile_family[name]
+      cpu    = coalesce(profile.cpu, var.task_cpu)
+      memory = coalesce(profile.memory, var.task_memory)
+      gpu    = profile.gpu
+      ec2    = local.profile_is_ec2[name]
+    }
+  }
+
   log_group_name            = local.log_group_name
   log_stream_prefix         = var.log_stream_prefix
   log_retention_days        = var.log_retention_days
@@ -78,13 +110,15 @@ module "iam" {
   cluster_name           = module.cluster.cluster_name
   cluster_arn            = module.cluster.cluster_arn
   task_definition_family = local.family
-  log_group_arn          = module.worker.log_group_arn
-  ecr_repository_arns    = var.create_ecr_repository ? [module.worker.ecr_repository_arn] : []
-  secret_arns            = values(var.secrets)
-  secrets_kms_key_arns   = var.secrets_kms_key_arns
-  task_role_policy_arns  = var.task_role_policy_arns
-  grant_events_queue     = var.create_events_queue
-  events_queue_arn       = var.create_events_queue ? module.events[0].queue_arn : null
+  # Every profile's family: the policy must not wait for the task definitions, so the names, not the resources.
+  profile_task_definition_families = [for name in sort(keys(var.profiles)) : local.profile_family[name]]
+  log_group_arn                    = module.worker.log_group_arn
+  ecr_repository_arns              = var.create_ecr_repository ? [module.worker.ecr_repository_arn] : []
+  secret_arns                      = values(var.secrets)
+  secrets_kms_key_arns             = var.secrets_kms_key_arns
+  task_role_policy_arns            = var.task_role_policy_arns
+  grant_events_queue               = var.create_events_queue
+  events_queue_arn                 = var.create_events_queue ? module.events[0].queue_arn : null
 
   tags = var.tags
 }
@@ -95,6 +129,27 @@ module "events" {
 
   name        = var.name
   cluster_arn = module.cluster.cluster_arn
+
+  tags = var.tags
+}
+
+# An EC2 capacity provider per profile with an ec2 block: instances in the task subnets, behind the worker
+# security group (no inbound), joining this cluster.
+module "ec2_capacity" {
+  source   = "./modules/ec2_capacity"
+  for_each = local.ec2_profiles
+
+  name               = "${var.name}-${each.key}"
+  cluster_name       = module.cluster.cluster_name
+  instance_type      = each.value.instance_type
+  gpu                = coalesce(each.value.gpu, var.profiles[each.key].gpu > 0)
+  cpu_architecture   = var.cpu_architecture
+  subnet_ids         = module.network.subnet_ids
+  security_group_ids = [module.network.worker_security_group_id]
+  min_size           = each.value.min_size
+  max_size           = each.value.max_size
+  desired_size       = each.value.desired_size
+  root_volume_gib    = each.value.root_volume_gib
 
   tags = var.tags
 }

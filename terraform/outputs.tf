@@ -90,3 +90,19 @@ output "events_queue_arn" {
   description = "ARN of that queue (null when create_events_queue is false)."
   value       = var.create_events_queue ? module.events[0].queue_arn : null
 }
+
+output "profiles" {
+  description = "Queue profiles for the executor ([ecs_fargate] profiles): name -> {queues, task_definition (family), container_name, launch_type, capacity_provider_strategy ([{capacity_provider, weight, base}], empty to inherit), cpu, memory, gpu}; empty without profiles."
+  value = {
+    for name, profile in var.profiles : name => {
+      queues                     = profile.queues
+      task_definition            = module.worker.profile_task_definitions[name].family
+      container_name             = module.worker.container_name
+      launch_type                = profile.launch_type
+      capacity_provider_strategy = local.profile_strategy[name]
+      cpu                        = coalesce(profile.cpu, var.task_cpu)
+      memory                     = coalesce(profile.memory, var.task_memory)
+      gpu                        = profile.gpu
+    }
+  }
+}

@@ -275,3 +275,85 @@ variable "create_events_queue" {
   default     = true
   nullable    = false
 }
+
+################################################################################
+# Queue profiles
+################################################################################
+
+variable "profiles" {
+  description = "Queue profiles: name -> {queues, cpu, memory, gpu, launch_type, capacity_provider_strategy, ec2}. Each gets its own task definition <name>-<profile> (the default worker's container, logs and roles); an ec2 block adds an EC2 capacity provider with its Auto Scaling group. A task's Airflow queue picks its profile; null fields inherit task_cpu, task_memory and the default launch settings."
+  type = map(object({
+    queues      = list(string)
+    cpu         = optional(number)
+    memory      = optional(number)
+    gpu         = optional(number, 0)
+    launch_type = optional(string)
+    capacity_provider_strategy = optional(list(object({
+      capacity_provider = string
+      weight            = optional(number, 1)
+      base              = optional(number, 0)
+    })))
+    ec2 = optional(object({
+      instance_type   = string
+      gpu             = optional(bool)
+      min_size        = optional(number, 0)
+      max_size        = optional(number, 2)
+      desired_size    = optional(number, 0)
+      root_volume_gib = optional(number, 50)
+    }))
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for name in keys(var.profiles) : can(regex("^[a-z][a-z0-9-]{0,15}$", name))])
+    error_message = "profiles: each profile name must start with a lower-case letter and hold at most 16 lower-case letters, digits or hyphens (it becomes part of the task definition family and capacity provider name): ${join(", ", [for name in keys(var.profiles) : name if !can(regex("^[a-z][a-z0-9-]{0,15}$", name))])}."
+  }
+  validation {
+    condition     = alltrue([for profile in values(var.profiles) : length(profile.queues) > 0 && alltrue([for queue in profile.queues : length(trimspace(queue)) > 0])])
+    error_message = "profiles: each profile needs at least one Airflow queue in queues, none of them empty: ${join(", ", [for name, profile in var.profiles : name if !(length(profile.queues) > 0 && alltrue([for queue in profile.queues : length(trimspace(queue)) > 0]))])}."
+  }
+  validation {
+    condition     = length(flatten([for profile in values(var.profiles) : distinct(profile.queues)])) == length(distinct(flatten([for profile in values(var.profiles) : profile.queues])))
+    error_message = "profiles: an Airflow queue may belong to one profile only; listed in more than one: ${join(", ", distinct([for queue in flatten([for profile in values(var.profiles) : distinct(profile.queues)]) : queue if length([for profile in values(var.profiles) : profile if contains(profile.queues, queue)]) > 1]))}."
+  }
+  validation {
+    condition     = alltrue([for profile in values(var.profiles) : profile.launch_type == null || contains(["FARGATE", "EC2"], coalesce(profile.launch_type, "FARGATE"))])
+    error_message = "profiles: launch_type must be FARGATE or EC2 (or null to use capacity_provider_strategy or the default)."
+  }
+  validation {
+    condition     = alltrue([for profile in values(var.profiles) : profile.launch_type == null || profile.capacity_provider_strategy == null])
+    error_message = "profiles: set launch_type or capacity_provider_strategy, not both (ECS refuses a RunTask with both): ${join(", ", [for name, profile in var.profiles : name if profile.launch_type != null && profile.capacity_provider_strategy != null])}."
+  }
+  validation {
+    condition = alltrue([for profile in values(var.profiles) : profile.capacity_provider_strategy == null || (
+      length(coalesce(profile.capacity_provider_strategy, [])) > 0 &&
+      alltrue([for item in coalesce(profile.capacity_provider_strategy, []) : item.weight >= 0 && item.weight <= 1000 && item.base >= 0 && item.base <= 100000]) &&
+      length([for item in coalesce(profile.capacity_provider_strategy, []) : item if item.base > 0]) <= 1
+    )])
+    error_message = "profiles: a capacity_provider_strategy needs at least one item, each with 0 <= weight <= 1000 and 0 <= base <= 100000, and at most one base above 0."
+  }
+  validation {
+    # An EC2 profile: its own ec2 capacity, launch_type EC2, or a strategy naming a provider other than Fargate's.
+    condition = alltrue([for profile in values(var.profiles) : profile.gpu == 0 || (
+      profile.ec2 != null || profile.launch_type == "EC2" ||
+      anytrue([for item in coalesce(profile.capacity_provider_strategy, []) : !contains(["FARGATE", "FARGATE_SPOT"], item.capacity_provider)])
+    )])
+    error_message = "profiles: gpu needs an EC2 profile (an ec2 block, launch_type = \"EC2\" or an EC2 capacity provider); Fargate has no GPUs: ${join(", ", [for name, profile in var.profiles : name if profile.gpu != 0 && !(profile.ec2 != null || profile.launch_type == "EC2" || anytrue([for item in coalesce(profile.capacity_provider_strategy, []) : !contains(["FARGATE", "FARGATE_SPOT"], item.capacity_provider)]))])}."
+  }
+  validation {
+    condition     = alltrue([for profile in values(var.profiles) : profile.gpu >= 0 && floor(profile.gpu) == profile.gpu])
+    error_message = "profiles: gpu must be a whole number of GPUs, 0 or more."
+  }
+  validation {
+    condition     = alltrue([for profile in values(var.profiles) : profile.ec2 == null || coalesce(profile.launch_type, "EC2") == "EC2"])
+    error_message = "profiles: a profile with an ec2 block runs on EC2; launch_type = \"FARGATE\" contradicts it."
+  }
+  validation {
+    condition = alltrue([for profile in values(var.profiles) : profile.ec2 == null || try(
+      profile.ec2.min_size >= 0 && profile.ec2.min_size <= profile.ec2.desired_size && profile.ec2.desired_size <= profile.ec2.max_size && profile.ec2.max_size >= 1 &&
+      profile.ec2.root_volume_gib >= 30 && profile.ec2.root_volume_gib <= 16384,
+    false)])
+    error_message = "profiles: an ec2 block needs 0 <= min_size <= desired_size <= max_size, max_size >= 1, and root_volume_gib from 30 to 16384."
+  }
+}

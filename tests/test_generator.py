@@ -13,18 +13,19 @@ import configparser
 import io
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from airflow_ecs import cli
 from airflow_ecs.config import EcsConfig, load_config
-from airflow_ecs.generator import TEMPLATE_FILE, render_files, write_atomically
+from airflow_ecs.generator import TEMPLATE_FILE, profiles_value, render_files, write_atomically
 from airflow_ecs.run_task_request import TaskIdentity, load_template, render, template_context, validate
 from airflow_ecs.terraform_outputs import CONTRACT, OutputsError, parse_outputs
 
 FIXTURES = Path(__file__).parent / "fixtures"
-CASES = ("spot_with_events", "fargate_minimal")
+CASES = ("spot_with_events", "fargate_minimal", "queue_profiles")
 GOLDEN_TEMPLATE_PATH = "/opt/airflow/generated/run_task_template.json.j2"
 
 
@@ -43,13 +44,14 @@ def section_from_cfg(text: str) -> configparser.SectionProxy:
 
 
 def values_from_env(text: str) -> dict[str, str]:
-    """``AIRFLOW__ECS_FARGATE__<KEY>=value`` lines as Airflow reads them: the key lower-cased, the rest verbatim."""
-    values = {}
-    for line in text.splitlines():
-        if line.startswith("AIRFLOW__ECS_FARGATE__"):
-            name, _, value = line.partition("=")
-            values[name.removeprefix("AIRFLOW__ECS_FARGATE__").lower()] = value
-    return values
+    """The ``AIRFLOW__ECS_FARGATE__<KEY>`` variables a shell gets from ``set -a; . airflow_ecs.env``, keyed as
+    Airflow reads them (lower case)."""
+    run = subprocess.run(["bash", "-c", "set -a; . /dev/stdin; set +a; env -0"], input=text, text=True,
+                         capture_output=True, env={"PATH": os.environ["PATH"]}, check=True)
+    prefix = "AIRFLOW__ECS_FARGATE__"
+    return {name.removeprefix(prefix).lower(): value
+            for name, _, value in (entry.partition("=") for entry in run.stdout.split("\0"))
+            if name.startswith(prefix)}
 
 
 EXPECTED = {
@@ -64,6 +66,25 @@ EXPECTED = {
         launch_type="FARGATE", subnets=("subnet-11112222",), security_groups=("sg-0fedcba9876543210",),
         assign_public_ip=True, strategy=[], events_queue_url="",
     ),
+    "queue_profiles": dict(
+        region="eu-west-1", cluster="airflow-queues", task_definition="airflow-queues-worker",
+        container_name="airflow-worker", launch_type="", subnets=("subnet-0a1b2c3d", "subnet-4e5f6a7b"),
+        security_groups=("sg-0123456789abcdef0",), assign_public_ip=False, strategy=[("FARGATE", 1, 0)],
+        events_queue_url="",
+    ),
+}
+
+# [ecs_fargate] profiles as the executor takes it: only what Terraform set, strategies in boto3's form.
+EXPECTED_PROFILES = {
+    "gpu": {"queues": ["gpu"], "task_definition": "airflow-queues-gpu", "container_name": "airflow-worker",
+            "capacity_provider_strategy": [{"capacityProvider": "airflow-queues-gpu", "weight": 1, "base": 0}],
+            "cpu": 4096, "memory": 15000, "gpu": 1},
+    "heavy": {"queues": ["heavy"], "task_definition": "airflow-queues-heavy", "container_name": "airflow-worker",
+              "launch_type": "FARGATE", "cpu": 4096, "memory": 16384},
+    "spot": {"queues": ["default", "spot"], "task_definition": "airflow-queues-spot",
+             "container_name": "airflow-worker",
+             "capacity_provider_strategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}],
+             "cpu": 512, "memory": 1024},
 }
 
 
@@ -129,13 +150,13 @@ def test_the_rendered_files_load_into_the_executors_config_and_a_valid_request(c
     assert request["networkConfiguration"]["awsvpcConfiguration"]["subnets"] == list(EXPECTED[case]["subnets"])
     if EXPECTED[case]["strategy"]:
         assert "launchType" not in request
-        assert request["capacityProviderStrategy"][0]["capacityProvider"] == "FARGATE_SPOT"
+        assert request["capacityProviderStrategy"][0]["capacityProvider"] == EXPECTED[case]["strategy"][0][0]
     else:
         assert request["launchType"] == "FARGATE"
 
 
 REQUIRED = [name for name, (_, required) in CONTRACT.items() if required]
-WRONG_VALUE = {str: 42, list: "subnet-0a1b2c3d", bool: "false"}
+WRONG_VALUE = {str: 42, list: "subnet-0a1b2c3d", bool: "false", dict: ["heavy"]}
 
 
 @pytest.mark.parametrize("name", REQUIRED)
@@ -148,7 +169,7 @@ def test_a_missing_output_is_named(name):
 
 @pytest.mark.parametrize("name", list(CONTRACT))
 def test_a_mistyped_output_is_named(name):
-    data = outputs_json("spot_with_events")
+    data = outputs_json("queue_profiles" if name == "profiles" else "spot_with_events")
     kind = CONTRACT[name][0]
     data[name]["value"] = WRONG_VALUE[kind]
     with pytest.raises(OutputsError, match=rf"^terraform outputs: '{name}' is .*; expected a {kind.__name__}$"):
@@ -211,3 +232,81 @@ def test_render_command_errors_are_one_line_and_write_nothing(capsys, monkeypatc
     assert [p.name for p in out.iterdir()] == ["airflow.cfg"]
     assert (out / "airflow.cfg").read_text() == "[ecs_fargate]\ncluster = last-good\n"
     assert [p.name for p in tmp_path.iterdir()] == ["generated"]  # no staging directory left behind
+
+
+# ---------------------------------------------------------------------------------------------------------
+# queue profiles
+# ---------------------------------------------------------------------------------------------------------
+
+def test_profiles_render_as_one_compact_sorted_json_line():
+    cfg_text = rendered("queue_profiles")["airflow.cfg"]
+    (line,) = [line for line in cfg_text.splitlines() if line.startswith("profiles = ")]
+    value = line.removeprefix("profiles = ")
+    assert json.loads(value) == EXPECTED_PROFILES
+    assert value == json.dumps(EXPECTED_PROFILES, sort_keys=True, separators=(",", ":"))
+    assert section_from_cfg(cfg_text)["profiles"] == value  # configparser reads the line back whole
+
+
+def test_profiles_output_order_does_not_change_the_bytes():
+    data = outputs_json("queue_profiles")
+    data["profiles"]["value"] = dict(reversed(list(data["profiles"]["value"].items())))
+    for profile in data["profiles"]["value"].values():
+        profile.update(dict(reversed(list(profile.items()))))
+    assert render_files(parse_outputs(data), GOLDEN_TEMPLATE_PATH) == rendered("queue_profiles")
+
+
+@pytest.mark.parametrize("value", [None, {}], ids=["absent", "empty"])
+def test_no_profiles_means_no_profiles_key(value):
+    data = outputs_json("queue_profiles")
+    if value is None:
+        del data["profiles"]
+    else:
+        data["profiles"]["value"] = value
+    outputs = parse_outputs(data)
+    assert outputs.profiles == ()
+    files = render_files(outputs, GOLDEN_TEMPLATE_PATH)
+    assert "profiles" not in section_from_cfg(files["airflow.cfg"])
+    assert "profiles" not in values_from_env(files["airflow_ecs.env"])
+
+
+def test_a_profile_sets_only_what_terraform_set():
+    data = outputs_json("queue_profiles")
+    data["profiles"]["value"] = {"lean": {"queues": ["lean"], "capacity_provider_strategy": [], "gpu": 0,
+                                          "launch_type": None, "cpu": None}}
+    assert profiles_value(parse_outputs(data).profiles) == '{"lean":{"queues":["lean"]}}'
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_sourced_env_file_gives_the_cfg_values(case):
+    files = rendered(case)
+    assert values_from_env(files["airflow_ecs.env"]) == dict(section_from_cfg(files["airflow.cfg"]))
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("queues", "gpu", "profiles['gpu'].queues is 'gpu'; expected a non-empty list of queue names"),
+    ("queues", [], "profiles['gpu'].queues is []; expected a non-empty list of queue names"),
+    ("cpu", "4096", "profiles['gpu'].cpu is str '4096'; expected a whole number or null"),
+    ("memory", True, "profiles['gpu'].memory is bool True; expected a whole number or null"),
+    ("gpu", 0.5, "profiles['gpu'].gpu is float 0.5; expected a whole number or null"),
+    ("task_definition", 7, "profiles['gpu'].task_definition is int 7; expected a non-empty string or null"),
+    ("launch_type", "", "profiles['gpu'].launch_type is str ''; expected a non-empty string or null"),
+    ("capacity_provider_strategy", "airflow-queues-gpu",
+     "profiles['gpu'].capacity_provider_strategy is str 'airflow-queues-gpu'; expected a list of"),
+    ("capacity_provider_strategy", [{"weight": 1}],
+     "profiles['gpu'].capacity_provider_strategy item {'weight': 1}; expected {capacity_provider"),
+    ("capacity_provider_strategy", [{"capacity_provider": "x", "weight": "1"}],
+     "profiles['gpu'].capacity_provider_strategy item .*; weight and base must be whole numbers"),
+])
+def test_a_mistyped_profile_field_names_the_profile_and_field(field, value, message):
+    data = outputs_json("queue_profiles")
+    data["profiles"]["value"]["gpu"][field] = value
+    with pytest.raises(OutputsError, match="^terraform outputs: " + message.replace("[", r"\[").replace("(", r"\(")):
+        parse_outputs(data)
+
+
+def test_a_profile_that_is_not_an_object_is_named():
+    data = outputs_json("queue_profiles")
+    data["profiles"]["value"]["heavy"] = ["heavy"]
+    with pytest.raises(OutputsError, match=r"^terraform outputs: profiles\['heavy'\] is list \['heavy'\]; expected an "
+                                           "object"):
+        parse_outputs(data)

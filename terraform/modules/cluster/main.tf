@@ -11,8 +11,9 @@ resource "aws_ecs_cluster" "this" {
 }
 
 resource "aws_ecs_cluster_capacity_providers" "this" {
-  cluster_name       = aws_ecs_cluster.this.name
-  capacity_providers = ["FARGATE", "FARGATE_SPOT"]
+  cluster_name = aws_ecs_cluster.this.name
+  # Fargate's two, plus the EC2 capacity providers of queue profiles (profiles name them in their strategy).
+  capacity_providers = concat(["FARGATE", "FARGATE_SPOT"], var.extra_capacity_providers)
 
   dynamic "default_capacity_provider_strategy" {
     for_each = var.default_capacity_provider_strategy

@@ -17,3 +17,8 @@ output "capacity_providers_attachment_id" {
   description = "ID of the capacity providers attachment; depend on it before launching tasks on FARGATE_SPOT."
   value       = aws_ecs_cluster_capacity_providers.this.id
 }
+
+output "capacity_providers" {
+  description = "Every capacity provider of the cluster: FARGATE, FARGATE_SPOT and the extra ones."
+  value       = aws_ecs_cluster_capacity_providers.this.capacity_providers
+}

@@ -37,6 +37,18 @@ variable "default_capacity_provider_strategy" {
   }
 }
 
+variable "extra_capacity_providers" {
+  description = "More capacity providers for the cluster besides FARGATE and FARGATE_SPOT, e.g. the EC2 capacity providers of queue profiles."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = length(setintersection(var.extra_capacity_providers, ["FARGATE", "FARGATE_SPOT"])) == 0 && length(distinct(var.extra_capacity_providers)) == length(var.extra_capacity_providers)
+    error_message = "extra_capacity_providers must not repeat a name or list FARGATE or FARGATE_SPOT (the cluster always has those)."
+  }
+}
+
 variable "tags" {
   description = "Tags for every resource of this module."
   type        = map(string)

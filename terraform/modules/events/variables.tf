@@ -40,9 +40,9 @@ variable "visibility_timeout_seconds" {
 }
 
 variable "max_receive_count" {
-  description = "Receives after which an event moves to the dead-letter queue."
+  description = "Receives after which an event moves to the dead-letter queue. With N schedulers on the queue an event is received about N times before its owner deletes it, so keep this well above the number of schedulers."
   type        = number
-  default     = 5
+  default     = 50
   nullable    = false
 
   validation {

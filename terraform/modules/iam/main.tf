@@ -11,6 +11,11 @@ locals {
   secretsmanager_arns = [for arn in var.secret_arns : arn if can(regex("^arn:[a-z-]+:secretsmanager:", arn))]
   ssm_arns            = [for arn in var.secret_arns : arn if can(regex("^arn:[a-z-]+:ssm:", arn))]
   log_group_arns      = [var.log_group_arn, "${var.log_group_arn}:*"]
+  # Every revision of the default worker's family and of each queue profile's.
+  task_definition_arns = [
+    for family in concat([var.task_definition_family], var.profile_task_definition_families) :
+    "${local.ecs_arn}:task-definition/${family}:*"
+  ]
 }
 
 ################################################################################
@@ -138,7 +143,7 @@ data "aws_iam_policy_document" "scheduler" {
   statement {
     sid       = "RunWorkerTasksOnThisCluster"
     actions   = ["ecs:RunTask"]
-    resources = ["${local.ecs_arn}:task-definition/${var.task_definition_family}:*"]
+    resources = local.task_definition_arns
 
     condition {
       test     = "ArnEquals"

@@ -22,8 +22,15 @@ variable "cluster_arn" {
 }
 
 variable "task_definition_family" {
-  description = "Worker task definition family; RunTask is allowed on its revisions only."
+  description = "Worker task definition family; RunTask is allowed on its revisions (and those of profile_task_definition_families) only."
   type        = string
+  nullable    = false
+}
+
+variable "profile_task_definition_families" {
+  description = "Task definition families of the queue profiles; RunTask is allowed on their revisions too."
+  type        = list(string)
+  default     = []
   nullable    = false
 }
 

@@ -16,3 +16,15 @@ locals {
   task_memory_choices = try(local.fargate_memory[tostring(var.task_cpu)], [])
   task_size_valid     = contains(local.task_memory_choices, var.task_memory)
 }
+
+locals {
+  # Each Fargate profile's size against the same table; EC2 profiles size against their instances instead.
+  profile_memory_choices = { for name, profile in var.profiles : name => try(local.fargate_memory[tostring(profile.cpu)], []) }
+  profile_size_errors = {
+    for name, profile in var.profiles : name => (
+      length(local.profile_memory_choices[name]) == 0
+      ? "profile ${name}: cpu ${profile.cpu} is not a Fargate size; use one of ${join(", ", formatlist("%d", sort(formatlist("%05d", keys(local.fargate_memory)))))}, or give the profile an ec2 block."
+      : "profile ${name}: memory ${profile.memory} is not a Fargate size for cpu ${profile.cpu}; allowed: ${join(", ", [for m in local.profile_memory_choices[name] : tostring(m)])}."
+    ) if !profile.ec2 && !contains(local.profile_memory_choices[name], profile.memory)
+  }
+}

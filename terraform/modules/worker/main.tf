@@ -19,6 +19,29 @@ locals {
   environment = merge(var.environment, {
     AIRFLOW__CORE__EXECUTION_API_SERVER_URL = var.execution_api_server_url
   })
+
+  # The Airflow container, the same in the default task definition and in every profile's.
+  container = {
+    name      = var.container_name
+    image     = local.image
+    essential = true
+    # The executor gives each task its command through RunTask overrides; the image's entrypoint runs it.
+    environment = [for key in sort(keys(local.environment)) : { name = key, value = local.environment[key] }]
+    secrets     = [for key in sort(keys(var.secrets)) : { name = key, valueFrom = var.secrets[key] }]
+    # Airflow writes under AIRFLOW_HOME (/opt/airflow: logs, airflow.cfg, the task runner's temporary files)
+    # and Python under /tmp; a read-only root filesystem makes the task fail before it starts.
+    readonlyRootFilesystem = false
+    # An init process reaps the task runner's child processes and forwards SIGTERM on StopTask.
+    linuxParameters = { initProcessEnabled = true }
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.worker.name
+        awslogs-region        = local.region
+        awslogs-stream-prefix = var.log_stream_prefix
+      }
+    }
+  }
 }
 
 ################################################################################
@@ -137,29 +160,7 @@ resource "aws_ecs_task_definition" "this" {
     }
   }
 
-  container_definitions = jsonencode([
-    {
-      name      = var.container_name
-      image     = local.image
-      essential = true
-      # The executor gives each task its command through RunTask overrides; the image's entrypoint runs it.
-      environment = [for key in sort(keys(local.environment)) : { name = key, value = local.environment[key] }]
-      secrets     = [for key in sort(keys(var.secrets)) : { name = key, valueFrom = var.secrets[key] }]
-      # Airflow writes under AIRFLOW_HOME (/opt/airflow: logs, airflow.cfg, the task runner's temporary files)
-      # and Python under /tmp; a read-only root filesystem makes the task fail before it starts.
-      readonlyRootFilesystem = false
-      # An init process reaps the task runner's child processes and forwards SIGTERM on StopTask.
-      linuxParameters = { initProcessEnabled = true }
-      logConfiguration = {
-        logDriver = "awslogs"
-        options = {
-          awslogs-group         = aws_cloudwatch_log_group.worker.name
-          awslogs-region        = local.region
-          awslogs-stream-prefix = var.log_stream_prefix
-        }
-      }
-    }
-  ])
+  container_definitions = jsonencode([local.container])
 
   tags = var.tags
 
@@ -167,6 +168,60 @@ resource "aws_ecs_task_definition" "this" {
     precondition {
       condition     = local.task_size_valid
       error_message = "task_memory ${var.task_memory} is not a Fargate size for task_cpu ${var.task_cpu}; allowed: ${join(", ", [for m in local.task_memory_choices : tostring(m)])}."
+    }
+    precondition {
+      condition     = local.image != null
+      error_message = "Set image, or create_ecr_repository = true to run <repository URL>:<image_tag>."
+    }
+  }
+}
+
+################################################################################
+# One task definition per queue profile
+################################################################################
+
+resource "aws_ecs_task_definition" "profile" {
+  for_each = var.profiles
+
+  family                   = each.value.family
+  requires_compatibilities = each.value.ec2 ? ["EC2"] : ["FARGATE"]
+  # awsvpc on EC2 too: every task gets its own ENI with the worker security group, as on Fargate.
+  network_mode       = "awsvpc"
+  cpu                = tostring(each.value.cpu)
+  memory             = tostring(each.value.memory)
+  execution_role_arn = var.execution_role_arn
+  task_role_arn      = var.task_role_arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.cpu_architecture
+  }
+
+  # Fargate only: on EC2 the task's storage is the instance's volume.
+  dynamic "ephemeral_storage" {
+    for_each = !each.value.ec2 && var.ephemeral_storage_gib > 20 ? [var.ephemeral_storage_gib] : []
+
+    content {
+      size_in_gib = ephemeral_storage.value
+    }
+  }
+
+  # The GPU requirement only when there is one: the key is left out otherwise.
+  container_definitions = jsonencode([merge(local.container, {
+    for key, value in { resourceRequirements = [{ type = "GPU", value = tostring(each.value.gpu) }] } :
+    key => value if each.value.gpu > 0
+  })])
+
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = !contains(keys(local.profile_size_errors), each.key)
+      error_message = lookup(local.profile_size_errors, each.key, "")
+    }
+    precondition {
+      condition     = each.value.family != var.family
+      error_message = "profile ${each.key}: family ${each.value.family} is the default worker's; name the profile differently."
     }
     precondition {
       condition     = local.image != null

@@ -47,3 +47,8 @@ output "ecr_repository_arn" {
   description = "ARN of the created ECR repository (null when not created)."
   value       = var.create_ecr_repository ? aws_ecr_repository.this[0].arn : null
 }
+
+output "profile_task_definitions" {
+  description = "Task definition of each queue profile: name -> {family, arn}."
+  value       = { for name, definition in aws_ecs_task_definition.profile : name => { family = definition.family, arn = definition.arn } }
+}

@@ -215,3 +215,29 @@ variable "tags" {
   default     = {}
   nullable    = false
 }
+
+variable "profiles" {
+  description = "Queue profiles, each its own task definition with this module's container, log group and roles: name -> {family, cpu, memory, gpu, ec2}. ec2 = true makes an EC2 task definition (awsvpc; gpu adds a GPU resource requirement); otherwise cpu/memory must be a Fargate size."
+  type = map(object({
+    family = string
+    cpu    = number
+    memory = number
+    gpu    = optional(number, 0)
+    ec2    = optional(bool, false)
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for profile in values(var.profiles) : can(regex("^[a-zA-Z0-9_-]{1,255}$", profile.family))])
+    error_message = "Each profile family must be 1-255 letters, digits, hyphens or underscores."
+  }
+  validation {
+    condition     = alltrue([for profile in values(var.profiles) : profile.gpu == 0 || profile.ec2])
+    error_message = "profiles: gpu needs ec2 = true; Fargate has no GPUs: ${join(", ", [for name, profile in var.profiles : name if profile.gpu != 0 && !profile.ec2])}."
+  }
+  validation {
+    condition     = length(distinct([for profile in values(var.profiles) : profile.family])) == length(var.profiles)
+    error_message = "Each profile needs its own family."
+  }
+}
