@@ -4,12 +4,16 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
+# The oldest Airflow we support (pyproject.toml: apache-airflow>=3.1,<3.4): `make test-oldest` runs the unit
+# tests against it in its own venv. The newest is whatever .venv resolves.
+OLDEST_AIRFLOW ?= 3.1.8
+OLDEST_VENV := .venv-airflow-3.1
 TF_DIR ?= terraform
 TF_VARS ?= $(TF_DIR)/terraform.tfvars
 OUT ?= generated
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-unit test-e2e demo bench chaos local render plan apply destroy image fmt clean
+.PHONY: help install test test-unit test-oldest test-e2e demo bench chaos local render plan apply destroy image fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,18 +30,36 @@ $(CHECKOV_VENV)/.installed:
 	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov>=3.2,<4'
 	touch $@
 
+# The constraint keeps pip from resolving a newer Airflow for '.[dev]'; the check after it proves it did not.
+$(OLDEST_VENV)/.installed-$(OLDEST_AIRFLOW): pyproject.toml
+	$(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	echo 'apache-airflow==$(OLDEST_AIRFLOW)' > $(OLDEST_VENV)/constraints.txt
+	$(OLDEST_VENV)/bin/python -m pip install --quiet --prefer-binary -c $(OLDEST_VENV)/constraints.txt -e '.[dev]'
+	$(OLDEST_VENV)/bin/python -c 'import sys, airflow; v = airflow.__version__; print("Airflow", v, "in $(OLDEST_VENV)"); sys.exit(v != "$(OLDEST_AIRFLOW)")'
+	touch $@
+
 install: $(VENV)/.installed ## Create .venv and install the package with its dev tools
 
-test: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Unit, Terraform (checkov included) and end-to-end tests
+test: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Unit, Terraform (checkov included) and end-to-end tests, then test-oldest
 	$(PY) -m pytest -q -p no:cacheprovider
+	$(MAKE) --no-print-directory test-oldest
 
 test-unit: $(VENV)/.installed ## Only the fast tests (no e2e, no checkov)
 	$(PY) -m pytest -q -p no:cacheprovider -m 'not e2e' --deselect tests/test_terraform_static.py::test_checkov_finds_nothing
 
+test-oldest: $(OLDEST_VENV)/.installed-$(OLDEST_AIRFLOW) ## The fast tests against the oldest supported Airflow ($(OLDEST_AIRFLOW))
+	$(OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider -m 'not e2e' --deselect tests/test_terraform_static.py::test_checkov_finds_nothing
+
 demo: $(VENV)/.installed ## Run the example DAGs through a real Airflow on the local ECS
 	$(PY) -m airflow_ecs.demo
 
-bench: $(VENV)/.installed ## Benchmarks; writes benchmarks/results/*.json
+# Airflow's own AwsEcsExecutor (apache-airflow-providers-amazon) is installed for the benchmarks only.
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e '.[bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed ## Ours vs Airflow's AwsEcsExecutor on an emulated ECS; writes benchmarks/results/*.json
 	$(PY) benchmarks/run.py
 
 local: $(VENV)/.installed ## Start the local ECS in the foreground (Ctrl-C stops it)
@@ -67,5 +89,5 @@ fmt: $(VENV)/.installed ## terraform fmt over terraform/ (Terraform core bundled
 	$(PY) -m airflow_ecs.terraform_fmt $(TF_DIR)
 
 clean: ## Remove venvs, generated files and caches
-	rm -rf $(VENV) $(CHECKOV_VENV) $(OUT) .demo .local-ecs build *.egg-info
+	rm -rf $(VENV) $(CHECKOV_VENV) $(OLDEST_VENV) $(OUT) .demo .local-ecs build *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,102 +1,513 @@
-"""Benchmarks of the executor's scheduler-side cost (``make bench``).
+"""Benchmarks: our EcsFargateExecutor side by side with Airflow's own AwsEcsExecutor (``make bench``).
 
-burst: N tasks queued at once against moto's ECS (its own process) with a fixed latency added to every RunTask call
-(botocore's before-send hook sleeps, on whichever thread makes the call). Measures the longest single
-heartbeat() on the scheduler's thread and the time until every task is launched, against what the rate
-limit allows. Writes benchmarks/results/<name>.json and prints a table.
+One emulated ECS endpoint for both (benchmarks/gateway.py: moto in its own process, behind a gateway that
+adds a fixed latency to every call, throttles RunTask like ECS and counts calls per action). Each executor
+runs in its own fresh process (``--worker``), driven the same way: ``queue_workload(workload, session=None)``
+and ``heartbeat()`` in a loop, as Airflow's scheduler does, with a freshly reset moto each time.
+
+Scenarios (``--scenario NAME``, repeatable; all by default):
+  burst       500 tasks queued at once, 100 ms per AWS call, RunTask 20/s burst 100
+  throttled   1,000 tasks queued at once, 10 ms per call (so a serial caller can outrun 20/s), same bucket
+  steady      2,000 running tasks, nothing changes, heartbeat every 5 s: AWS calls per heartbeat
+  completion  10 of 1,000 running tasks stop (their events are published): time until Airflow sees them
+  memory      scheduler-process RSS growth while tracking 2,000 tasks
+
+Writes benchmarks/results/<scenario>.json and prints a table. Figures only: nothing here asserts.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
 sys.path.insert(0, str(REPO))
-os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
+
+# The ECS limits the gateway emulates (and the figure a launch is judged against).
+RATE, BURST = 20.0, 100
+EXECUTORS = ("ours", "theirs")
+THEIR_CONN_ID = "bench_aws"
+
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "burst": {"kind": "launch", "tasks": 500, "latency_ms": 100, "timeout": 180},
+    "throttled": {"kind": "launch", "tasks": 1000, "latency_ms": 10, "timeout": 180},
+    "steady": {"kind": "steady", "tasks": 2000, "latency_ms": 100, "interval": 5.0, "heartbeats": 12},
+    "completion": {"kind": "completion", "tasks": 1000, "stop": 10, "latency_ms": 100, "interval": 5.0},
+    "memory": {"kind": "memory", "tasks": 2000},
+}
 
 
-def start_moto() -> tuple[subprocess.Popen, str]:
-    """moto's server in its own process, as AWS is: in this one it would compete for the scheduler's GIL."""
+# --- talking to the gateway ---
+
+def call(url: str, body: dict[str, Any] | None = None) -> Any:
+    with urllib.request.urlopen(url, data=json.dumps(body or {}).encode(), timeout=120) as response:
+        raw = response.read()
+    return json.loads(raw) if raw else None
+
+
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+        return sock.getsockname()[1]
+
+
+def start_gateway() -> tuple[subprocess.Popen, str, str]:
+    """moto plus the gateway in their own process: in this one they would compete for the measured GIL."""
+    port, admin_port = free_port(), free_port()
+    process = subprocess.Popen([sys.executable, str(REPO / "benchmarks" / "gateway.py"), "--port", str(port),
+                                "--admin-port", str(admin_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    gateway, admin = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{admin_port}"
     deadline = time.monotonic() + 60
     while True:
         try:
-            urllib.request.urlopen(f"{url}/moto-api/reset", data=b"").close()
-            break
+            call(f"{gateway}/_bench/counts")
+            call(f"{admin}/moto-api/reset")
+            return process, gateway, admin
         except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("moto's server did not start") from None
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the benchmark gateway (benchmarks/gateway.py) did not start") from None
             time.sleep(0.2)
-    # Tasks change state only when the benchmark says so, never at a DescribeTasks.
-    body = json.dumps({"model_name": "ecs::task", "transition": {"progression": "manual", "times": 10**12}})
-    urllib.request.urlopen(f"{url}/moto-api/state-manager/set-transition", data=body.encode()).close()
-    return server, url
 
 
-def burst(tasks: int, latency: float) -> dict:
-    from airflow.executors.workloads import BundleInfo, ExecuteTask, TaskInstanceDTO
-
-    from airflow_ecs.executor import EcsFargateExecutor
+def fresh_world(gateway: str, admin: str) -> dict[str, Any]:
+    """An empty moto with the cluster, task definition, network and an events queue, made on the admin port."""
     from tests import aws_fixtures as aws
 
-    server, url = start_moto()
-    os.environ.update(aws.env_for(url, aws.provision(url), poll_interval="3600"))
-    executor = EcsFargateExecutor(parallelism=tasks + 10)
-    executor.start()
-    executor._ecs_launch.meta.events.register("before-send.ecs.RunTask", lambda **_: time.sleep(latency))
-    for i in range(tasks):
-        ti = TaskInstanceDTO(id=uuid.uuid4(), dag_id="bench", task_id=f"t{i}", run_id="r", try_number=1, map_index=-1,
-                             pool_slots=1, queue="default", priority_weight=1, dag_version_id=uuid.uuid4())
-        executor.queue_workload(ExecuteTask(ti=ti, dag_rel_path="b.py", token="t", log_path="l",
-                                            bundle_info=BundleInfo(name="dags-folder", version=None)), session=None)
-    beats: list[float] = []
-    start = time.perf_counter()
-    launched = 0
-    while launched < tasks and time.perf_counter() - start < 600:
+    call(f"{admin}/moto-api/reset")
+    call(f"{gateway}/_bench/forget")
+    # Tasks change state only when the harness says so, never at a DescribeTasks.
+    call(f"{admin}/moto-api/state-manager/set-transition",
+         {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 10**12}})
+    world = aws.provision(admin)
+    world["admin"] = admin
+    world["queue_url"] = aws.client(admin, "sqs").create_queue(QueueName="bench-task-events")["QueueUrl"]
+    return world
+
+
+# --- the executors, configured from the environment as a scheduler's would be ---
+
+def worker_env(executor: str, gateway: str, world: dict[str, Any], spec: dict[str, Any], home: str) -> dict[str, str]:
+    from tests import aws_fixtures as aws
+
+    env = {**os.environ, "AIRFLOW_HOME": home, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+           "AWS_DEFAULT_REGION": aws.REGION, "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING", "PYTHONPATH": str(REPO)}
+    if executor == "ours":
+        # As `airflow-ecs render` configures it: with the events queue Terraform creates.
+        extra = {"events_queue_url": world["queue_url"]}
+        if spec["kind"] != "launch":
+            # These scenarios measure tracking, not launching: set-up launches as fast as moto takes them.
+            extra.update(launch_rate="1000", launch_burst="5000")
+        env.update(aws.env_for(gateway, world, **extra))
+    else:
+        keys = {"region_name": aws.REGION, "cluster": aws.CLUSTER, "container_name": aws.CONTAINER,
+                "task_definition": aws.FAMILY, "launch_type": "FARGATE", "subnets": ",".join(world["subnets"]),
+                "security_groups": world["security_group"], "conn_id": THEIR_CONN_ID,
+                "check_health_on_startup": "True"}
+        env.update({f"AIRFLOW__AWS_ECS_EXECUTOR__{k.upper()}": v for k, v in keys.items()})
+        env[f"AIRFLOW_CONN_{THEIR_CONN_ID.upper()}"] = json.dumps(
+            {"conn_type": "aws", "extra": {"endpoint_url": gateway, "region_name": aws.REGION}})
+    return env
+
+
+def make_executor(executor: str, parallelism: int) -> Any:
+    if executor == "ours":
+        from airflow_ecs.executor import EcsFargateExecutor
+
+        return EcsFargateExecutor(parallelism=parallelism)
+    from airflow.providers.amazon.aws.executors.ecs.ecs_executor import AwsEcsExecutor
+
+    return AwsEcsExecutor(parallelism=parallelism)
+
+
+# Where heartbeat() spends its time, per executor: the methods its sync() is made of.
+PHASES = {
+    "ours": ("_emit_metrics", "trigger_tasks", "sync", "_drain_results", "_build_pending", "_build_and_submit",
+             "_launch_due_retries", "_check_pending_timeouts", "_maybe_poll", "_flush_event_deletes",
+             "_save_task_event_logs"),
+    "theirs": ("_emit_metrics", "trigger_tasks", "sync", "sync_running_workloads", "attempt_workload_runs"),
+}
+
+
+# --- the driver: what a scheduler does, with a stopwatch ---
+
+class Driver:
+    def __init__(self, name: str, executor: Any, gateway: str):
+        self.name, self.executor, self.gateway = name, executor, gateway
+        self.beats: list[float] = []
+        self.beat_phases: list[dict[str, float]] = []
+        self._phases: dict[str, float] = {}
+        self._longest: dict[str, float] = {}  # per phase, its longest single call in this heartbeat
+        self.beat_longest: list[dict[str, float]] = []
+        self.launched: dict[Any, float] = {}  # key -> when the executor first reported its task ARN
+        self.arn_to_key: dict[str, Any] = {}
+        self.running: dict[Any, float] = {}
+        self.done: dict[Any, tuple[str, float]] = {}
+        for phase in PHASES[name]:
+            self._time_phase(phase)
+        # Garbage collections that happen inside a heartbeat count against it: record them as a phase too.
+        self._gc_started: float | None = None
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        elif self._gc_started is not None:
+            name = f"gc_gen{info.get('generation')}"
+            self._phases[name] = self._phases.get(name, 0.0) + time.perf_counter() - self._gc_started
+            self._gc_started = None
+
+    def _time_phase(self, phase: str) -> None:
+        method = getattr(self.executor, phase)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                took = time.perf_counter() - t0
+                self._phases[phase] = self._phases.get(phase, 0.0) + took
+                self._longest[phase] = max(self._longest.get(phase, 0.0), took)
+
+        setattr(self.executor, phase, timed)
+
+    def queue(self, count: int) -> None:
+        from airflow.executors.workloads import BundleInfo, ExecuteTask, TaskInstanceDTO
+
+        run = uuid.uuid4().hex[:8]
+        for i in range(count):
+            ti = TaskInstanceDTO(id=uuid.uuid4(), dag_id="bench", task_id=f"t{i}", run_id=run, try_number=1,
+                                 map_index=-1, pool_slots=1, queue="default", priority_weight=1,
+                                 dag_version_id=uuid.uuid4())
+            self.executor.queue_workload(ExecuteTask(ti=ti, dag_rel_path="bench.py", token="t", log_path="l",
+                                                     bundle_info=BundleInfo(name="dags-folder", version=None)),
+                                         session=None)
+
+    def beat(self) -> float:
+        self._phases, self._longest = {}, {}
         t0 = time.perf_counter()
-        executor.heartbeat()
-        beats.append(time.perf_counter() - t0)
-        launched += sum(1 for state, _ in executor.get_event_buffer().values() if state == "queued")
-        time.sleep(0.05)
-    elapsed = time.perf_counter() - start
-    config = executor.ecs_config
-    allowed = max(tasks - config.launch_burst, 0) / config.launch_rate
-    executor.terminate()
-    server.terminate()
-    server.wait(timeout=30)
-    return {"scenario": "burst", "tasks": tasks, "latency_ms": latency * 1000, "launched": launched,
-            "max_heartbeat_ms": round(max(beats) * 1000, 2), "heartbeats": len(beats),
-            "seconds_to_launch_all": round(elapsed, 2), "rate_limit_allows_seconds": round(allowed, 2)}
+        self.executor.heartbeat()
+        took = time.perf_counter() - t0
+        self.beats.append(took)
+        self.beat_phases.append(self._phases)
+        self.beat_longest.append(self._longest)
+        now = time.time()
+        # What the scheduler reads back: the ARN (external executor id), RUNNING, and final states.
+        for key, (state, info) in self.executor.get_event_buffer().items():
+            state = str(getattr(state, "value", state))
+            if isinstance(info, str) and info.startswith("arn:") and key not in self.launched:
+                self.launched[key] = now
+                self.arn_to_key[info] = key
+            if state == "running":
+                self.running.setdefault(key, now)
+            elif state in ("success", "failed"):
+                self.done.setdefault(key, (state, now))
+        return took
+
+    def loop_until(self, done: Callable[[], bool], timeout: float, pause: float = 0.05) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.beat()
+            if done():
+                return True
+            time.sleep(pause)
+        return False
+
+    def settings(self, **settings: Any) -> None:
+        call(f"{self.gateway}/_bench/settings", settings)
+
+    def counts(self) -> dict[str, int]:
+        return call(f"{self.gateway}/_bench/counts")
+
+    def slowest(self, since: int = 0) -> dict[str, Any]:
+        """The longest heartbeat from index ``since`` on, with where its time went."""
+        index = max(range(since, len(self.beats)), key=self.beats.__getitem__)
+        return {"max_heartbeat_ms": ms(self.beats[index]), "slowest_heartbeat_index": index,
+                "slowest_heartbeat_phases_ms": {k: ms(v) for k, v in self.beat_phases[index].items() if v >= 0.0005},
+                "slowest_heartbeat_longest_call_ms": {k: ms(v) for k, v in self.beat_longest[index].items()
+                                                      if v >= 0.0005}}
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def rss_mib() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+# --- scenarios, run inside a worker process ---
+
+def launch(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[str, Any]:
+    tasks = spec["tasks"]
+    driver.settings(latency_ms=spec["latency_ms"], throttle=True, rate=RATE, burst=BURST)
+    start = time.time()
+    driver.queue(tasks)
+    finished = driver.loop_until(lambda: len(driver.launched) + len(driver.done) >= tasks, spec["timeout"])
+    counts = driver.counts()
+    allowed = max(tasks - BURST, 0) / RATE
+    last = max(driver.launched.values(), default=start)
+    seconds = last - start
+    run_task = counts.get("ecs.RunTask", 0)
+    throttled = counts.get("ecs.RunTask.throttled", 0)
+    return {
+        "tasks": tasks, "latency_ms": spec["latency_ms"], "launched": len(driver.launched),
+        "failed": sum(1 for state, _ in driver.done.values() if state == "failed"),
+        "finished_within_timeout": finished, "timeout_s": spec["timeout"],
+        "seconds_to_launch_all": round(seconds, 2), "rate_limit_allows_seconds": round(allowed, 2),
+        "throughput_vs_limit": round(allowed / seconds, 3) if seconds and len(driver.launched) == tasks else None,
+        "run_task_calls": run_task, "run_task_throttled": throttled,
+        "throttled_fraction": round(throttled / run_task, 4) if run_task else 0.0,
+        "heartbeats": len(driver.beats), **driver.slowest(),
+        "aws_calls": counts,
+    }
+
+
+def track(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[str, Any]:
+    """Set-up shared by steady, completion and memory: ``tasks`` launched and seen RUNNING.
+
+    Launched with no latency and no throttling (the launch is not what these scenarios measure), then each
+    task becomes RUNNING and its event is published, as ECS and EventBridge would.
+    """
+    tasks = spec["tasks"]
+    driver.settings(latency_ms=0, throttle=False)
+    t0 = time.perf_counter()
+    driver.queue(tasks)
+    if not driver.loop_until(lambda: len(driver.launched) >= tasks, 600):
+        raise RuntimeError(f"set-up: only {len(driver.launched)} of {tasks} tasks launched in 600 s")
+    call(f"{driver.gateway}/_bench/running", {"cluster": world["cluster"], "queue_url": world["queue_url"]})
+    if not driver.loop_until(lambda: len(driver.running) >= tasks, 300, pause=0.2):
+        raise RuntimeError(f"set-up: only {len(driver.running)} of {tasks} tasks seen RUNNING in 300 s")
+    # Steady means nothing left in flight: every published event received, applied and deleted.
+    drained = driver.loop_until(lambda: queued_events(world) == 0, 300, pause=0.2)
+    for _ in range(5):  # and any sweep or delete in flight finished
+        driver.beat()
+        time.sleep(0.2)
+    setup_events = {"events_drained": drained, "events_left": queued_events(world)}
+    return {"setup_seconds": round(time.perf_counter() - t0, 1), "setup_aws_calls": driver.counts(), **setup_events}
+
+
+def queued_events(world: dict[str, Any]) -> int:
+    """Messages in the events queue, visible or received and not yet deleted (asked on the admin port)."""
+    from tests import aws_fixtures as aws
+
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = aws.client(world["admin"], "sqs").get_queue_attributes(QueueUrl=world["queue_url"],
+                                                                       AttributeNames=names)["Attributes"]
+    return sum(int(attributes.get(name, 0)) for name in names)
+
+
+def steady(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[str, Any]:
+    setup = track(driver, spec, world)
+    driver.settings(latency_ms=spec["latency_ms"], throttle=True, rate=RATE, burst=BURST)
+    first = len(driver.beats)
+    window = time.perf_counter()
+    for _ in range(spec["heartbeats"]):
+        t0 = time.perf_counter()
+        driver.beat()
+        time.sleep(max(0.0, spec["interval"] - (time.perf_counter() - t0)))
+    window = time.perf_counter() - window
+    counts = driver.counts()
+    total = sum(v for k, v in counts.items() if not k.endswith(".throttled"))
+    beats = driver.beats[first:]
+    return {
+        "tasks": spec["tasks"], "latency_ms": spec["latency_ms"], "heartbeat_interval_s": spec["interval"],
+        "heartbeats": len(beats), "window_seconds": round(window, 1),
+        "aws_calls_per_heartbeat": round(total / len(beats), 2), "aws_calls": counts,
+        "describe_tasks_per_heartbeat": round(counts.get("ecs.DescribeTasks", 0) / len(beats), 2),
+        "mean_heartbeat_ms": ms(sum(beats) / len(beats)), **driver.slowest(first), **setup,
+    }
+
+
+def completion(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[str, Any]:
+    setup = track(driver, spec, world)
+    driver.settings(latency_ms=spec["latency_ms"], throttle=True, rate=RATE, burst=BURST)
+    driver.beat()
+    first = len(driver.beats)
+    # Right after a heartbeat: the worst moment, a whole interval before the next one.
+    stopped = call(f"{driver.gateway}/_bench/stop", {"cluster": world["cluster"], "queue_url": world["queue_url"],
+                                                      "count": spec["stop"]})
+    keys = [driver.arn_to_key[arn] for arn in stopped["arns"]]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not all(k in driver.done for k in keys):
+        time.sleep(max(0.0, spec["interval"] - driver.beats[-1]))
+        driver.beat()
+    seen = [driver.done[k][1] for k in keys if k in driver.done]
+    counts = driver.counts()
+    beats = driver.beats[first:]
+    return {
+        "tasks": spec["tasks"], "stopped": len(keys), "seen_final": len(seen),
+        "states": sorted({driver.done[k][0] for k in keys if k in driver.done}),
+        "latency_ms": spec["latency_ms"], "heartbeat_interval_s": spec["interval"],
+        "seconds_event_to_all_seen": round(max(seen) - stopped["published_at"], 2) if seen else None,
+        "heartbeats_after_event": len(beats), "aws_calls_meanwhile": counts,
+        "mean_heartbeat_ms": ms(sum(beats) / len(beats)) if beats else None, **setup,
+    }
+
+
+def memory(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[str, Any]:
+    gc.collect()
+    before = rss_mib()
+    setup = track(driver, spec, world)
+    gc.collect()
+    after = rss_mib()
+    return {"tasks": spec["tasks"], "rss_before_mib": round(before, 1), "rss_after_mib": round(after, 1),
+            "rss_growth_mib": round(after - before, 1), **setup}
+
+
+KINDS = {"launch": launch, "steady": steady, "completion": completion, "memory": memory}
+
+
+def worker(scenario: str, executor_name: str, gateway: str, world: dict[str, Any]) -> dict[str, Any]:
+    spec = SCENARIOS[scenario]
+    from tests import aws_fixtures as aws
+
+    world = {**world, "cluster": aws.CLUSTER}
+    executor = make_executor(executor_name, parallelism=spec["tasks"] + 10)
+    executor.start()
+    driver = Driver(executor_name, executor, gateway)
+    # One idle heartbeat first, as a scheduler's loop runs before any task is queued: the very first call
+    # initialises Airflow's metrics in BaseExecutor._emit_metrics (about 30 ms here), for either executor.
+    driver.beat()
+    driver.beats.clear()
+    driver.beat_phases.clear()
+    driver.beat_longest.clear()
+    try:
+        return KINDS[spec["kind"]](driver, spec, world)
+    finally:
+        # Not measured: without latency, so stopping what was launched takes seconds, not minutes.
+        # Their terminate() waits for every task to stop and nothing here stops them: only ours is called.
+        driver.settings(latency_ms=0, throttle=False)
+        if executor_name == "ours":
+            executor.terminate()
+
+
+# --- the orchestrator ---
+
+def run_worker(scenario: str, executor: str, gateway: str, admin: str) -> dict[str, Any]:
+    world = fresh_world(gateway, admin)
+    home = tempfile.mkdtemp(prefix="airflow-bench-")
+    logs = RESULTS / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / f"{scenario}-{executor}.log"
+    try:
+        with open(log_path, "w") as log:
+            done = subprocess.run(
+                [sys.executable, __file__, "--worker", scenario, "--executor", executor, "--gateway", gateway,
+                 "--world", json.dumps(world)],
+                env=worker_env(executor, gateway, world, SCENARIOS[scenario], home), stdout=subprocess.PIPE,
+                stderr=log, text=True, timeout=900)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = log_path.read_text().splitlines()[-5:]
+        return {"error": f"worker exited {done.returncode}; see {log_path.relative_to(REPO)}", "log_tail": tail}
+    return json.loads(lines[-1])
+
+
+def machine() -> dict[str, Any]:
+    from importlib.metadata import version
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    packages = {}
+    for name in ("apache-airflow", "apache-airflow-providers-amazon", "airflow-ecs", "moto", "boto3"):
+        try:
+            packages[name] = version(name)
+        except Exception:  # noqa: BLE001
+            packages[name] = "not installed"
+    return {"date": time.strftime("%Y-%m-%d"), "nproc": os.cpu_count(), "cpu": cpu,
+            "python": platform.python_version(), "packages": packages}
+
+
+# Per scenario: (figure, its key in the result, lower is better?, our target as text)
+FIGURES = {
+    "burst": [("longest heartbeat (ms)", "max_heartbeat_ms", True, "< 50 ms"),
+              ("seconds to launch all 500", "seconds_to_launch_all", True, "<= 22 s (limit allows 20 s)")],
+    "throttled": [("tasks failed", "failed", True, "0"),
+                  ("RunTask calls throttled", "throttled_fraction", True, "< 5%"),
+                  ("throughput / limit", "throughput_vs_limit", False, ">= 0.95"),
+                  ("seconds to launch all 1,000", "seconds_to_launch_all", True, "limit allows 45 s")],
+    "steady": [("AWS calls per heartbeat", "aws_calls_per_heartbeat", True, "<= 1"),
+               ("mean heartbeat (ms)", "mean_heartbeat_ms", True, "")],
+    "completion": [("seconds from event to all 10 seen", "seconds_event_to_all_seen", True, "within 1 heartbeat (5 s)"),
+                   ("heartbeats after the event", "heartbeats_after_event", True, "1")],
+    "memory": [("RSS growth, 2,000 tasks (MiB)", "rss_growth_mib", True, "< 20 MB")],
+}
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    rows = [("scenario", "figure", "ours", "theirs", "ours/theirs", "target (ours)")]
+    for scenario, result in results.items():
+        for label, key, _, target in FIGURES[scenario]:
+            ours, theirs = (result.get(e, {}).get(key) for e in EXECUTORS)
+            ratio = f"{ours / theirs:.3g}" if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)) \
+                and theirs else "-"
+            rows.append((scenario, label, fmt(ours), fmt(theirs), ratio, target))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1 else f"{value:,.1f}"
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tasks", type=int, default=500)
-    parser.add_argument("--latency-ms", type=float, default=100)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenario", action="append", choices=list(SCENARIOS), help="default: all of them")
+    parser.add_argument("--executor", choices=EXECUTORS, help="run only this executor (default: both)")
+    parser.add_argument("--worker", choices=list(SCENARIOS), help=argparse.SUPPRESS)
+    parser.add_argument("--gateway", help=argparse.SUPPRESS)
+    parser.add_argument("--world", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    result = burst(args.tasks, args.latency_ms / 1000)
-    result.update(machine=f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
-                  date=time.strftime("%Y-%m-%d"))
-    out = REPO / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "burst.json").write_text(json.dumps(result, indent=2) + "\n")
-    width = max(map(len, result))
-    print("\n".join(f"{key:<{width}}  {value}" for key, value in result.items()))
+    if args.worker:
+        result = worker(args.worker, args.executor, args.gateway, json.loads(args.world))
+        print(json.dumps(result), flush=True)
+        return 0
+    scenarios = args.scenario or list(SCENARIOS)
+    executors = [args.executor] if args.executor else list(EXECUTORS)
+    about = machine()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    process, gateway, admin = start_gateway()
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        for scenario in scenarios:
+            results[scenario] = {"scenario": scenario, "spec": SCENARIOS[scenario], "machine": about}
+            for executor in executors:
+                t0 = time.perf_counter()
+                results[scenario][executor] = run_worker(scenario, executor, gateway, admin)
+                print(f"{scenario:<11} {executor:<6} {time.perf_counter() - t0:6.1f}s  "
+                      f"{json.dumps(results[scenario][executor])[:300]}", flush=True)
+            (RESULTS / f"{scenario}.json").write_text(json.dumps(results[scenario], indent=2) + "\n")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    print()
+    print(f"{about['date']}, {about['nproc']} x {about['cpu']}, Python {about['python']}, "
+          + ", ".join(f"{k} {v}" for k, v in about["packages"].items()))
+    print(table(results))
     return 0
 
 
