@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 
+from airflow_ecs.local.faults import FaultPlan, FaultProxy, FaultyEvents
 from airflow_ecs.local.provision import provision
 from airflow_ecs.local.runtime import LocalRuntime
 
@@ -23,7 +24,8 @@ REGION = "us-east-1"
 class LocalEcs:
     def __init__(self, *, port: int = 0, region: str = REGION, execution_api_server_url: str | None = None,
                  task_environment: Mapping[str, str] | None = None, outputs_path: str | Path | None = None,
-                 start_delay: float = 0.5, max_concurrent: int = 8, stop_timeout: float = 10.0):
+                 start_delay: float = 0.5, max_concurrent: int = 8, stop_timeout: float = 10.0,
+                 fault_plan: FaultPlan | None = None):
         self.port = port
         self.region = region
         self.execution_api_server_url = execution_api_server_url
@@ -31,7 +33,11 @@ class LocalEcs:
         self.outputs_path = Path(outputs_path) if outputs_path else None
         self.runtime_options = {"start_delay": start_delay, "max_concurrent": max_concurrent,
                                 "stop_timeout": stop_timeout}
-        self.endpoint_url = ""
+        self.endpoint_url = ""  # moto itself: the runtime, provisioning and test harnesses use it
+        # With a fault plan, the executor goes through the fault layer instead (``executor_endpoint_url``).
+        self.fault_plan = fault_plan
+        self.faults: FaultProxy | None = None
+        self.event_faults: FaultyEvents | None = None
         self.outputs: dict[str, Any] = {}
         self.runtime: LocalRuntime | None = None
         self._server: Any = None
@@ -58,13 +64,30 @@ class LocalEcs:
         if self.outputs_path:
             self.outputs_path.parent.mkdir(parents=True, exist_ok=True)
             self.outputs_path.write_text(json.dumps(self.outputs, indent=2, sort_keys=True) + "\n")
-        self.runtime = LocalRuntime(region=self.region, clients=self.client, **self.runtime_options)
+        clients = self.client
+        if self.fault_plan is not None:
+            self.faults = FaultProxy(self.endpoint_url, self.fault_plan).start()
+            self.event_faults = FaultyEvents(self.client("events"), self.fault_plan)
+            event_faults = self.event_faults
+
+            def clients(service: str) -> Any:
+                return event_faults if service == "events" else self.client(service)
+        self.runtime = LocalRuntime(region=self.region, clients=clients, **self.runtime_options)
         self.runtime.start()
         return self
+
+    @property
+    def executor_endpoint_url(self) -> str:
+        """Where the executor should send its AWS calls: the fault layer when there is one, else moto."""
+        return self.faults.url if self.faults is not None else self.endpoint_url
 
     def stop(self) -> None:
         if self.runtime is not None:
             self.runtime.stop()
+        if self.event_faults is not None:
+            self.event_faults.stop()
+        if self.faults is not None:
+            self.faults.stop()
         if self._server is not None:
             self._server.stop()
 

@@ -1,0 +1,20 @@
+"""The short chaos run in ``make test``: two DAG runs (40 task instances) under every fault at once, and
+a scheduler SIGKILLed and restarted mid-run. ``make chaos`` is the long run of the same harness."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.chaos.harness import ChaosSettings, run_chaos
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+
+def test_forty_task_instances_under_mixed_faults_keep_every_invariant(tmp_path):
+    figures = run_chaos(ChaosSettings(work_dir=tmp_path / "chaos", task_instances=40, seed=1, timeout=420))
+    print(figures.report())
+    assert figures.task_instances == 40
+    # The faults did happen: a run that injected nothing would prove nothing.
+    injected = figures.faults["injected"]
+    assert sum(injected.values()) >= 10 and figures.scheduler_kills == 1, figures.report()
+    assert figures.violations() == [], figures.report()
