@@ -61,6 +61,11 @@ $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
 
 bench: $(VENV)/.bench-installed ## Ours vs Airflow's AwsEcsExecutor on an emulated ECS; writes benchmarks/results/*.json
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/shared_queue.py
+
+# CHAOS_TASK_INSTANCES (default 1000), CHAOS_SEED, CHAOS_TRACKING (events|polling): see tests/chaos/harness.py.
+chaos: $(VENV)/.installed ## Fault-injection run through a real Airflow (1,000 task instances); prints the invariants
+	$(PY) -m tests.chaos.harness
 
 local: $(VENV)/.installed ## Start the local ECS in the foreground (Ctrl-C stops it)
 	$(VENV)/bin/airflow-ecs local
