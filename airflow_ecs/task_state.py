@@ -97,8 +97,18 @@ def epoch_seconds(value: Any) -> float | None:
     return None
 
 
-def judge_missing(*, seen_running: bool) -> TaskOutcome:
-    """DescribeTasks answered MISSING: ECS no longer knows the task (or never placed it)."""
+# ECS's API is eventually consistent: DescribeTasks may answer MISSING for a task RunTask placed seconds ago.
+# Relaunching then would run the try twice, so a young task's MISSING means "not visible yet".
+MISSING_GRACE_SECONDS = 60.0
+
+
+def judge_missing(*, seen_running: bool, age: float | None = None) -> TaskOutcome:
+    """DescribeTasks answered MISSING: ECS no longer knows the task (or never placed it, or not yet).
+
+    ``age``: seconds since RunTask answered with this task; None when unknown (adopted), taken as old.
+    """
+    if not seen_running and age is not None and age < MISSING_GRACE_SECONDS:
+        return TaskOutcome(Verdict.PENDING, "MISSING")
     diagnosis = Diagnosis("ECS reports the task MISSING", "Relaunched if it had not started; otherwise failed so "
                           "Airflow retries it", infrastructure=True)
     return TaskOutcome(Verdict.FAILED if seen_running else Verdict.RELAUNCH, "MISSING", diagnosis)

@@ -330,16 +330,38 @@ def test_task_that_never_started_is_relaunched(ecs_env):
     executor.terminate()
 
 
-def test_missing_task_is_relaunched(ecs_env):
+def test_a_young_task_reported_missing_is_not_relaunched(ecs_env):
+    """ECS is eventually consistent: MISSING seconds after RunTask means not visible yet, not gone."""
     executor = started()
     key, arn = launch_one(executor)
+    described = []
+
+    def missing(request, **_):
+        described.append(1)
+        return json_response({"tasks": [], "failures": [{"arn": arn, "reason": "MISSING"}]})
+
+    executor._ecs.meta.events.register("before-send.ecs.DescribeTasks", missing)
+    heartbeat_until(executor, lambda: len(described) >= 3)
+    assert key not in executor.event_buffer and executor.aws_calls["RunTask"] == 1
+    assert executor.tasks.get(key).arn == arn
+    executor.terminate()
+
+
+def test_an_old_missing_task_is_stopped_and_relaunched(ecs_env, monkeypatch):
+    monkeypatch.setattr("airflow_ecs.task_state.MISSING_GRACE_SECONDS", 0.0)
+    executor = started()
+    key, arn = launch_one(executor)
+    stopped: list[str] = []
 
     def missing(request, **_):
         return json_response({"tasks": [], "failures": [{"arn": arn, "reason": "MISSING"}]})
 
     executor._ecs.meta.events.register("before-send.ecs.DescribeTasks", missing)
-    heartbeat_until(executor, lambda: key in queued_arns(executor))
-    assert executor.event_buffer[key][1] != arn
+    executor._ecs.meta.events.register("before-send.ecs.StopTask",
+                                       lambda request, **_: stopped.append(json.loads(request.body)["task"]))
+    heartbeat_until(executor, lambda: key in queued_arns(executor) and stopped)
+    assert executor.event_buffer[key][1] != arn  # launched again, under another ARN
+    assert stopped == [arn]  # and the old one can never run beside it
     executor.terminate()
 
 
