@@ -1,6 +1,6 @@
 """``airflow ecs check`` and ``airflow ecs status``: the same commands under Airflow's own CLI.
 
-Airflow 3.3 finds them through the provider info's ``cli`` entry; 3.1 and 3.2 through the executor's
+Airflow 3.2+ finds them through the provider info's ``cli`` entry; 3.1 through the executor's
 ``get_cli_commands``. Both point here.
 """
 
@@ -15,12 +15,9 @@ def _run(module: str) -> Any:
 
         if getattr(args, "json", False):
             # Airflow logs to stdout; JSON for scripts must be alone there (Airflow does the same for -o json).
-            try:
-                from airflow.cli.utils import redirect_stdout_log_handlers_to_stderr
-            except ImportError:  # before Airflow 3.3
-                pass
-            else:
-                redirect_stdout_log_handlers_to_stderr()
+            from airflow_ecs.airflow_compat import json_output_to_stdout_only
+
+            json_output_to_stdout_only()
         code = importlib.import_module(module).run(args)
         if code:
             raise SystemExit(code)

@@ -48,10 +48,10 @@ def connection_session_kwargs(conn_id: str, login: str | None, password: str | N
 
 def airflow_connection_kwargs(conn_id: str) -> dict[str, Any]:
     """Read the connection through Airflow's secrets backends (environment, secrets managers, database)."""
-    from airflow.models.connection import Connection
+    from airflow_ecs.airflow_compat import connection_from_secrets
 
     try:
-        connection = Connection.get_connection_from_secrets(conn_id)
+        connection = connection_from_secrets(conn_id)
     except Exception as error:  # noqa: BLE001 - AirflowNotFoundException or a backend's own error
         raise CredentialsError(f"[ecs_fargate] aws_conn_id = {conn_id!r}: {error}; create it, e.g. "
                                f"AIRFLOW_CONN_{conn_id.upper()}='aws://KEY_ID:SECRET@/?region_name=us-east-1'") from None

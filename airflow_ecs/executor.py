@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow.executors.base_executor import BaseExecutor
+from airflow_ecs.airflow_compat import BaseExecutor  # first: refuses an unsupported Airflow in one line
 from airflow.utils.state import TaskInstanceState
 
 from airflow_ecs import deployment_check, ecs_api
@@ -207,9 +207,9 @@ class EcsFargateExecutor(BaseExecutor):
 
     def _configured_section(self) -> dict[str, Any]:
         """[ecs_fargate] as Airflow sees it: airflow.cfg, AIRFLOW__ECS_FARGATE__* and the declared defaults."""
-        from airflow.configuration import conf
+        from airflow_ecs.airflow_compat import config_section
 
-        return dict(conf.getsection(SECTION) or {})
+        return config_section(SECTION)
 
     def _connect(self, config: EcsConfig) -> None:
         client = ecs_api.client_factory(config)
@@ -544,7 +544,8 @@ class EcsFargateExecutor(BaseExecutor):
         for arn in polled.missing:
             task = self.tasks.by_arn(arn)
             if task is not None:
-                self._apply_observation(task, judge_missing(seen_running=task.seen_running), None)
+                age = time.monotonic() - task.launched_at if task.launched_at else None
+                self._apply_observation(task, judge_missing(seen_running=task.seen_running, age=age), None)
 
     def _apply_events(self, received: EventsReceived) -> None:
         for message in received.messages:
@@ -623,6 +624,9 @@ class EcsFargateExecutor(BaseExecutor):
             self.log.warning("%s: %s; launching it again", task.identity.describe(), message)
             self.metrics.incr("tasks.relaunched")
             self.log_task_event(event="ecs task relaunched", extra=f"{task.arn}: {message}", ti_key=task.key)
+            if outcome.last_status != "STOPPED" and task.arn:
+                # ECS says MISSING, but it may yet run it: make sure the old task cannot run beside the new one.
+                self._stop_in_background(task.arn, "relaunched by Airflow's ECS executor")
             self.tasks.set_arn(task, None)
             task.launch += 1
             task.failures = 0
@@ -770,7 +774,7 @@ class EcsFargateExecutor(BaseExecutor):
 
     @staticmethod
     def get_cli_commands() -> list:
-        """``airflow ecs check|status`` on Airflow 3.1/3.2 (3.3 reads the provider info's ``cli`` entry)."""
+        """``airflow ecs check|status`` on Airflow 3.1 (3.2+ read the provider info's ``cli`` entry)."""
         from airflow_ecs.airflow_cli import get_cli_commands
 
         return get_cli_commands()

@@ -44,17 +44,6 @@ METRICS: tuple[Metric, ...] = (
 _KINDS = {metric.name: metric.kind for metric in METRICS}
 
 
-def _airflow_stats() -> Any:
-    try:
-        from airflow.sdk.observability import stats  # Airflow 3.3+
-
-        return stats
-    except ImportError:  # Airflow 3.1 and 3.2
-        from airflow.stats import Stats
-
-        return Stats
-
-
 class Metrics:
     """Emits the declared metrics to ``backend`` (Airflow's stats unless a test gives another)."""
 
@@ -64,7 +53,9 @@ class Metrics:
     @property
     def backend(self) -> Any:
         if self._backend is None:
-            self._backend = _airflow_stats()
+            from airflow_ecs.airflow_compat import airflow_stats
+
+            self._backend = airflow_stats()
         return self._backend
 
     def _name(self, name: str, kind: str) -> str:

@@ -14,10 +14,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from airflow.executors.workloads import BundleInfo, ExecuteTask, TaskInstanceDTO
 from airflow.utils.state import TaskInstanceState
 from botocore.awsrequest import AWSResponse
 
+from airflow_ecs.airflow_compat import BundleInfo, ExecuteTask, TaskInstanceDTO
 from airflow_ecs.executor import EcsFargateExecutor
 from tests import aws_fixtures as aws
 
