@@ -128,6 +128,20 @@ def describe_tasks(ecs: Any, cluster: str, arns: Sequence[str]) -> tuple[dict[st
     return found, missing
 
 
+def list_task_arns(ecs: Any, cluster: str, family: str | None, desired_status: str) -> list[str]:
+    """Every task ARN of the cluster (of one task definition family, when given) with this desired status."""
+    kwargs: dict[str, Any] = {"cluster": cluster, "desiredStatus": desired_status, "maxResults": 100}
+    if family:
+        kwargs["family"] = family
+    arns: list[str] = []
+    while True:
+        response = ecs.list_tasks(**kwargs)
+        arns.extend(response.get("taskArns") or [])
+        if not response.get("nextToken"):
+            return arns
+        kwargs["nextToken"] = response["nextToken"]
+
+
 def stop_task(ecs: Any, cluster: str, arn: str, reason: str) -> None:
     """StopTask; a task ECS no longer knows is already stopped, which is what was asked."""
     try:

@@ -66,7 +66,6 @@ from airflow_ecs.tracking import TaskBook, TrackedTask
 
 if TYPE_CHECKING:
     from airflow.models.taskinstance import TaskInstance
-    from airflow.models.taskinstancekey import TaskInstanceKey
 
 TASK_COMMAND = ["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string"]
 LOG_TAIL_LINES = 50
@@ -494,14 +493,7 @@ class EcsFargateExecutor(BaseExecutor):
         nothing changed, instead of describing every running task."""
         config = self._require_config()
         self.metrics.incr("sweeps.reconcile")
-        stopped: list[str] = []
-        kwargs: dict[str, Any] = {"cluster": config.cluster, "desiredStatus": "STOPPED", "maxResults": 100}
-        while True:
-            response = self._counted("ListTasks", lambda: self._ecs.list_tasks(**kwargs))
-            stopped.extend(response.get("taskArns") or [])
-            if not response.get("nextToken"):
-                break
-            kwargs["nextToken"] = response["nextToken"]
+        stopped = self._counted("ListTasks", ecs_api.list_task_arns, self._ecs, config.cluster, None, "STOPPED")
         ours = set(self.tasks.arns())
         wanted = [arn for arn in dict.fromkeys([*stopped, *stale]) if arn in ours]
         return self._describe(wanted) if wanted else Polled()

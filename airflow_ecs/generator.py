@@ -7,10 +7,8 @@ import argparse
 import json
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
-from importlib import resources
 from pathlib import Path
 
 import jinja2

@@ -58,25 +58,12 @@ def row_of(task: Mapping[str, Any], container_name: str) -> TaskRow | None:
     )
 
 
-def list_task_arns(ecs: Any, cluster: str, family: str | None, desired_status: str) -> list[str]:
-    kwargs: dict[str, Any] = {"cluster": cluster, "desiredStatus": desired_status, "maxResults": 100}
-    if family:
-        kwargs["family"] = family
-    arns: list[str] = []
-    while True:
-        response = ecs.list_tasks(**kwargs)
-        arns.extend(response.get("taskArns") or [])
-        if not response.get("nextToken"):
-            return arns
-        kwargs["nextToken"] = response["nextToken"]
-
-
 def collect(ecs: Any, config: EcsConfig) -> list[TaskRow]:
     families = {family_of(view.task_definition) if view.task_definition else None for view in config.launch_views()}
     if None in families:  # a template names the task definition: look at the whole cluster
         families = {None}
     arns = list(dict.fromkeys(arn for family in sorted(families, key=str) for status in ("RUNNING", "STOPPED")
-                              for arn in list_task_arns(ecs, config.cluster, family, status)))
+                              for arn in ecs_api.list_task_arns(ecs, config.cluster, family, status)))
     rows: list[TaskRow] = []
     for batch in ecs_api.chunks(arns, ecs_api.DESCRIBE_BATCH):
         for task in ecs.describe_tasks(cluster=config.cluster, tasks=batch, include=["TAGS"]).get("tasks") or []:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from airflow_ecs.airflow_stack import AirflowStack
+from airflow_ecs.local.faults import FaultPlan
 from airflow_ecs.local.server import LocalEcs
 
 
@@ -40,16 +41,20 @@ class LocalDeployment:
 @contextmanager
 def local_deployment(work: Path, dags: Path, *, env: Mapping[str, str | None] | None = None,
                      secret_key: str = "local", start_delay: float = 0.3, max_concurrent: int = 8,
-                     stop_timeout: float = 5.0, outputs_path: Path | None = None) -> Iterator[LocalDeployment]:
-    """Start it all in ``work``; ``env`` adds to (or, with None, removes from) the scheduler's environment."""
+                     stop_timeout: float = 5.0, outputs_path: Path | None = None,
+                     fault_plan: FaultPlan | None = None) -> Iterator[LocalDeployment]:
+    """Start it all in ``work``; ``env`` adds to (or, with None, removes from) the scheduler's environment.
+
+    With a ``fault_plan`` the executor talks to the fault layer in front of the local ECS.
+    """
     stack = AirflowStack(home=work / "airflow", dags_folder=dags)
     task_env = {"AIRFLOW_HOME": str(work / "task-home"), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
     with LocalEcs(execution_api_server_url=stack.execution_api_url, task_environment=task_env,
                   start_delay=start_delay, max_concurrent=max_concurrent, stop_timeout=stop_timeout,
-                  outputs_path=outputs_path) as local:
+                  outputs_path=outputs_path, fault_plan=fault_plan) as local:
         rendered = config_env(local.outputs, work / "config")
-        rendered.update({"AIRFLOW__ECS_FARGATE__ENDPOINT_URL": local.endpoint_url, "AWS_ACCESS_KEY_ID": "local",
+        rendered.update({"AIRFLOW__ECS_FARGATE__ENDPOINT_URL": local.executor_endpoint_url, "AWS_ACCESS_KEY_ID": "local",
                          "AWS_SECRET_ACCESS_KEY": secret_key,
                          "AWS_DEFAULT_REGION": rendered.get("AIRFLOW__ECS_FARGATE__REGION", "us-east-1")})
         for key, value in (env or {}).items():

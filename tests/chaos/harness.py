@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_ecs.airflow_stack import AirflowStack
-from airflow_ecs.local.deployment import config_env
+from airflow_ecs.local.deployment import local_deployment
 from airflow_ecs.local.faults import FaultPlan
 from airflow_ecs.local.server import LocalEcs
 
@@ -130,8 +130,8 @@ class Figures:
             f"calls: " + ", ".join(f"{k} {v}" for k, v in sorted(injected.items())),
             f"  clientToken replays        {self.faults.get('client_token_replays', 0)} (conflicts "
             f"{self.faults.get('client_token_conflicts', 0)})",
-            f"  events                     " + ", ".join(f"{k} {v}" for k, v in sorted(self.event_faults.items())),
-            f"  scheduler log              " + ", ".join(f"{k} {v}" for k, v in sorted(self.executor_log.items())),
+            "  events                     " + ", ".join(f"{k} {v}" for k, v in sorted(self.event_faults.items())),
+            "  scheduler log              " + ", ".join(f"{k} {v}" for k, v in sorted(self.executor_log.items())),
         ]
         problems = self.violations()
         lines.append("INVARIANTS HOLD" if not problems else "INVARIANTS BROKEN:\n  " + "\n  ".join(problems))
@@ -284,23 +284,16 @@ def run_chaos(settings: ChaosSettings, log: Any = print) -> Figures:
                                 "crash_rate": settings.crash_rate, "kill_scheduler_at": settings.kill_scheduler_at})
     if settings.work_dir.exists():
         shutil.rmtree(settings.work_dir)
-    stack = AirflowStack(home=settings.work_dir / "airflow", dags_folder=DAGS)
-    task_env = {"AIRFLOW_HOME": str(settings.work_dir / "task-home"), "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
-    with LocalEcs(execution_api_server_url=stack.execution_api_url, task_environment=task_env, start_delay=0.2,
-                  max_concurrent=settings.max_concurrent, stop_timeout=3, fault_plan=plan) as local:
-        env = config_env(local.outputs, settings.work_dir / "config")
-        env.update({"AIRFLOW__ECS_FARGATE__ENDPOINT_URL": local.executor_endpoint_url, "AWS_ACCESS_KEY_ID": "local",
-                    "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": local.region,
-                    "AIRFLOW__ECS_FARGATE__POLL_INTERVAL": "2",
-                    "AIRFLOW__ECS_FARGATE__RECONCILE_INTERVAL": "5", "AIRFLOW__CORE__PARALLELISM": "32"})
-        if settings.tracking == "polling":
-            env.pop("AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL", None)
-        stack.extra_env = env
+    env: dict[str, str | None] = {"AIRFLOW__ECS_FARGATE__POLL_INTERVAL": "2",
+                                  "AIRFLOW__ECS_FARGATE__RECONCILE_INTERVAL": "5", "AIRFLOW__CORE__PARALLELISM": "32"}
+    if settings.tracking == "polling":
+        env["AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL"] = None
+    with local_deployment(settings.work_dir, DAGS, env=env, start_delay=0.2, max_concurrent=settings.max_concurrent,
+                          stop_timeout=3, fault_plan=plan) as deployed:
+        stack, local = deployed.stack, deployed.local
         monkey = ChaosMonkey(local, settings)
         trigger_errors: list[str] = []
         try:
-            stack.start()
             stack.wait_for_dag(DAG_ID)
             log(f"[chaos] Airflow up in {time.monotonic() - started:.0f}s; {runs} runs x {constants['per_run']} "
                 f"task instances, faults through {local.executor_endpoint_url}")
@@ -353,7 +346,6 @@ def run_chaos(settings: ChaosSettings, log: Any = print) -> Figures:
                 figures.not_final.extend(trigger_errors)
         finally:
             monkey.stop()
-            stack.stop()
     return figures
 
 
