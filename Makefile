@@ -16,7 +16,7 @@ OUT ?= generated
 .PHONY: help install test test-unit test-oldest test-e2e demo bench chaos local render plan apply destroy image fmt clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,7 +52,7 @@ test-unit: $(VENV)/.installed ## Only the fast tests (no e2e, no checkov)
 # on another Airflow: the main suite runs them once.
 AIRFLOW_FREE_TESTS := tests/test_terraform_static.py tests/test_terraform_runner.py tests/test_generator.py \
 	tests/test_local_runtime.py tests/test_faults.py tests/test_docs.py
-test-oldest: $(OLDEST_VENV)/.installed-$(OLDEST_AIRFLOW) ## The fast tests against the oldest supported Airflow ($(OLDEST_AIRFLOW))
+test-oldest: $(OLDEST_VENV)/.installed-$(OLDEST_AIRFLOW) ## The fast tests against the oldest supported Airflow (OLDEST_AIRFLOW, 3.1)
 	$(OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider -m 'not e2e' $(addprefix --ignore=,$(AIRFLOW_FREE_TESTS))
 
 demo: $(VENV)/.installed ## Run the example DAGs through a real Airflow on the local ECS
@@ -98,5 +98,5 @@ fmt: $(VENV)/.installed ## terraform fmt over terraform/ (Terraform core bundled
 	$(PY) -m airflow_ecs.terraform_fmt $(TF_DIR)
 
 clean: ## Remove venvs, generated files and caches
-	rm -rf $(VENV) $(CHECKOV_VENV) $(OLDEST_VENV) $(OUT) .demo .local-ecs build *.egg-info
+	rm -rf $(VENV) $(CHECKOV_VENV) $(OLDEST_VENV) $(OUT) .demo .local-ecs .chaos benchmarks/results build *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
