@@ -220,3 +220,24 @@ def test_airflow_ecs_local_serves_until_signalled_and_its_outputs_render(tmp_pat
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
+
+
+def test_run_task_through_the_executors_endpoint_is_idempotent_by_client_token(local):
+    """As on ECS (moto alone has no idempotency): a RunTask retried with its clientToken gets the same task."""
+    import boto3
+
+    ecs = boto3.client("ecs", region_name=local.region, endpoint_url=local.executor_endpoint_url,
+                       aws_access_key_id="local", aws_secret_access_key="local")
+    value = local.outputs
+    request = dict(
+        cluster=value["cluster_name"]["value"], taskDefinition=value["task_definition_family"]["value"],
+        launchType="FARGATE", startedBy="idempotent", clientToken="airflow-same-token",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": value["subnet_ids"]["value"],
+                                                      "securityGroups": value["security_group_ids"]["value"]}},
+        overrides={"containerOverrides": [{"name": value["container_name"]["value"], "command": ["python", "-c", "pass"]}]},
+    )
+    first = ecs.run_task(**request)["tasks"][0]["taskArn"]
+    second = ecs.run_task(**request)["tasks"][0]["taskArn"]
+    assert first == second
+    wait_for(local, first, "STOPPED")
+    assert local.runtime.launches_by_started_by["idempotent"] == 1

@@ -34,7 +34,8 @@ class LocalEcs:
         self.runtime_options = {"start_delay": start_delay, "max_concurrent": max_concurrent,
                                 "stop_timeout": stop_timeout}
         self.endpoint_url = ""  # moto itself: the runtime, provisioning and test harnesses use it
-        # With a fault plan, the executor goes through the fault layer instead (``executor_endpoint_url``).
+        # The executor goes through the fault layer (``executor_endpoint_url``): always for RunTask's
+        # clientToken idempotency, which ECS has and moto lacks; with a plan, for its faults too.
         self.fault_plan = fault_plan
         self.faults: FaultProxy | None = None
         self.event_faults: FaultyEvents | None = None
@@ -54,7 +55,8 @@ class LocalEcs:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # Task states are ours to set: moto must not move them on by itself at each DescribeTasks.
         state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**12})
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        # moto on any free port; ``port`` is the one users and the executor see: the layer in front of it.
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
@@ -65,8 +67,8 @@ class LocalEcs:
             self.outputs_path.parent.mkdir(parents=True, exist_ok=True)
             self.outputs_path.write_text(json.dumps(self.outputs, indent=2, sort_keys=True) + "\n")
         clients = self.client
+        self.faults = FaultProxy(self.endpoint_url, self.fault_plan or FaultPlan(), port=self.port).start()
         if self.fault_plan is not None:
-            self.faults = FaultProxy(self.endpoint_url, self.fault_plan).start()
             self.event_faults = FaultyEvents(self.client("events"), self.fault_plan)
             event_faults = self.event_faults
 
@@ -79,7 +81,7 @@ class LocalEcs:
     @property
     def executor_endpoint_url(self) -> str:
         """Where the executor should send its AWS calls: the fault layer when there is one, else moto."""
-        return self.faults.url if self.faults is not None else self.endpoint_url
+        return self.faults.url if self.faults is not None else self.endpoint_url  # None only before start()
 
     def stop(self) -> None:
         if self.runtime is not None:
@@ -111,9 +113,9 @@ def run(args: argparse.Namespace) -> int:
     local = LocalEcs(port=args.port, execution_api_server_url=args.execution_api_server_url,
                      outputs_path=args.outputs, start_delay=args.start_delay, max_concurrent=args.max_concurrent)
     local.start()
-    print(f"local ECS on {local.endpoint_url}; outputs in {args.outputs}. Render the config with:\n"
+    print(f"local ECS on {local.executor_endpoint_url}; outputs in {args.outputs}. Render the config with:\n"
           f"  airflow-ecs render --outputs {args.outputs} --out generated\n"
-          f"and set AIRFLOW__ECS_FARGATE__ENDPOINT_URL={local.endpoint_url}. Ctrl-C stops it.", flush=True)
+          f"and set AIRFLOW__ECS_FARGATE__ENDPOINT_URL={local.executor_endpoint_url}. Ctrl-C stops it.", flush=True)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())

@@ -1,7 +1,9 @@
 """Two schedulers share one cluster and one events queue; one is killed with SIGKILL halfway.
 
 Every task must end once, in the right state, with one ECS task per task instance try (counted in the
-local ECS), the survivor adopting what the dead one launched.
+local ECS), the survivor adopting what the dead one launched. On SQLite (no row locks) both schedulers may
+queue the same try now and then; the RunTask clientToken, which the local ECS honours as ECS does, is
+what keeps that try to one ECS task.
 """
 
 from __future__ import annotations
