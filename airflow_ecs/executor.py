@@ -108,6 +108,12 @@ class BackgroundError:
     error: str
 
 
+def identity_of(ti: Any) -> TaskIdentity:
+    """A workload's task instance (launching) or a database one (adopting), as ECS will know it."""
+    return TaskIdentity(ti.dag_id, ti.task_id, ti.run_id, ti.map_index, ti.try_number,
+                        str(getattr(ti, "id", "") or ""), ti.queue or "default")
+
+
 def sample_identity() -> TaskIdentity:
     return TaskIdentity("example_dag", "example_task", "manual__2026-01-01T00:00:00+00:00", -1, 1,
                         "01900000-0000-7000-8000-000000000000", "default")
@@ -307,8 +313,7 @@ class EcsFargateExecutor(BaseExecutor):
         key = ti.key
         if key not in self.running:  # revoked while it waited to be built
             return
-        identity = TaskIdentity(ti.dag_id, ti.task_id, ti.run_id, ti.map_index, ti.try_number,
-                                str(ti.id) if getattr(ti, "id", None) else "", ti.queue or "default")
+        identity = identity_of(ti)
         try:
             request = self.build_request_for(identity, [*TASK_COMMAND, workload.model_dump_json()],
                                              getattr(ti, "executor_config", None))
@@ -674,8 +679,7 @@ class EcsFargateExecutor(BaseExecutor):
             if not (arn.startswith("arn:") and ":task/" in arn):
                 not_adopted.append(ti)
                 continue
-            identity = TaskIdentity(ti.dag_id, ti.task_id, ti.run_id, ti.map_index, ti.try_number,
-                                    str(getattr(ti, "id", "") or ""), ti.queue or "default")
+            identity = identity_of(ti)
             task = TrackedTask(key=ti.key, identity=identity, started_by=started_by(identity), request_json=None,
                                container_name=self.profile_config(identity.queue)[1].container_name,
                                attempts=1, launched_at=time.monotonic(),
