@@ -13,10 +13,10 @@ TF_VARS ?= $(TF_DIR)/terraform.tfvars
 OUT ?= generated
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-unit test-oldest test-e2e demo bench chaos local render plan apply destroy image fmt clean
+.PHONY: help install test test-schedulers test-unit test-oldest test-e2e demo bench chaos local render plan apply destroy image fmt clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,11 @@ $(OLDEST_VENV)/.installed-$(OLDEST_AIRFLOW): pyproject.toml
 install: $(VENV)/.installed ## Create .venv and install the package with its dev tools
 
 test: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Unit, Terraform (checkov included) and end-to-end tests, then test-oldest
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -m 'not multi_scheduler'
 	$(MAKE) --no-print-directory test-oldest
+
+test-schedulers: $(VENV)/.installed ## Two schedulers, one killed (needs a database with row locks to be reliable)
+	$(PY) -m pytest -q -p no:cacheprovider -m multi_scheduler
 
 test-unit: $(VENV)/.installed ## Only the fast tests (no e2e, no checkov)
 	$(PY) -m pytest -q -p no:cacheprovider -m 'not e2e' --deselect tests/test_terraform_static.py::test_checkov_finds_nothing

@@ -147,16 +147,20 @@ def template_context(
     }
 
 
-def client_token(identity: TaskIdentity, launch: int) -> str:
-    """The RunTask idempotency key of one launch of one try.
+def client_token(identity: TaskIdentity, launch: int, request: Mapping[str, Any] | None = None) -> str:
+    """The RunTask idempotency key of one launch of one try, with these parameters.
 
-    A retried call (same launch) reuses it, so ECS never starts a second container for it; a deliberate
-    relaunch (new launch number) or changed parameters need a new one, or ECS answers ConflictException.
+    A retried call (same launch, same request) reuses it, so ECS never starts a second container for it. A
+    deliberate relaunch (new launch number) or other parameters need a new one, or ECS answers
+    ConflictException: that includes the same try queued again by Airflow (its workload carries a new
+    token), hence the digest of the request in the key.
     """
-    key = "\x1f".join(
-        [identity.dag_id, identity.task_id, identity.run_id, str(identity.map_index), str(identity.try_number),
-         identity.ti_id, str(launch)]
-    )
+    parts = [identity.dag_id, identity.task_id, identity.run_id, str(identity.map_index), str(identity.try_number),
+             identity.ti_id, str(launch)]
+    if request is not None:
+        body = {name: value for name, value in request.items() if name != "clientToken"}
+        parts.append(hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest())
+    key = "\x1f".join(parts)
     return "airflow-" + hashlib.sha256(key.encode()).hexdigest()[: CLIENT_TOKEN_LIMIT - len("airflow-")]
 
 
@@ -255,7 +259,7 @@ def build_request(
         container = container_override(request, config.container_name)
         merge_environment(container, [("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", config.execution_api_server_url)])
     request = apply_settings(request, settings, config.container_name)
-    request["clientToken"] = client_token(identity, launch)
+    request["clientToken"] = client_token(identity, launch, request)
     validate(request, template)
     return request
 
@@ -267,5 +271,5 @@ def with_launch(request: Mapping[str, Any], identity: TaskIdentity, launch: int,
     if strategy is not None:
         updated.pop("launchType", None)
         updated["capacityProviderStrategy"] = [dict(item) for item in strategy]
-    updated["clientToken"] = client_token(identity, launch)
+    updated["clientToken"] = client_token(identity, launch, updated)
     return updated

@@ -256,7 +256,8 @@ def test_client_token_differs_per_task_instance_try(other):
 def test_the_built_request_carries_the_identity():
     request = build(launch=2)
     assert request["startedBy"] == TI_ID
-    assert request["clientToken"] == client_token(IDENTITY, 2)
+    assert request["clientToken"] == client_token(IDENTITY, 2, request)
+    assert request["clientToken"] == build(launch=2)["clientToken"]  # a retry rebuilds the same token
     tags = {tag["key"]: tag["value"] for tag in request["tags"]}
     assert tags == {
         "airflow:dag_id": "etl", "airflow:task_id": "load", "airflow:run_id": "scheduled__2026-01-01T00:00:00+00:00",
@@ -285,7 +286,8 @@ def test_tag_values_are_made_safe(value, expected):
 def test_with_launch_changes_only_the_token_and_optionally_the_strategy():
     request = build()
     again = with_launch(request, IDENTITY, 1)
-    assert again == {**request, "clientToken": client_token(IDENTITY, 1)}
+    assert again == {**request, "clientToken": client_token(IDENTITY, 1, request)}
+    assert again["clientToken"] != request["clientToken"]
     fallback = with_launch(request, IDENTITY, 2, [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}])
     assert "launchType" not in fallback
     assert fallback["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}]
@@ -359,3 +361,12 @@ def test_template_context_names():
                             "executor_config"}
     assert context["executor_config"] == {}
     json.dumps(context)
+
+
+def test_the_same_try_queued_again_with_a_new_workload_gets_a_new_client_token():
+    """Airflow may queue one try again (stuck in queued, requeued) with a new workload token: reusing the
+    old clientToken with the new request would make ECS answer ConflictException and fail the task."""
+    first = build(command=["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string", '{"t": 1}'])
+    again = build(command=["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string", '{"t": 2}'])
+    assert first["clientToken"] != again["clientToken"]
+    assert len(again["clientToken"]) <= 64
