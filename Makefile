@@ -13,7 +13,7 @@ TF_VARS ?= $(TF_DIR)/terraform.tfvars
 OUT ?= generated
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-schedulers test-unit test-oldest test-e2e demo bench chaos local render plan apply destroy image fmt clean
+.PHONY: help install postgresql test test-unit test-oldest demo bench chaos local render plan apply destroy image fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -41,12 +41,18 @@ $(OLDEST_VENV)/.installed-$(OLDEST_AIRFLOW): pyproject.toml
 
 install: $(VENV)/.installed ## Create .venv and install the package with its dev tools
 
-test: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Unit, Terraform (checkov included) and end-to-end tests, then test-oldest
-	$(PY) -m pytest -q -p no:cacheprovider -m 'not multi_scheduler'
-	$(MAKE) --no-print-directory test-oldest
+# The two-scheduler e2e test runs Airflow on a throwaway PostgreSQL server (several schedulers need row locks,
+# which SQLite lacks); tests/postgres_server.py starts it from the server binaries this installs if missing.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+postgresql: ## Install PostgreSQL's server binaries (Debian's package) if they are missing
+	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else \
+		echo "Installing Debian's postgresql for the two-scheduler test"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; \
+	fi
 
-test-schedulers: $(VENV)/.installed ## Two schedulers, one killed (needs a database with row locks to be reliable)
-	$(PY) -m pytest -q -p no:cacheprovider -m multi_scheduler
+test: $(VENV)/.installed $(CHECKOV_VENV)/.installed postgresql ## Unit, Terraform (checkov included) and end-to-end tests, then test-oldest
+	$(PY) -m pytest -q -p no:cacheprovider
+	$(MAKE) --no-print-directory test-oldest
 
 test-unit: $(VENV)/.installed ## Only the fast tests (no e2e, no checkov)
 	$(PY) -m pytest -q -p no:cacheprovider -m 'not e2e' --deselect tests/test_terraform_static.py::test_checkov_finds_nothing

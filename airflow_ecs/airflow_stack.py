@@ -1,8 +1,9 @@
 """A real Airflow 3 (api-server, scheduler, dag-processor) on this machine, for the demo and the e2e tests.
 
 ``airflow standalone`` would swap our executor for LocalExecutor (it is not ``is_local``), so each
-component runs as its own process, in its own AIRFLOW_HOME with SQLite. Task state is read straight from
-that SQLite file: no Airflow import in the caller, which may already have Airflow loaded with other config.
+component runs as its own process, in its own AIRFLOW_HOME, with SQLite there unless ``database_url`` names
+another database (several schedulers need PostgreSQL's row locks). Task state is read straight from the
+database: no Airflow import in the caller, which may already have Airflow loaded with other config.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,8 @@ class AirflowStack:
     home: Path
     dags_folder: Path
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # A SQLAlchemy URL; None is SQLite in ``home``. Only postgresql+psycopg2 is read back besides SQLite.
+    database_url: str | None = None
     api_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
@@ -85,6 +89,8 @@ class AirflowStack:
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
             "PYTHONUNBUFFERED": "1",
         })
+        if self.database_url:
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.database_url
         env.update(self.extra_env)
         return env
 
@@ -153,9 +159,23 @@ class AirflowStack:
     # --- reading and driving DAG runs ---
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
-        db = self.home / "airflow.db"
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as connection:
-            return connection.execute(sql, params).fetchall()
+        """Rows of ``sql`` with ``?`` placeholders, from SQLite or PostgreSQL (timestamps as ISO text in both)."""
+        if self.database_url is None:
+            db = self.home / "airflow.db"
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as connection:
+                return connection.execute(sql, params).fetchall()
+        import psycopg2  # only where a PostgreSQL-backed stack is used
+
+        dsn = self.database_url.replace("postgresql+psycopg2://", "postgresql://", 1)
+        connection = psycopg2.connect(dsn, connect_timeout=10)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql.replace("?", "%s"), params)
+                rows = cursor.fetchall()
+        finally:
+            connection.close()
+        return [tuple(value.isoformat(sep=" ") if isinstance(value, datetime) else value for value in row)
+                for row in rows]
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -204,8 +224,6 @@ class AirflowStack:
 def seconds_between(start: str | None, end: str | None) -> float | None:
     if not start or not end:
         return None
-    from datetime import datetime
-
     def parse(text: str) -> datetime:
         return datetime.fromisoformat(text.replace(" ", "T"))
 

@@ -42,12 +42,14 @@ class LocalDeployment:
 def local_deployment(work: Path, dags: Path, *, env: Mapping[str, str | None] | None = None,
                      secret_key: str = "local", start_delay: float = 0.3, max_concurrent: int = 8,
                      stop_timeout: float = 5.0, outputs_path: Path | None = None,
-                     fault_plan: FaultPlan | None = None) -> Iterator[LocalDeployment]:
+                     fault_plan: FaultPlan | None = None,
+                     database_url: str | None = None) -> Iterator[LocalDeployment]:
     """Start it all in ``work``; ``env`` adds to (or, with None, removes from) the scheduler's environment.
 
-    With a ``fault_plan`` the executor talks to the fault layer in front of the local ECS.
+    With a ``fault_plan`` the executor talks to the fault layer in front of the local ECS. ``database_url``
+    is Airflow's metadata database (default: SQLite in ``work``).
     """
-    stack = AirflowStack(home=work / "airflow", dags_folder=dags)
+    stack = AirflowStack(home=work / "airflow", dags_folder=dags, database_url=database_url)
     task_env = {"AIRFLOW_HOME": str(work / "task-home"), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
     with LocalEcs(execution_api_server_url=stack.execution_api_url, task_environment=task_env,
