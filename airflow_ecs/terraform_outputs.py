@@ -2,6 +2,11 @@
 
 ``terraform output -json`` gives ``{"name": {"value": ..., "type": ..., "sensitive": ...}}``; the local ECS
 writes the same shape. A missing or mistyped output is one error naming it and what was expected.
+
+terraform/ applied as the root module gives the contract's outputs at the top level. A configuration that
+calls it as a module (the examples, most real deployments) re-exports them all with one output,
+``output "airflow_ecs" { value = module.airflow_ecs }``: Terraform cannot re-export a module's outputs one
+by one without repeating each, and a module's value is the object of its outputs.
 """
 
 from __future__ import annotations
@@ -132,17 +137,35 @@ def parse_profiles(value: Mapping[str, Any]) -> tuple[ProfileOutputs, ...]:
     return tuple(_profile(name, value[name]) for name in sorted(value))
 
 
+# The output a calling configuration re-exports the whole module with.
+MODULE_OUTPUT = "airflow_ecs"
+
+
+def contract_entries(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The outputs to read the contract from: the top level, or the fields of the ``airflow_ecs`` module output."""
+    entry = data.get(MODULE_OUTPUT)
+    if entry is None:
+        return data
+    module = entry.get("value") if isinstance(entry, Mapping) else None
+    if not isinstance(module, Mapping):
+        raise OutputsError(f"terraform outputs: {MODULE_OUTPUT!r} is {type(module).__name__} {module!r}; expected "
+                           f"the whole module, as in output \"{MODULE_OUTPUT}\" {{ value = module.airflow_ecs }}")
+    return {name: {"value": value} for name, value in module.items()}
+
+
 def parse_outputs(data: Mapping[str, Any]) -> DeploymentOutputs:
     if not isinstance(data, Mapping):
         raise OutputsError("terraform outputs: expected the JSON object `terraform output -json` prints")
+    data = contract_entries(data)
     values: dict[str, Any] = {}
     for name, (kind, required) in CONTRACT.items():
         entry = data.get(name)
         value = entry.get("value") if isinstance(entry, Mapping) else None
         if value is None:
             if required:
-                raise OutputsError(f"terraform outputs: {name!r} is missing; expected a {kind.__name__} "
-                                   "(is the root module in terraform/ applied?)")
+                raise OutputsError(f"terraform outputs: {name!r} is missing; expected a {kind.__name__} (is the root "
+                                   "module in terraform/ applied, or, calling it as a module, is it re-exported as "
+                                   f"output {MODULE_OUTPUT!r}?)")
             values[name] = None
             continue
         if not isinstance(value, kind) or (kind is list and not all(isinstance(v, (str, dict)) for v in value)):

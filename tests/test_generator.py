@@ -176,6 +176,15 @@ def test_a_mistyped_output_is_named(name):
         parse_outputs(data)
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_the_module_re_exported_as_one_output_reads_as_the_root_outputs(case):
+    # What `terraform output -json` prints for output "airflow_ecs" { value = module.airflow_ecs } in a caller.
+    data = outputs_json(case)
+    wrapped = {"airflow_ecs": {"value": {name: entry["value"] for name, entry in data.items()}, "sensitive": False},
+               "vpc_id": {"value": "vpc-0123", "sensitive": False}}
+    assert parse_outputs(wrapped) == parse_outputs(data)
+
+
 def test_a_strategy_item_without_a_provider_is_named():
     data = outputs_json("spot_with_events")
     data["capacity_provider_strategy"]["value"] = [{"weight": 1}]
@@ -218,7 +227,11 @@ def test_render_command_from_stdin(capsys, monkeypatch, tmp_path):
     ("{not json", "airflow-ecs render: terraform outputs -: not JSON (Expecting property name enclosed in double "
                   "quotes at line 1)"),
     ('{"region": {"value": "eu-west-1"}}', "airflow-ecs render: terraform outputs: 'cluster_name' is missing; "
-                                           "expected a str (is the root module in terraform/ applied?)"),
+                                           "expected a str (is the root module in terraform/ applied, or, calling "
+                                           "it as a module, is it re-exported as output 'airflow_ecs'?)"),
+    ('{"airflow_ecs": {"value": "cluster"}}', "airflow-ecs render: terraform outputs: 'airflow_ecs' is str "
+                                              "'cluster'; expected the whole module, as in output \"airflow_ecs\" "
+                                              "{ value = module.airflow_ecs }"),
 ])
 def test_render_command_errors_are_one_line_and_write_nothing(capsys, monkeypatch, tmp_path, text, message):
     out = tmp_path / "generated"

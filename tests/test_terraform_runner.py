@@ -139,6 +139,31 @@ def test_plan_apply_render_output_destroy(capsys, module, tmp_path):
     assert one_line(err).startswith("airflow-ecs output-value: no output 'ecr_repository_url' in ")
 
 
+def test_a_configuration_calling_the_module_re_exports_it_as_one_output(capsys, module, tmp_path):
+    # As the examples (and most deployments) do: the module's value is the object of all its outputs.
+    caller = tmp_path / "caller"
+    caller.mkdir()
+    (caller / "main.tf").write_text(
+        'variable "region" {}\nvariable "account_id" {}\nvariable "name" {}\nvariable "subnet_ids" {}\n'
+        'variable "security_group_ids" {}\nvariable "assign_public_ip" {}\nvariable "use_fargate_spot" {}\n'
+        'variable "profiles" {}\n\n'
+        'module "airflow_ecs" {\n  source = "../module"\n'
+        + "".join(f"  {name} = var.{name}\n" for name in ("region", "account_id", "name", "subnet_ids",
+                                                          "security_group_ids", "assign_public_ip",
+                                                          "use_fargate_spot", "profiles"))
+        + '}\n\noutput "airflow_ecs" {\n  value = module.airflow_ecs\n}\n')
+    out = tmp_path / "generated"
+
+    code, stdout, err = airflow_ecs(capsys, "apply", "--terraform", "bundled", "--dir", str(caller),
+                                    "--var-file", str(module / "terraform.tfvars"), "--out", str(out))
+
+    assert code == 0, err
+    assert set(terraform_runner.outputs_from_dir(str(caller), "bundled")) == {"airflow_ecs"}
+    config = load_config(ecs_fargate_section(out / "airflow.cfg").get)
+    assert (config.region, config.cluster, config.task_definition) == ("eu-west-1", "fixture", "fixture-worker")
+    assert [profile.name for profile in config.profiles] == ["heavy"]
+
+
 def test_a_mistyped_variable_stops_apply_in_one_line(capsys, module, existing_out):
     before = snapshot(existing_out)
     tfvars = var_file(module, replace=("assign_public_ip   = false", 'assign_public_ip   = "maybe"'))
