@@ -32,9 +32,9 @@ FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 class ConfigError(ValueError):
     """A bad ``[ecs_fargate]`` value; the message is one line naming key, value and a good example."""
 
-    def __init__(self, key: str, value: object, expected: str):
+    def __init__(self, key: str, value: object, expected: str, *, show_value: bool = True):
         self.key, self.value, self.expected = key, value, expected
-        shown = "(empty)" if value in (None, "") else repr(value)
+        shown = "(empty)" if value in (None, "") else repr(value) if show_value else "(value not shown)"
         super().__init__(f"[{SECTION}] {key} = {shown}: {expected}")
 
 
@@ -628,4 +628,5 @@ def check_known_keys(section: Mapping[str, object]) -> None:
     if unknown:
         near = difflib.get_close_matches(unknown[0].lower(), OPTIONS_BY_NAME, n=1)
         hint = f"did you mean {near[0]}?" if near else f"known keys: {', '.join(OPTIONS_BY_NAME)}"
-        raise ConfigError(unknown[0], section[unknown[0]], f"not a key of [{SECTION}]; {hint}")
+        # An unknown key may be a credential put in the wrong place (aws_secret_access_key): never echo its value.
+        raise ConfigError(unknown[0], section[unknown[0]], f"not a key of [{SECTION}]; {hint}", show_value=False)

@@ -161,7 +161,8 @@ def parse_executor_config(raw: object) -> TaskSettings:
             settings[key] = copy.deepcopy(dict(raw[key]))
     reserved = sorted(set(settings.get("run_task_kwargs", {})) & set(RESERVED_RUN_TASK_KWARGS))
     if reserved:
-        raise ExecutorConfigError("run_task_kwargs", raw["run_task_kwargs"],
+        # Only the offending entry: the rest (overrides, environment values) may hold what must not be logged.
+        raise ExecutorConfigError("run_task_kwargs", {reserved[0]: raw["run_task_kwargs"][reserved[0]]},
                                   f"{reserved[0]!r} is set by the executor (startedBy and clientToken identify the "
                                   "try; one Airflow task is one ECS task); remove it")
     return TaskSettings(**settings)

@@ -39,10 +39,17 @@ def test_start_names_the_missing_key(ecs_env, monkeypatch):
 
 def test_start_refuses_an_unknown_key_and_suggests_the_known_one(ecs_env, monkeypatch):
     monkeypatch.setenv("AIRFLOW__ECS_FARGATE__SUBNET", "subnet-0a1b2c3d")  # a typo of subnets
-    with pytest.raises(ExecutorStartError, match=r"\[ecs_fargate\] subnet = 'subnet-0a1b2c3d': not a key .*did you "
-                                                 r"mean subnets\?") as caught:
+    with pytest.raises(ExecutorStartError, match=r"\[ecs_fargate\] subnet = \(value not shown\): not a key .*did "
+                                                 r"you mean subnets\?") as caught:
         EcsFargateExecutor().start()
     assert "\n" not in str(caught.value)
+
+
+def test_an_unknown_key_holding_a_credential_is_refused_without_its_value(ecs_env, monkeypatch, caplog):
+    monkeypatch.setenv("AIRFLOW__ECS_FARGATE__AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI-not-to-be-logged")
+    with pytest.raises(ExecutorStartError, match=r"aws_secret_access_key = \(value not shown\): not a key") as caught:
+        EcsFargateExecutor().start()
+    assert "not-to-be-logged" not in str(caught.value) and "not-to-be-logged" not in caplog.text
 
 
 def test_end_and_terminate_after_a_failed_start_do_nothing_and_raise_nothing(ecs_env):

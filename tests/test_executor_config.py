@@ -306,6 +306,15 @@ def test_overrides_and_kwargs_must_be_dicts(key, bad):
     assert caught.value.key == key
 
 
+@pytest.mark.parametrize("reserved", ["startedBy", "clientToken", "count"])
+def test_run_task_kwargs_may_not_set_what_identifies_the_try_and_show_only_that_entry(reserved):
+    secret_env = {"containerOverrides": [{"environment": [{"name": "DB_PASSWORD", "value": "hunter2"}]}]}
+    with pytest.raises(ExecutorConfigError, match=rf"\{{'{reserved}': .*\}}: '{reserved}' is set by the executor"
+                       ) as caught:
+        parse_executor_config({"run_task_kwargs": {"overrides": secret_env, reserved: "x"}})
+    assert "hunter2" not in str(caught.value)
+
+
 def test_parsed_overrides_are_a_copy():
     raw = {"overrides": {"containerOverrides": [{"name": CONTAINER, "cpu": 1}]}}
     settings = parse_executor_config(raw)
