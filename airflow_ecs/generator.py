@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jinja2
 
+from airflow_ecs.config import ConfigError, load_config
 from airflow_ecs.run_task_request import default_template_path
 from airflow_ecs.terraform_outputs import DeploymentOutputs, OutputsError, ProfileOutputs, parse_outputs
 
@@ -70,12 +71,23 @@ def section_values(outputs: DeploymentOutputs, template_path: str) -> list[tuple
     return values
 
 
+def refuse_what_the_executor_would(section: list[tuple[str, str]]) -> None:
+    """Outputs of the right types may still make a section the scheduler refuses at start (a profile with cpu 0,
+    a queue in two profiles): the executor's own checks run here, so render fails instead of the scheduler."""
+    values = {**dict(section), "run_task_template": ""}  # not written yet; rendered from the shipped one
+    try:
+        load_config(values.get)
+    except ConfigError as error:
+        raise OutputsError(f"terraform outputs give a setting the executor refuses: {error}") from None
+
+
 def render_files(outputs: DeploymentOutputs, template_path: str) -> dict[str, str]:
     """Every file ``render`` writes, by name; ``template_path`` is where the run_task template will be."""
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(default_template_path().parent)),
                                      undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     environment.filters["shell_value"] = shell_value
     section = section_values(outputs, template_path)
+    refuse_what_the_executor_would(section)
     return {
         "airflow.cfg": environment.get_template("airflow.cfg.j2").render(section=section),
         "airflow_ecs.env": environment.get_template("airflow_ecs.env.j2").render(section=section),

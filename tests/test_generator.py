@@ -323,3 +323,16 @@ def test_a_profile_that_is_not_an_object_is_named():
     with pytest.raises(OutputsError, match=r"^terraform outputs: profiles\['heavy'\] is list \['heavy'\]; expected an "
                                            "object"):
         parse_outputs(data)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda profiles: profiles["heavy"].update(cpu=0), r"profile 'heavy', field 'cpu': expected a positive"),
+    (lambda profiles: profiles["heavy"].update(queues=["gpu"]), r"queue 'gpu' is in profiles 'gpu' and 'heavy'"),
+])
+def test_outputs_the_executor_would_refuse_stop_render(change, message, tmp_path):
+    # Well-typed outputs, but a section the scheduler would refuse at start: render refuses it instead.
+    data = outputs_json("queue_profiles")
+    change(data["profiles"]["value"])
+    with pytest.raises(OutputsError, match=r"^terraform outputs give a setting the executor refuses: "
+                                           r"\[ecs_fargate\] profiles = .*" + message):
+        render_files(parse_outputs(data), str(tmp_path / TEMPLATE_FILE))
