@@ -720,8 +720,7 @@ class EcsFargateExecutor(BaseExecutor):
             self._shutdown_threads()
             return
         self._drop_unbuilt()
-        if self._launcher is not None:
-            self._launcher.shutdown(wait=True)
+        self._launcher.shutdown(wait=True)
         self.sync()
         for task in self.tasks:
             if task.arn is None:  # never launched: the next scheduler's adoption resets it
@@ -744,8 +743,7 @@ class EcsFargateExecutor(BaseExecutor):
             self._shutdown_threads()
             return
         self._drop_unbuilt()
-        if self._launcher is not None:
-            self._launcher.shutdown(wait=True)
+        self._launcher.shutdown(wait=True)
         self._drain_results()  # tasks that launched during shutdown are stopped too
         config = self._require_config()
         futures = []

@@ -105,7 +105,8 @@ MISSING_GRACE_SECONDS = 60.0
 def judge_missing(*, seen_running: bool, age: float | None = None) -> TaskOutcome:
     """DescribeTasks answered MISSING: ECS no longer knows the task (or never placed it, or not yet).
 
-    ``age``: seconds since RunTask answered with this task; None when unknown (adopted), taken as old.
+    ``age``: seconds since RunTask answered with this task (for an adopted task, since its adoption, so it
+    gets the same grace); None when unknown, taken as old.
     """
     if not seen_running and age is not None and age < MISSING_GRACE_SECONDS:
         return TaskOutcome(Verdict.PENDING, "MISSING")

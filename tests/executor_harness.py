@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,6 +19,7 @@ import pytest
 from airflow.utils.state import TaskInstanceState
 from botocore.awsrequest import AWSResponse
 
+from airflow_ecs import failures
 from airflow_ecs.airflow_compat import BundleInfo, ExecuteTask, TaskInstanceDTO
 from airflow_ecs.executor import EcsFargateExecutor
 from tests import aws_fixtures as aws
@@ -114,6 +117,14 @@ class _Raw:
 
     def stream(self, **_: Any):
         yield self._body
+
+
+@contextmanager
+def fast_backoff() -> Iterator[None]:
+    """Retries within a test's timeout: every retryable failure backs off 10-20 ms while inside."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(failures, "BACKOFF", {kind: (0.01, 0.02) for kind in failures.BACKOFF})
+        yield
 
 
 def error_response(status: int, code: str, message: str) -> AWSResponse:

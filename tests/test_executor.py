@@ -17,6 +17,7 @@ from tests import aws_fixtures as aws
 
 from tests.executor_harness import (
     error_response,
+    fast_backoff,
     heartbeat_until,
     json_response,
     launch_one,
@@ -247,9 +248,7 @@ def test_capacity_failure_moves_to_the_fallback_strategy_with_a_new_token(ecs_en
         return None
 
     executor._ecs_launch.meta.events.register("before-send.ecs.RunTask", no_spot_capacity)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("airflow_ecs.failures.BACKOFF", {k: (0.01, 0.02) for k in __import__(
-            "airflow_ecs.failures", fromlist=["FailureKind"]).FailureKind if k.retryable})
+    with fast_backoff():
         queue_all(executor, [make_workload()])
         heartbeat_until(executor, lambda: queued_arns(executor), timeout=30)
     assert [s["capacityProviderStrategy"][0]["capacityProvider"] for s in sent] == ["FARGATE_SPOT", "FARGATE"]
@@ -284,10 +283,7 @@ def test_attempts_are_bounded(ecs_env):
         return error_response(500, "ServerException", "internal error")
 
     executor._ecs_launch.meta.events.register("before-send.ecs.RunTask", always_500)
-    with pytest.MonkeyPatch.context() as patch:
-        from airflow_ecs.failures import FailureKind
-
-        patch.setattr("airflow_ecs.failures.BACKOFF", {k: (0.01, 0.02) for k in FailureKind if k.retryable})
+    with fast_backoff():
         queue_all(executor, [make_workload()])
         heartbeat_until(executor, lambda: executor.event_buffer, timeout=30)
     assert len(calls) == 3
@@ -482,10 +478,7 @@ def test_credentials_that_expire_mid_run_fail_the_task_with_the_aws_message_afte
     executor._ecs_launch.meta.events.register(
         "before-send.ecs.RunTask",
         lambda **_: error_response(400, "ExpiredTokenException", "The security token included in the request is expired"))
-    with pytest.MonkeyPatch.context() as patch:
-        from airflow_ecs import failures
-
-        patch.setattr(failures, "BACKOFF", {kind: (0.01, 0.02) for kind in failures.BACKOFF})
+    with fast_backoff():
         workload = make_workload()
         queue_all(executor, [workload])
         heartbeat_until(executor, lambda: workload.ti.key in executor.event_buffer)

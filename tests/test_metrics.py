@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from airflow_ecs.metrics import METRICS, PREFIX, Metrics, status_gauge
-from tests.executor_harness import error_response, heartbeat_until, launch_one, moto_task, started, stop_in_moto
+from tests.executor_harness import (
+    error_response,
+    fast_backoff,
+    heartbeat_until,
+    launch_one,
+    moto_task,
+    started,
+    stop_in_moto,
+)
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
 
@@ -44,10 +52,7 @@ def test_a_launch_its_throttle_and_its_life_are_counted_and_timed(ecs_env):
         return None
 
     executor._ecs_launch.meta.events.register("before-send.ecs.RunTask", throttle_once)
-    with pytest.MonkeyPatch.context() as patch:
-        from airflow_ecs import failures
-
-        patch.setattr(failures, "BACKOFF", {kind: (0.01, 0.02) for kind in failures.BACKOFF})
+    with fast_backoff():
         key, arn = launch_one(executor)
     assert recorder.counters[f"{PREFIX}.run_task.throttled"] == 1
     assert recorder.counters[f"{PREFIX}.run_task.launched"] == 1
