@@ -45,7 +45,7 @@ install: $(VENV)/.installed ## Create .venv and install the package with its dev
 # which SQLite lacks); tests/postgres_server.py starts it from the server binaries this installs if missing.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 postgresql: ## Install PostgreSQL's server binaries (Debian's package) if they are missing
-	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else \
+	@if $(PYTHON) -c 'from tests.postgres_server import server_binaries; server_binaries()' 2>/dev/null; then :; else \
 		echo "Installing Debian's postgresql for the two-scheduler test"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; \
 	fi

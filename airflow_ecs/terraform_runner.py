@@ -27,8 +27,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from airflow_ecs.generator import TEMPLATE_FILE, render_files, write_atomically
-from airflow_ecs.terraform_outputs import OutputsError, parse_outputs
+from airflow_ecs.generator import render_to
+from airflow_ecs.terraform_outputs import OutputsError
 
 TERRAFORM_CHOICES = ("auto", "path", "bundled")
 SKIP_CREDENTIALS_ENV = "AIRFLOW_ECS_SKIP_CREDENTIALS_CHECK"
@@ -291,13 +291,6 @@ def outputs_from_dir(directory: str, choice: str = "auto") -> dict:
     return output_json(terraform_client(terraform_dir(directory), resolve_terraform(choice)))
 
 
-def render_outputs(outputs: Mapping[str, Any], out_dir: Path) -> list[Path]:
-    """Outputs -> the generator's files, written all or nothing; the paths written."""
-    files = render_files(parse_outputs(outputs), str(out_dir / TEMPLATE_FILE))
-    write_atomically(files, out_dir)
-    return [out_dir / name for name in files]
-
-
 def summary_line(stdout: str, prefix: str) -> str:
     """Terraform's own ``Plan: ...`` / ``Apply complete! ...`` line, for a short report."""
     for line in reversed((stdout or "").splitlines()):
@@ -362,7 +355,7 @@ def _plan_apply_destroy(command: str, args: argparse.Namespace) -> int:
     stdout = apply(tf, var_file, args.verbose)
     print(summary_line(stdout, "Apply complete!") or f"terraform apply done in {directory}")
     try:
-        written = render_outputs(output_json(tf), out_dir)
+        written = render_to(output_json(tf), out_dir)
     except OutputsError as error:
         raise TerraformError(f"render: {error}") from None
     env_file = out_dir / "airflow_ecs.env"

@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
 sys.path.insert(0, str(REPO))
+
+from airflow_ecs.airflow_stack import free_port  # noqa: E402 - after the path set-up above
 
 # The ECS limits the gateway emulates (and the figure a launch is judged against).
 RATE, BURST = 20.0, 100
@@ -58,12 +59,6 @@ def call(url: str, body: dict[str, Any] | None = None) -> Any:
     with urllib.request.urlopen(url, data=json.dumps(body or {}).encode(), timeout=120) as response:
         raw = response.read()
     return json.loads(raw) if raw else None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_gateway() -> tuple[subprocess.Popen, str, str]:

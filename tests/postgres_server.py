@@ -12,12 +12,13 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from airflow_ecs.airflow_stack import free_port
 
 DATABASE = "airflow"
 USER = "airflow"
@@ -36,12 +37,6 @@ def server_binaries() -> Path:
         "PostgreSQL's server binaries (initdb, pg_ctl) were not found on PATH or in /usr/lib/postgresql/*/bin. "
         "`make test` installs Debian's postgresql package; elsewhere install PostgreSQL 13 or newer."
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _run_as(user: pwd.struct_passwd | None, argv: list[str]) -> None:
@@ -70,7 +65,7 @@ def postgres_server() -> Iterator[str]:
     # Not under pytest's tmp_path: its parent is private to root, and the server may run as "postgres".
     base = Path(tempfile.mkdtemp(prefix="airflow-ecs-pg-"))
     data = base / "data"
-    port = _free_port()
+    port = free_port()
     try:
         if user:
             os.chown(base, user.pw_uid, user.pw_gid)

@@ -20,7 +20,14 @@ import pytest
 
 from airflow_ecs import cli
 from airflow_ecs.config import EcsConfig, load_config
-from airflow_ecs.generator import TEMPLATE_FILE, profiles_value, render_files, write_atomically
+from airflow_ecs.generator import (
+    TEMPLATE_FILE,
+    profiles_value,
+    read_env_file,
+    render_files,
+    shell_value,
+    write_atomically,
+)
 from airflow_ecs.run_task_request import TaskIdentity, load_template, render, template_context, validate
 from airflow_ecs.terraform_outputs import CONTRACT, OutputsError, parse_outputs
 
@@ -293,6 +300,16 @@ def test_a_profile_sets_only_what_terraform_set():
 def test_the_sourced_env_file_gives_the_cfg_values(case):
     files = rendered(case)
     assert values_from_env(files["airflow_ecs.env"]) == dict(section_from_cfg(files["airflow.cfg"]))
+
+
+def test_the_env_file_reads_back_without_a_shell_as_the_shell_reads_it():
+    section = [("cluster", "it's mine"), ("subnets", "subnet-1,subnet-2"), ("events_queue_url", ""),
+               ("profiles", '{"a b":{"queues":["x"]}}')]
+    text = "# a comment\n" + "".join(f"AIRFLOW__ECS_FARGATE__{key.upper()}={shell_value(value)}\n"
+                                      for key, value in section)
+    read = read_env_file(text)
+    assert {name.removeprefix("AIRFLOW__ECS_FARGATE__").lower(): value for name, value in read.items()} \
+        == values_from_env(text) == dict(section)
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [

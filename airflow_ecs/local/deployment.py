@@ -16,19 +16,12 @@ from airflow_ecs.local.server import LocalEcs
 
 def config_env(outputs: dict, out_dir: Path) -> dict[str, str]:
     """The generator's env file for these outputs, as a dict (what a container deployment would load)."""
-    from airflow_ecs.generator import render_files
+    from airflow_ecs.generator import read_env_file, render_files, write_atomically
     from airflow_ecs.terraform_outputs import parse_outputs
 
     files = render_files(parse_outputs(outputs), str(out_dir / "run_task_template.json.j2"))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (out_dir / name).write_text(text)
-    env = {}
-    for line in (out_dir / "airflow_ecs.env").read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            env[key.strip()] = value.strip().strip('"').strip("'")
-    return env
+    write_atomically(files, out_dir)
+    return read_env_file(files["airflow_ecs.env"])
 
 
 @dataclass
