@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 from airflow_ecs import ecs_api
@@ -55,20 +56,23 @@ def check_cluster(ecs: Any, config: EcsConfig) -> Check:
                                 f"capacity providers: {providers})")
 
 
-def check_task_definition(ecs: Any, config: EcsConfig, definition: Mapping[str, Any] | None = None) -> Check:
+def check_task_definition(describe: Callable[[str], Mapping[str, Any]],
+                          config: EcsConfig) -> tuple[Check, Mapping[str, Any] | None]:
+    """The configured task definition, described once: the check, and the definition when it could be read."""
     if not config.task_definition:
-        return Check("task definition", SKIP, "no task_definition configured (the run_task template names it)")
+        return Check("task definition", SKIP, "no task_definition configured (the run_task template names it)"), None
     try:
-        definition = definition or ecs_api.describe_task_definition(ecs, config.task_definition)
+        definition = describe(config.task_definition)
     except Exception as error:  # noqa: BLE001
-        return Check("task definition", FAIL, f"task definition {config.task_definition!r}: {_aws_error(error)}")
+        return Check("task definition", FAIL,
+                     f"task definition {config.task_definition!r}: {_aws_error(error)}"), None
     names = [str(c.get("name")) for c in definition.get("containerDefinitions") or []]
     if config.container_name not in names:
         return Check("task definition", FAIL, f"task definition {config.task_definition!r} has no container "
                                               f"{config.container_name!r} (it has {', '.join(names)}); check "
-                                              "[ecs_fargate] container_name")
+                                              "[ecs_fargate] container_name"), definition
     return Check("task definition", OK, f"{definition.get('taskDefinitionArn')} runs container "
-                                        f"{config.container_name!r}")
+                                        f"{config.container_name!r}"), definition
 
 
 def check_logs(definition: Mapping[str, Any], config: EcsConfig) -> Check:
@@ -175,15 +179,10 @@ def run_checks(config: EcsConfig, client: Callable[[str], Any]) -> list[Check]:
     checks.append(check_cluster(ecs, config))
     definition = None
     for view in config.launch_views():  # the section's own task definition first, then each profile's
-        view_definition = None
-        if view.task_definition:
-            try:
-                view_definition = ecs_api.describe_task_definition(ecs, view.task_definition)
-            except Exception:  # noqa: BLE001 - check_task_definition reports it
-                view_definition = None
+        check, view_definition = check_task_definition(partial(ecs_api.describe_task_definition, ecs), view)
         definition = definition or view_definition
-        checks.append(check_task_definition(ecs, view, view_definition))
-        checks.append(check_logs(view_definition, view) if view_definition else Check("logs", SKIP, "no task definition"))
+        checks.append(check)
+        checks.append(check_logs(view_definition or {}, view))
     checks.append(check_network(client("ec2"), config))
     checks.append(check_pass_role(client("iam"), caller, definition))
     checks.append(check_events_queue(client("sqs"), config))

@@ -232,11 +232,7 @@ class EcsFargateExecutor(BaseExecutor):
         for view in config.launch_views():
             if checks[-1].status == deployment_check.FAIL or not view.task_definition:
                 break
-            try:
-                definition = self._task_definition(view.task_definition)
-            except Exception:  # noqa: BLE001 - check_task_definition describes it again and says why
-                definition = None
-            checks.append(deployment_check.check_task_definition(self._ecs, view, definition))
+            checks.append(deployment_check.check_task_definition(self._task_definition, view)[0])
         failed = [check for check in checks if check.status == deployment_check.FAIL]
         if failed:
             raise HealthCheckError(f"ECS executor health check: {failed[0].detail}")
