@@ -19,6 +19,7 @@ from typing import Any
 from airflow_ecs import ecs_api
 from airflow_ecs.config import EcsConfig
 from airflow_ecs.failures import classify_error
+from airflow_ecs.task_logs import container_definition
 
 OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
 
@@ -76,16 +77,16 @@ def check_task_definition(describe: Callable[[str], Mapping[str, Any]],
 
 
 def check_logs(definition: Mapping[str, Any], config: EcsConfig) -> Check:
-    for container in definition.get("containerDefinitions") or []:
-        if container.get("name") == config.container_name:
-            log_config = container.get("logConfiguration") or {}
-            if log_config.get("logDriver") == "awslogs":
-                options = log_config.get("options") or {}
-                return Check("logs", OK, f"awslogs to {options.get('awslogs-group')} "
-                                         f"(prefix {options.get('awslogs-stream-prefix')})")
-            return Check("logs", WARN, f"container {config.container_name!r} does not log through awslogs: the "
-                                       "Airflow UI cannot show its log and failures come without their last lines")
-    return Check("logs", SKIP, "no task definition to read")
+    container = container_definition(definition, config.container_name)
+    if container is None:
+        return Check("logs", SKIP, "no task definition to read")
+    log_config = container.get("logConfiguration") or {}
+    if log_config.get("logDriver") == "awslogs":
+        options = log_config.get("options") or {}
+        return Check("logs", OK, f"awslogs to {options.get('awslogs-group')} "
+                                 f"(prefix {options.get('awslogs-stream-prefix')})")
+    return Check("logs", WARN, f"container {config.container_name!r} does not log through awslogs: the "
+                               "Airflow UI cannot show its log and failures come without their last lines")
 
 
 def check_network(ec2: Any, config: EcsConfig) -> Check:
@@ -150,11 +151,9 @@ def check_events_queue(sqs: Any, config: EcsConfig) -> Check:
 def execution_api_url(config: EcsConfig, definition: Mapping[str, Any] | None) -> str:
     if config.execution_api_server_url:
         return config.execution_api_server_url
-    for container in (definition or {}).get("containerDefinitions") or []:
-        if container.get("name") == config.container_name:
-            for item in container.get("environment") or []:
-                if item.get("name") == "AIRFLOW__CORE__EXECUTION_API_SERVER_URL":
-                    return str(item.get("value") or "")
+    for item in (container_definition(definition, config.container_name) or {}).get("environment") or []:
+        if item.get("name") == "AIRFLOW__CORE__EXECUTION_API_SERVER_URL":
+            return str(item.get("value") or "")
     return ""
 
 

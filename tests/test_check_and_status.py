@@ -79,3 +79,33 @@ def test_the_commands_are_under_airflows_own_cli(ecs_env, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout) == [], result.stdout
     assert "missing 'cli' section" not in result.stderr
+
+
+# --- reading the container definition: pure, no AWS ---
+
+def _definition(**container: object) -> dict:
+    return {"containerDefinitions": [{"name": "sidecar"}, {"name": "worker", **container}]}
+
+
+AWSLOGS = {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/airflow", "awslogs-stream-prefix": "ecs"}}
+
+
+def test_the_container_is_read_by_name_for_logs_stream_and_api_url():
+    from airflow_ecs.config import load_config
+    from airflow_ecs.deployment_check import OK, SKIP, WARN, check_logs, execution_api_url
+    from airflow_ecs.task_logs import awslogs_stream
+
+    config = load_config({"region": "us-east-1", "cluster": "c", "task_definition": "td",
+                          "container_name": "worker"}.get)
+    assert check_logs(_definition(logConfiguration=AWSLOGS), config).status == OK
+    assert check_logs(_definition(logConfiguration={"logDriver": "splunk"}), config).status == WARN
+    assert check_logs({"containerDefinitions": [{"name": "sidecar", "logConfiguration": AWSLOGS}]},
+                      config).status == SKIP
+    assert check_logs({}, config).status == SKIP
+    arn = "arn:aws:ecs:us-east-1:123456789012:task/c/abc123"
+    assert awslogs_stream(_definition(logConfiguration=AWSLOGS), "worker", arn) == ("/ecs/airflow", "ecs/worker/abc123")
+    assert awslogs_stream(_definition(logConfiguration=AWSLOGS), "other", arn) is None
+    assert awslogs_stream(_definition(logConfiguration={"logDriver": "splunk"}), "worker", arn) is None
+    environment = [{"name": "AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "value": "http://api:8080/execution/"}]
+    assert execution_api_url(config, _definition(environment=environment)) == "http://api:8080/execution/"
+    assert execution_api_url(config, {"containerDefinitions": [{"name": "sidecar", "environment": environment}]}) == ""
