@@ -45,7 +45,7 @@ from airflow_ecs.events import (
     is_newer,
     release_messages,
 )
-from airflow_ecs.executor_config import ExecutorConfigError, TaskSettings, parse_executor_config, with_profile
+from airflow_ecs.executor_config import ExecutorConfigError, parse_executor_config, with_profile
 from airflow_ecs.failures import decide_retry
 from airflow_ecs.launcher import Launched, Launcher
 from airflow_ecs.metrics import Metrics, status_gauge
@@ -181,9 +181,7 @@ class EcsFargateExecutor(BaseExecutor):
         for profile in (None, *config.profiles):
             # Refuse a template or profile that cannot produce a valid request now, not at the first task.
             try:
-                build_request(template=self._template, config=config.for_profile(profile), identity=sample_identity(),
-                              command=["python", "-c", "pass"], executor_config=None,
-                              settings=with_profile(TaskSettings(), profile), profile=profile.name if profile else "")
+                self._build(profile, config.for_profile(profile), sample_identity(), ["python", "-c", "pass"], None)
             except ExecutorConfigError as error:
                 raise ConfigError("profiles", profile.name if profile else "", str(error)) from None
             except RequestError as error:
@@ -266,6 +264,10 @@ class EcsFargateExecutor(BaseExecutor):
 
     def build_request_for(self, identity: TaskIdentity, command: Sequence[str], executor_config: Any) -> dict[str, Any]:
         profile, config = self.profile_config(identity.queue)
+        return self._build(profile, config, identity, command, executor_config)
+
+    def _build(self, profile: Profile | None, config: EcsConfig, identity: TaskIdentity, command: Sequence[str],
+               executor_config: Any) -> dict[str, Any]:
         assert self._template is not None
         return build_request(
             template=self._template,
