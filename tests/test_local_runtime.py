@@ -92,6 +92,27 @@ def test_a_task_runs_its_command_through_every_status_with_logs_and_events(local
     assert events[-1]["detail"]["startedBy"] == "test"
 
 
+def test_with_no_start_delay_each_status_is_one_event_in_version_order():
+    # RunTask's own PROVISIONING event must not race the runtime's next change of the same task.
+    with LocalEcs(port=0, start_delay=0.0, max_concurrent=4, stop_timeout=1.0) as local:
+        arns = [run(local, ["python", "-c", "pass"], started_by=f"t{i}") for i in range(4)]
+        for arn in arns:
+            wait_for(local, arn, "STOPPED")
+        sqs, url = local.client("sqs"), local.outputs["events_queue_url"]["value"]
+        events: list[dict] = []
+        for _ in range(10):
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+            if not messages and len(events) >= 16:
+                break
+            events += [json.loads(m["Body"])["detail"] for m in messages]
+            for message in messages:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    for arn in arns:
+        details = sorted((d for d in events if d["taskArn"] == arn), key=lambda d: d["version"])
+        assert [(d["version"], d["lastStatus"]) for d in details] == [
+            (1, "PROVISIONING"), (2, "PENDING"), (3, "RUNNING"), (4, "STOPPED")], arn
+
+
 def test_a_non_zero_exit_is_recorded_as_ecs_records_it(local):
     arn = run(local, ["python", "-c", "import sys; print('crashing'); sys.exit(3)"])
     task = wait_for(local, arn, "STOPPED")

@@ -223,6 +223,10 @@ class LocalRuntime:
     def _tick(self) -> None:
         with self._lock:
             for task in list(self.tasks.values()):
+                if task.version == 0:
+                    # The PROVISIONING event, sent here rather than on moto's request thread: under the lock,
+                    # so it always comes before the task's next change and with the next version number.
+                    self._publish(task)
                 if not task.done:
                     self._advance(task)
 
@@ -256,7 +260,6 @@ class LocalRuntime:
             if moto_task.started_by:
                 self.launches_by_started_by[moto_task.started_by] = \
                     self.launches_by_started_by.get(moto_task.started_by, 0) + 1
-        self._publish(task)
 
     def _set_status(self, task: LocalTask, status: str) -> None:
         if task.moto_task.status != status:
