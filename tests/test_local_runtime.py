@@ -92,21 +92,21 @@ def test_a_task_runs_its_command_through_every_status_with_logs_and_events(local
     assert events[-1]["detail"]["startedBy"] == "test"
 
 
-def test_with_no_start_delay_each_status_is_one_event_in_version_order():
+def test_with_no_start_delay_each_status_is_one_event_in_version_order(local, monkeypatch):
     # RunTask's own PROVISIONING event must not race the runtime's next change of the same task.
-    with LocalEcs(port=0, start_delay=0.0, max_concurrent=4, stop_timeout=1.0) as local:
-        arns = [run(local, ["python", "-c", "pass"], started_by=f"t{i}") for i in range(4)]
-        for arn in arns:
-            wait_for(local, arn, "STOPPED")
-        sqs, url = local.client("sqs"), local.outputs["events_queue_url"]["value"]
-        events: list[dict] = []
-        for _ in range(10):
-            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
-            if not messages and len(events) >= 16:
-                break
-            events += [json.loads(m["Body"])["detail"] for m in messages]
-            for message in messages:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    monkeypatch.setattr(local.runtime, "start_delay", 0.0)
+    arns = [run(local, ["python", "-c", "pass"], started_by=f"t{i}") for i in range(4)]
+    for arn in arns:
+        wait_for(local, arn, "STOPPED")
+    sqs, url = local.client("sqs"), local.outputs["events_queue_url"]["value"]
+    events: list[dict] = []
+    for _ in range(10):
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        if not messages and len(events) >= 16:
+            break
+        events += [json.loads(m["Body"])["detail"] for m in messages]
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     for arn in arns:
         details = sorted((d for d in events if d["taskArn"] == arn), key=lambda d: d["version"])
         assert [(d["version"], d["lastStatus"]) for d in details] == [
