@@ -13,7 +13,7 @@ TF_VARS ?= $(TF_DIR)/terraform.tfvars
 OUT ?= generated
 
 .DEFAULT_GOAL := help
-.PHONY: help install postgresql test test-unit test-oldest demo bench chaos local render plan apply destroy image fmt clean
+.PHONY: help install postgresql podman base-image worker-image test test-unit test-oldest demo bench chaos local render plan apply destroy image fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -50,7 +50,42 @@ postgresql: ## Install PostgreSQL's server binaries (Debian's package) if they a
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
+# The local ECS's container runtime runs the worker image (docker/Dockerfile) with podman, as root, on a base
+# built here from Debian (no registry needed): packages, base and image are made once and then cached (the base
+# as a podman image, the worker image by podman's layer cache). docker/local/containers.conf holds the settings
+# podman needs here; CONTAINERS_CONF points podman at it, so /etc/containers stays the machine's own.
+LOCAL_BASE_IMAGE ?= local/airflow-ecs-base:bookworm
+LOCAL_WORKER_IMAGE ?= local/airflow-worker:latest
+export CONTAINERS_CONF := $(CURDIR)/docker/local/containers.conf
+PODMAN := $(SUDO) env CONTAINERS_CONF=$(CONTAINERS_CONF) podman
+# pip in the build trusts what the host trusts (a TLS-intercepting proxy's CA, say): the bundle is mounted for
+# the build only, never copied into the image.
+HOST_CA ?= $(firstword $(wildcard /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt))
+RUNTIME ?= process
+
+podman: ## Install podman, runc, catatonit and debootstrap (Debian's packages) if they are missing
+	@if command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null \
+		&& [ -x /usr/libexec/podman/catatonit ]; then :; else \
+		echo "Installing Debian's podman, runc, catatonit and debootstrap for the container runtime"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+			--no-install-recommends podman runc catatonit debootstrap >/dev/null; \
+	fi
+
+base-image: podman $(VENV)/.installed ## The worker image's base: Debian bookworm + Python, debootstrapped once
+	$(SUDO) env CONTAINERS_CONF=$(CONTAINERS_CONF) docker/local/base-image.sh $(LOCAL_BASE_IMAGE) \
+		"$$($(PY) -c 'import airflow; print(airflow.__version__)')"
+
+worker-image: base-image ## Build the worker image (docker/Dockerfile) on the local base for the container runtime
+	$(PODMAN) build --quiet --network host --pull=never -f docker/Dockerfile --build-arg BASE_IMAGE=$(LOCAL_BASE_IMAGE) \
+		$(if $(HOST_CA),--volume $(HOST_CA):/run/host-ca.crt:ro --build-arg PIP_CERT=/run/host-ca.crt) \
+		-t $(LOCAL_WORKER_IMAGE) . >/dev/null
+	@echo "worker image $(LOCAL_WORKER_IMAGE): built"
+
+# The container e2e test needs the worker image; where podman cannot be installed (no root, no network) it
+# skips, saying why, and everything else still runs.
 test: $(VENV)/.installed $(CHECKOV_VENV)/.installed postgresql ## Unit, Terraform (checkov included) and end-to-end tests, then test-oldest
+	@$(MAKE) --no-print-directory worker-image \
+		|| echo "make test: no worker image (see above); the container e2e test will skip"
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(MAKE) --no-print-directory test-oldest
 
@@ -64,8 +99,9 @@ AIRFLOW_FREE_TESTS := tests/test_terraform_static.py tests/test_terraform_runner
 test-oldest: $(OLDEST_VENV)/.installed-$(OLDEST_AIRFLOW) ## The fast tests against the oldest supported Airflow (OLDEST_AIRFLOW, 3.1)
 	$(OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider -m 'not e2e' $(addprefix --ignore=,$(AIRFLOW_FREE_TESTS))
 
-demo: $(VENV)/.installed ## Run the example DAGs through a real Airflow on the local ECS
-	$(PY) -m airflow_ecs.demo
+# RUNTIME=container runs each task in a container of the worker image (built first), process as a local process.
+demo: $(VENV)/.installed $(if $(filter container,$(RUNTIME)),worker-image) ## Run the example DAGs through a real Airflow on the local ECS (RUNTIME=process|container|auto)
+	$(PY) -m airflow_ecs.demo --runtime $(RUNTIME)
 
 # Airflow's own AwsEcsExecutor (apache-airflow-providers-amazon) is installed for the benchmarks only.
 $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
@@ -80,8 +116,8 @@ bench: $(VENV)/.bench-installed ## Ours vs Airflow's AwsEcsExecutor on an emulat
 chaos: $(VENV)/.installed ## Fault-injection run through a real Airflow (1,000 task instances); prints the invariants
 	$(PY) -m tests.chaos.harness
 
-local: $(VENV)/.installed ## Start the local ECS in the foreground (Ctrl-C stops it)
-	$(VENV)/bin/airflow-ecs local
+local: $(VENV)/.installed $(if $(filter container,$(RUNTIME)),worker-image) ## Start the local ECS in the foreground (Ctrl-C stops it; RUNTIME=...)
+	$(VENV)/bin/airflow-ecs local --runtime $(RUNTIME)
 
 render: $(VENV)/.installed ## terraform output -json -> $(OUT)/ (airflow.cfg section and run_task template)
 	$(VENV)/bin/airflow-ecs render --dir $(TF_DIR) --out $(OUT)

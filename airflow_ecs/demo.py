@@ -45,16 +45,26 @@ def format_table(rows: list[TaskRow], expected: dict[str, str]) -> tuple[str, li
     return "\n".join(lines), wrong
 
 
-def run_demo(work_dir: Path, *, keep_running: bool = False) -> int:
+def run_demo(work_dir: Path, *, keep_running: bool = False, runtime: str = "process") -> int:
+    from airflow_ecs.local.containers import ContainerRuntimeUnavailable, choose_runtime
     from airflow_ecs.local.deployment import local_deployment
+
+    try:
+        runtime, why_not = choose_runtime(runtime)
+    except ContainerRuntimeUnavailable as error:
+        print(f"[demo] --runtime container: {error}", file=sys.stderr)
+        return 2
+    if why_not:
+        print(f"[demo] --runtime auto: tasks run as local processes ({why_not})", flush=True)
 
     started = time.monotonic()
     if work_dir.exists():
         shutil.rmtree(work_dir)
     dags = REPO / "examples" / "dags"
-    print(f"[demo] starting the local ECS (moto + process runtime), rendering the config from its outputs, "
+    print(f"[demo] starting the local ECS (moto + {runtime} runtime), rendering the config from its outputs, "
           f"starting Airflow 3 (api-server, dag-processor, scheduler) in {work_dir}", flush=True)
-    with local_deployment(work_dir, dags, start_delay=0.5, outputs_path=work_dir / "outputs.json") as deployed:
+    with local_deployment(work_dir, dags, start_delay=0.5, outputs_path=work_dir / "outputs.json",
+                          runtime=runtime) as deployed:
         stack = deployed.stack
         stack.wait_for_dag(DAG_ID)
         run_id = f"demo__{int(time.time())}"
@@ -78,8 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m airflow_ecs.demo", description=__doc__)
     parser.add_argument("--work-dir", type=Path, default=REPO / ".demo")
     parser.add_argument("--keep-running", action="store_true", help="wait for Enter before shutting down")
+    parser.add_argument("--runtime", choices=("process", "container", "auto"), default="process",
+                        help="each ECS task as a local process, a podman container of the worker image "
+                             "(make worker-image), or auto: containers when podman has the image")
     args = parser.parse_args(argv)
-    return run_demo(args.work_dir, keep_running=args.keep_running)
+    return run_demo(args.work_dir, keep_running=args.keep_running, runtime=args.runtime)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from airflow_ecs.airflow_stack import AirflowStack
+from airflow_ecs.local.containers import IMAGE_DAGS_FOLDER
 from airflow_ecs.local.faults import FaultPlan
 from airflow_ecs.local.server import LocalEcs
 
@@ -36,18 +37,26 @@ def local_deployment(work: Path, dags: Path, *, env: Mapping[str, str | None] | 
                      secret_key: str = "local", start_delay: float = 0.3, max_concurrent: int = 8,
                      stop_timeout: float = 5.0, outputs_path: Path | None = None,
                      fault_plan: FaultPlan | None = None,
-                     database_url: str | None = None) -> Iterator[LocalDeployment]:
+                     database_url: str | None = None, runtime: str = "process") -> Iterator[LocalDeployment]:
     """Start it all in ``work``; ``env`` adds to (or, with None, removes from) the scheduler's environment.
 
     With a ``fault_plan`` the executor talks to the fault layer in front of the local ECS. ``database_url``
-    is Airflow's metadata database (default: SQLite in ``work``).
+    is Airflow's metadata database (default: SQLite in ``work``). ``runtime`` "container" runs each task in
+    a container of the worker image, with ``dags`` mounted read-only over the image's own DAG folder (so a
+    test's DAGs need no image of their own), AIRFLOW_HOME the image's.
     """
     stack = AirflowStack(home=work / "airflow", dags_folder=dags, database_url=database_url)
-    task_env = {"AIRFLOW_HOME": str(work / "task-home"), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    if runtime == "container":
+        task_env = {"AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+        mounts = {str(Path(dags).resolve()): IMAGE_DAGS_FOLDER}
+    else:
+        task_env = {"AIRFLOW_HOME": str(work / "task-home"), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+                    "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+        mounts = {}
     with LocalEcs(execution_api_server_url=stack.execution_api_url, task_environment=task_env,
                   start_delay=start_delay, max_concurrent=max_concurrent, stop_timeout=stop_timeout,
-                  outputs_path=outputs_path, fault_plan=fault_plan) as local:
+                  outputs_path=outputs_path, fault_plan=fault_plan, runtime=runtime,
+                  container_mounts=mounts) as local:
         rendered = config_env(local.outputs, work / "config")
         rendered.update({"AIRFLOW__ECS_FARGATE__ENDPOINT_URL": local.executor_endpoint_url, "AWS_ACCESS_KEY_ID": "local",
                          "AWS_SECRET_ACCESS_KEY": secret_key,

@@ -1,11 +1,14 @@
-"""What moto does not do: run each placed task's Airflow container command as a local process.
+"""What moto does not do: run each placed task's Airflow container.
 
 moto records RunTask and answers DescribeTasks; this runtime, in the same process as moto's server,
 notices each new task, takes it PROVISIONING -> PENDING -> RUNNING -> STOPPED with real timestamps, runs
-the container command (a leading ``python`` is this interpreter: the local "image" is this venv), writes
-its output to the task's awslogs stream, enforces the task's memory, honours StopTask (SIGTERM, then
-SIGKILL after the stop timeout), publishes ECS Task State Change events, and records the exit code,
-stopCode and reasons on the moto task so DescribeTasks answers what ECS would.
+the container, writes its output to the task's awslogs stream, enforces the task's memory, honours StopTask
+(SIGTERM, then SIGKILL after the stop timeout), publishes ECS Task State Change events, and records the exit
+code, stopCode and reasons on the moto task so DescribeTasks answers what ECS would.
+
+Two ways to run the container: as a local process (the default: a leading ``python`` is this interpreter,
+the local "image" is this venv, the memory limit is watched from outside), or, given a ``ContainerRunner``
+(containers.py), as a podman container of the task definition's image with real limits and signals.
 """
 
 from __future__ import annotations
@@ -25,12 +28,18 @@ from typing import Any
 
 import psutil
 
+from airflow_ecs.local.containers import ContainerRunner, cpu_units, judge_exit, resolve_secrets
+
 ACCOUNT = "123456789012"
 SPOT_REASON = "Your Spot Task was interrupted."
 
 
-def container_command(definition: Mapping[str, Any], overrides: Mapping[str, Any]) -> tuple[str, list[str], dict[str, str]]:
-    """(container name, argv, environment) of the task's first container, with the overrides applied."""
+def container_command(definition: Mapping[str, Any], overrides: Mapping[str, Any], *,
+                      local_python: bool = True) -> tuple[str, list[str], dict[str, str]]:
+    """(container name, argv, environment) of the task's first container, with the overrides applied.
+
+    ``local_python``: a leading ``python`` becomes this interpreter (the process runtime has no image).
+    """
     container = definition["containerDefinitions"][0] if "containerDefinitions" in definition else definition
     name = container["name"]
     command = list(container.get("command") or [])
@@ -39,7 +48,7 @@ def container_command(definition: Mapping[str, Any], overrides: Mapping[str, Any
         if override.get("name") == name:
             command = list(override.get("command") or command)
             environment.update({item["name"]: item["value"] for item in override.get("environment") or []})
-    if command and command[0] in ("python", "python3"):
+    if local_python and command and command[0] in ("python", "python3"):
         command[0] = sys.executable
     return name, command, environment
 
@@ -149,6 +158,10 @@ class LocalTask:
     memory_mib: int | None
     log_group: str | None
     log_stream: str
+    image: str = ""
+    cpu_units: int | None = None
+    secrets: list[dict[str, str]] = field(default_factory=list)
+    stop_timeout: float | None = None  # the container definition's stopTimeout, else the runtime's
     created: float = field(default_factory=time.monotonic)
     process: subprocess.Popen | None = None
     version: int = 0
@@ -157,6 +170,8 @@ class LocalTask:
     container_reason: str | None = None
     kill_at: float | None = None
     done: bool = False
+    container_name: str = ""  # podman's name for it (container runtime)
+    last_line: str = ""  # the last line of output: podman's error when a container cannot start
 
 
 class LocalRuntime:
@@ -164,8 +179,9 @@ class LocalRuntime:
 
     def __init__(self, *, region: str, clients: Callable[[str], Any], start_delay: float = 0.5,
                  max_concurrent: int = 8, stop_timeout: float = 10.0, poll_seconds: float = 0.05,
-                 events_bus: str | None = "default"):
+                 events_bus: str | None = "default", containers: ContainerRunner | None = None):
         self.region = region
+        self.containers = containers  # None: each container is a local process
         self._clients = clients
         self.start_delay = start_delay
         self.max_concurrent = max_concurrent
@@ -187,9 +203,16 @@ class LocalRuntime:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+        if self.containers is not None:
+            self.containers.remove_all()
         for task in self.tasks.values():
             if task.process and task.process.poll() is None:
                 _signal_tree(task.process.pid, signal.SIGKILL)
+            if task.process:
+                try:
+                    task.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
 
     def _backend(self) -> Any:
         from moto.backends import get_backend
@@ -203,9 +226,9 @@ class LocalRuntime:
         with self._lock:
             task = self.tasks[arn]
             task.stop_code, task.stop_reason = "SpotInterruption", SPOT_REASON
-            task.kill_at = time.monotonic() + self.stop_timeout
+            task.kill_at = time.monotonic() + self._stop_timeout(task)
             if task.process and task.process.poll() is None:
-                _signal_tree(task.process.pid, signal.SIGTERM)
+                self._signal(task, signal.SIGTERM)
 
     def running_count(self) -> int:
         return sum(1 for t in self.tasks.values() if t.process is not None and not t.done)
@@ -241,13 +264,16 @@ class LocalRuntime:
         definition = backend.describe_task_definition(moto_task.task_definition_arn)
         container_def = definition.container_definitions[0]
         overrides = moto_task.overrides or {}
-        name, command, environment = container_command({"containerDefinitions": [container_def]}, overrides)
+        name, command, environment = container_command({"containerDefinitions": [container_def]}, overrides,
+                                                       local_python=self.containers is None)
         log_options = (container_def.get("logConfiguration") or {}).get("options") or {}
         task = LocalTask(
             arn=arn, moto_task=moto_task, container=name, command=command, environment=environment,
             memory_mib=memory_limit_mib(definition.memory, container_def, overrides),
             log_group=log_options.get("awslogs-group"),
             log_stream=stream_name(log_options.get("awslogs-stream-prefix"), name, arn),
+            image=container_def.get("image") or "", cpu_units=cpu_units(definition.cpu, container_def, overrides),
+            secrets=list(container_def.get("secrets") or []), stop_timeout=container_def.get("stopTimeout"),
         )
         moto_task.__class__ = runtime_task_class(type(moto_task))
         moto_task.status = "PROVISIONING"
@@ -272,10 +298,10 @@ class LocalRuntime:
         if stop_requested:
             task.stop_code = "UserInitiated"
             task.stop_reason = moto_task.stopped_reason or "Task stopped by user"
-            task.kill_at = time.monotonic() + self.stop_timeout
+            task.kill_at = time.monotonic() + self._stop_timeout(task)
             if task.process and task.process.poll() is None:
                 self._set_status(task, "STOPPING")  # the container is still exiting
-                _signal_tree(task.process.pid, signal.SIGTERM)
+                self._signal(task, signal.SIGTERM)
         if task.process is None:
             if task.stop_code is not None:  # stopped before it ran
                 self._finish(task, None)
@@ -291,21 +317,53 @@ class LocalRuntime:
         code = task.process.poll()
         if code is None:
             if task.kill_at and time.monotonic() > task.kill_at:
-                _signal_tree(task.process.pid, signal.SIGKILL)
-            elif task.memory_mib and _tree_rss_mib(task.process.pid) > task.memory_mib:
+                self._signal(task, signal.SIGKILL)
+                if self.containers is not None:  # podman's kill may come before the container exists: again
+                    task.kill_at = time.monotonic() + 2
+            elif self.containers is None and task.memory_mib and _tree_rss_mib(task.process.pid) > task.memory_mib:
                 task.container_reason = "OutOfMemoryError: Container killed due to memory usage"
                 _signal_tree(task.process.pid, signal.SIGKILL)
             return
         self._pump_logs(task, final=True)
-        self._finish(task, 128 - code if code < 0 else code)  # -9 -> 137, -15 -> 143 as Docker reports
+        if self.containers is None:
+            self._finish(task, 128 - code if code < 0 else code)  # -9 -> 137, -15 -> 143 as Docker reports
+            return
+        # The container's own exit code, from podman; the memory limit is the kernel's, so 137 unasked is OOM.
+        judged = judge_exit(code, stop_requested=task.kill_at is not None, last_line=task.last_line)
+        task.container_reason = task.container_reason or judged.container_reason
+        if judged.stop_code:
+            task.stop_code, task.stop_reason = judged.stop_code, judged.stop_reason
+        self._finish(task, judged.exit_code)
+
+    def _stop_timeout(self, task: LocalTask) -> float:
+        return float(task.stop_timeout) if task.stop_timeout else self.stop_timeout
+
+    def _signal(self, task: LocalTask, sig: int) -> None:
+        if self.containers is not None:
+            self.containers.signal(task.container_name, signal.Signals(sig).name)
+        elif task.process is not None:
+            _signal_tree(task.process.pid, sig)
 
     def _spawn(self, task: LocalTask) -> None:
-        base = {key: os.environ[key] for key in ("PATH", "LANG", "TZ") if key in os.environ}
         try:
-            task.process = subprocess.Popen(
-                task.command, env={**base, **task.environment}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            # As ECS does before it starts the container: the task's secrets into its environment.
+            environment = {**task.environment, **resolve_secrets(task.secrets, self._clients)}
+        except ValueError as error:
+            task.stop_code, task.stop_reason = "TaskFailedToStart", str(error)
+            self._finish(task, None)
+            return
+        try:
+            if self.containers is not None:
+                spec = self.containers.spec(task.arn, task.image, task.command, environment, task.memory_mib,
+                                            task.cpu_units)
+                task.container_name = spec.name
+                task.process = self.containers.start(spec)
+            else:
+                base = {key: os.environ[key] for key in ("PATH", "LANG", "TZ") if key in os.environ}
+                task.process = subprocess.Popen(
+                    task.command, env={**base, **environment}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
         except OSError as error:
             task.stop_code = "TaskFailedToStart"
             task.stop_reason = f"CannotStartContainerError: {error}"
@@ -333,6 +391,8 @@ class LocalRuntime:
         lines = text.split("\n")
         task.pending_text = "" if final else lines.pop()  # type: ignore[attr-defined]
         lines = [line for line in lines if line]
+        if lines:
+            task.last_line = lines[-1]
         if lines and task.log_group:
             now = int(time.time() * 1000)
             try:

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import signal
+import sys
 import threading
 import urllib.request
 from collections.abc import Mapping
@@ -14,6 +15,7 @@ from typing import Any
 
 import boto3
 
+from airflow_ecs.local.containers import ContainerRunner, ContainerRuntimeUnavailable, check_podman
 from airflow_ecs.local.faults import FaultPlan, FaultProxy, FaultyEvents
 from airflow_ecs.local.provision import provision
 from airflow_ecs.local.runtime import LocalRuntime
@@ -25,7 +27,14 @@ class LocalEcs:
     def __init__(self, *, port: int = 0, region: str = REGION, execution_api_server_url: str | None = None,
                  task_environment: Mapping[str, str] | None = None, outputs_path: str | Path | None = None,
                  start_delay: float = 0.5, max_concurrent: int = 8, stop_timeout: float = 10.0,
-                 fault_plan: FaultPlan | None = None):
+                 fault_plan: FaultPlan | None = None, runtime: str = "process",
+                 container_mounts: Mapping[str, str] | None = None):
+        """``runtime``: "process" (each container a local process) or "container" (a podman container of the
+        task definition's image, with ``container_mounts`` (host path -> container path) mounted read-only)."""
+        if runtime not in ("process", "container"):
+            raise ValueError(f"runtime {runtime!r}: expected process or container")
+        self.runtime_kind = runtime
+        self.container_mounts = dict(container_mounts or {})
         self.port = port
         self.region = region
         self.execution_api_server_url = execution_api_server_url
@@ -51,6 +60,9 @@ class LocalEcs:
         from moto.moto_api import state_manager
         from moto.server import ThreadedMotoServer
 
+        if self.runtime_kind == "container":
+            check_podman()  # before anything starts: one line saying what is missing
+
         # One access-log line per AWS call would bury what the demo prints.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # Task states are ours to set: moto must not move them on by itself at each DescribeTasks.
@@ -74,7 +86,8 @@ class LocalEcs:
 
             def clients(service: str) -> Any:
                 return event_faults if service == "events" else self.client(service)
-        self.runtime = LocalRuntime(region=self.region, clients=clients, **self.runtime_options)
+        containers = ContainerRunner(mounts=self.container_mounts) if self.runtime_kind == "container" else None
+        self.runtime = LocalRuntime(region=self.region, clients=clients, containers=containers, **self.runtime_options)
         self.runtime.start()
         return self
 
@@ -107,13 +120,27 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     parser.add_argument("--execution-api-server-url", help="Airflow's execution API as the tasks reach it")
     parser.add_argument("--start-delay", type=float, default=0.5, help="seconds a task spends provisioning")
     parser.add_argument("--max-concurrent", type=int, default=8, help="tasks running at once; more wait")
+    parser.add_argument("--runtime", choices=("process", "container", "auto"), default="process",
+                        help="run each task as a local process, as a podman container of the worker image "
+                             "(make worker-image), or auto: containers when podman has the image")
 
 
 def run(args: argparse.Namespace) -> int:
+    from airflow_ecs.local.containers import choose_runtime
+
+    try:
+        runtime, why_not = choose_runtime(args.runtime)
+    except ContainerRuntimeUnavailable as error:
+        print(f"airflow-ecs local --runtime container: {error}", file=sys.stderr)
+        return 2
+    if why_not:
+        print(f"[local-ecs] --runtime auto: tasks run as local processes ({why_not})", flush=True)
     local = LocalEcs(port=args.port, execution_api_server_url=args.execution_api_server_url,
-                     outputs_path=args.outputs, start_delay=args.start_delay, max_concurrent=args.max_concurrent)
+                     outputs_path=args.outputs, start_delay=args.start_delay, max_concurrent=args.max_concurrent,
+                     runtime=runtime)
     local.start()
-    print(f"local ECS on {local.executor_endpoint_url}; outputs in {args.outputs}. Render the config with:\n"
+    print(f"local ECS on {local.executor_endpoint_url} ({runtime} runtime); outputs in {args.outputs}. "
+          f"Render the config with:\n"
           f"  airflow-ecs render --outputs {args.outputs} --out generated\n"
           f"and set AIRFLOW__ECS_FARGATE__ENDPOINT_URL={local.executor_endpoint_url}. Ctrl-C stops it.", flush=True)
     stopped = threading.Event()
