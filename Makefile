@@ -86,7 +86,7 @@ worker-image: base-image ## Build the worker image (docker/Dockerfile) on the lo
 test: $(VENV)/.installed $(CHECKOV_VENV)/.installed postgresql ## Unit, Terraform (checkov included) and end-to-end tests, then test-oldest
 	@$(MAKE) --no-print-directory worker-image \
 		|| echo "make test: no worker image (see above); the container e2e test will skip"
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -rs -p no:cacheprovider
 	$(MAKE) --no-print-directory test-oldest
 
 test-unit: $(VENV)/.installed ## Only the fast tests (no e2e, no checkov)
@@ -95,7 +95,7 @@ test-unit: $(VENV)/.installed ## Only the fast tests (no e2e, no checkov)
 # Tests that never import Airflow (Terraform, the generator, the local ECS's runtime, the docs) say nothing new
 # on another Airflow: the main suite runs them once.
 AIRFLOW_FREE_TESTS := tests/test_terraform_static.py tests/test_terraform_runner.py tests/test_generator.py \
-	tests/test_local_runtime.py tests/test_faults.py tests/test_docs.py
+	tests/test_local_runtime.py tests/test_container_runtime.py tests/test_faults.py tests/test_docs.py
 test-oldest: $(OLDEST_VENV)/.installed-$(OLDEST_AIRFLOW) ## The fast tests against the oldest supported Airflow (OLDEST_AIRFLOW, 3.1)
 	$(OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider -m 'not e2e' $(addprefix --ignore=,$(AIRFLOW_FREE_TESTS))
 

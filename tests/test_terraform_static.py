@@ -545,7 +545,7 @@ def test_dockerfile_pins_airflow_installs_the_package_and_runs_as_airflow():
     from packaging.version import Version
 
     text = (REPO / "docker" / "Dockerfile").read_text()
-    match = re.search(r"^ARG AIRFLOW_IMAGE=apache/airflow:(3\.3\.\d+)-python3\.12$", text, re.M)
+    match = re.search(r"^ARG BASE_IMAGE=apache/airflow:(3\.3\.\d+)-python3\.12$", text, re.M)
     assert match, "the base image must be a pinned apache/airflow:3.3.<patch>-python3.12 tag"
     pyproject = (REPO / "pyproject.toml").read_text()
     (spec,) = re.findall(r'"apache-airflow([<>=!~][^"]*)"', pyproject)  # Airflow itself, not a provider
@@ -555,7 +555,7 @@ def test_dockerfile_pins_airflow_installs_the_package_and_runs_as_airflow():
     users = re.findall(r"^USER (\S+)$", text, re.M)
     assert users and users[-1] == "airflow", f"the image must end as the airflow user, not {users}"
     ignored = (REPO / ".dockerignore").read_text().split()
-    assert ".venv" in ignored and ".git" in ignored
+    assert ".venv*" in ignored and ".git" in ignored
 
 
 # ---------------------------------------------------------------------------------------------------------

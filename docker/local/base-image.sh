@@ -15,6 +15,7 @@ if podman image exists "$image"; then
     exit 0
 fi
 root=$(mktemp -d /tmp/airflow-ecs-base.XXXXXX)
+chmod 755 "$root"  # mktemp makes it 0700: the image's / must let the airflow user in
 trap 'rm -rf "$root"' EXIT
 echo "base image $image: debootstrap bookworm (minbase + python3) into $root"
 debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$root" "$mirror" >"$root.log" 2>&1 \

@@ -1,0 +1,134 @@
+"""The local ECS's container runtime: each ECS task a podman container of the worker image (docker/Dockerfile,
+built by `make worker-image`), first on its own (boto3 calls against the local ECS), then under a real Airflow
+running the outcomes DAG. Skipped, with the reason, where podman or the image is missing.
+
+Every container carries its runtime's label; each test module checks that none of its own is left behind.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from airflow_ecs.local.containers import ContainerRuntimeUnavailable, check_podman, labelled
+from airflow_ecs.local.deployment import local_deployment
+from airflow_ecs.local.server import LocalEcs
+from tests.test_local_runtime import describe, log_lines, run, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+DAGS = Path(__file__).parent / "dags"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def podman_with_the_worker_image():
+    try:
+        check_podman()
+    except ContainerRuntimeUnavailable as error:
+        pytest.skip(f"no containers here, so no container runtime tests: {error}")
+
+
+@pytest.fixture(scope="module")
+def local():
+    """The local ECS with the container runtime; the task definition gains a secret and a stopTimeout of 1 s."""
+    with LocalEcs(port=0, start_delay=0.2, max_concurrent=4, stop_timeout=30.0, runtime="container") as ecs:
+        secret_arn = ecs.client("secretsmanager").create_secret(
+            Name="airflow/connection", SecretString='{"password": "pw-from-secrets-manager"}')["ARN"]
+        ecs.client("ssm").put_parameter(Name="/airflow/fernet", Value="fernet-from-ssm", Type="SecureString")
+        ecs_client = ecs.client("ecs")
+        family = ecs.outputs["task_definition_family"]["value"]
+        current = ecs_client.describe_task_definition(taskDefinition=family)["taskDefinition"]
+        container = {**current["containerDefinitions"][0], "stopTimeout": 1, "secrets": [
+            {"name": "CONN_PASSWORD", "valueFrom": f"{secret_arn}:password::"},
+            {"name": "FERNET_KEY", "valueFrom": "/airflow/fernet"}]}
+        ecs_client.register_task_definition(
+            family=family, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu=current["cpu"],
+            memory=current["memory"], executionRoleArn=current["executionRoleArn"],
+            taskRoleArn=current["taskRoleArn"], containerDefinitions=[container])
+        yield ecs
+    assert labelled(ecs.runtime.containers.run_id) == []  # the runtime removed every container it started
+
+
+def test_the_image_runs_with_its_user_home_environment_secrets_and_exit_code(local):
+    arn = run(local, ["python", "-c",
+                      "import os, sys, airflow, airflow_ecs; "
+                      "print('uid', os.getuid(), 'home', os.environ['AIRFLOW_HOME'], 'airflow', airflow.__version__); "
+                      "print('secrets', os.environ['CONN_PASSWORD'], os.environ['FERNET_KEY']); "
+                      "print('pid', os.getpid()); sys.exit(3)"])
+    task = wait_for(local, arn, "STOPPED", timeout=120)
+    assert task["containers"][0]["exitCode"] == 3
+    assert task["stopCode"] == "EssentialContainerExited"
+    lines = log_lines(local, arn)
+    assert lines[0].startswith("uid 50000 home /opt/airflow airflow 3.")  # the image's user and AIRFLOW_HOME
+    assert lines[1] == "secrets pw-from-secrets-manager fernet-from-ssm"
+    assert lines[2] != "pid 1"  # an init process is PID 1, so the task gets the signals it would on ECS
+
+
+def test_memory_over_the_task_size_is_killed_by_the_kernel_as_out_of_memory(local):
+    hog = "b = bytearray(400 * 2**20); b[::4096] = b'x' * len(b[::4096]); import time; time.sleep(20)"
+    arn = run(local, ["python", "-c", hog], memory=128)
+    task = wait_for(local, arn, "STOPPED", timeout=120)
+    container = task["containers"][0]
+    assert container["exitCode"] == 137
+    assert container["reason"] == "OutOfMemoryError: Container killed due to memory usage"
+
+
+def test_stop_task_sends_sigterm_then_sigkill_after_the_definitions_stop_timeout(local):
+    polite = run(local, ["python", "-c", "import time; print('up', flush=True); time.sleep(60)"])
+    stubborn = run(local, ["python", "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                                           "print('up', flush=True); time.sleep(60)"])
+    for arn in (polite, stubborn):
+        deadline = time.monotonic() + 120
+        while log_lines(local, arn) != ["up"]:  # RUNNING is podman started; "up": the handler is in place
+            assert time.monotonic() < deadline, f"{arn} never printed up"
+            time.sleep(0.2)
+    ecs = local.client("ecs")
+    stopped_at = time.monotonic()
+    for arn in (polite, stubborn):
+        ecs.stop_task(cluster=local.outputs["cluster_name"]["value"], task=arn, reason="test says stop")
+    polite_task, stubborn_task = wait_for(local, polite, "STOPPED"), wait_for(local, stubborn, "STOPPED")
+    # stopTimeout is 1 s in the definition (the runtime's own default is 30 s): SIGKILL came after 1 s.
+    assert time.monotonic() - stopped_at < 20
+    assert polite_task["containers"][0]["exitCode"] == 143  # SIGTERM, through the init process
+    assert stubborn_task["containers"][0]["exitCode"] == 137
+    assert "reason" not in stubborn_task["containers"][0]  # killed by the stop, not out of memory
+    assert polite_task["stopCode"] == stubborn_task["stopCode"] == "UserInitiated"
+
+
+def test_an_image_that_is_not_there_fails_to_start(local):
+    ecs = local.client("ecs")
+    family = local.outputs["task_definition_family"]["value"]
+    container = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]["containerDefinitions"][0]
+    definition = ecs.register_task_definition(
+        family="no-such-image", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+        containerDefinitions=[{**container, "image": "local/no-such-image:1", "secrets": []}])["taskDefinition"]
+    value = local.outputs
+    arn = ecs.run_task(cluster=value["cluster_name"]["value"], taskDefinition=definition["taskDefinitionArn"],
+                       launchType="FARGATE", networkConfiguration={"awsvpcConfiguration": {
+                           "subnets": value["subnet_ids"]["value"]}})["tasks"][0]["taskArn"]
+    task = wait_for(local, arn, "STOPPED", timeout=60)
+    assert task["stopCode"] == "TaskFailedToStart"
+    assert task["stoppedReason"].startswith("CannotPullContainerError: ")
+    assert "exitCode" not in task["containers"][0]
+
+
+def test_the_outcomes_dag_in_containers(tmp_path):
+    """Success, failure through the API, a crash's exit code and OOM, each task in its own container."""
+    with local_deployment(tmp_path, DAGS, env={"AIRFLOW__ECS_FARGATE__POLL_INTERVAL": "1"},
+                          runtime="container") as deployed:
+        stack, run_id = deployed.stack, deployed.local.runtime.containers.run_id
+        stack.wait_for_dag("ecs_e2e_outcomes")
+        stack.trigger("ecs_e2e_outcomes", "outcomes")
+        assert stack.wait_for_run("ecs_e2e_outcomes", "outcomes", timeout=400) == "failed"
+        rows = {row.name: row for row in stack.task_rows("ecs_e2e_outcomes", "outcomes")}
+        events = stack.event_log("ecs_e2e_outcomes", "outcomes")
+    assert {name: row.state for name, row in rows.items()} == {
+        "succeeds": "success", "fails": "failed", "crashes": "failed", "out_of_memory": "failed"}
+    crash = " ".join(extra for task, event, extra in events if task == "crashes" and event == "ecs task failed")
+    assert "exited 3" in crash and "crashing" in crash
+    oom = " ".join(extra for task, event, extra in events if task == "out_of_memory" and event == "ecs task failed")
+    assert "OutOfMemoryError" in oom
+    # The task that raised ran its Airflow task runner to the end in the image: exit 0, failed through the API.
+    assert not [e for e in events if e[0] == "fails" and e[1] == "ecs task failed"]
+    assert labelled(run_id) == []
