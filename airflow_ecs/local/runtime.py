@@ -204,13 +204,32 @@ class LocalRuntime:
         self._stop.set()
         self._thread.join(timeout=10)
         if self.containers is not None:
-            self.containers.remove_all()
+            self._remove_containers()
         for task in self.tasks.values():
             if task.process and task.process.poll() is None:
                 _signal_tree(task.process.pid, signal.SIGKILL)
             if task.process:
                 try:
                     task.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+
+    def _remove_containers(self, timeout: float = 60.0) -> None:
+        """Remove every container this runtime started, including one a ``podman run`` is still creating.
+
+        A container created after podman listed them would escape one removal, so remove again until every
+        ``podman run`` has returned (each does once its container is gone).
+        """
+        assert self.containers is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            self.containers.remove_all()
+            running = [t.process for t in self.tasks.values() if t.process is not None and t.process.poll() is None]
+            if not running or time.monotonic() > deadline:
+                return
+            for process in running:
+                try:
+                    process.wait(timeout=1)
                 except subprocess.TimeoutExpired:
                     pass
 

@@ -15,7 +15,7 @@ import pytest
 from airflow_ecs.local.containers import ContainerRuntimeUnavailable, check_podman, labelled
 from airflow_ecs.local.deployment import local_deployment
 from airflow_ecs.local.server import LocalEcs
-from tests.test_local_runtime import describe, log_lines, run, wait_for
+from tests.test_local_runtime import log_lines, run, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 DAGS = Path(__file__).parent / "dags"
@@ -79,6 +79,7 @@ def test_stop_task_sends_sigterm_then_sigkill_after_the_definitions_stop_timeout
     stubborn = run(local, ["python", "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
                                            "print('up', flush=True); time.sleep(60)"])
     for arn in (polite, stubborn):
+        wait_for(local, arn, "RUNNING", timeout=120)
         deadline = time.monotonic() + 120
         while log_lines(local, arn) != ["up"]:  # RUNNING is podman started; "up": the handler is in place
             assert time.monotonic() < deadline, f"{arn} never printed up"
@@ -106,7 +107,8 @@ def test_an_image_that_is_not_there_fails_to_start(local):
     value = local.outputs
     arn = ecs.run_task(cluster=value["cluster_name"]["value"], taskDefinition=definition["taskDefinitionArn"],
                        launchType="FARGATE", networkConfiguration={"awsvpcConfiguration": {
-                           "subnets": value["subnet_ids"]["value"]}})["tasks"][0]["taskArn"]
+                           "subnets": value["subnet_ids"]["value"],
+                           "securityGroups": value["security_group_ids"]["value"]}})["tasks"][0]["taskArn"]
     task = wait_for(local, arn, "STOPPED", timeout=60)
     assert task["stopCode"] == "TaskFailedToStart"
     assert task["stoppedReason"].startswith("CannotPullContainerError: ")
