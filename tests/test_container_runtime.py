@@ -15,6 +15,7 @@ from airflow_ecs.local.containers import (
     container_name,
     cpu_units,
     judge_exit,
+    oom_kills,
     resolve_secrets,
     run_argv,
     secret_source,
@@ -151,3 +152,21 @@ def test_process_needs_nothing_and_auto_falls_back_saying_why(monkeypatch):
         choose_runtime("container")
     with pytest.raises(ValueError, match="--runtime 'docker': expected container, process or auto"):
         choose_runtime("docker")
+
+
+@pytest.mark.parametrize(("text", "kills"), [
+    ("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n", 2),  # cgroup v1 memory.oom_control
+    ("low 0\nhigh 0\nmax 14\noom 1\noom_kill 1\n", 1),  # cgroup v2 memory.events
+    ("oom_kill_disable 0\nunder_oom 0\n", 0),  # a kernel that does not count them
+    ("", 0),
+])
+def test_the_oom_killers_count_is_read_from_either_cgroup_version(text, kills):
+    assert oom_kills(text) == kills
+
+
+def test_the_containers_cgroup_is_looked_for_in_podmans_layouts(tmp_path):
+    files = containers.cgroup_memory_files("abc", root=tmp_path)
+    assert tmp_path / "memory/libpod_parent/libpod-abc/memory.oom_control" in files  # v1, cgroupfs
+    assert tmp_path / "memory/machine.slice/libpod-abc.scope/memory.oom_control" in files  # v1, systemd
+    assert tmp_path / "libpod_parent/libpod-abc/memory.events" in files  # v2, cgroupfs
+    assert tmp_path / "machine.slice/libpod-abc.scope/memory.events" in files  # v2, systemd

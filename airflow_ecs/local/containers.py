@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
+import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +58,7 @@ class ContainerSpec:
     cpu_units: int | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     mounts: Mapping[str, str] = field(default_factory=dict)  # host path -> container path, read-only
+    cidfile: str | None = None  # where podman writes the container's id (to find its cgroup)
 
 
 def container_name(run_id: str, task_arn: str) -> str:
@@ -94,6 +97,8 @@ def run_argv(spec: ContainerSpec, podman: str = "podman") -> tuple[list[str], di
     The memory limit is a hard one without swap, as on Fargate, so going over it kills with exit 137.
     """
     argv = [podman, "run", "--rm", "--name", spec.name, "--pull=never", "--network=host", "--init"]
+    if spec.cidfile:
+        argv += ["--cidfile", spec.cidfile]
     for key, value in sorted({**spec.labels}.items()):
         argv += ["--label", f"{key}={value}"]
     if spec.memory_mib:
@@ -167,6 +172,25 @@ class Exit:
     stop_reason: str | None = None
 
 
+def oom_kills(text: str) -> int:
+    """How many processes the kernel's OOM killer took in a cgroup: its ``oom_kill`` count, from cgroup v1's
+    memory.oom_control or v2's memory.events (0 when the kernel does not count them)."""
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill" and value.strip().isdigit():
+            return int(value)
+    return 0
+
+
+def cgroup_memory_files(container_id: str, root: Path = Path("/sys/fs/cgroup")) -> list[Path]:
+    """Where the container's OOM count may be: cgroup v1 or v2, podman's cgroupfs or systemd layout."""
+    names = (f"libpod-{container_id}", f"libpod-{container_id}.scope")
+    parents = (root / "memory" / "libpod_parent", root / "memory" / "machine.slice", root / "libpod_parent",
+               root / "machine.slice")
+    return [parent / name / ("memory.oom_control" if "memory" in parent.parts[-2:] else "memory.events")
+            for parent in parents for name in names]
+
+
 def judge_exit(code: int, *, stop_requested: bool, last_line: str) -> Exit:
     """What ``podman run``'s exit status means for the task.
 
@@ -174,7 +198,8 @@ def judge_exit(code: int, *, stop_requested: bool, last_line: str) -> Exit:
     (command not found) with an ``Error: ...`` line of podman's are a container that never started, which
     ECS reports as TaskFailedToStart (CannotPullContainerError when the image is missing). 137 is SIGKILL:
     ours after a stop's timeout, else the kernel's OOM killer. podman's inspect says OOMKilled=false even
-    then on some hosts, so the exit code is the judge.
+    then on some hosts, so the exit code is the judge. (When the OOM killer takes another process of the
+    container, not its main one, the runner sees it in the container's cgroup: ``ContainerRunner.oom_killed``.)
     """
     if code in (125, 126, 127) and last_line.startswith("Error: "):
         message = last_line[len("Error: "):]
@@ -241,6 +266,13 @@ class ContainerRunner:
         self.mounts = dict(mounts or {})
         self.podman = podman
         self._signallers: list[subprocess.Popen] = []
+        self._cid_dir = tempfile.mkdtemp(prefix=f"airflow-ecs-{self.run_id}-")
+        self._oom_files: dict[str, Path] = {}
+        self._watched: set[str] = set()
+        self._oom_seen: set[str] = set()
+        self._watch_lock = threading.Lock()
+        self._watching = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     @property
     def labels(self) -> dict[str, str]:
@@ -250,10 +282,52 @@ class ContainerRunner:
              memory_mib: int | None, cpu: int | None) -> ContainerSpec:
         return ContainerSpec(name=container_name(self.run_id, task_arn), image=image, command=list(command),
                              environment=dict(environment), memory_mib=memory_mib, cpu_units=cpu,
-                             labels={**self.labels, TASK_LABEL: task_arn}, mounts=self.mounts)
+                             labels={**self.labels, TASK_LABEL: task_arn}, mounts=self.mounts,
+                             cidfile=os.path.join(self._cid_dir, f"{container_name(self.run_id, task_arn)}.cid"))
+
+    def oom_killed(self, name: str) -> bool:
+        """Whether the kernel's OOM killer took any process of the container while it ran.
+
+        On ECS the container's reason says OutOfMemoryError then, even when the main process (Airflow's task
+        supervisor) survives the loss of its child and exits by itself. The container's cgroup goes with it,
+        so a thread of its own reads the count every 20 ms while the container runs, apart from the runtime's
+        loop, whose ticks can be slower than the supervisor's exit.
+        """
+        with self._watch_lock:
+            return name in self._oom_seen
+
+    def _watch_oom(self) -> None:
+        while not self._watching.wait(0.02):
+            with self._watch_lock:
+                names = list(self._watched - self._oom_seen)
+            for name in names:
+                if self._read_oom(name):
+                    with self._watch_lock:
+                        self._oom_seen.add(name)
+
+    def _read_oom(self, name: str) -> bool:
+        path = self._oom_files.get(name)
+        if path is None:
+            try:
+                container_id = Path(self._cid_dir, f"{name}.cid").read_text().strip()
+            except OSError:
+                return False  # podman has not created it yet
+            found = [p for p in cgroup_memory_files(container_id) if p.exists()] if container_id else []
+            if not found:
+                return False
+            path = self._oom_files[name] = found[0]
+        try:
+            return oom_kills(path.read_text()) > 0
+        except OSError:
+            return False  # gone with the container
 
     def start(self, spec: ContainerSpec) -> subprocess.Popen:
         argv, inherited = run_argv(spec, self.podman)
+        with self._watch_lock:
+            self._watched.add(spec.name)
+        if self._watcher is None:
+            self._watcher = threading.Thread(target=self._watch_oom, name="local-ecs-oom-watch", daemon=True)
+            self._watcher.start()
         return subprocess.Popen(argv, env=podman_environment(inherited), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -276,6 +350,10 @@ class ContainerRunner:
             except subprocess.TimeoutExpired:
                 signaller.kill()
         self._signallers = []
+        self._watching.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+        shutil.rmtree(self._cid_dir, ignore_errors=True)
 
 
 def labelled(run_id: str, podman: str = "podman") -> list[str]:

@@ -28,7 +28,7 @@ from typing import Any
 
 import psutil
 
-from airflow_ecs.local.containers import ContainerRunner, cpu_units, judge_exit, resolve_secrets
+from airflow_ecs.local.containers import OOM_REASON, ContainerRunner, cpu_units, judge_exit, resolve_secrets
 
 ACCOUNT = "123456789012"
 SPOT_REASON = "Your Spot Task was interrupted."
@@ -350,6 +350,8 @@ class LocalRuntime:
         # The container's own exit code, from podman; the memory limit is the kernel's, so 137 unasked is OOM.
         judged = judge_exit(code, stop_requested=task.kill_at is not None, last_line=task.last_line)
         task.container_reason = task.container_reason or judged.container_reason
+        if self.containers.oom_killed(task.container_name):  # another process of it, not the main one
+            task.container_reason = OOM_REASON
         if judged.stop_code:
             task.stop_code, task.stop_reason = judged.stop_code, judged.stop_reason
         self._finish(task, judged.exit_code)

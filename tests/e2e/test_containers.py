@@ -74,6 +74,17 @@ def test_memory_over_the_task_size_is_killed_by_the_kernel_as_out_of_memory(loca
     assert container["reason"] == "OutOfMemoryError: Container killed due to memory usage"
 
 
+def test_a_child_killed_for_memory_marks_the_container_though_its_main_process_exits_0(local):
+    """Airflow's supervisor survives its task process being OOM-killed, reports the failure and exits 0."""
+    hog = "b = bytearray(400 * 2**20); b[::4096] = b'x' * len(b[::4096])"
+    parent = f"import subprocess, sys; r = subprocess.run([sys.executable, '-c', {hog!r}]); print('child', r.returncode)"
+    arn = run(local, ["python", "-c", parent], memory=128)
+    task = wait_for(local, arn, "STOPPED", timeout=120)
+    assert log_lines(local, arn) == ["child -9"]
+    assert task["containers"][0]["exitCode"] == 0
+    assert task["containers"][0]["reason"] == "OutOfMemoryError: Container killed due to memory usage"
+
+
 def test_stop_task_sends_sigterm_then_sigkill_after_the_definitions_stop_timeout(local):
     polite = run(local, ["python", "-c", "import time; print('up', flush=True); time.sleep(60)"])
     stubborn = run(local, ["python", "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
@@ -125,12 +136,16 @@ def test_the_outcomes_dag_in_containers(tmp_path):
         assert stack.wait_for_run("ecs_e2e_outcomes", "outcomes", timeout=400) == "failed"
         rows = {row.name: row for row in stack.task_rows("ecs_e2e_outcomes", "outcomes")}
         events = stack.event_log("ecs_e2e_outcomes", "outcomes")
+        # The run fails as soon as the supervisor reports the failure; its container exits a moment later.
+        oom_task = wait_for(deployed.local, rows["out_of_memory"].external_executor_id, "STOPPED", timeout=60)
     assert {name: row.state for name, row in rows.items()} == {
         "succeeds": "success", "fails": "failed", "crashes": "failed", "out_of_memory": "failed"}
     crash = " ".join(extra for task, event, extra in events if task == "crashes" and event == "ecs task failed")
     assert "exited 3" in crash and "crashing" in crash
-    oom = " ".join(extra for task, event, extra in events if task == "out_of_memory" and event == "ecs task failed")
-    assert "OutOfMemoryError" in oom
+    # The kernel's OOM killer took the task's process (the biggest), not Airflow's supervisor, which reported
+    # the failure itself: as on Fargate, the container's reason says so while its exit code is the supervisor's.
+    assert oom_task["containers"][0].get("reason") == "OutOfMemoryError: Container killed due to memory usage", \
+        (oom_task["containers"][0], [e for e in events if e[0] == "out_of_memory"])
     # The task that raised ran its Airflow task runner to the end in the image: exit 0, failed through the API.
     assert not [e for e in events if e[0] == "fails" and e[1] == "ecs task failed"]
     assert labelled(run_id) == []
