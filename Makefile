@@ -63,12 +63,13 @@ PODMAN := $(SUDO) env CONTAINERS_CONF=$(CONTAINERS_CONF) podman
 HOST_CA ?= $(firstword $(wildcard /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt))
 RUNTIME ?= process
 
+# debian-archive-keyring: debootstrap checks bookworm's signatures with it (Debian has it; Ubuntu may not).
 podman: ## Install podman, runc, catatonit and debootstrap (Debian's packages) if they are missing
 	@if command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null \
-		&& [ -x /usr/libexec/podman/catatonit ]; then :; else \
+		&& [ -x /usr/libexec/podman/catatonit ] && [ -f /usr/share/keyrings/debian-archive-keyring.gpg ]; then :; else \
 		echo "Installing Debian's podman, runc, catatonit and debootstrap for the container runtime"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
-			--no-install-recommends podman runc catatonit debootstrap >/dev/null; \
+			--no-install-recommends podman runc catatonit debootstrap debian-archive-keyring >/dev/null; \
 	fi
 
 base-image: podman $(VENV)/.installed ## The worker image's base: Debian bookworm + Python, debootstrapped once
