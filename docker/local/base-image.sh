@@ -4,11 +4,14 @@
 # 50000, gid 0), `python`/`pip` on PATH from a virtualenv it owns, AIRFLOW_HOME=/opt/airflow and
 # AIRFLOW_VERSION. Imported with `podman import`, so no registry is needed.
 #
-#   docker/local/base-image.sh <image name> <airflow version> [mirror]
+#   docker/local/base-image.sh <image name> <airflow version> [Debian mirror URL]
 set -eu
 image=$1
 airflow_version=$2
-mirror=${3:-http://deb.debian.org/debian}
+# The mirror: as given, else the one this machine's apt already uses (a local mirror or proxy keeps working).
+mirror=${3:-$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)}
+[ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $2 ~ /\/debian$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)
+[ -n "$mirror" ] || { echo "base image: no Debian mirror in apt's sources; pass one as the third argument" >&2; exit 1; }
 
 if podman image exists "$image"; then
     echo "base image $image: already built"
