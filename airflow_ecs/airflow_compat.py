@@ -80,10 +80,47 @@ try:
 except ImportError:  # Airflow 3.1
     from airflow.executors.workloads import TaskInstance as TaskInstanceDTO  # type: ignore[assignment,no-redef]
 
+# Deadline-alert callbacks (``ExecuteCallback``, keyed by ``CallbackKey``) and connection tests (``TestConnection``,
+# keyed by ``ConnectionTestKey``) reach executors from 3.3 on: the base class has ``queued_callbacks`` and
+# ``queued_connection_tests``, ``fail``/``success``/``running_state`` pick the state class from the key, and the
+# container's ``execute_workload`` runs all three types (checked in 3.3.2). 3.1 has neither; the executor claims
+# support only where the workload type and its key type both import (3.2 not checked here: it follows the same
+# rule). 3.4: expected to keep these types and add per-type queues.
+from airflow.models.taskinstancekey import TaskInstanceKey  # noqa: E402
+
+try:
+    from airflow.executors.workloads import ExecuteCallback
+    from airflow.models.callback import CallbackKey
+except ImportError:  # Airflow 3.1 and 3.2
+    ExecuteCallback = None  # type: ignore[assignment,misc]
+    CallbackKey = None  # type: ignore[assignment,misc]
+try:
+    from airflow.executors.workloads import TestConnection
+    from airflow.models.connection_test import ConnectionTestKey
+except ImportError:  # Airflow 3.1 and 3.2
+    TestConnection = None  # type: ignore[assignment,misc]
+    ConnectionTestKey = None  # type: ignore[assignment,misc]
+
+CALLBACKS_SUPPORTED = ExecuteCallback is not None and CallbackKey is not None
+CONNECTION_TESTS_SUPPORTED = TestConnection is not None and ConnectionTestKey is not None
+
 __all__ = [
-    "AIRFLOW_VERSION", "BaseExecutor", "BundleInfo", "ExecuteTask", "TaskInstanceDTO", "airflow_stats",
-    "config_section", "connection_from_secrets", "json_output_to_stdout_only",
+    "AIRFLOW_VERSION", "BaseExecutor", "BundleInfo", "CALLBACKS_SUPPORTED", "CONNECTION_TESTS_SUPPORTED",
+    "CallbackKey", "ConnectionTestKey", "ExecuteCallback", "ExecuteTask", "TaskInstanceDTO", "TaskInstanceKey",
+    "TestConnection", "airflow_stats", "config_section", "connection_from_secrets", "json_output_to_stdout_only",
+    "is_task_key", "workload_key",
 ]
+
+
+def is_task_key(key: Any) -> bool:
+    """A task instance's key (its result goes to the task instance; ARNs and event-log lines are stored)."""
+    return isinstance(key, TaskInstanceKey)
+
+
+def workload_key(workload: Any) -> Any:
+    """The key Airflow files a workload under: ``ti.key`` for a task (3.1 has no ``key`` on it), else ``key``."""
+    ti = getattr(workload, "ti", None)
+    return ti.key if ti is not None else workload.key
 
 
 def config_section(section: str) -> dict[str, Any]:

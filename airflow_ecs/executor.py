@@ -24,6 +24,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_ecs.airflow_compat import BaseExecutor  # first: refuses an unsupported Airflow in one line
+from airflow_ecs.airflow_compat import (
+    CALLBACKS_SUPPORTED,
+    CONNECTION_TESTS_SUPPORTED,
+    is_task_key,
+    workload_key,
+)
 from airflow.utils.state import TaskInstanceState
 
 from airflow_ecs import deployment_check, ecs_api
@@ -114,6 +120,27 @@ def identity_of(ti: Any) -> TaskIdentity:
                         str(getattr(ti, "id", "") or ""), ti.queue or "default")
 
 
+def identity_of_workload(workload: Any) -> TaskIdentity:
+    """What ECS knows a workload by: a task's try, a deadline callback or a connection test.
+
+    A callback is named after its DAG run (its log path is ``executor_callbacks/<dag_id>/<run_id>/<id>``) and its
+    function, startedBy is its id (a UUID, like a task instance's); it runs with the default queue's profile. A
+    connection test is named after the connection and runs with its queue's profile (it tests from where those
+    tasks run).
+    """
+    ti = getattr(workload, "ti", None)
+    if ti is not None:
+        return identity_of(ti)
+    if getattr(workload, "type", "") == "ExecuteCallback":
+        callback = workload.callback
+        parts = str(workload.log_path or "").split("/")
+        dag_id, run_id = (parts[1], "/".join(parts[2:-1])) if len(parts) >= 4 else ("", "")
+        name = str((callback.data or {}).get("path") or "").rsplit(".", 1)[-1] or "callback"
+        return TaskIdentity(dag_id or "callback", f"callback.{name}", run_id, -1, 1, str(callback.id), "default")
+    return TaskIdentity("connection-test", str(workload.connection_id), "", -1, 1, str(workload.connection_test_id),
+                        getattr(workload, "queue", None) or "default")
+
+
 def sample_identity() -> TaskIdentity:
     return TaskIdentity("example_dag", "example_task", "manual__2026-01-01T00:00:00+00:00", -1, 1,
                         "01900000-0000-7000-8000-000000000000", "default")
@@ -123,6 +150,9 @@ class EcsFargateExecutor(BaseExecutor):
     """Runs each Airflow task instance as its own ECS task, on Fargate or EC2."""
 
     supports_ad_hoc_ti_run = True
+    # Callbacks and connection tests run as ECS tasks like any task (docs/workloads.md); Airflow 3.1 has neither.
+    supports_callbacks = CALLBACKS_SUPPORTED
+    supports_connection_test = CONNECTION_TESTS_SUPPORTED
     is_local = False
     serve_logs = False
 
@@ -284,8 +314,10 @@ class EcsFargateExecutor(BaseExecutor):
     def _process_workloads(self, workloads: Sequence[Any]) -> None:
         """Take the workloads over; their requests are built in ``sync()``, a bounded amount per heartbeat."""
         for workload in workloads:
-            key = workload.ti.key
+            key = workload_key(workload)
             self.queued_tasks.pop(key, None)
+            getattr(self, "queued_callbacks", {}).pop(key, None)
+            getattr(self, "queued_connection_tests", {}).pop(key, None)
             if not self._accepting:
                 # Shutting down: the task instance stays queued and the next scheduler launches it.
                 self.log.warning("%s arrived after end(); left for the next scheduler", key)
@@ -307,14 +339,13 @@ class EcsFargateExecutor(BaseExecutor):
                 return
 
     def _build_and_submit(self, workload: Any) -> None:
-        ti = workload.ti
-        key = ti.key
+        key = workload_key(workload)
         if key not in self.running:  # revoked while it waited to be built
             return
-        identity = identity_of(ti)
+        identity = identity_of_workload(workload)
         try:
             request = self.build_request_for(identity, [*TASK_COMMAND, workload.model_dump_json()],
-                                             getattr(ti, "executor_config", None))
+                                             getattr(getattr(workload, "ti", None), "executor_config", None))
         except (RequestError, ExecutorConfigError) as error:
             self._fail_before_launch(key, f"not launched: {error}")
             return
@@ -327,7 +358,7 @@ class EcsFargateExecutor(BaseExecutor):
     def _fail_before_launch(self, key: Hashable, message: str) -> None:
         self.log.error("%s: %s", key, message)
         self.log_task_event(event="ecs task not launched", extra=message, ti_key=key)
-        self.fail(key)
+        self.fail(key, None if is_task_key(key) else message)
 
     def _submit_launch(self, task: TrackedTask, request: Mapping[str, Any]) -> None:
         assert self._launcher is not None
@@ -417,7 +448,9 @@ class EcsFargateExecutor(BaseExecutor):
             self.tasks.set_arn(task, result.task_arn)
             task.last_status = str((result.task or {}).get("lastStatus") or "PROVISIONING")
             # QUEUED with the ARN stores it as the external executor id: adoption finds it after a restart.
-            self.change_state(task.key, TaskInstanceState.QUEUED, result.task_arn, remove_running=False)
+            # A callback or connection test has no such column (Airflow ignores their QUEUED).
+            if is_task_key(task.key):
+                self.change_state(task.key, TaskInstanceState.QUEUED, result.task_arn, remove_running=False)
             for event_args in self._early_events.pop(result.task_arn, []):
                 self._apply_event(*event_args)
             return
@@ -638,7 +671,8 @@ class EcsFargateExecutor(BaseExecutor):
         if failed:
             self.log.error("%s failed: %s", task.identity.describe(), message.splitlines()[0] if message else "")
             self.log_task_event(event=event or "ecs task failed", extra=message, ti_key=task.key)
-            self.fail(task.key, task.arn)
+            # A callback's failure info is what Airflow stores as its output: the diagnosis, not the ARN.
+            self.fail(task.key, task.arn if is_task_key(task.key) else message)
         else:
             self.success(task.key, task.arn)
 
@@ -693,8 +727,10 @@ class EcsFargateExecutor(BaseExecutor):
 
     def revoke_task(self, *, ti: TaskInstance) -> None:
         """Stop the ECS task of a task instance Airflow gave up on (e.g. stuck in queued)."""
-        key = ti.key
-        self.queued_tasks.pop(key, None)
+        self.queued_tasks.pop(ti.key, None)
+        self._revoke(ti.key)
+
+    def _revoke(self, key: Hashable) -> None:
         self.running.discard(key)
         task = self.tasks.remove(key)
         if task is None:
@@ -705,11 +741,16 @@ class EcsFargateExecutor(BaseExecutor):
             self._stop_in_background(task.arn, "revoked by Airflow")
         self.log.info("Revoked %s (%s)", task.identity.describe(), task.arn or "not launched yet")
 
+    def fail_connection_test(self, key: Any) -> None:
+        """Airflow's reaper gave up on a connection test: stop its ECS task too."""
+        super().fail_connection_test(key)
+        self._revoke(key)
+
     def _drop_unbuilt(self) -> None:
         """Forget workloads never launched: their task instances stay queued, and the next scheduler's
         adoption finds no ECS task for them and schedules them again."""
         while self._to_build:
-            self.running.discard(self._to_build.popleft().ti.key)
+            self.running.discard(workload_key(self._to_build.popleft()))
 
     def end(self) -> None:
         """Stop launching; wait at most end_timeout for the launched tasks to finish."""
