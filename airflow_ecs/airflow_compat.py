@@ -190,3 +190,26 @@ def connection_from_secrets(conn_id: str) -> Any:
     from airflow.models.connection import Connection
 
     return Connection.get_connection_from_secrets(conn_id)
+
+
+def save_external_executor_ids(arns: dict[Any, str]) -> None:
+    """Store each task instance's ECS task ARN as its ``external_executor_id`` (keys: ``TaskInstanceKey``).
+
+    What the scheduler does with a QUEUED event carrying the ARN, for when it will not read the event buffer
+    again (the executor's ``end()``). Same model and columns in 3.1-3.3; 3.4: expected the same.
+    """
+    from sqlalchemy import update
+
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        for key, arn in arns.items():
+            session.execute(
+                update(TaskInstance)
+                .where(TaskInstance.dag_id == key.dag_id, TaskInstance.task_id == key.task_id,
+                       TaskInstance.run_id == key.run_id, TaskInstance.map_index == key.map_index,
+                       TaskInstance.try_number == key.try_number)
+                .values(external_executor_id=arn)
+                .execution_options(synchronize_session=False)
+            )

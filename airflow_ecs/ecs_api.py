@@ -100,6 +100,8 @@ class RunTaskResult:
     task_arn: str | None = None
     task: Mapping[str, Any] | None = None
     failure: LaunchFailure | None = None
+    # ECS answered (``failures[]``): it placed no task for this clientToken, and may replay that answer for it.
+    answered: bool = False
 
 
 def run_task(ecs: Any, request: Mapping[str, Any]) -> RunTaskResult:
@@ -112,7 +114,7 @@ def run_task(ecs: Any, request: Mapping[str, Any]) -> RunTaskResult:
     if tasks:
         return RunTaskResult(task_arn=tasks[0]["taskArn"], task=tasks[0])
     failures = response.get("failures") or [{"reason": "NO_TASK", "detail": "RunTask returned no task and no failure"}]
-    return RunTaskResult(failure=classify_run_task_failure(failures[0]))
+    return RunTaskResult(failure=classify_run_task_failure(failures[0]), answered=True)
 
 
 def describe_tasks(ecs: Any, cluster: str, arns: Sequence[str]) -> tuple[dict[str, Mapping[str, Any]], list[str]]:
@@ -140,6 +142,20 @@ def list_task_arns(ecs: Any, cluster: str, family: str | None, desired_status: s
         if not response.get("nextToken"):
             return arns
         kwargs["nextToken"] = response["nextToken"]
+
+
+def live_tasks_started_by(ecs: Any, cluster: str, families: Sequence[str | None],
+                          wanted: set[str]) -> dict[str, str]:
+    """startedBy -> task ARN, for the not-yet-stopped tasks of these families whose startedBy is wanted."""
+    arns: list[str] = []
+    for family in families:
+        arns += list_task_arns(ecs, cluster, family, "RUNNING")
+    found: dict[str, str] = {}
+    for batch in chunks(dict.fromkeys(arns), DESCRIBE_BATCH):
+        for task in ecs.describe_tasks(cluster=cluster, tasks=batch).get("tasks") or []:
+            if task.get("startedBy") in wanted and task.get("lastStatus") != "STOPPED":
+                found[task["startedBy"]] = task["taskArn"]
+    return found
 
 
 def stop_task(ecs: Any, cluster: str, arn: str, reason: str) -> None:

@@ -13,9 +13,6 @@ section (``config.py``).
 from __future__ import annotations
 
 import collections
-import heapq
-import itertools
-import json
 import queue
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -48,11 +45,9 @@ from airflow_ecs.events import (
     EventsReceived,
     ReceiveFailed,
     delete_messages,
-    is_newer,
     release_messages,
 )
 from airflow_ecs.executor_config import ExecutorConfigError, parse_executor_config, with_profile
-from airflow_ecs.failures import decide_retry
 from airflow_ecs.launcher import Launched, Launcher
 from airflow_ecs.metrics import Metrics, status_gauge
 from airflow_ecs.rate_limit import TokenBucket
@@ -64,20 +59,35 @@ from airflow_ecs.run_task_request import (
     build_request,
     load_template,
     started_by,
-    with_launch,
 )
 from airflow_ecs.task_logs import awslogs_stream, container_name_of
-from airflow_ecs.task_state import TaskOutcome, Verdict, judge, judge_missing
-from airflow_ecs.tracking import TaskBook, TrackedTask
+from airflow_ecs.tracking import (
+    CancelLaunch,
+    Command,
+    Delete,
+    Describe,
+    EventLog,
+    Forget,
+    Launch,
+    Metric,
+    Note,
+    ReadLogTail,
+    Release,
+    Report,
+    Settings,
+    Stop,
+    Tracker,
+    token_expiry,
+)
 
 if TYPE_CHECKING:
     from airflow.models.taskinstance import TaskInstance
 
 TASK_COMMAND = ["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string"]
 LOG_TAIL_LINES = 50
-# With an events queue, tasks not yet RUNNING after this long are described in each sweep too,
-# so a lost RUNNING event never makes the pending timeout stop a running task.
-STALE_PENDING_SECONDS = 60.0
+# Failed tasks' log tails are read on their own pool of this many threads, outside the sweep: a burst of
+# failures delays only their own event-log lines, never another task's state change.
+LOG_TAIL_CONCURRENCY = 4
 # Scheduler time per heartbeat spent building RunTask requests (see _build_pending).
 BUILD_BUDGET_SECONDS = 0.02
 
@@ -100,12 +110,18 @@ class ExecutorStartError(RuntimeError):
 
 @dataclass(frozen=True)
 class Polled:
-    """A DescribeTasks sweep: the tasks found, those ECS reports MISSING, and the log tails of failures."""
+    """A DescribeTasks sweep: the tasks found and those ECS reports MISSING."""
 
     found: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     missing: tuple[str, ...] = ()
-    log_tails: Mapping[str, list[str]] = field(default_factory=dict)
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class LogTail:
+    key: Hashable
+    generation: int
+    lines: list[str]
 
 
 @dataclass(frozen=True)
@@ -118,6 +134,16 @@ def identity_of(ti: Any) -> TaskIdentity:
     """A workload's task instance (launching) or a database one (adopting), as ECS will know it."""
     return TaskIdentity(ti.dag_id, ti.task_id, ti.run_id, ti.map_index, ti.try_number,
                         str(getattr(ti, "id", "") or ""), ti.queue or "default")
+
+
+def workload_token_lifetime() -> float:
+    """Seconds a workload's token is valid: Airflow issues it for ``[scheduler] task_queued_timeout``."""
+    from airflow.configuration import conf
+
+    try:
+        return float(conf.getfloat("scheduler", "task_queued_timeout"))
+    except Exception:  # noqa: BLE001 - unreadable: no deadline rather than a wrong one
+        return 0.0
 
 
 def identity_of_workload(workload: Any) -> TaskIdentity:
@@ -159,21 +185,19 @@ class EcsFargateExecutor(BaseExecutor):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.ecs_config: EcsConfig | None = None
-        self.tasks = TaskBook()
+        self.tasks = Tracker()  # every decision about a task's life; this class carries out its commands
         self._results: queue.SimpleQueue = queue.SimpleQueue()
         self.build_budget_seconds = BUILD_BUDGET_SECONDS
         self._to_build: collections.deque = collections.deque()  # workloads taken over, requests not built yet
-        self._retries: list[tuple[float, int, Hashable]] = []  # heap of (due, tie-breaker, key)
-        self._counter = itertools.count()
         self._template: RunTaskTemplate | None = None
         self._launcher: Launcher | None = None
         self._control: ThreadPoolExecutor | None = None
+        self._log_pool: ThreadPoolExecutor | None = None
         self._events: EventConsumer | None = None
-        self._poll_in_flight = False
-        self._next_poll = 0.0
         self._pending_deletes: list[str] = []
         self._pending_releases: list[str] = []
-        self._early_events: dict[str, list[tuple[str, Any]]] = {}
+        self._families: set[str] = set()  # our task definitions' families: the reconcile sweep lists only these
+        self._token_lifetime = 0.0
         self._accepting = True
         self._ecs: Any = None
         self._ecs_launch: Any = None
@@ -220,6 +244,13 @@ class EcsFargateExecutor(BaseExecutor):
                                     f"{error}") from None
         self._connect(config)
         self.health_check()
+        self._families = {str(definition["family"]) for definition in self._task_definitions.values()
+                          if definition.get("family")}
+        self._token_lifetime = workload_token_lifetime()
+        self.tasks.settings = Settings(max_attempts=config.max_run_task_attempts,
+                                       pending_timeout=config.pending_timeout, poll_interval=config.poll_interval,
+                                       reconcile_interval=config.reconcile_interval,
+                                       events=bool(config.events_queue_url))
         self._launcher = Launcher(
             lambda request: self._counted("RunTask", ecs_api.run_task, self._ecs_launch, request),
             TokenBucket(config.launch_rate, config.launch_burst),
@@ -227,6 +258,7 @@ class EcsFargateExecutor(BaseExecutor):
             self._results,
         )
         self._control = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ecs-track")
+        self._log_pool = ThreadPoolExecutor(max_workers=LOG_TAIL_CONCURRENCY, thread_name_prefix="ecs-logs")
         if config.events_queue_url:
             self._events = EventConsumer(self._sqs, config.events_queue_url, self._results)
             self._events.start()
@@ -342,28 +374,38 @@ class EcsFargateExecutor(BaseExecutor):
         key = workload_key(workload)
         if key not in self.running:  # revoked while it waited to be built
             return
-        identity = identity_of_workload(workload)
         try:
-            request = self.build_request_for(identity, [*TASK_COMMAND, workload.model_dump_json()],
-                                             getattr(getattr(workload, "ti", None), "executor_config", None))
-        except (RequestError, ExecutorConfigError) as error:
-            self._fail_before_launch(key, f"not launched: {error}")
+            identity = identity_of_workload(workload)
+            profile, config = self.profile_config(identity.queue)
+            request = self._build(profile, config, identity, [*TASK_COMMAND, workload.model_dump_json()],
+                                  getattr(getattr(workload, "ti", None), "executor_config", None))
+        except Exception as error:  # noqa: BLE001 - whatever one workload's request does, only it fails
+            known = isinstance(error, (RequestError, ExecutorConfigError))
+            why = str(error) if known else f"its RunTask request could not be built ({type(error).__name__}: {error})"
+            self._fail_before_launch(key, f"not launched: {' '.join(why.split())}")
             return
-        task = TrackedTask(key=key, identity=identity, started_by=request["startedBy"],
-                           request_json=json.dumps(request),
-                           container_name=container_name_of(request, self._require_config().container_name))
-        self.tasks.add(task)
-        self._submit_launch(task, request)
+        self._run(self.tasks.queued(
+            key, identity, request["startedBy"], request,
+            container_name_of(request, config.container_name), time.monotonic(),
+            token_expires_at=self._token_deadline(getattr(workload, "token", "")),
+            fallback_strategy=[item.to_boto() for item in config.fallback_capacity_provider_strategy],
+        ))
+
+    def _token_deadline(self, token: str) -> float | None:
+        """When the workload's token expires, on the monotonic clock the tracker uses.
+
+        Read from the token's own ``exp`` when it is a JWT; else it was issued at most now, valid for
+        ``[scheduler] task_queued_timeout``.
+        """
+        expiry = token_expiry(token)
+        if expiry is not None:
+            return time.monotonic() + (expiry - time.time())
+        return time.monotonic() + self._token_lifetime if self._token_lifetime else None
 
     def _fail_before_launch(self, key: Hashable, message: str) -> None:
         self.log.error("%s: %s", key, message)
         self.log_task_event(event="ecs task not launched", extra=message, ti_key=key)
         self.fail(key, None if is_task_key(key) else message)
-
-    def _submit_launch(self, task: TrackedTask, request: Mapping[str, Any]) -> None:
-        assert self._launcher is not None
-        task.attempts += 1
-        self._launcher.submit(task.key, request, task.launch)
 
     def sync(self) -> None:
         """Apply what the background threads reported, then hand them the next round of work."""
@@ -372,9 +414,7 @@ class EcsFargateExecutor(BaseExecutor):
         try:
             self._drain_results()
             self._build_pending()
-            self._launch_due_retries()
-            self._check_pending_timeouts()
-            self._maybe_poll()
+            self._run(self.tasks.tick(time.monotonic()))
             self._flush_event_deletes()
             self._save_task_event_logs()
             self._emit_gauges()
@@ -388,8 +428,7 @@ class EcsFargateExecutor(BaseExecutor):
                 counts[status_gauge(task.last_status)] += 1
         for name, value in counts.items():
             self.metrics.gauge(name, value)
-        in_flight = self._launcher.in_flight if self._launcher is not None else 0
-        self.metrics.gauge("launches.pending", len(self._to_build) + in_flight + len(self._retries))
+        self.metrics.gauge("launches.pending", len(self._to_build) + self.tasks.pending_launches())
 
     def _save_task_event_logs(self) -> None:
         """Save the task instances' event log entries from here, in the scheduler's process.
@@ -416,99 +455,106 @@ class EcsFargateExecutor(BaseExecutor):
             except queue.Empty:
                 return
             try:
-                if isinstance(item, Launched):
-                    self._apply_launch(item)
-                elif isinstance(item, Polled):
-                    self._apply_poll(item)
-                elif isinstance(item, EventsReceived):
-                    self._apply_events(item)
-                elif isinstance(item, ReceiveFailed):
-                    self.log.warning("ECS events queue: %s; DescribeTasks sweeps carry on", item.error)
-                elif isinstance(item, BackgroundError):
-                    self.log.warning("ECS %s failed: %s", item.what, item.error)
+                self._apply_result(item)
             except Exception:  # noqa: BLE001
                 self.log.exception("ECS executor could not apply %r", type(item).__name__)
 
-    # --- launches ---
+    def _apply_result(self, item: Any) -> None:
+        now = time.monotonic()
+        if isinstance(item, Launched):
+            key, generation = item.key
+            result = item.result
+            self._run(self.tasks.launch_answered(
+                key, generation, item.launch, now, arn=result.task_arn,
+                status=str((result.task or {}).get("lastStatus") or ""), failure=result.failure,
+                answered=result.answered, cancelled=item.cancelled))
+        elif isinstance(item, Polled):
+            if item.error:
+                self.log.warning("ECS DescribeTasks sweep failed (%s); trying again at the next sweep", item.error)
+            for arn, ecs_task in item.found.items():
+                self._run(self.tasks.observed(arn, ecs_task, now))
+            for arn in item.missing:
+                self._run(self.tasks.missing(arn, now))
+            self._run(self.tasks.sweep_done())
+        elif isinstance(item, EventsReceived):
+            for message in item.messages:
+                if message.event is None:
+                    self._pending_deletes.append(message.receipt_handle)
+                else:
+                    self._run(self.tasks.event(message.receipt_handle, message.event, now))
+        elif isinstance(item, LogTail):
+            self._run(self.tasks.log_tail(item.key, item.generation, item.lines))
+        elif isinstance(item, ReceiveFailed):
+            self.log.warning("ECS events queue: %s; DescribeTasks sweeps carry on", item.error)
+        elif isinstance(item, BackgroundError):
+            self.log.warning("ECS %s failed: %s", item.what, item.error)
 
-    def _apply_launch(self, launched: Launched) -> None:
-        task = self.tasks.get(launched.key)
-        result = launched.result
-        if task is None or task.launch != launched.launch:
-            # Revoked or relaunched meanwhile: a task it started anyway must not run unowned.
-            if result.task_arn:
-                self._stop_in_background(result.task_arn, "Airflow no longer wants this task (revoked)")
-            return
-        if launched.cancelled:
-            return
-        if result.task_arn:
-            self.metrics.incr("run_task.launched")
-            task.failures = 0
-            task.launched_at = time.monotonic()
-            self.tasks.set_arn(task, result.task_arn)
-            task.last_status = str((result.task or {}).get("lastStatus") or "PROVISIONING")
+    # --- carrying out the tracker's commands ---
+
+    def _run(self, commands: Sequence[Command]) -> None:
+        for command in commands:
+            if isinstance(command, Launch):
+                assert self._launcher is not None
+                self._launcher.submit((command.key, command.generation), command.request, command.launch)
+            elif isinstance(command, Report):
+                self._report(command)
+            elif isinstance(command, Stop):
+                self._stop_in_background(command.arn, command.reason)
+            elif isinstance(command, EventLog):
+                getattr(self.log, command.level)("%s: %s: %s", command.key, command.event,
+                                                 command.extra.splitlines()[0] if command.extra else "")
+                self.log_task_event(event=command.event, extra=command.extra, ti_key=command.key)
+            elif isinstance(command, Note):
+                self.log.info("%s: %s", command.key, command.message)
+            elif isinstance(command, Delete):
+                self._pending_deletes.append(command.receipt_handle)
+            elif isinstance(command, Release):
+                self._pending_releases.append(command.receipt_handle)
+            elif isinstance(command, Metric):
+                self._metric(command)
+            elif isinstance(command, Describe):
+                self._sweep(command)
+            elif isinstance(command, ReadLogTail):
+                self._read_log_tail(command)
+            elif isinstance(command, CancelLaunch):
+                if self._launcher is not None:
+                    self._launcher.cancel((command.key, command.generation))
+            elif isinstance(command, Forget):
+                self.running.discard(command.key)
+
+    def _report(self, report: Report) -> None:
+        key = report.key
+        if report.state == "queued":
             # QUEUED with the ARN stores it as the external executor id: adoption finds it after a restart.
             # A callback or connection test has no such column (Airflow ignores their QUEUED).
-            if is_task_key(task.key):
-                self.change_state(task.key, TaskInstanceState.QUEUED, result.task_arn, remove_running=False)
-            for event_args in self._early_events.pop(result.task_arn, []):
-                self._apply_event(*event_args)
-            return
-        failure = result.failure
-        assert failure is not None
-        self.metrics.incr(f"run_task.{failure.kind.value}")
-        task.failures += 1
-        config = self._require_config()
-        decision = decide_retry(failure, task.attempts, config.max_run_task_attempts,
-                                has_fallback=bool(config.fallback_capacity_provider_strategy))
-        if not decision.retry:
-            why = "not retried" if not failure.kind.retryable else f"gave up after {task.attempts} attempts"
-            self._finish(task, failed=True, message=f"RunTask failed ({failure.kind.value}, {why}): "
-                                                    f"{failure.describe()}", event="ecs run_task failed")
-            return
-        if decision.use_fallback and not task.on_fallback:
-            task.on_fallback = True
-            task.launch += 1  # other parameters need another clientToken
-        self.log.info("%s: RunTask %s (%s); retrying in %.1fs", task.identity.describe(), failure.kind.value,
-                      failure.describe(), decision.delay)
-        heapq.heappush(self._retries, (time.monotonic() + decision.delay, next(self._counter), task.key))
-
-    def _launch_due_retries(self) -> None:
-        now = time.monotonic()
-        while self._retries and self._retries[0][0] <= now:
-            _, _, key = heapq.heappop(self._retries)
-            task = self.tasks.get(key)
-            if task is None or task.arn or task.request_json is None or not self._accepting:
-                continue
-            self._submit_launch(task, self._request_for_launch(task))
-
-    def _request_for_launch(self, task: TrackedTask) -> dict[str, Any]:
-        config = self._require_config()
-        request = json.loads(task.request_json or "{}")
-        strategy = None
-        if task.on_fallback and config.fallback_capacity_provider_strategy:
-            strategy = [item.to_boto() for item in config.fallback_capacity_provider_strategy]
-        return with_launch(request, task.identity, task.launch, strategy)
-
-    # --- tracking ---
-
-    def _maybe_poll(self) -> None:
-        config = self._require_config()
-        now = time.monotonic()
-        if self._poll_in_flight or now < self._next_poll or self._control is None:
-            return
-        arns = self.tasks.arns()
-        if not arns:
-            return
-        if self._events is not None:
-            stale = [t.arn for t in self.tasks if t.arn and not t.seen_running and t.launched_at
-                     and now - t.launched_at > STALE_PENDING_SECONDS]
-            self._next_poll = now + config.reconcile_interval
-            job = lambda: self._reconcile(stale)  # noqa: E731
+            if is_task_key(key):
+                self.change_state(key, TaskInstanceState.QUEUED, report.arn, remove_running=False)
+        elif report.state == "running":
+            self.running_state(key, report.arn)
+        elif report.state == "success":
+            self.success(key, report.arn)
         else:
-            self._next_poll = now + config.poll_interval
-            job = lambda: self._describe(arns)  # noqa: E731
-        self._poll_in_flight = True
+            # A callback's failure info is what Airflow stores as its output: the diagnosis, not the ARN.
+            self.fail(key, report.arn if is_task_key(key) else report.message)
+
+    def _metric(self, metric: Metric) -> None:
+        if metric.kind == "incr":
+            self.metrics.incr(metric.name)
+        elif metric.kind == "timing":
+            self.metrics.timing(metric.name, metric.value)
+        else:  # timing_since_epoch: ECS's own timestamp, so the wall clock
+            self.metrics.timing(metric.name, time.time() - metric.value)
+
+    # --- sweeps and log tails (on the control threads) ---
+
+    def _sweep(self, command: Describe) -> None:
+        if self._control is None:
+            self._run(self.tasks.sweep_done())
+            return
+        if command.reconcile:
+            job = lambda: self._reconcile(command.arns, command.stale)  # noqa: E731
+        else:
+            job = lambda: self._describe(command.arns)  # noqa: E731
         self._control.submit(self._background, job)
 
     def _background(self, job: Callable[[], Polled]) -> None:
@@ -518,37 +564,38 @@ class EcsFargateExecutor(BaseExecutor):
             self._results.put(Polled(error=f"{type(error).__name__}: {error}"))
 
     def _describe(self, arns: Sequence[str]) -> Polled:
-        """On the control thread: DescribeTasks in batches, plus the log tail of each failed task."""
+        """On the control thread: DescribeTasks in batches of 100."""
         config = self._require_config()
         self.metrics.incr("sweeps.describe")
         found, missing = self._counted("DescribeTasks", ecs_api.describe_tasks, self._ecs, config.cluster, list(arns))
-        return Polled(found, tuple(missing), self._log_tails(found.values()))
+        return Polled(found, tuple(missing))
 
-    def _reconcile(self, stale: Sequence[str]) -> Polled:
-        """With events: ListTasks of stopped tasks finds the stops whose events were lost; one call when
-        nothing changed, instead of describing every running task."""
+    def _reconcile(self, ours: Sequence[str], stale: Sequence[str]) -> Polled:
+        """With events: ListTasks of the stopped tasks of our task definitions' families finds the stops whose
+        events were lost; one call per family when nothing changed, instead of describing every running task.
+        By family, so its cost follows our tasks, not everything else the cluster runs."""
         config = self._require_config()
         self.metrics.incr("sweeps.reconcile")
-        stopped = self._counted("ListTasks", ecs_api.list_task_arns, self._ecs, config.cluster, None, "STOPPED")
-        ours = set(self.tasks.arns())
-        wanted = [arn for arn in dict.fromkeys([*stopped, *stale]) if arn in ours]
+        stopped: list[str] = []
+        for family in sorted(self._families) or [None]:
+            stopped += self._counted("ListTasks", ecs_api.list_task_arns, self._ecs, config.cluster, family, "STOPPED")
+        wanted = [arn for arn in dict.fromkeys([*stopped, *stale]) if arn in set(ours)]
         return self._describe(wanted) if wanted else Polled()
 
-    def _log_tails(self, tasks: Any) -> dict[str, list[str]]:
-        config = self._require_config()
-        tails: dict[str, list[str]] = {}
-        for task in tasks:
-            if task.get("lastStatus") != "STOPPED":
-                continue
-            tracked = self.tasks.by_arn(task["taskArn"])
-            outcome = judge(task, tracked.container_name if tracked else config.container_name)
-            if outcome.verdict is not Verdict.FAILED:
-                continue
+    def _read_log_tail(self, command: ReadLogTail) -> None:
+        """A failed task's last log lines, on the bounded log pool: a burst of failures delays only itself."""
+        if self._log_pool is None:
+            self._results.put(LogTail(command.key, command.generation, []))
+            return
+
+        def read() -> None:
             try:
-                tails[task["taskArn"]] = self._read_log(task, limit=LOG_TAIL_LINES)
+                lines = self._read_log(command.task, limit=LOG_TAIL_LINES)
             except Exception as error:  # noqa: BLE001 - a missing log must not hide the failure itself
-                tails[task["taskArn"]] = [f"(log unavailable: {type(error).__name__}: {error})"]
-        return tails
+                lines = [f"(log unavailable: {type(error).__name__}: {error})"]
+            self._results.put(LogTail(command.key, command.generation, lines))
+
+        self._log_pool.submit(read)
 
     def _read_log(self, task: Mapping[str, Any], limit: int | None = None) -> list[str]:
         config = self._require_config()
@@ -558,56 +605,6 @@ class EcsFargateExecutor(BaseExecutor):
         if where is None:
             return [f"(container {container!r} does not log through awslogs)"]
         return self._counted("GetLogEvents", lambda: ecs_api.log_events(self._logs, where[0], where[1], limit=limit))
-
-    def _apply_poll(self, polled: Polled) -> None:
-        self._poll_in_flight = False
-        if polled.error:
-            self.log.warning("ECS DescribeTasks sweep failed (%s); trying again at the next sweep", polled.error)
-            return
-        for arn, ecs_task in polled.found.items():
-            task = self.tasks.by_arn(arn)
-            if task is not None:
-                self._apply_observation(task, judge(ecs_task, task.container_name, seen_running=task.seen_running),
-                                        polled.log_tails.get(arn))
-        for arn in polled.missing:
-            task = self.tasks.by_arn(arn)
-            if task is not None:
-                age = time.monotonic() - task.launched_at if task.launched_at else None
-                self._apply_observation(task, judge_missing(seen_running=task.seen_running, age=age), None)
-
-    def _apply_events(self, received: EventsReceived) -> None:
-        for message in received.messages:
-            event = message.event
-            if event is None:
-                self._pending_deletes.append(message.receipt_handle)
-                continue
-            self._apply_event(message.receipt_handle, event)
-
-    def _apply_event(self, receipt_handle: str, event: Any) -> None:
-        task = self.tasks.by_arn(event.task_arn)
-        if task is None:
-            owner = self.tasks.by_started_by(event.started_by) if event.started_by else None
-            if owner is not None and owner.arn is None:
-                # The event beat RunTask's answer: keep it until the launch result names the ARN.
-                self._early_events.setdefault(event.task_arn, []).append((receipt_handle, event))
-            elif owner is not None or self.tasks.recently_finished(event.task_arn):
-                self._pending_deletes.append(receipt_handle)  # an older launch of ours, or a late duplicate
-                self.metrics.incr("events.ignored")
-            else:  # another scheduler's task: hand the message back for its owner, never delete it
-                self._pending_releases.append(receipt_handle)
-            return
-        self._pending_deletes.append(receipt_handle)
-        if not is_newer(event.version, task.version):
-            self.metrics.incr("events.ignored")
-            return
-        self.metrics.incr("events.applied")
-        task.version = event.version
-        outcome = judge(event.detail, task.container_name, seen_running=task.seen_running)
-        if outcome.verdict is Verdict.FAILED and self._control is not None:
-            # The log tail is an AWS call: fetch it off this thread, then apply the verdict.
-            self._control.submit(self._background, lambda: self._describe([event.task_arn]))
-            return
-        self._apply_observation(task, outcome, None)
 
     def _flush_event_deletes(self) -> None:
         """Delete the events applied, release the others' (off this thread; a failure only delays them)."""
@@ -629,65 +626,6 @@ class EcsFargateExecutor(BaseExecutor):
 
         self._control.submit(flush)
 
-    def _apply_observation(self, task: TrackedTask, outcome: TaskOutcome, log_tail: list[str] | None) -> None:
-        task.last_status = outcome.last_status
-        if outcome.verdict is Verdict.PENDING:
-            return
-        if outcome.verdict is Verdict.RUNNING:
-            if not task.seen_running:
-                task.seen_running = True
-                self.metrics.timing("queued_to_running", time.monotonic() - task.queued_at)
-                self.running_state(task.key, task.arn)
-            return
-        if outcome.stopped_at is not None:
-            self.metrics.timing("stopped_to_known", time.time() - outcome.stopped_at)
-        if outcome.verdict is Verdict.SUCCEEDED:
-            self._finish(task, failed=False)
-            return
-        diagnosis = outcome.diagnosis
-        message = diagnosis.line() if diagnosis else "the task stopped"
-        config = self._require_config()
-        if (outcome.verdict is Verdict.RELAUNCH and task.request_json is not None and self._accepting
-                and task.attempts < config.max_run_task_attempts):
-            self.log.warning("%s: %s; launching it again", task.identity.describe(), message)
-            self.metrics.incr("tasks.relaunched")
-            self.log_task_event(event="ecs task relaunched", extra=f"{task.arn}: {message}", ti_key=task.key)
-            if outcome.last_status != "STOPPED" and task.arn:
-                # ECS says MISSING, but it may yet run it: make sure the old task cannot run beside the new one.
-                self._stop_in_background(task.arn, "relaunched by Airflow's ECS executor")
-            self.tasks.set_arn(task, None)
-            task.launch += 1
-            task.failures = 0
-            task.version = -1
-            self._submit_launch(task, self._request_for_launch(task))
-            return
-        extra = f"{task.arn} stopped: {message}"
-        if log_tail:
-            extra += f"\nLast {len(log_tail)} log lines:\n" + "\n".join(log_tail)
-        self._finish(task, failed=True, message=extra, event="ecs task failed")
-
-    def _finish(self, task: TrackedTask, *, failed: bool, message: str = "", event: str = "") -> None:
-        self.tasks.remove(task.key)
-        if failed:
-            self.log.error("%s failed: %s", task.identity.describe(), message.splitlines()[0] if message else "")
-            self.log_task_event(event=event or "ecs task failed", extra=message, ti_key=task.key)
-            # A callback's failure info is what Airflow stores as its output: the diagnosis, not the ARN.
-            self.fail(task.key, task.arn if is_task_key(task.key) else message)
-        else:
-            self.success(task.key, task.arn)
-
-    def _check_pending_timeouts(self) -> None:
-        config = self._require_config()
-        now = time.monotonic()
-        for task in self.tasks:
-            if task.arn and not task.seen_running and task.launched_at and not task.stopping \
-                    and now - task.launched_at > config.pending_timeout:
-                task.stopping = True
-                message = (f"{task.arn} did not reach RUNNING within pending_timeout={config.pending_timeout:g}s "
-                           f"(last status {task.last_status or 'unknown'}); stopped it")
-                self._stop_in_background(task.arn, "pending_timeout exceeded")
-                self._finish(task, failed=True, message=message, event="ecs task pending timeout")
-
     def _stop_in_background(self, arn: str, reason: str) -> None:
         if self._control is None:
             return
@@ -704,26 +642,50 @@ class EcsFargateExecutor(BaseExecutor):
     # --- lifecycle ---
 
     def try_adopt_task_instances(self, tis: Sequence[TaskInstance]) -> Sequence[TaskInstance]:
-        """Adopt tasks another (dead) scheduler launched, by the task ARN saved as external executor id."""
+        """Adopt tasks another (dead) scheduler launched: by the task ARN saved as external executor id, else
+        (a launch answered too late to be saved) by the ECS task whose startedBy is the task instance's id."""
         not_adopted = []
+        by_ti: dict[str, TaskInstance] = {}
+        now = time.monotonic()
         for ti in tis:
             arn = ti.external_executor_id or ""
             if not (arn.startswith("arn:") and ":task/" in arn):
-                not_adopted.append(ti)
+                if getattr(ti, "state", None) == TaskInstanceState.QUEUED and getattr(ti, "id", None):
+                    by_ti[started_by(identity_of(ti))] = ti
+                else:
+                    not_adopted.append(ti)
                 continue
-            identity = identity_of(ti)
-            task = TrackedTask(key=ti.key, identity=identity, started_by=started_by(identity), request_json=None,
-                               container_name=self.profile_config(identity.queue)[1].container_name,
-                               attempts=1, launched_at=time.monotonic(),
-                               seen_running=ti.state == TaskInstanceState.RUNNING)
-            self.tasks.add(task)
-            self.tasks.set_arn(task, arn)
-            self.running.add(ti.key)
+            self._adopt(ti, identity_of(ti), arn, now)
+        if by_ti:
+            found = self._find_started_by(set(by_ti))
+            for started, ti in by_ti.items():
+                if started in found:
+                    self._adopt(ti, identity_of(ti), found[started], now)
+                else:
+                    not_adopted.append(ti)
         adopted = len(tis) - len(not_adopted)
         if adopted:
             self.log.info("Adopted %d ECS tasks from a previous scheduler", adopted)
-            self._next_poll = 0.0  # learn their state at the next heartbeat
         return not_adopted
+
+    def _adopt(self, ti: Any, identity: TaskIdentity, arn: str, now: float) -> None:
+        self._run(self.tasks.adopt(ti.key, identity, started_by(identity), arn,
+                                   self.profile_config(identity.queue)[1].container_name, now,
+                                   seen_running=ti.state == TaskInstanceState.RUNNING))
+        self.running.add(ti.key)
+
+    def _find_started_by(self, wanted: set[str]) -> dict[str, str]:
+        """startedBy -> ARN of the live tasks of our families started for these task instances (scheduler
+        thread: only when adoption meets queued task instances with no ARN saved, at a scheduler's start)."""
+        if self._ecs is None or self.ecs_config is None:
+            return {}
+        try:
+            return self._counted("ListTasks", ecs_api.live_tasks_started_by, self._ecs, self.ecs_config.cluster,
+                                 sorted(self._families) or [None], wanted)
+        except Exception as error:  # noqa: BLE001 - then Airflow resets them, as without this search
+            self.log.warning("Could not look for unrecorded launches by startedBy: %s: %s",
+                             type(error).__name__, error)
+            return {}
 
     def revoke_task(self, *, ti: TaskInstance) -> None:
         """Stop the ECS task of a task instance Airflow gave up on (e.g. stuck in queued)."""
@@ -732,14 +694,11 @@ class EcsFargateExecutor(BaseExecutor):
 
     def _revoke(self, key: Hashable) -> None:
         self.running.discard(key)
-        task = self.tasks.remove(key)
+        task = self.tasks.get(key)
         if task is None:
             return
-        if self._launcher is not None:
-            self._launcher.cancel(key)
-        if task.arn:
-            self._stop_in_background(task.arn, "revoked by Airflow")
         self.log.info("Revoked %s (%s)", task.identity.describe(), task.arn or "not launched yet")
+        self._run(self.tasks.revoke(key))
 
     def fail_connection_test(self, key: Any) -> None:
         """Airflow's reaper gave up on a connection test: stop its ECS task too."""
@@ -753,27 +712,39 @@ class EcsFargateExecutor(BaseExecutor):
             self.running.discard(workload_key(self._to_build.popleft()))
 
     def end(self) -> None:
-        """Stop launching; wait at most end_timeout for the launched tasks to finish."""
+        """Stop launching, record what launched, wait at most end_timeout for the launched tasks to finish."""
         self._accepting = False
         if self._launcher is None:  # start() never finished: nothing was launched
             self._shutdown_threads()
             return
         self._drop_unbuilt()
+        self._run(self.tasks.stop_launching())
         self._launcher.shutdown(wait=True)
         self.sync()
-        for task in self.tasks:
-            if task.arn is None:  # never launched: the next scheduler's adoption resets it
-                self.tasks.remove(task.key)
-                self.running.discard(task.key)
+        self._run(self.tasks.stop_launching())  # launches that failed during shutdown are not retried
+        self._record_launches()
         deadline = time.monotonic() + self._require_config().end_timeout
         while len(self.tasks) and time.monotonic() < deadline:
-            self._next_poll = min(self._next_poll, time.monotonic() + 1.0)
             time.sleep(0.5)
             self.sync()
         if len(self.tasks):
             self.log.warning("end(): %d ECS tasks still running after end_timeout; a restarted scheduler "
                              "adopts them", len(self.tasks))
         self._shutdown_threads()
+
+    def _record_launches(self) -> None:
+        """Save the ARN of every task launched as the external executor id now: after end() the scheduler no
+        longer reads the event buffer, and without it the next scheduler could not adopt these tasks."""
+        launched = {task.key: task.arn for task in self.tasks if task.arn and is_task_key(task.key)}
+        if self.job_id is None or not launched:
+            return
+        try:
+            from airflow_ecs.airflow_compat import save_external_executor_ids
+
+            save_external_executor_ids(launched)
+        except Exception as error:  # noqa: BLE001 - the next scheduler then finds them by startedBy
+            self.log.warning("end(): could not record %d launched ECS tasks (%s: %s); the next scheduler looks "
+                             "them up by startedBy", len(launched), type(error).__name__, error)
 
     def terminate(self) -> None:
         """Stop every task this executor started, then the threads."""
@@ -782,15 +753,15 @@ class EcsFargateExecutor(BaseExecutor):
             self._shutdown_threads()
             return
         self._drop_unbuilt()
+        self._run(self.tasks.stop_launching())
         self._launcher.shutdown(wait=True)
         self._drain_results()  # tasks that launched during shutdown are stopped too
         config = self._require_config()
         futures = []
         if self._control is not None:
-            for task in self.tasks:
-                if task.arn:
-                    futures.append(self._control.submit(ecs_api.stop_task, self._ecs, config.cluster, task.arn,
-                                                        "Airflow scheduler terminated"))
+            for arn in self.tasks.arns():
+                futures.append(self._control.submit(ecs_api.stop_task, self._ecs, config.cluster, arn,
+                                                    "Airflow scheduler terminated"))
         for future in futures:
             try:
                 future.result(timeout=30)
@@ -801,9 +772,10 @@ class EcsFargateExecutor(BaseExecutor):
     def _shutdown_threads(self) -> None:
         if self._events is not None:
             self._events.stop()
-        if self._control is not None:
-            self._control.shutdown(wait=True, cancel_futures=False)
-            self._control = None
+        for pool in (self._log_pool, self._control):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=False)
+        self._control = self._log_pool = None
 
     @staticmethod
     def get_cli_commands() -> list:

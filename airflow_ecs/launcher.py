@@ -53,17 +53,18 @@ class Launcher:
             return len(self._futures)
 
     def submit(self, key: Hashable, request: Mapping[str, Any], launch: int) -> None:
+        """``key`` names one attempt (the executor passes Airflow's key with the attempt's generation), so a
+        cancelled attempt stays cancelled when Airflow queues the same task instance again."""
         with self._lock:
-            self._cancelled.discard(key)
             self._futures[key] = (launch, self._pool.submit(self._launch, key, request, launch))
 
     def cancel(self, key: Hashable) -> None:
         """Drop a launch not yet sent. One already sent completes; the executor stops what it started."""
         with self._lock:
-            self._cancelled.add(key)
             entry = self._futures.pop(key, None)
-        if entry is not None:
-            entry[1].cancel()
+            if entry is None or entry[1].cancel():
+                return  # nothing in flight, or dropped before it ran
+            self._cancelled.add(key)  # running: maybe still waiting for a rate-limit token
 
     def _launch(self, key: Hashable, request: Mapping[str, Any], launch: int) -> None:
         def cancelled() -> bool:
@@ -78,6 +79,7 @@ class Launcher:
                 self._bucket.penalize(THROTTLE_PAUSE)
             outcome = Launched(key, launch, result, name)
         with self._lock:
+            self._cancelled.discard(key)
             entry = self._futures.get(key)
             if entry is not None and entry[0] == launch:
                 del self._futures[key]

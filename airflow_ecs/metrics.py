@@ -35,6 +35,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("tasks.stopping", "gauge", "Tracked ECS tasks on their way down (DEACTIVATING, STOPPING, DEPROVISIONING)."),
     Metric("queued_to_running", "timer", "From taking the task from Airflow to seeing its ECS task RUNNING."),
     Metric("stopped_to_known", "timer", "From ECS stopping the task (stoppedAt) to the executor reporting it."),
+    Metric("tasks.superseded", "counter", "Attempts replaced because Airflow queued the same key again (a reschedule "
+                                          "sensor, a resumed deferral, a requeue); their results are never reported."),
+    Metric("run_task.superseded", "counter", "ECS tasks started for a revoked or superseded attempt, stopped at once."),
     Metric("tasks.relaunched", "counter", "ECS tasks launched again after an infrastructure failure before they ran."),
     Metric("sweeps.describe", "counter", "DescribeTasks sweeps (polling, or what a reconciliation found)."),
     Metric("sweeps.reconcile", "counter", "Reconciliation sweeps (ListTasks) when tracking by events."),

@@ -1,94 +1,550 @@
-"""What the executor knows about each task it launched: one record per Airflow task instance try,
-indexed by Airflow key, ECS task ARN and startedBy (which events carry before RunTask has answered)."""
+"""The executor's bookkeeping as one pure state machine: facts in, commands out.
+
+Like h11's ``Connection``, the ``Tracker`` never calls AWS or Airflow, never starts a thread and never reads
+the clock: each input method takes what happened (and ``now``, a monotonic time in seconds) and returns the
+commands the executor must carry out, in order. The executor only carries them out; every decision about a
+task's life (launch, retry, relaunch, which result Airflow hears, which ECS task to stop, which event
+message to delete or hand back) is made here and tested here, without AWS, threads or Airflow.
+
+Generations: every workload Airflow hands over starts a new *attempt* of its key with a generation number
+unique in this tracker. Airflow queues the same key again (a sensor in reschedule mode, a task resuming from
+deferral, a requeue after revoke) while the previous ECS task may still be running or unseen as stopped: the
+new attempt supersedes the old one, whose launch answers, observations and events are never reported. Its
+ECS task is retired: stopped if it was never seen running (it must not start the same try beside the new
+one), else left to finish (it already ran its workload; Airflow moved on).
+"""
 
 from __future__ import annotations
 
-import time
+import base64
+import binascii
+import json
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from airflow_ecs.run_task_request import TaskIdentity
+from airflow_ecs.diagnosis import Diagnosis
+from airflow_ecs.events import TaskEvent, is_newer
+from airflow_ecs.failures import LaunchFailure, decide_retry
+from airflow_ecs.run_task_request import TaskIdentity, with_launch
+from airflow_ecs.task_state import TaskOutcome, Verdict, judge, judge_missing
 
 RECENTLY_FINISHED = 10_000  # ARNs remembered after they finish, so late duplicate events are recognised
+# With an events queue, tasks not yet RUNNING after this long are described in each sweep too,
+# so a lost RUNNING event never makes the pending timeout stop a running task.
+STALE_PENDING_SECONDS = 60.0
+# A container started this close to its workload token's expiry cannot be expected to reach Airflow's
+# execution API in time (Fargate start-up plus image pull is often one to two minutes).
+TOKEN_START_MARGIN = 180.0
+
+
+# --- commands: what the executor must do ---
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Send this RunTask request (on the launcher's threads); answer with ``launch_answered``."""
+
+    key: Hashable
+    generation: int
+    launch: int
+    request: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class CancelLaunch:
+    """Drop this generation's launch if it has not been sent; a sent one is answered (and then stopped)."""
+
+    key: Hashable
+    generation: int
+
+
+@dataclass(frozen=True)
+class Stop:
+    arn: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """Tell Airflow: ``state`` is queued (with the ARN to store), running, success or failed."""
+
+    key: Hashable
+    state: str
+    arn: str | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class EventLog:
+    """A line for the task instance's event log (and the scheduler's log)."""
+
+    key: Hashable
+    event: str
+    extra: str
+    level: str = "error"
+
+
+@dataclass(frozen=True)
+class Note:
+    """A line for the scheduler's log only (e.g. a retry that may yet succeed)."""
+
+    key: Hashable
+    message: str
+
+
+@dataclass(frozen=True)
+class Forget:
+    """The key is no longer this executor's, with no result: Airflow's own adoption or timeout takes it."""
+
+    key: Hashable
+
+
+@dataclass(frozen=True)
+class ReadLogTail:
+    """Read the failed task's log tail (off the sweep, bounded); answer with ``log_tail``."""
+
+    key: Hashable
+    generation: int
+    arn: str
+    task: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Describe:
+    """A sweep: describe ``arns`` (polling), or with ``reconcile`` list the stopped tasks of our families and
+    describe those of ``arns`` plus ``stale``. Answer with observed/missing, then ``sweep_done``."""
+
+    arns: tuple[str, ...]
+    reconcile: bool = False
+    stale: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Delete:
+    receipt_handle: str
+
+
+@dataclass(frozen=True)
+class Release:
+    """Another scheduler's event: make it visible again for its owner."""
+
+    receipt_handle: str
+
+
+@dataclass(frozen=True)
+class Metric:
+    kind: str  # incr | timing
+    name: str
+    value: float = 1.0
+
+
+Command = Launch | CancelLaunch | Stop | Report | EventLog | Note | Forget | ReadLogTail | Describe | Delete | Release | Metric
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_attempts: int = 5
+    pending_timeout: float = 600.0
+    poll_interval: float = 5.0
+    reconcile_interval: float = 60.0
+    events: bool = False  # an events queue tracks tasks; sweeps only reconcile
 
 
 @dataclass
-class TrackedTask:
+class Attempt:
+    """One attempt (generation) of one Airflow key: at most one ECS task at a time."""
+
     key: Hashable
+    generation: int
     identity: TaskIdentity
     started_by: str
-    request_json: str | None  # None for a task adopted from another scheduler: it cannot be relaunched
-    container_name: str = ""  # the Airflow container, the one judged (its profile may name another)
-    queued_at: float = field(default_factory=time.monotonic)
-    launch: int = 0  # which launch of this try; part of the clientToken
-    attempts: int = 0  # RunTask calls plus relaunches, bounded by max_run_task_attempts
-    failures: int = 0  # consecutive failed RunTask calls of the current launch, for the backoff
+    request: Mapping[str, Any] | None  # None for an adopted task: it cannot be relaunched
+    container_name: str
+    queued_at: float
+    token_expires_at: float | None = None
+    fallback_strategy: tuple[Mapping[str, Any], ...] = ()
+    launch: int = 0  # which launch of this attempt; part of the clientToken
+    attempts: int = 0  # RunTask calls plus relaunches, bounded by max_attempts
+    failures: int = 0
     on_fallback: bool = False
+    in_flight: bool = False  # a Launch was emitted and not answered yet
+    retry_at: float | None = None
     arn: str | None = None
     launched_at: float | None = None
     last_status: str = ""
     seen_running: bool = False
     version: int = -1  # detail.version of the last applied event
-    stopping: bool = False
+    failing: str | None = None  # the failure message, while its log tail is read
 
 
-class TaskBook:
-    def __init__(self) -> None:
-        self._by_key: dict[Hashable, TrackedTask] = {}
+def token_expiry(token: str) -> float | None:
+    """The ``exp`` claim (epoch seconds) of a workload JWT, read without verifying it; None if unreadable.
+
+    Only the expiry is read, and nothing of the token is ever logged.
+    """
+    parts = token.split(".") if isinstance(token, str) else []
+    if len(parts) != 3:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    exp = payload.get("exp") if isinstance(payload, dict) else None
+    return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
+
+
+class Tracker:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self._attempts: dict[Hashable, Attempt] = {}
         self._by_arn: dict[str, Hashable] = {}
         self._by_started_by: dict[str, Hashable] = {}
+        # Events that beat RunTask's answer: ARN -> (key, generation, [(receipt, event)]).
+        self._early: dict[str, tuple[Hashable, int, list[tuple[str, TaskEvent]]]] = {}
         self._finished: OrderedDict[str, None] = OrderedDict()
+        self._generations = 0
+        self._accepting = True
+        self._sweep_in_flight = False
+        self._next_sweep = 0.0
+
+    # --- queries ---
 
     def __len__(self) -> int:
-        return len(self._by_key)
+        return len(self._attempts)
 
-    def __iter__(self) -> Iterator[TrackedTask]:
-        return iter(list(self._by_key.values()))
+    def __iter__(self) -> Iterator[Attempt]:
+        return iter(list(self._attempts.values()))
 
-    def add(self, task: TrackedTask) -> None:
-        self._by_key[task.key] = task
-        self._by_started_by[task.started_by] = task.key
-        if task.arn:
-            self._by_arn[task.arn] = task.key
+    def get(self, key: Hashable) -> Attempt | None:
+        return self._attempts.get(key)
 
-    def get(self, key: Hashable) -> TrackedTask | None:
-        return self._by_key.get(key)
-
-    def by_arn(self, arn: str) -> TrackedTask | None:
+    def by_arn(self, arn: str) -> Attempt | None:
         key = self._by_arn.get(arn)
-        return self._by_key.get(key) if key is not None else None
+        return self._attempts.get(key) if key is not None else None
 
-    def by_started_by(self, started_by: str) -> TrackedTask | None:
-        key = self._by_started_by.get(started_by)
-        return self._by_key.get(key) if key is not None else None
-
-    def set_arn(self, task: TrackedTask, arn: str | None) -> None:
-        if task.arn:
-            self._by_arn.pop(task.arn, None)
-            self._remember_finished(task.arn)
-        task.arn = arn
-        if arn:
-            self._by_arn[arn] = task.key
-
-    def remove(self, key: Hashable) -> TrackedTask | None:
-        task = self._by_key.pop(key, None)
-        if task is None:
-            return None
-        if self._by_started_by.get(task.started_by) == key:
-            del self._by_started_by[task.started_by]
-        if task.arn:
-            self._by_arn.pop(task.arn, None)
-            self._remember_finished(task.arn)
-        return task
+    def arns(self) -> list[str]:
+        return list(self._by_arn)
 
     def recently_finished(self, arn: str) -> bool:
         return arn in self._finished
 
+    def live_size(self) -> int:
+        """Entries that exist only while work is in progress; zero when all work has ended."""
+        return len(self._attempts) + len(self._by_arn) + len(self._by_started_by) + len(self._early)
+
+    def pending_launches(self) -> int:
+        return sum(1 for a in self._attempts.values() if a.in_flight or a.retry_at is not None)
+
+    # --- inputs ---
+
+    def queued(self, key: Hashable, identity: TaskIdentity, started_by: str, request: Mapping[str, Any],
+               container_name: str, now: float, *, token_expires_at: float | None = None,
+               fallback_strategy: Sequence[Mapping[str, Any]] = ()) -> list[Command]:
+        """Airflow handed a workload over (its request already built): launch it, superseding an older attempt."""
+        commands = self._supersede(key, "superseded: Airflow queued this try again")
+        self._generations += 1
+        attempt = Attempt(key=key, generation=self._generations, identity=identity, started_by=started_by,
+                          request=request, container_name=container_name, queued_at=now,
+                          token_expires_at=token_expires_at, fallback_strategy=tuple(fallback_strategy))
+        self._attempts[key] = attempt
+        self._by_started_by[started_by] = key
+        if not self._accepting:
+            return [*commands, *self._forget(attempt)]
+        return [*commands, *self._launch(attempt, now)]
+
+    def adopt(self, key: Hashable, identity: TaskIdentity, started_by: str, arn: str, container_name: str,
+              now: float, *, seen_running: bool) -> list[Command]:
+        """A task another (dead) scheduler launched: track its ECS task from now on."""
+        commands = self._supersede(key, "superseded by adoption")
+        self._generations += 1
+        attempt = Attempt(key=key, generation=self._generations, identity=identity, started_by=started_by,
+                          request=None, container_name=container_name, queued_at=now, attempts=1,
+                          arn=arn, launched_at=now, seen_running=seen_running)
+        self._attempts[key] = attempt
+        self._by_started_by[started_by] = key
+        self._by_arn[arn] = key
+        self._finished.pop(arn, None)
+        self._next_sweep = 0.0  # learn their state at the next tick
+        return commands
+
+    def revoke(self, key: Hashable) -> list[Command]:
+        """Airflow gave up on the key (e.g. stuck in queued): stop its ECS task, report nothing."""
+        attempt = self._attempts.get(key)
+        if attempt is None:
+            return []
+        return self._retire(attempt, "revoked by Airflow", stop=True)
+
+    def launch_answered(self, key: Hashable, generation: int, launch: int, now: float, *, arn: str | None = None,
+                        status: str = "", failure: LaunchFailure | None = None, answered: bool = False,
+                        cancelled: bool = False) -> list[Command]:
+        """RunTask answered (with a task, or a failure; ``answered``: ECS replied with ``failures[]``)."""
+        attempt = self._attempts.get(key)
+        if attempt is None or attempt.generation != generation or attempt.launch != launch or not attempt.in_flight:
+            # Revoked, superseded or relaunched meanwhile: what it started anyway must not run unowned.
+            if arn:
+                self._remember_finished(arn)
+                return [Stop(arn, "Airflow no longer wants this task (revoked or superseded)"),
+                        Metric("incr", "run_task.superseded")]
+            return []
+        attempt.in_flight = False
+        if cancelled:
+            return []
+        if arn:
+            attempt.failures = 0
+            attempt.launched_at = now
+            attempt.arn = arn
+            attempt.last_status = status or "PROVISIONING"
+            self._by_arn[arn] = key
+            commands: list[Command] = [Metric("incr", "run_task.launched"), Report(key, "queued", arn)]
+            return commands + self._release_early(attempt, now)
+        assert failure is not None
+        attempt.failures += 1
+        decision = decide_retry(failure, attempt.attempts, self.settings.max_attempts,
+                                has_fallback=bool(attempt.fallback_strategy))
+        commands = [Metric("incr", f"run_task.{failure.kind.value}")]
+        if not decision.retry:
+            why = "not retried" if not failure.kind.retryable else f"gave up after {attempt.attempts} attempts"
+            return commands + self._fail(attempt, f"RunTask failed ({failure.kind.value}, {why}): "
+                                                  f"{failure.describe()}", "ecs run_task failed")
+        if decision.use_fallback and not attempt.on_fallback:
+            attempt.on_fallback = True
+            attempt.launch += 1  # other parameters need another clientToken
+        elif answered:
+            # ECS answered with failures[]: no task started under that token, and ECS may replay the same
+            # answer for a known token, so the retry needs a new one.
+            attempt.launch += 1
+        attempt.retry_at = now + decision.delay
+        return commands + [Note(key, f"RunTask {failure.kind.value} ({failure.describe()}); retrying in "
+                                     f"{decision.delay:.1f}s")]
+
+    def observed(self, arn: str, task: Mapping[str, Any], now: float) -> list[Command]:
+        """DescribeTasks showed this task."""
+        attempt = self.by_arn(arn)
+        if attempt is None or attempt.failing is not None:
+            return []
+        return self._apply(attempt, judge(task, attempt.container_name, seen_running=attempt.seen_running), task, now)
+
+    def missing(self, arn: str, now: float) -> list[Command]:
+        """DescribeTasks answered MISSING for this task."""
+        attempt = self.by_arn(arn)
+        if attempt is None or attempt.failing is not None:
+            return []
+        age = now - attempt.launched_at if attempt.launched_at is not None else None
+        return self._apply(attempt, judge_missing(seen_running=attempt.seen_running, age=age), None, now)
+
+    def event(self, receipt_handle: str, event: TaskEvent, now: float) -> list[Command]:
+        """A Task State Change event from the queue: apply it, stash it, delete it or hand it back."""
+        attempt = self.by_arn(event.task_arn)
+        if attempt is None:
+            owner_key = self._by_started_by.get(event.started_by) if event.started_by else None
+            owner = self._attempts.get(owner_key) if owner_key is not None else None
+            if owner is not None and owner.arn is None and owner.failing is None \
+                    and event.task_arn not in self._finished:
+                # The event beat RunTask's answer: keep it until the answer says whose task it is.
+                entry = self._early.setdefault(event.task_arn, (owner.key, owner.generation, []))
+                entry[2].append((receipt_handle, event))
+                return []
+            if owner is not None or event.task_arn in self._finished:
+                return [Delete(receipt_handle), Metric("incr", "events.ignored")]  # an older task of ours
+            return [Release(receipt_handle)]  # another scheduler's task: never delete it
+        commands: list[Command] = [Delete(receipt_handle)]
+        if attempt.failing is not None or not is_newer(event.version, attempt.version):
+            return [*commands, Metric("incr", "events.ignored")]
+        attempt.version = event.version
+        commands.append(Metric("incr", "events.applied"))
+        outcome = judge(event.detail, attempt.container_name, seen_running=attempt.seen_running)
+        return commands + self._apply(attempt, outcome, event.detail, now)
+
+    def log_tail(self, key: Hashable, generation: int, lines: Sequence[str]) -> list[Command]:
+        """The log tail a ReadLogTail asked for: the failure can now be reported, with it."""
+        attempt = self._attempts.get(key)
+        if attempt is None or attempt.generation != generation or attempt.failing is None:
+            return []
+        message = attempt.failing
+        if lines:
+            message += f"\nLast {len(lines)} log lines:\n" + "\n".join(lines)
+        return self._finish(attempt, "failed", message, "ecs task failed")
+
+    def sweep_done(self) -> list[Command]:
+        self._sweep_in_flight = False
+        return []
+
+    def stop_launching(self) -> list[Command]:
+        """Shutting down: nothing new is launched; attempts with no ECS task are handed back to Airflow."""
+        self._accepting = False
+        commands: list[Command] = []
+        for attempt in list(self._attempts.values()):
+            if attempt.arn is None and not attempt.in_flight:
+                commands += self._forget(attempt)
+        return commands
+
+    def tick(self, now: float) -> list[Command]:
+        """Time passed: due retries, pending timeouts, token expiry, and the next sweep."""
+        commands: list[Command] = []
+        for attempt in list(self._attempts.values()):
+            if attempt.retry_at is not None and attempt.retry_at <= now:
+                attempt.retry_at = None
+                commands += self._launch(attempt, now) if self._accepting else self._forget(attempt)
+            elif (attempt.arn and not attempt.seen_running and attempt.launched_at is not None
+                  and attempt.failing is None and now - attempt.launched_at > self.settings.pending_timeout):
+                commands.append(Stop(attempt.arn, "pending_timeout exceeded"))
+                commands += self._finish(
+                    attempt, "failed",
+                    f"{attempt.arn} did not reach RUNNING within pending_timeout={self.settings.pending_timeout:g}s "
+                    f"(last status {attempt.last_status or 'unknown'}); stopped it", "ecs task pending timeout")
+        return commands + self._maybe_sweep(now)
+
+    # --- the rules ---
+
+    def _maybe_sweep(self, now: float) -> list[Command]:
+        if self._sweep_in_flight or now < self._next_sweep or not self._by_arn:
+            return []
+        self._sweep_in_flight = True
+        if self.settings.events:
+            self._next_sweep = now + self.settings.reconcile_interval
+            stale = tuple(a.arn for a in self._attempts.values() if a.arn and not a.seen_running
+                          and a.launched_at is not None and now - a.launched_at > STALE_PENDING_SECONDS)
+            return [Describe(tuple(self._by_arn), reconcile=True, stale=stale)]
+        self._next_sweep = now + self.settings.poll_interval
+        return [Describe(tuple(self._by_arn))]
+
+    def _launch(self, attempt: Attempt, now: float) -> list[Command]:
+        assert attempt.request is not None
+        if attempt.token_expires_at is not None and now + TOKEN_START_MARGIN >= attempt.token_expires_at:
+            left = attempt.token_expires_at - now
+            expiry = f"expires in {left:.0f}s" if left > 0 else f"expired {-left:.0f}s ago"
+            diagnosis = Diagnosis(
+                f"not started: the workload's token {expiry} (Airflow issues it for [scheduler] task_queued_timeout)"
+                f" and a container needs up to {TOKEN_START_MARGIN:g}s to reach the execution API",
+                "Failed so Airflow retries it with a fresh token (when retries remain); if this is frequent, raise "
+                "[scheduler] task_queued_timeout or lower the launch backlog")
+            return self._fail(attempt, diagnosis.line(), "ecs task token expiring")
+        attempt.attempts += 1
+        attempt.in_flight = True
+        strategy = [dict(item) for item in attempt.fallback_strategy] if attempt.on_fallback else None
+        request = (attempt.request if attempt.launch == 0 and strategy is None
+                   else with_launch(attempt.request, attempt.identity, attempt.launch, strategy))
+        return [Launch(attempt.key, attempt.generation, attempt.launch, request)]
+
+    def _apply(self, attempt: Attempt, outcome: TaskOutcome, task: Mapping[str, Any] | None,
+               now: float) -> list[Command]:
+        attempt.last_status = outcome.last_status
+        if outcome.verdict is Verdict.PENDING:
+            return []
+        if outcome.verdict is Verdict.RUNNING:
+            if attempt.seen_running:
+                return []
+            attempt.seen_running = True
+            return [Metric("timing", "queued_to_running", now - attempt.queued_at),
+                    Report(attempt.key, "running", attempt.arn)]
+        commands: list[Command] = []
+        if outcome.stopped_at is not None:
+            commands.append(Metric("timing_since_epoch", "stopped_to_known", outcome.stopped_at))
+        if outcome.verdict is Verdict.SUCCEEDED:
+            return commands + self._finish(attempt, "success")
+        message = outcome.diagnosis.line() if outcome.diagnosis else "the task stopped"
+        if (outcome.verdict is Verdict.RELAUNCH and attempt.request is not None and self._accepting
+                and attempt.attempts < self.settings.max_attempts):
+            assert attempt.arn is not None
+            old = attempt.arn
+            commands += [Metric("incr", "tasks.relaunched"),
+                         EventLog(attempt.key, "ecs task relaunched", f"{old}: {message}", level="warning")]
+            if outcome.last_status != "STOPPED":
+                # ECS says MISSING, but it may yet run it: make sure the old task cannot run beside the new one.
+                commands.append(Stop(old, "relaunched by Airflow's ECS executor"))
+            self._unindex_arn(attempt)
+            attempt.launch += 1
+            attempt.failures = 0
+            attempt.version = -1
+            attempt.seen_running = False
+            attempt.launched_at = None
+            return commands + self._launch(attempt, now)
+        assert attempt.arn is not None
+        attempt.failing = f"{attempt.arn} stopped: {message}"
+        if task is not None and outcome.last_status == "STOPPED":
+            return [*commands, ReadLogTail(attempt.key, attempt.generation, attempt.arn, task)]
+        return commands + self.log_tail(attempt.key, attempt.generation, [])
+
+    def _fail(self, attempt: Attempt, message: str, event: str) -> list[Command]:
+        return self._finish(attempt, "failed", message, event)
+
+    def _finish(self, attempt: Attempt, state: str, message: str = "", event: str = "") -> list[Command]:
+        arn = attempt.arn
+        commands: list[Command] = self._remove(attempt)
+        if state == "failed":
+            commands.append(EventLog(attempt.key, event or "ecs task failed", message))
+            commands.append(Report(attempt.key, "failed", arn, message))
+        else:
+            commands.append(Report(attempt.key, "success", arn))
+        return commands
+
+    def _forget(self, attempt: Attempt) -> list[Command]:
+        return [*self._remove(attempt), Forget(attempt.key)]
+
+    def _supersede(self, key: Hashable, reason: str) -> list[Command]:
+        attempt = self._attempts.get(key)
+        if attempt is None:
+            return []
+        # A task that ran its workload is left to end by itself; one never seen running must not start it.
+        return [*self._retire(attempt, reason, stop=not attempt.seen_running),
+                Metric("incr", "tasks.superseded")]
+
+    def _retire(self, attempt: Attempt, reason: str, *, stop: bool) -> list[Command]:
+        commands: list[Command] = []
+        if attempt.in_flight:
+            commands.append(CancelLaunch(attempt.key, attempt.generation))
+        if attempt.arn and stop:
+            commands.append(Stop(attempt.arn, reason))
+        return commands + self._remove(attempt)
+
+    def _remove(self, attempt: Attempt) -> list[Command]:
+        """Forget the attempt everywhere; its ARN is remembered as finished, its stashed events deleted."""
+        if self._attempts.get(attempt.key) is attempt:
+            del self._attempts[attempt.key]
+        if self._by_started_by.get(attempt.started_by) == attempt.key and attempt.key not in self._attempts:
+            del self._by_started_by[attempt.started_by]
+        self._unindex_arn(attempt)
+        return self._drop_early(attempt)
+
+    def _unindex_arn(self, attempt: Attempt) -> None:
+        if attempt.arn:
+            if self._by_arn.get(attempt.arn) == attempt.key:
+                del self._by_arn[attempt.arn]
+            self._remember_finished(attempt.arn)
+            attempt.arn = None
+
+    def _release_early(self, attempt: Attempt, now: float) -> list[Command]:
+        """RunTask answered: apply the events that beat it, delete those stashed for any other ARN."""
+        commands: list[Command] = []
+        for arn, (key, generation, stashed) in list(self._early.items()):
+            if key != attempt.key or generation != attempt.generation:
+                continue
+            del self._early[arn]
+            for receipt_handle, event in stashed:
+                if arn == attempt.arn:
+                    commands += self.event(receipt_handle, event, now)
+                else:
+                    commands += [Delete(receipt_handle), Metric("incr", "events.ignored")]
+        return commands
+
+    def _drop_early(self, attempt: Attempt) -> list[Command]:
+        commands: list[Command] = []
+        for arn, (key, generation, stashed) in list(self._early.items()):
+            if key == attempt.key and generation == attempt.generation:
+                del self._early[arn]
+                commands += [Delete(receipt_handle) for receipt_handle, _ in stashed]
+        return commands
+
     def _remember_finished(self, arn: str) -> None:
         self._finished[arn] = None
+        self._finished.move_to_end(arn)
         while len(self._finished) > RECENTLY_FINISHED:
             self._finished.popitem(last=False)
 
-    def arns(self) -> list[str]:
-        return list(self._by_arn)
+
+__all__ = [
+    "Attempt", "CancelLaunch", "Command", "Delete", "Describe", "EventLog", "Forget", "Launch", "Metric", "Note",
+    "ReadLogTail", "Release", "Report", "Settings", "Stop", "Tracker", "token_expiry",
+]

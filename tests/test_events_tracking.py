@@ -28,10 +28,12 @@ def events_env(ecs_env):
 
 
 def send_event(env, arn: str, version: int, status: str, *, exit_code: int | None = None, started_by: str = "",
-               stop_code: str | None = None, reason: str | None = None) -> None:
+               stop_code: str | None = None, reason: str | None = None, container_reason: str | None = None) -> None:
     container = {"name": CONTAINER, "lastStatus": status}
     if exit_code is not None:
         container["exitCode"] = exit_code
+    if container_reason:
+        container["reason"] = container_reason  # ECS's events carry what DescribeTasks says
     detail = {"taskArn": arn, "clusterArn": f"arn:aws:ecs:us-east-1:123456789012:cluster/{CLUSTER}",
               "lastStatus": status, "desiredStatus": "STOPPED" if status == "STOPPED" else "RUNNING",
               "startedBy": started_by, "containers": [container], "version": version,
@@ -86,7 +88,8 @@ def test_a_failure_event_is_reported_with_its_diagnosis(events_env):
     executor = started()
     key, arn = launch_one(executor)
     stop_in_moto(arn, exit_code=137, container_reason="OutOfMemoryError: Container killed due to memory usage")
-    send_event(events_env, arn, 3, "STOPPED", exit_code=137, stop_code="EssentialContainerExited")
+    send_event(events_env, arn, 3, "STOPPED", exit_code=137, stop_code="EssentialContainerExited",
+               container_reason="OutOfMemoryError: Container killed due to memory usage")
     heartbeat_until(executor, lambda: key in executor.event_buffer)
     assert executor.event_buffer[key] == (TaskInstanceState.FAILED, arn)
     (entry,) = [e for e in executor._task_event_logs if e.event == "ecs task failed"]
