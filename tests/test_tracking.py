@@ -1,0 +1,535 @@
+"""The tracking state machine, with no AWS, Airflow, threads or clock: facts in, commands out.
+
+Scenario tables for the cases of issue #13 (a requeue of the same key, revoke then requeue, early events,
+relaunch, token expiry, clientTokens after failures[]), then a hypothesis RuleBasedStateMachine over random
+interleavings, with the issue's invariants checked after every step.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from airflow_ecs.events import TaskEvent
+from airflow_ecs.failures import FailureKind, LaunchFailure
+from airflow_ecs.run_task_request import TaskIdentity, client_token
+from airflow_ecs.tracking import (
+    CancelLaunch,
+    Delete,
+    Describe,
+    EventLog,
+    Forget,
+    Launch,
+    ReadLogTail,
+    Release,
+    Report,
+    Settings,
+    Stop,
+    Tracker,
+    token_expiry,
+)
+
+ARN = "arn:aws:ecs:us-east-1:123456789012:task/airflow/{}"
+CONTAINER = "airflow-worker"
+CAPACITY = LaunchFailure(FailureKind.CAPACITY, "RESOURCE:FARGATE", "capacity is unavailable")
+THROTTLED = LaunchFailure(FailureKind.THROTTLED, "ThrottlingException", "Rate exceeded")
+PERMANENT = LaunchFailure(FailureKind.PERMANENT, "InvalidParameterException", "bad subnet")
+
+
+def identity(name: str = "a") -> TaskIdentity:
+    return TaskIdentity("etl", name, "manual__1", -1, 1, f"ti-{name}")
+
+
+def request_for(name: str = "a") -> dict[str, Any]:
+    ident = identity(name)
+    request = {"cluster": "airflow", "taskDefinition": "airflow-worker", "startedBy": ident.ti_id, "count": 1}
+    request["clientToken"] = client_token(ident, 0, request)
+    return request
+
+
+def queue(tracker: Tracker, name: str = "a", now: float = 0.0, **kwargs: Any) -> list:
+    return tracker.queued(name, identity(name), f"ti-{name}", request_for(name), CONTAINER, now, **kwargs)
+
+
+def described(arn: str, status: str, exit_code: int | None = None, *, started: bool = True,
+              stop_code: str = "EssentialContainerExited") -> dict[str, Any]:
+    container: dict[str, Any] = {"name": CONTAINER, "lastStatus": status}
+    task: dict[str, Any] = {"taskArn": arn, "lastStatus": status, "containers": [container],
+                            "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/airflow-worker:1"}
+    if exit_code is not None:
+        container["exitCode"] = exit_code
+    if started and status in ("RUNNING", "STOPPED"):
+        task["startedAt"] = "2026-11-25T00:00:00Z"
+    if status == "STOPPED":
+        task["stopCode"] = stop_code
+    return task
+
+
+def event(arn: str, version: int, status: str, exit_code: int | None = None, started_by: str = "ti-a") -> TaskEvent:
+    return TaskEvent(arn, version, started_by, described(arn, status, exit_code))
+
+
+def of(commands: Sequence, kind: type) -> list:
+    return [command for command in commands if isinstance(command, kind)]
+
+
+def launch_of(commands: Sequence) -> Launch:
+    (launch,) = of(commands, Launch)
+    return launch
+
+
+def reports(commands: Sequence) -> list[tuple[Any, str, Any]]:
+    return [(r.key, r.state, r.arn) for r in of(commands, Report)]
+
+
+def launched(tracker: Tracker, name: str = "a", arn: str | None = None, now: float = 0.0) -> tuple[Launch, str]:
+    launch = launch_of(queue(tracker, name, now))
+    arn = arn or ARN.format(f"{name}{launch.generation}")
+    tracker.launch_answered(launch.key, launch.generation, launch.launch, now, arn=arn)
+    return launch, arn
+
+
+# --- the plain life of a task ---
+
+
+def test_queued_launched_running_succeeded():
+    tracker = Tracker()
+    launch = launch_of(queue(tracker))
+    assert launch.request == request_for() and launch.launch == 0
+    commands = tracker.launch_answered("a", launch.generation, 0, 1.0, arn=ARN.format(1), status="PROVISIONING")
+    assert reports(commands) == [("a", "queued", ARN.format(1))]
+    assert reports(tracker.observed(ARN.format(1), described(ARN.format(1), "RUNNING"), 2.0)) == [
+        ("a", "running", ARN.format(1))]
+    assert reports(tracker.observed(ARN.format(1), described(ARN.format(1), "STOPPED", 0), 3.0)) == [
+        ("a", "success", ARN.format(1))]
+    assert tracker.live_size() == 0
+
+
+def test_a_failure_reads_the_log_tail_then_reports_it_with_the_lines():
+    tracker = Tracker()
+    launch, arn = launched(tracker)
+    commands = tracker.observed(arn, described(arn, "STOPPED", 3), 1.0)
+    (read,) = of(commands, ReadLogTail)
+    assert not of(commands, Report)  # not before its log tail is known
+    assert tracker.observed(arn, described(arn, "STOPPED", 3), 1.5) == []  # a second sweep changes nothing
+    commands = tracker.log_tail(read.key, read.generation, ["Traceback", "boom"])
+    assert reports(commands) == [("a", "failed", arn)]
+    (line,) = of(commands, EventLog)
+    assert "exited 3" in line.extra and line.extra.endswith("Last 2 log lines:\nTraceback\nboom")
+    assert tracker.live_size() == 0
+
+
+# --- issue #13 item 2: the same key queued again while its previous ECS task is not yet seen stopped ---
+
+
+@pytest.mark.parametrize("old_seen_running, stopped", [(True, False), (False, True)])
+def test_a_requeued_key_never_gets_the_previous_tasks_result(old_seen_running, stopped):
+    tracker = Tracker()
+    first, old = launched(tracker)
+    if old_seen_running:
+        tracker.observed(old, described(old, "RUNNING"), 1.0)
+    commands = queue(tracker, now=2.0)  # a reschedule sensor poked, gave up for now, and was queued again
+    second = launch_of(commands)
+    assert second.generation > first.generation
+    # A task that ran is left to finish (it already handed its state to Airflow); one never seen running is stopped.
+    assert [s.arn for s in of(commands, Stop)] == ([old] if stopped else [])
+    new = ARN.format("new")
+    tracker.launch_answered("a", second.generation, second.launch, 3.0, arn=new)
+    # The old container's exit 0 arrives late, by sweep and by event: neither is reported for the new attempt.
+    assert tracker.observed(old, described(old, "STOPPED", 0), 4.0) == []
+    assert of(tracker.event("m1", event(old, 5, "STOPPED", 0), 4.0), Report) == []
+    assert tracker.get("a").arn == new and tracker.arns() == [new]  # the new task is tracked, the old one not
+    assert reports(tracker.observed(new, described(new, "STOPPED", 0), 5.0)) == [("a", "success", new)]
+
+
+def test_a_requeue_while_the_old_launch_is_in_flight_cancels_it_and_stops_what_it_started():
+    tracker = Tracker()
+    first = launch_of(queue(tracker))
+    commands = queue(tracker, now=1.0)
+    assert of(commands, CancelLaunch) == [CancelLaunch("a", first.generation)]
+    second = launch_of(commands)
+    late = tracker.launch_answered("a", first.generation, first.launch, 2.0, arn=ARN.format("old"))
+    assert of(late, Stop) == [Stop(ARN.format("old"), "Airflow no longer wants this task (revoked or superseded)")]
+    assert not of(late, Report)
+    answer = tracker.launch_answered("a", second.generation, second.launch, 3.0, arn=ARN.format("new"))
+    assert reports(answer) == [("a", "queued", ARN.format("new"))]
+
+
+# --- item 3: revoke, then the same key queued again ---
+
+
+def test_revoke_then_requeue_never_takes_the_revoked_launch_for_the_new_one():
+    tracker = Tracker()
+    first = launch_of(queue(tracker))
+    revoked = tracker.revoke("a")
+    assert revoked == [CancelLaunch("a", first.generation)]
+    assert tracker.live_size() == 0
+    second = launch_of(queue(tracker, now=1.0))
+    # The launcher sent the revoked request anyway (its thread already held a rate-limit token).
+    late = tracker.launch_answered("a", first.generation, first.launch, 2.0, arn=ARN.format("revoked"))
+    assert of(late, Stop) and not of(late, Report)
+    assert tracker.get("a").arn is None  # not taken as the new launch's answer
+    tracker.launch_answered("a", second.generation, second.launch, 3.0, arn=ARN.format("new"))
+    assert tracker.arns() == [ARN.format("new")]
+
+
+def test_revoke_of_a_launched_task_stops_it_and_reports_nothing():
+    tracker = Tracker()
+    _, arn = launched(tracker)
+    assert tracker.revoke("a") == [Stop(arn, "revoked by Airflow")]
+    assert tracker.observed(arn, described(arn, "STOPPED", 143), 1.0) == []
+    assert tracker.live_size() == 0
+
+
+# --- item 4: events between a relaunch and its new RunTask answer ---
+
+
+def test_events_stashed_before_the_answer_are_applied_or_deleted_never_kept():
+    tracker = Tracker()
+    launch, old = launched(tracker)
+    relaunch = launch_of(tracker.observed(old, described(old, "STOPPED", None, started=False,
+                                                       stop_code="TaskFailedToStart"), 1.0))
+    assert relaunch.launch == 1
+    new, stray = ARN.format("new"), ARN.format("stray")
+    assert tracker.event("m1", event(new, 1, "PENDING"), 2.0) == []  # beat the answer: kept
+    assert tracker.event("m2", event(stray, 1, "PENDING"), 2.0) == []  # e.g. a superseded launch's task
+    assert of(tracker.event("m3", event(old, 3, "STOPPED"), 2.0), Delete) == [Delete("m3")]  # the old task's: late
+    commands = tracker.launch_answered("a", relaunch.generation, 1, 3.0, arn=new)
+    assert {d.receipt_handle for d in of(commands, Delete)} == {"m1", "m2"}
+    assert tracker.live_size() == len(["by key", "by ARN", "by startedBy"])  # nothing stashed any more
+
+
+def test_events_stashed_for_an_attempt_that_ends_are_deleted():
+    tracker = Tracker()
+    launch = launch_of(queue(tracker))
+    tracker.event("m1", event(ARN.format("x"), 1, "PENDING"), 1.0)
+    commands = tracker.launch_answered("a", launch.generation, 0, 2.0, failure=PERMANENT, answered=True)
+    assert of(commands, Delete) == [Delete("m1")] and reports(commands) == [("a", "failed", None)]
+    assert tracker.live_size() == 0
+
+
+def test_another_schedulers_event_is_handed_back_and_a_late_one_of_ours_deleted():
+    tracker = Tracker()
+    _, arn = launched(tracker)
+    tracker.observed(arn, described(arn, "STOPPED", 0), 1.0)
+    assert tracker.event("m1", event(ARN.format("theirs"), 2, "RUNNING", started_by="ti-z"), 2.0) == [Release("m1")]
+    assert of(tracker.event("m2", event(arn, 4, "STOPPED", 0), 2.0), Delete) == [Delete("m2")]
+
+
+def test_events_apply_once_in_version_order():
+    tracker = Tracker()
+    _, arn = launched(tracker)
+    assert reports(tracker.event("m2", event(arn, 2, "RUNNING"), 1.0)) == [("a", "running", arn)]
+    assert reports(tracker.event("m1", event(arn, 1, "PENDING"), 1.0)) == []  # older: ignored
+    assert reports(tracker.event("m2", event(arn, 2, "RUNNING"), 1.0)) == []  # duplicate
+    assert reports(tracker.event("m3", event(arn, 3, "STOPPED", 0), 1.0)) == [("a", "success", arn)]
+
+
+# --- items 6 and 7: the token's expiry; a new clientToken after failures[] ---
+
+
+def test_a_launch_too_close_to_the_tokens_expiry_fails_with_a_diagnosis():
+    tracker = Tracker(Settings(max_attempts=5))
+    launch = launch_of(queue(tracker, now=0.0, token_expires_at=600.0))
+    commands = tracker.launch_answered("a", launch.generation, 0, 400.0, failure=THROTTLED)
+    assert not of(commands, Report)
+    commands = tracker.tick(1000.0)  # the retry is due only after 420 s (token expiry 600 s minus 180 s)
+    assert not of(commands, Launch)
+    assert reports(commands) == [("a", "failed", None)]
+    (line,) = of(commands, EventLog)
+    assert "token" in line.extra and "task_queued_timeout" in line.extra and "retries it" in line.extra
+    assert line.event == "ecs task token expiring"
+
+
+def test_a_relaunch_late_in_the_tokens_life_is_not_started():
+    tracker = Tracker()
+    launch = launch_of(queue(tracker, now=0.0, token_expires_at=600.0))
+    tracker.launch_answered("a", launch.generation, 0, 1.0, arn=ARN.format(1))
+    commands = tracker.observed(ARN.format(1), described(ARN.format(1), "STOPPED", None, started=False,
+                                                         stop_code="TaskFailedToStart"), 500.0)
+    assert not of(commands, Launch) and reports(commands) == [("a", "failed", None)]
+
+
+def test_no_token_deadline_is_ever_too_late():
+    tracker = Tracker()
+    assert of(queue(tracker, now=10**9), Launch)
+
+
+@pytest.mark.parametrize("answered, new_token", [(True, True), (False, False)])
+def test_a_retry_after_an_answered_failure_gets_a_new_client_token(answered, new_token):
+    tracker = Tracker()
+    first = launch_of(queue(tracker))
+    failure = LaunchFailure(FailureKind.TRANSIENT, "AGENT", "agent disconnected")
+    tracker.launch_answered("a", first.generation, 0, 1.0, failure=failure, answered=answered)
+    retry = launch_of(tracker.tick(10_000.0))
+    assert (retry.request["clientToken"] != first.request["clientToken"]) is new_token
+    assert retry.launch == (1 if new_token else 0)
+
+
+def test_capacity_moves_to_the_attempts_own_fallback_strategy():
+    tracker = Tracker()
+    fallback = [{"capacityProvider": "gpu-ec2", "weight": 1, "base": 0}]
+    first = launch_of(queue(tracker, fallback_strategy=fallback))
+    tracker.launch_answered("a", first.generation, 0, 1.0, failure=CAPACITY, answered=True)
+    retry = launch_of(tracker.tick(10_000.0))
+    assert retry.request["capacityProviderStrategy"] == fallback
+    assert retry.request["clientToken"] != first.request["clientToken"]
+
+
+def test_without_a_fallback_capacity_is_retried_as_it_was():
+    tracker = Tracker()
+    first = launch_of(queue(tracker))
+    tracker.launch_answered("a", first.generation, 0, 1.0, failure=CAPACITY, answered=True)
+    retry = launch_of(tracker.tick(10_000.0))
+    assert "capacityProviderStrategy" not in retry.request
+
+
+def test_attempts_are_bounded_and_permanent_failures_fail_at_once():
+    tracker = Tracker(Settings(max_attempts=2))
+    first = launch_of(queue(tracker))
+    tracker.launch_answered("a", first.generation, 0, 1.0, failure=THROTTLED)
+    second = launch_of(tracker.tick(10_000.0))
+    commands = tracker.launch_answered("a", second.generation, second.launch, 10_001.0, failure=THROTTLED)
+    assert reports(commands) == [("a", "failed", None)] and "gave up after 2 attempts" in of(commands, EventLog)[0].extra
+    third = launch_of(queue(tracker, "b"))
+    commands = tracker.launch_answered("b", third.generation, 0, 1.0, failure=PERMANENT)
+    assert "not retried" in of(commands, EventLog)[0].extra
+
+
+# --- sweeps, timeouts, shutdown, adoption ---
+
+
+def test_polling_describes_every_tracked_task_each_interval_one_sweep_at_a_time():
+    tracker = Tracker(Settings(poll_interval=5.0))
+    assert tracker.tick(0.0) == []  # nothing launched: nothing to describe
+    _, arn = launched(tracker)
+    assert of(tracker.tick(1.0), Describe) == [Describe((arn,))]
+    assert of(tracker.tick(10.0), Describe) == []  # the first has not answered
+    tracker.sweep_done()
+    assert of(tracker.tick(10.0), Describe) == [Describe((arn,))]
+
+
+def test_with_events_the_sweep_reconciles_and_names_the_stale_pending_tasks():
+    tracker = Tracker(Settings(events=True, reconcile_interval=60.0))
+    _, arn = launched(tracker, now=0.0)
+    assert of(tracker.tick(1.0), Describe) == [Describe((arn,), reconcile=True, stale=())]
+    tracker.sweep_done()
+    assert of(tracker.tick(120.0), Describe) == [Describe((arn,), reconcile=True, stale=(arn,))]
+
+
+def test_pending_timeout_stops_and_fails():
+    tracker = Tracker(Settings(pending_timeout=600.0))
+    _, arn = launched(tracker, now=0.0)
+    assert not of(tracker.tick(599.0), Stop)
+    commands = tracker.tick(601.0)
+    assert of(commands, Stop) == [Stop(arn, "pending_timeout exceeded")] and reports(commands) == [("a", "failed", arn)]
+
+
+def test_a_missing_task_is_relaunched_only_when_old_and_never_seen_running():
+    tracker = Tracker()
+    _, arn = launched(tracker, now=0.0)
+    assert tracker.missing(arn, 10.0) == []  # ECS's eventual consistency
+    commands = tracker.missing(arn, 100.0)
+    assert of(commands, Stop) == [Stop(arn, "relaunched by Airflow's ECS executor")] and of(commands, Launch)
+
+
+def test_stop_launching_hands_unlaunched_attempts_back_and_retries_nothing():
+    tracker = Tracker()
+    first = launch_of(queue(tracker, "a"))
+    launched(tracker, "b")
+    tracker.launch_answered("a", first.generation, 0, 1.0, failure=THROTTLED)
+    assert of(tracker.stop_launching(), Forget) == [Forget("a")]
+    assert [a.key for a in tracker] == ["b"]
+    assert of(queue(tracker, "c"), Forget) == [Forget("c")]
+
+
+def test_an_adopted_task_is_tracked_by_its_arn_and_never_relaunched():
+    tracker = Tracker()
+    arn = ARN.format("adopted")
+    assert tracker.adopt("a", identity(), "ti-a", arn, CONTAINER, 0.0, seen_running=False) == []
+    assert of(tracker.tick(0.0), Describe) == [Describe((arn,))]
+    commands = tracker.missing(arn, 100.0)
+    assert not of(commands, Launch) and reports(commands) == [("a", "failed", arn)]
+
+
+def token_with_exp(exp: float) -> str:
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'HS512'})}.{part({'exp': exp, 'sub': 'ti'})}.signature"
+
+
+def test_token_expiry_is_read_from_the_jwt_and_nothing_else():
+    assert token_expiry(token_with_exp(1_800_000_000)) == 1_800_000_000.0
+    assert token_expiry("workload-token") is None
+    assert token_expiry("a.!!!.c") is None
+    assert token_expiry(token_with_exp("soon")) is None  # type: ignore[arg-type]
+
+
+# --- random interleavings: the invariants of issue #13 ---
+
+KEYS = ("a", "b")
+
+
+class Interleavings(RuleBasedStateMachine):
+    """A scheduler, a launcher and ECS, as the tracker sees them, in any order.
+
+    The model remembers every launch and answer; the invariants compare the tracker's commands with it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tracker = Tracker(Settings(max_attempts=3, events=True))
+        self.now = 0.0
+        self.newest: dict[str, int] = {}  # key -> generation Airflow wants (absent: revoked or finished)
+        self.in_flight: list[Launch] = []  # sent, not yet answered
+        self.arn_generation: dict[str, tuple[str, int]] = {}  # every ARN ever answered -> (key, generation)
+        self.stopped: set[str] = set()
+        self.ended: set[str] = set()  # reported success/failed, or left to finish by a supersede
+        self.delivered: list[tuple[str, TaskEvent]] = []
+        self.counter = 0
+
+    def run(self, commands: Sequence) -> None:
+        for command in commands:
+            if isinstance(command, Launch):
+                self.in_flight.append(command)
+            elif isinstance(command, CancelLaunch):
+                pass  # the launcher may have sent it already: its answer still comes (it is stopped then)
+            elif isinstance(command, Stop):
+                self.stopped.add(command.arn)
+            elif isinstance(command, Report):
+                if command.state in ("success", "failed", "running", "queued"):
+                    assert self.newest.get(command.key) is not None, f"{command} for a key Airflow gave up on"
+                    if command.arn:
+                        owner = self.arn_generation[command.arn]
+                        assert owner == (command.key, self.newest[command.key]), \
+                            f"{command} reports an older attempt's task"
+                if command.state in ("success", "failed"):
+                    del self.newest[command.key]
+                    if command.arn:
+                        self.ended.add(command.arn)
+            elif isinstance(command, Forget):
+                self.newest.pop(command.key, None)
+            elif isinstance(command, ReadLogTail):
+                self.run(self.tracker.log_tail(command.key, command.generation, ["line"]))
+
+    def mark_retired(self, key: str) -> None:
+        old = self.tracker.get(key)
+        if old is not None and old.arn and old.seen_running:
+            self.ended.add(old.arn)  # retired: left to finish, it already ran its workload
+
+    @rule(key=st.sampled_from(KEYS))
+    def queue(self, key: str) -> None:
+        self.mark_retired(key)
+        commands = self.tracker.queued(key, identity(key), f"ti-{key}", request_for(key), CONTAINER, self.now)
+        self.newest[key] = self.tracker.get(key).generation
+        self.run(commands)
+
+    @rule(key=st.sampled_from(KEYS))
+    def revoke(self, key: str) -> None:
+        self.newest.pop(key, None)
+        self.run(self.tracker.revoke(key))
+
+    @precondition(lambda self: self.in_flight)
+    @rule(index=st.integers(0, 10), outcome=st.sampled_from(["task", "task", "capacity", "throttled", "permanent"]))
+    def answer(self, index: int, outcome: str) -> None:
+        launch = self.in_flight.pop(index % len(self.in_flight))
+        if outcome == "task":
+            self.counter += 1
+            arn = ARN.format(f"{launch.key}-{self.counter}")
+            self.arn_generation[arn] = (launch.key, launch.generation)
+            self.run(self.tracker.launch_answered(launch.key, launch.generation, launch.launch, self.now, arn=arn))
+        else:
+            failure = {"capacity": CAPACITY, "throttled": THROTTLED, "permanent": PERMANENT}[outcome]
+            self.run(self.tracker.launch_answered(launch.key, launch.generation, launch.launch, self.now,
+                                                  failure=failure, answered=outcome == "capacity"))
+
+    @precondition(lambda self: self.arn_generation)
+    @rule(index=st.integers(0, 50), status=st.sampled_from(["RUNNING", "STOPPED0", "STOPPED1", "NOSTART"]),
+          version=st.integers(1, 4), by_event=st.booleans())
+    def ecs_says(self, index: int, status: str, version: int, by_event: bool) -> None:
+        arns = sorted(self.arn_generation)
+        arn = arns[index % len(arns)]
+        key = self.arn_generation[arn][0]
+        task = {"RUNNING": described(arn, "RUNNING"), "STOPPED0": described(arn, "STOPPED", 0),
+                "STOPPED1": described(arn, "STOPPED", 1),
+                "NOSTART": described(arn, "STOPPED", None, started=False, stop_code="TaskFailedToStart")}[status]
+        if by_event:
+            self.counter += 1
+            message = TaskEvent(arn, version, f"ti-{key}", task)
+            self.delivered.append((f"m{self.counter}", message))
+            self.run(self.tracker.event(f"m{self.counter}", message, self.now))
+        else:
+            self.run(self.tracker.observed(arn, task, self.now))
+
+    @precondition(lambda self: self.delivered)
+    @rule(index=st.integers(0, 50))
+    def redeliver(self, index: int) -> None:
+        receipt, message = self.delivered[index % len(self.delivered)]
+        self.run(self.tracker.event(receipt, message, self.now))
+
+    @rule(seconds=st.sampled_from([0.5, 30.0, 200.0]))
+    def tick(self, seconds: float) -> None:
+        self.now += seconds
+        self.run(self.tracker.tick(self.now))
+        self.tracker.sweep_done()
+
+    @rule()
+    def restart(self) -> None:
+        """The scheduler restarts: end() waits for launches in flight, the next one adopts by ARN."""
+        while self.in_flight:
+            self.answer(0, "task")
+        old, self.tracker = self.tracker, Tracker(Settings(max_attempts=3, events=True))
+        for attempt in old:
+            if attempt.arn:
+                self.run(self.tracker.adopt(attempt.key, attempt.identity, attempt.started_by, attempt.arn,
+                                            CONTAINER, self.now, seen_running=attempt.seen_running))
+                # The new scheduler's generations are its own: the adopted task is its newest attempt.
+                self.newest[attempt.key] = self.tracker.get(attempt.key).generation
+                self.arn_generation[attempt.arn] = (attempt.key, self.newest[attempt.key])
+            else:
+                self.newest.pop(attempt.key, None)  # reset by Airflow: queued again later
+
+    @invariant()
+    def at_most_one_live_ecs_task_per_key(self) -> None:
+        live: dict[str, list[str]] = {}
+        for arn, (key, _) in self.arn_generation.items():
+            if arn not in self.stopped and arn not in self.ended:
+                live.setdefault(key, []).append(arn)
+        tracked = set(self.tracker.arns())
+        for key, arns in live.items():
+            untracked = [arn for arn in arns if arn not in tracked]
+            assert not untracked, f"{key}: ECS tasks neither tracked, stopped nor reported: {untracked}"
+            assert len(arns) <= 1, f"{key} has {len(arns)} live ECS tasks"
+
+    @invariant()
+    def tracked_tasks_belong_to_the_newest_attempt(self) -> None:
+        for arn in self.tracker.arns():
+            key, generation = self.arn_generation[arn]
+            assert self.tracker.get(key).generation == generation
+
+    def teardown(self) -> None:
+        """When all work ends, memory is back to zero."""
+        for _ in range(20):
+            while self.in_flight:
+                self.answer(0, "task")
+            for arn in list(self.tracker.arns()):
+                self.run(self.tracker.observed(arn, described(arn, "STOPPED", 0), self.now))
+            self.now += 1000.0
+            self.run(self.tracker.tick(self.now))
+            self.tracker.sweep_done()
+            if not self.in_flight and not len(self.tracker):
+                break
+        assert self.tracker.live_size() == 0 and not self.newest
+
+
+TestInterleavings = Interleavings.TestCase
+TestInterleavings.settings = settings(max_examples=150, stateful_step_count=40, deadline=None,
+                                      suppress_health_check=[HealthCheck.too_slow])
