@@ -1,0 +1,131 @@
+"""Issue #13's executor-level cases against moto's ECS server, each written to fail on the executor before
+the tracking state machine (their pure counterparts are in tests/test_tracking.py)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from types import SimpleNamespace
+
+from airflow.utils.state import TaskInstanceState
+
+from tests.executor_harness import (
+    heartbeat_until,
+    launch_one,
+    make_workload,
+    moto_task,
+    queue_all,
+    queued_arns,
+    started,
+    stop_in_moto,
+)
+
+
+def same_try_again(workload):
+    """The same task instance try, queued again (a reschedule sensor, a resumed deferral): same key, same id."""
+    again = make_workload(workload.ti.task_id)
+    again.ti.id = workload.ti.id
+    return again
+
+
+def run_task_bodies(executor) -> list[dict]:
+    sent: list[dict] = []
+    executor._ecs_launch.meta.events.register(
+        "before-send.ecs.RunTask", lambda request, **_: sent.append(json.loads(request.body)))
+    return sent
+
+
+def test_a_requeued_try_is_never_credited_with_its_previous_ecs_tasks_exit(ecs_env):
+    executor = started()
+    first = make_workload("sensor")
+    queue_all(executor, [first])
+    heartbeat_until(executor, lambda: first.ti.key in queued_arns(executor))
+    old_arn = executor.event_buffer.pop(first.ti.key)[1]
+    moto_task(old_arn).status = "RUNNING"
+    heartbeat_until(executor, lambda: first.ti.key in executor.event_buffer)
+    executor.event_buffer.clear()
+    # The sensor rescheduled itself; Airflow queues the same try again before ECS reports the old task STOPPED.
+    queue_all(executor, [same_try_again(first)])
+    heartbeat_until(executor, lambda: first.ti.key in queued_arns(executor))
+    new_arn = executor.event_buffer.pop(first.ti.key)[1]
+    assert new_arn != old_arn
+    stop_in_moto(old_arn, exit_code=0)  # the old container's exit 0, seen now
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        executor.heartbeat()
+        assert first.ti.key not in executor.event_buffer, "the old task's result was reported for the new attempt"
+        time.sleep(0.05)
+    assert executor.tasks.arns() == [new_arn]  # the new task is tracked, the old ARN is no longer swept
+    stop_in_moto(new_arn, exit_code=0)
+    heartbeat_until(executor, lambda: first.ti.key in executor.event_buffer)
+    assert executor.event_buffer[first.ti.key] == (TaskInstanceState.SUCCESS, new_arn)
+    executor.terminate()
+
+
+def test_revoke_then_requeue_starts_one_ecs_task_not_two(ecs_env):
+    ecs_env.configure(launch_rate="0.5", launch_burst="1", launch_concurrency="4")
+    executor = started()
+    sent = run_task_bodies(executor)
+    queue_all(executor, [make_workload("first")])  # takes the only token: the next launch waits about 2 s
+    stuck = make_workload("stuck")
+    queue_all(executor, [stuck])
+    executor.heartbeat()
+    time.sleep(0.2)  # its launch thread is now waiting for a rate-limit token
+    executor.revoke_task(ti=SimpleNamespace(key=stuck.ti.key))
+    queue_all(executor, [same_try_again(stuck)])
+    heartbeat_until(executor, lambda: stuck.ti.key in queued_arns(executor), timeout=30)
+    time.sleep(2.5)  # a revoked launch would have had its token by now
+    executor.heartbeat()
+    mine = [body for body in sent if body["startedBy"] == str(stuck.ti.id)]
+    assert len(mine) == 1, f"{len(mine)} RunTask calls for one try"
+    executor.terminate()
+
+
+def test_a_wrong_shaped_executor_config_fails_that_task_with_one_event_log_line(ecs_env):
+    executor = started()
+    bad = [make_workload("dict_overrides", executor_config={"overrides": {"containerOverrides": {"name": "x"}}}),
+           make_workload("list_overrides", executor_config={"run_task_kwargs": {"overrides": []}})]
+    good = make_workload("good")
+    queue_all(executor, [*bad, good])
+    heartbeat_until(executor, lambda: len(executor.event_buffer) == 3)
+    states = {key.task_id: state for key, (state, _) in executor.event_buffer.items()}
+    assert states == {"dict_overrides": TaskInstanceState.FAILED, "list_overrides": TaskInstanceState.FAILED,
+                      "good": TaskInstanceState.QUEUED}
+    for workload in bad:
+        (line,) = [e for e in executor._task_event_logs if e.task_id == workload.ti.task_id]
+        assert line.event == "ecs task not launched" and "\n" not in line.extra
+    executor.terminate()
+
+
+def test_end_records_the_tasks_launched_while_it_shut_down(ecs_env, monkeypatch):
+    executor = started()
+    executor.job_id = 1  # inside a scheduler: end() writes to Airflow's database
+    recorded: dict = {}
+    monkeypatch.setattr("airflow_ecs.airflow_compat.save_external_executor_ids", recorded.update)
+    workload = make_workload("late")
+    queue_all(executor, [workload])
+    executor.heartbeat()  # the launch is in flight when the scheduler stops
+    executor.ecs_config = executor.ecs_config.__class__(**{**executor.ecs_config.__dict__, "end_timeout": 0.0})
+    executor.end()
+    assert list(recorded) == [workload.ti.key] and recorded[workload.ti.key].startswith("arn:aws:ecs:")
+
+
+def test_adoption_finds_a_launch_that_was_never_recorded_by_its_started_by(ecs_env):
+    first = started()
+    key, arn = launch_one(first)
+    ti_id = moto_task(arn).started_by
+    first._shutdown_threads()  # died before the ARN reached the database
+    second = started()
+    ti = SimpleNamespace(key=key, external_executor_id=None, dag_id=key.dag_id, task_id=key.task_id,
+                         run_id=key.run_id, map_index=key.map_index, try_number=key.try_number,
+                         id=uuid.UUID(ti_id), queue="default", state=TaskInstanceState.QUEUED)
+    stranger = SimpleNamespace(key=key._replace(task_id="other"), external_executor_id=None, dag_id=key.dag_id,
+                               task_id="other", run_id=key.run_id, map_index=-1, try_number=1, id=uuid.uuid4(),
+                               queue="default", state=TaskInstanceState.QUEUED)
+    assert second.try_adopt_task_instances([ti, stranger]) == [stranger]
+    assert second.tasks.get(key).arn == arn
+    stop_in_moto(arn, exit_code=0)
+    heartbeat_until(second, lambda: key in second.event_buffer)
+    assert second.event_buffer[key] == (TaskInstanceState.SUCCESS, arn)
+    second.terminate()
