@@ -228,8 +228,10 @@ OPTIONS: tuple[Option, ...] = (
         "string",
         "",
         "Launch profiles as JSON: profile name -> settings, each optional (task_definition, container_name, "
-        "launch_type, capacity_provider_strategy, platform_version, cpu, memory, gpu, subnets, security_groups, "
-        "assign_public_ip, tags) and the Airflow queues it serves (queues). A task's queue picks its profile and "
+        "launch_type, capacity_provider_strategy, fallback_capacity_provider_strategy, platform_version, cpu, memory, "
+        "gpu, subnets, security_groups, assign_public_ip, tags) and the Airflow queues it serves (queues). A profile "
+        "with its own launch_type or capacity_provider_strategy falls back only to its own "
+        "fallback_capacity_provider_strategy, never to the section's. A task's queue picks its profile and "
         "its executor_config refines it; a queue in no profile uses the profile named default, else this "
         "section's own settings. airflow-ecs render writes it from Terraform's profiles output.",
         '{"heavy": {"queues": ["heavy"], "cpu": 4096, "memory": 16384}}',
@@ -251,6 +253,7 @@ class CapacityProviderItem:
 
 
 PROFILE_FIELDS = ("queues", "task_definition", "container_name", "launch_type", "capacity_provider_strategy",
+                  "fallback_capacity_provider_strategy",
                   "platform_version", "cpu", "memory", "gpu", "subnets", "security_groups", "assign_public_ip", "tags")
 
 
@@ -264,6 +267,7 @@ class Profile:
     container_name: str | None = None
     launch_type: str | None = None
     capacity_provider_strategy: tuple[CapacityProviderItem, ...] | None = None
+    fallback_capacity_provider_strategy: tuple[CapacityProviderItem, ...] | None = None
     platform_version: str | None = None
     cpu: int | None = None
     memory: int | None = None
@@ -331,10 +335,16 @@ class EcsConfig:
                          "assign_public_ip")
             if getattr(profile, name) is not None
         }
+        # The section's fallback is for the section's capacity (e.g. FARGATE_SPOT -> FARGATE): a profile with
+        # capacity of its own (a GPU/EC2 provider) falls back only to the fallback it names itself.
         if profile.capacity_provider_strategy is not None:
-            changes.update(capacity_provider_strategy=profile.capacity_provider_strategy, launch_type="")
+            changes.update(capacity_provider_strategy=profile.capacity_provider_strategy, launch_type="",
+                           fallback_capacity_provider_strategy=())
         elif profile.launch_type is not None:
-            changes.update(launch_type=profile.launch_type, capacity_provider_strategy=())
+            changes.update(launch_type=profile.launch_type, capacity_provider_strategy=(),
+                           fallback_capacity_provider_strategy=())
+        if profile.fallback_capacity_provider_strategy is not None:
+            changes.update(fallback_capacity_provider_strategy=profile.fallback_capacity_provider_strategy)
         return dataclasses.replace(self, **changes)
 
     @property
@@ -493,6 +503,9 @@ def _profile(name: str, settings: object) -> Profile:
                                                               "mutually exclusive; give one")
         values["capacity_provider_strategy"] = parse_capacity_provider_strategy(
             "profiles", settings["capacity_provider_strategy"])
+    if settings.get("fallback_capacity_provider_strategy") is not None:
+        values["fallback_capacity_provider_strategy"] = parse_capacity_provider_strategy(
+            "profiles", settings["fallback_capacity_provider_strategy"])
     for field in ("cpu", "memory", "gpu"):
         value = settings.get(field)
         if value is not None:

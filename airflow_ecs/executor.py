@@ -59,6 +59,8 @@ from airflow_ecs.run_task_request import (
     build_request,
     load_template,
     started_by,
+    validate,
+    with_launch,
 )
 from airflow_ecs.task_logs import awslogs_stream, container_name_of
 from airflow_ecs.tracking import (
@@ -134,6 +136,11 @@ def identity_of(ti: Any) -> TaskIdentity:
     """A workload's task instance (launching) or a database one (adopting), as ECS will know it."""
     return TaskIdentity(ti.dag_id, ti.task_id, ti.run_id, ti.map_index, ti.try_number,
                         str(getattr(ti, "id", "") or ""), ti.queue or "default")
+
+
+def fallback_strategy(config: EcsConfig) -> list[dict[str, Any]]:
+    """The capacity provider strategy a task of this (profile's) config falls back to, in boto3's form."""
+    return [item.to_boto() for item in config.fallback_capacity_provider_strategy]
 
 
 def workload_token_lifetime() -> float:
@@ -234,14 +241,22 @@ class EcsFargateExecutor(BaseExecutor):
         self._template = load_template(config.run_task_template or None)
         for profile in (None, *config.profiles):
             # Refuse a template or profile that cannot produce a valid request now, not at the first task.
+            for_whom = f" for profile {profile.name!r}" if profile else ""
+            view = config.for_profile(profile)
             try:
-                self._build(profile, config.for_profile(profile), sample_identity(), ["python", "-c", "pass"], None)
+                sample = self._build(profile, view, sample_identity(), ["python", "-c", "pass"], None)
+                if view.fallback_capacity_provider_strategy:
+                    # The request a capacity failure would send: it must be valid too, and now.
+                    validate(with_launch(sample, sample_identity(), 1, fallback_strategy(view)), self._template)
             except ExecutorConfigError as error:
                 raise ConfigError("profiles", profile.name if profile else "", str(error)) from None
             except RequestError as error:
-                for_whom = f" for profile {profile.name!r}" if profile else ""
                 raise TemplateError(f"run_task_template does not render a valid RunTask request{for_whom}: "
                                     f"{error}") from None
+            except Exception as error:  # noqa: BLE001 - a wrong shape (a dict for a list...): one line, no traceback
+                raise TemplateError(f"run_task_template renders a RunTask request of the wrong shape{for_whom} "
+                                    f"({type(error).__name__}: {error}); e.g. overrides.containerOverrides must be "
+                                    "a list of objects, overrides an object") from None
         self._connect(config)
         self.health_check()
         self._families = {str(definition["family"]) for definition in self._task_definitions.values()
@@ -388,7 +403,7 @@ class EcsFargateExecutor(BaseExecutor):
             key, identity, request["startedBy"], request,
             container_name_of(request, config.container_name), time.monotonic(),
             token_expires_at=self._token_deadline(getattr(workload, "token", "")),
-            fallback_strategy=[item.to_boto() for item in config.fallback_capacity_provider_strategy],
+            fallback_strategy=fallback_strategy(config),
         ))
 
     def _token_deadline(self, token: str) -> float | None:

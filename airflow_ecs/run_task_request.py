@@ -20,7 +20,7 @@ from typing import Any
 
 import jinja2
 
-from airflow_ecs.config import EcsConfig
+from airflow_ecs.config import EcsConfig, uses_fargate
 from airflow_ecs.executor_config import (
     TaskSettings,
     apply_settings,
@@ -212,6 +212,11 @@ def overrides_size(request: Mapping[str, Any]) -> int:
 
 
 def validate(request: Mapping[str, Any], template: RunTaskTemplate | None = None) -> None:
+    if request.get("count", 1) != 1:
+        where = f" (template {template.line_mentioning('count')})" if template is not None else ""
+        # One ECS task per Airflow try: a second container would run untracked, the same try twice.
+        raise RequestError(f"RunTask count is {request.get('count')!r}{where}: it must be 1 (or absent), one ECS "
+                           "task per Airflow task try")
     problems = validation_problems(request)
     if problems:
         where = ""
@@ -271,5 +276,7 @@ def with_launch(request: Mapping[str, Any], identity: TaskIdentity, launch: int,
     if strategy is not None:
         updated.pop("launchType", None)
         updated["capacityProviderStrategy"] = [dict(item) for item in strategy]
+        if not uses_fargate("", strategy):
+            updated.pop("platformVersion", None)  # ECS refuses platformVersion for EC2 capacity
     updated["clientToken"] = client_token(identity, launch, updated)
     return updated

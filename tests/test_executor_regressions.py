@@ -8,6 +8,7 @@ import time
 import uuid
 from types import SimpleNamespace
 
+import pytest
 from airflow.utils.state import TaskInstanceState
 
 from tests.executor_harness import (
@@ -129,3 +130,59 @@ def test_adoption_finds_a_launch_that_was_never_recorded_by_its_started_by(ecs_e
     heartbeat_until(second, lambda: key in second.event_buffer)
     assert second.event_buffer[key] == (TaskInstanceState.SUCCESS, arn)
     second.terminate()
+
+
+def shipped_template_with(tmp_path, old: str, new: str):
+    from airflow_ecs.run_task_request import default_template_path
+
+    source = default_template_path().read_text()
+    assert old in source
+    path = tmp_path / "run_task.json.j2"
+    path.write_text(source.replace(old, new))
+    return path
+
+
+def test_start_refuses_a_template_asking_for_two_containers_per_try(ecs_env, tmp_path):
+    from airflow_ecs.executor import ExecutorStartError
+
+    ecs_env.configure(run_task_template=str(shipped_template_with(tmp_path, '"count": 1', '"count": 2')))
+    with pytest.raises(ExecutorStartError, match=r"count is 2 \(template .*run_task.json.j2:\d+: \"count\": 2\): "
+                                                 r"it must be 1") as caught:
+        started()
+    assert "\n" not in str(caught.value)
+
+
+def test_start_refuses_a_template_of_the_wrong_shape_in_one_line(ecs_env, tmp_path):
+    from airflow_ecs.executor import ExecutorStartError
+
+    template = shipped_template_with(tmp_path, '"containerOverrides": [', '"containerOverrides": [[')
+    template.write_text(template.read_text().replace("}\n    ]\n  },", "}\n    ]]\n  },"))
+    ecs_env.configure(run_task_template=str(template))
+    with pytest.raises(ExecutorStartError, match="wrong shape.*containerOverrides must be a list") as caught:
+        started()
+    assert "\n" not in str(caught.value)
+
+
+def test_a_profile_with_its_own_capacity_never_falls_back_to_the_sections(ecs_env):
+    import json as _json
+
+    ecs_env.configure(capacity_provider_strategy="FARGATE_SPOT:1", launch_type="",
+                      fallback_capacity_provider_strategy="FARGATE:1",
+                      profiles=_json.dumps({"gpu": {"queues": ["gpu"], "launch_type": "EC2"},
+                                            "spot": {"queues": ["spot"]}}))
+    executor = started()
+    assert executor.profile_config("gpu")[1].fallback_capacity_provider_strategy == ()
+    assert [i.capacity_provider for i in executor.profile_config("spot")[1].fallback_capacity_provider_strategy] \
+        == ["FARGATE"]
+    executor.terminate()
+
+
+def test_a_fallback_to_ec2_capacity_drops_platform_version():
+    from airflow_ecs.run_task_request import TaskIdentity, with_launch
+
+    request = {"cluster": "c", "taskDefinition": "t", "launchType": "FARGATE", "platformVersion": "LATEST"}
+    ident = TaskIdentity("d", "t", "r", -1, 1, "id")
+    on_ec2 = with_launch(request, ident, 1, [{"capacityProvider": "gpu-ec2", "weight": 1, "base": 0}])
+    assert "platformVersion" not in on_ec2 and "launchType" not in on_ec2
+    on_fargate = with_launch(request, ident, 1, [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}])
+    assert on_fargate["platformVersion"] == "LATEST"
