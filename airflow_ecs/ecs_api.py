@@ -197,6 +197,24 @@ def log_events(logs: Any, group: str, stream: str, *, limit: int | None = None) 
         token = response["nextForwardToken"]
 
 
+def log_events_after(logs: Any, group: str, stream: str, token: str | None) -> tuple[list[str], str | None]:
+    """The lines of a log stream after ``token`` (from the head when None), and the token to read on from.
+
+    CloudWatch answers with the same ``nextForwardToken`` when nothing is new: then one call reads nothing.
+    """
+    kwargs: dict[str, Any] = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
+    lines: list[str] = []
+    while True:
+        if token:
+            kwargs["nextToken"] = token
+        response = logs.get_log_events(**kwargs)
+        lines.extend(event["message"] for event in response.get("events", []))
+        following = response.get("nextForwardToken")
+        if not response.get("events") or following in (None, token):
+            return lines, following or token
+        token = following
+
+
 def chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
     batch: list[Any] = []
     for item in items:

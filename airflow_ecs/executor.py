@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import queue
+import threading
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -90,6 +91,7 @@ LOG_TAIL_LINES = 50
 # Failed tasks' log tails are read on their own pool of this many threads, outside the sweep: a burst of
 # failures delays only their own event-log lines, never another task's state change.
 LOG_TAIL_CONCURRENCY = 4
+LOG_CACHE_STREAMS = 32  # streams whose lines get_task_log keeps between UI refreshes
 # Scheduler time per heartbeat spent building RunTask requests (see _build_pending).
 BUILD_BUDGET_SECONDS = 0.02
 
@@ -205,6 +207,11 @@ class EcsFargateExecutor(BaseExecutor):
         self._pending_releases: list[str] = []
         self._families: set[str] = set()  # our task definitions' families: the reconcile sweep lists only these
         self._token_lifetime = 0.0
+        # get_task_log: (log group, stream) -> (lines so far, forward token); ARN -> its stream. Bounded LRU.
+        self._log_cache: collections.OrderedDict[tuple[str, str], tuple[list[str], str | None]] = \
+            collections.OrderedDict()
+        self._log_streams: collections.OrderedDict[str, tuple[str, str]] = collections.OrderedDict()
+        self._log_lock = threading.Lock()
         self._accepting = True
         self._ecs: Any = None
         self._ecs_launch: Any = None
@@ -802,7 +809,11 @@ class EcsFargateExecutor(BaseExecutor):
     # --- logs for the UI ---
 
     def get_task_log(self, ti: TaskInstance, try_number: int) -> tuple[list[str], list[str]]:
-        """The running task's output from its awslogs stream, found through the task ECS actually ran."""
+        """The running task's output from its awslogs stream, found through the task ECS actually ran.
+
+        The UI asks again every few seconds: each stream's lines are cached with CloudWatch's forward token,
+        so a refresh reads only what is new (one call when nothing is), not the whole stream again.
+        """
         arn = getattr(ti, "external_executor_id", None) or ""
         if not arn.startswith("arn:"):
             return [], []
@@ -810,13 +821,26 @@ class EcsFargateExecutor(BaseExecutor):
             config = self._require_config()
             if self._ecs is None:
                 self._connect(config)
-            found, _ = ecs_api.describe_tasks(self._ecs, config.cluster, [arn])
-            if arn not in found:
-                return [f"ECS task {arn} is no longer known to ECS"], []
-            lines = self._read_log(found[arn])
-            definition = self._task_definition(found[arn]["taskDefinitionArn"])
-            where = awslogs_stream(definition, container_name_of(found[arn], config.container_name), arn)
-            source = f"CloudWatch Logs {where[0]}:{where[1]}" if where else f"ECS task {arn}"
-            return [source], lines
+            where = self._log_streams.get(arn)
+            if where is None:
+                found, _ = ecs_api.describe_tasks(self._ecs, config.cluster, [arn])
+                if arn not in found:
+                    return [f"ECS task {arn} is no longer known to ECS"], []
+                definition = self._task_definition(found[arn]["taskDefinitionArn"])
+                where = awslogs_stream(definition, container_name_of(found[arn], config.container_name), arn)
+                if where is None:
+                    return [f"ECS task {arn}: its container does not log through awslogs"], []
+                self._log_streams[arn] = where
+            with self._log_lock:
+                lines, token = self._log_cache.pop(where, ([], None))
+            new, token = self._counted("GetLogEvents", ecs_api.log_events_after, self._logs, where[0], where[1], token)
+            lines = lines + new
+            with self._log_lock:
+                self._log_cache[where] = (lines, token)
+                while len(self._log_cache) > LOG_CACHE_STREAMS:
+                    self._log_cache.popitem(last=False)
+                while len(self._log_streams) > LOG_CACHE_STREAMS:
+                    self._log_streams.popitem(last=False)
+            return [f"CloudWatch Logs {where[0]}:{where[1]}"], list(lines)
         except Exception as error:  # noqa: BLE001 - the UI shows the reason instead of an error page
             return [f"Could not read the ECS task's log: {type(error).__name__}: {error}"], []

@@ -186,3 +186,31 @@ def test_a_fallback_to_ec2_capacity_drops_platform_version():
     assert "platformVersion" not in on_ec2 and "launchType" not in on_ec2
     on_fargate = with_launch(request, ident, 1, [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}])
     assert on_fargate["platformVersion"] == "LATEST"
+
+
+def test_get_task_log_reads_only_what_is_new_at_each_refresh(ecs_env):
+    from airflow_ecs.executor import EcsFargateExecutor
+    from tests import aws_fixtures as aws
+
+    executor = started()
+    _, arn = launch_one(executor)
+    logs = aws.client(ecs_env.url, "logs")
+    group, stream = "/airflow-ecs/worker", f"airflow/{aws.CONTAINER}/{arn.rsplit('/', 1)[-1]}"
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+
+    def put(*messages: str) -> None:
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[
+            {"timestamp": int(time.time() * 1000) + i, "message": m} for i, m in enumerate(messages)])
+
+    api_side = EcsFargateExecutor()  # the api-server's instance: never start()ed
+    read: list[dict] = []
+    put("one", "two")
+    ti = SimpleNamespace(external_executor_id=arn)
+    assert api_side.get_task_log(ti, 1)[1] == ["one", "two"]
+    api_side._logs.meta.events.register("provide-client-params.logs.GetLogEvents", lambda params, **_: read.append(params))
+    api_side._ecs.meta.events.register("provide-client-params.ecs.DescribeTasks", lambda **_: read.append({"describe": 1}))
+    put("three")
+    assert api_side.get_task_log(ti, 1)[1] == ["one", "two", "three"]
+    assert read and all("nextToken" in params for params in read), read  # from where the last refresh stopped, never the head
+    assert not any("describe" in params for params in read)  # the stream is known: no DescribeTasks per refresh
+    executor.terminate()
