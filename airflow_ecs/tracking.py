@@ -367,6 +367,10 @@ class Tracker:
             message += f"\nLast {len(lines)} log lines:\n" + "\n".join(lines)
         return self._finish(attempt, "failed", message, "ecs task failed")
 
+    def sweep_now(self) -> None:
+        """The next tick sweeps (e.g. a benchmark that needs every task's state at once)."""
+        self._next_sweep = 0.0
+
     def sweep_done(self) -> list[Command]:
         self._sweep_in_flight = False
         return []

@@ -133,7 +133,7 @@ def make_executor(executor: str, parallelism: int) -> Any:
 # Where heartbeat() spends its time, per executor: the methods its sync() is made of.
 PHASES = {
     "ours": ("_emit_metrics", "trigger_tasks", "sync", "_drain_results", "_build_pending", "_build_and_submit",
-             "_launch_due_retries", "_check_pending_timeouts", "_maybe_poll", "_flush_event_deletes",
+             "_apply_result", "_run", "_flush_event_deletes",
              "_save_task_event_logs"),
     "theirs": ("_emit_metrics", "trigger_tasks", "sync", "sync_running_workloads", "attempt_workload_runs"),
 }
@@ -294,10 +294,10 @@ def track(driver: Driver, spec: dict[str, Any], world: dict[str, Any], *, runnin
         return {"setup_seconds": round(time.perf_counter() - t0, 1), "setup_aws_calls": driver.counts()}
     call(f"{driver.gateway}/_bench/running", {"cluster": world["cluster"], "queue_url": ""})
     if driver.name == "ours":
-        import airflow_ecs.executor as ours
+        import airflow_ecs.tracking as ours
 
         stale, ours.STALE_PENDING_SECONDS = ours.STALE_PENDING_SECONDS, 0.0
-        driver.executor._next_poll = 0.0
+        driver.executor.tasks.sweep_now()
     if not driver.loop_until(lambda: len(driver.running) >= tasks, 300, pause=0.2):
         raise RuntimeError(f"set-up: only {len(driver.running)} of {tasks} tasks seen RUNNING in 300 s")
     if driver.name == "ours":
