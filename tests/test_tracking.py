@@ -8,6 +8,7 @@ interleavings, with the issue's invariants checked after every step.
 from __future__ import annotations
 
 import base64
+import os
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -461,6 +462,8 @@ class Interleavings(RuleBasedStateMachine):
         task = {"RUNNING": described(arn, "RUNNING"), "STOPPED0": described(arn, "STOPPED", 0),
                 "STOPPED1": described(arn, "STOPPED", 1),
                 "NOSTART": described(arn, "STOPPED", None, started=False, stop_code="TaskFailedToStart")}[status]
+        if status != "RUNNING":
+            self.ended.add(arn)  # ECS itself says it stopped: no longer a live task, whoever tracks it
         if by_event:
             self.counter += 1
             message = TaskEvent(arn, version, f"ti-{key}", task)
@@ -531,5 +534,5 @@ class Interleavings(RuleBasedStateMachine):
 
 
 TestInterleavings = Interleavings.TestCase
-TestInterleavings.settings = settings(max_examples=150, stateful_step_count=40, deadline=None,
+TestInterleavings.settings = settings(max_examples=int(os.environ.get("TRACKER_EXAMPLES", "150")), stateful_step_count=40, deadline=None,
                                       suppress_health_check=[HealthCheck.too_slow])
