@@ -163,10 +163,15 @@ def test_an_event_that_beats_run_tasks_answer_is_kept_until_the_arn_is_known(eve
 def test_a_lost_stop_event_is_caught_by_the_reconciliation_sweep(events_env):
     events_env.configure(reconcile_interval="0.5")
     executor = started()
+    listed: list[dict] = []
+    executor._ecs.meta.events.register("provide-client-params.ecs.ListTasks",
+                                       lambda params, **_: listed.append(dict(params)))
     key, arn = launch_one(executor)
     moto_task(arn).status = "RUNNING"
     stop_in_moto(arn, exit_code=0)  # no event is ever sent for it
     heartbeat_until(executor, lambda: key in executor.event_buffer and
                     executor.event_buffer[key][0] == TaskInstanceState.SUCCESS)
     assert executor.aws_calls["ListTasks"] >= 1
+    # Only our task definition's family: the sweep's cost follows our tasks, not the rest of the cluster.
+    assert listed and all(params.get("family") == "airflow-worker" for params in listed)
     executor.terminate()
