@@ -214,3 +214,48 @@ def test_get_task_log_reads_only_what_is_new_at_each_refresh(ecs_env):
     assert read and all("nextToken" in params for params in read), read  # from where the last refresh stopped, never the head
     assert not any("describe" in params for params in read)  # the stream is known: no DescribeTasks per refresh
     executor.terminate()
+
+
+def test_a_retry_after_ecs_answered_failures_takes_a_new_client_token(ecs_env):
+    from tests.executor_harness import fast_backoff, json_response
+
+    executor = started()
+    tokens: list[str] = []
+
+    def agent_failure_once(request, **_):
+        tokens.append(json.loads(request.body)["clientToken"])
+        if len(tokens) == 1:  # ECS answered: nothing placed; it may replay this answer for the same token
+            return json_response({"tasks": [], "failures": [{"reason": "AGENT", "detail": "agent disconnected"}]})
+        return None
+
+    executor._ecs_launch.meta.events.register("before-send.ecs.RunTask", agent_failure_once)
+    with fast_backoff():
+        queue_all(executor, [make_workload()])
+        heartbeat_until(executor, lambda: queued_arns(executor), timeout=30)
+    assert len(tokens) == 2 and tokens[0] != tokens[1]
+    executor.terminate()
+
+
+def jwt_expiring_in(seconds: float) -> str:
+    import base64
+
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'HS512', 'typ': 'JWT'})}.{part({'exp': int(time.time() + seconds)})}.c2lnbmF0dXJl"
+
+
+def test_a_token_about_to_expire_never_starts_a_container(ecs_env):
+    executor = started()
+    sent = run_task_bodies(executor)
+    late, fresh = make_workload("late"), make_workload("fresh")
+    late.token, fresh.token = jwt_expiring_in(60), jwt_expiring_in(600)
+    queue_all(executor, [late, fresh])
+    heartbeat_until(executor, lambda: len(executor.event_buffer) == 2)
+    assert executor.event_buffer[late.ti.key][0] == TaskInstanceState.FAILED
+    assert executor.event_buffer[fresh.ti.key][0] == TaskInstanceState.QUEUED
+    assert [body["startedBy"] for body in sent] == [str(fresh.ti.id)]
+    (line,) = [e for e in executor._task_event_logs if e.task_id == "late"]
+    assert line.event == "ecs task token expiring" and "Airflow retries it with a fresh token" in line.extra
+    assert late.token not in line.extra
+    executor.terminate()
