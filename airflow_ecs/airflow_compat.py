@@ -12,6 +12,10 @@ Checked and the same in 3.1.8, 3.2.2 and 3.3.2, so not shimmed: ``_process_workl
 ``get_cli_commands`` (read by 3.1; 3.2+ read the provider info's ``cli`` key instead and skip it),
 ``airflow.utils.state.TaskInstanceState`` and ``airflow.utils.session.create_session``.
 
+Shimmed here: ``ExecuteCallback``/``TestConnection`` and their keys (3.3+; ``supports_callbacks`` and
+``supports_connection_test`` follow them), ``workload_key``, ``save_external_executor_ids``, the stats front,
+``config_section`` and the stdout redirect for ``--json``.
+
 Airflow 3.4 is expected to change the executor interface: workloads of several types with a queue per
 type instead of ``queued_tasks`` holding ``ExecuteTask`` only. Keep the Airflow-facing glue this thin
 so that change lands here and in ``EcsFargateExecutor._process_workloads``, nowhere else.
