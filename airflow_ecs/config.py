@@ -193,9 +193,12 @@ OPTIONS: tuple[Option, ...] = (
         "aws_conn_id",
         "string",
         "",
-        "Airflow connection holding the AWS credentials: login = access key id, password = secret key; its "
-        "extra may set aws_session_token, region_name, profile_name and endpoint_url. Empty: aws_profile, "
-        "else boto3's standard credential chain.",
+        "Airflow connection holding the AWS credentials. With the amazon provider installed (the extra "
+        "airflow-ecs[amazon]) its AwsBaseHook reads the connection as every Airflow AWS hook does (role_arn, "
+        "assume_role_method, web identity, service_config and every other extra); without it, login = access "
+        "key id, password = secret key, and the extra may set aws_session_token, region_name, profile_name and "
+        "endpoint_url. Credentials are refreshed before they expire and read again after AWS answers "
+        "ExpiredToken. Empty: aws_profile, else boto3's standard credential chain.",
         "aws_ecs_executor",
         version_added="0.1.0",
     ),
@@ -221,6 +224,17 @@ OPTIONS: tuple[Option, ...] = (
         "60",
         "With an events queue: seconds between DescribeTasks sweeps that catch a lost event.",
         "60",
+        version_added="0.1.0",
+    ),
+    Option(
+        "check_health_on_startup",
+        "boolean",
+        "True",
+        "Check at start-up that the cluster, task definitions and containers exist and can be reached, and stop "
+        "the scheduler with one line when they cannot. Throttling and transient AWS errors are retried for up to "
+        "two minutes first. False starts without calling AWS (as AwsEcsExecutor's key of the same name does); a "
+        "wrong setting then fails each task instead.",
+        "True",
         version_added="0.1.0",
     ),
     Option(
@@ -305,6 +319,7 @@ class EcsConfig:
     endpoint_url: str = ""
     events_queue_url: str = ""
     reconcile_interval: float = 60.0
+    check_health_on_startup: bool = True
     profiles: tuple[Profile, ...] = ()
 
     def profile_for_queue(self, queue: str) -> Profile | None:

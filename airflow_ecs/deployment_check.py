@@ -18,7 +18,7 @@ from typing import Any
 
 from airflow_ecs import ecs_api
 from airflow_ecs.config import EcsConfig
-from airflow_ecs.failures import classify_error
+from airflow_ecs.failures import FailureKind, classify_error
 from airflow_ecs.task_logs import container_definition
 
 OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
@@ -29,10 +29,16 @@ class Check:
     name: str
     status: str
     detail: str
+    # A failure AWS may not repeat (throttling, 5xx, a dropped connection): the same check may pass again.
+    retryable: bool = False
 
 
 def _aws_error(error: Exception) -> str:
     return classify_error(error).describe()
+
+
+def _transient(error: Exception) -> bool:
+    return classify_error(error).kind in (FailureKind.THROTTLED, FailureKind.TRANSIENT)
 
 
 def check_identity(sts: Any) -> tuple[Check, str | None]:
@@ -48,7 +54,7 @@ def check_cluster(ecs: Any, config: EcsConfig) -> Check:
         cluster = ecs_api.describe_cluster(ecs, config.cluster)
     except Exception as error:  # noqa: BLE001
         return Check("cluster", FAIL, f"cannot describe cluster {config.cluster!r} in {config.region}: "
-                                      f"{_aws_error(error)}")
+                                      f"{_aws_error(error)}", retryable=_transient(error))
     if cluster is None:
         return Check("cluster", FAIL, f"cluster {config.cluster!r} not found in {config.region}; check "
                                       "[ecs_fargate] cluster and region")
@@ -65,8 +71,8 @@ def check_task_definition(describe: Callable[[str], Mapping[str, Any]],
     try:
         definition = describe(config.task_definition)
     except Exception as error:  # noqa: BLE001
-        return Check("task definition", FAIL,
-                     f"task definition {config.task_definition!r}: {_aws_error(error)}"), None
+        return Check("task definition", FAIL, f"task definition {config.task_definition!r}: {_aws_error(error)}",
+                     retryable=_transient(error)), None
     names = [str(c.get("name")) for c in definition.get("containerDefinitions") or []]
     if config.container_name not in names:
         return Check("task definition", FAIL, f"task definition {config.task_definition!r} has no container "

@@ -13,58 +13,31 @@ from typing import Any
 import boto3
 from botocore.config import Config as BotoConfig
 
+from airflow_ecs import aws_credentials
+from airflow_ecs.aws_credentials import CredentialsError  # noqa: F401 - re-exported for callers
 from airflow_ecs.config import EcsConfig
 from airflow_ecs.failures import LaunchFailure, classify_error, classify_run_task_failure
 
 DESCRIBE_BATCH = 100  # DescribeTasks takes at most 100 tasks per call
 
 
-CONNECTION_EXTRA_KEYS = ("aws_session_token", "region_name", "profile_name", "endpoint_url")
+def client_factory(config: EcsConfig) -> Callable[..., Any]:
+    """``make(service, **client_options)``: clients that share one set of credentials following its source.
 
-
-class CredentialsError(ValueError):
-    """The configured Airflow connection cannot give AWS credentials; the message says which and why."""
-
-
-def connection_session_kwargs(conn_id: str, login: str | None, password: str | None,
-                              extra: Mapping[str, Any]) -> dict[str, Any]:
-    """boto3 Session arguments from an Airflow connection's fields (login/password = the access key).
-
-    ``endpoint_url`` is not a Session argument: it comes back under that name for the clients.
+    The source is ``aws_conn_id`` (through the amazon provider's hook when installed), else ``aws_profile``,
+    else boto3's chain (``aws_credentials``); the credentials are read once here and again whenever they are
+    due or AWS answers that they expired.
     """
-    unknown = sorted(set(extra) - set(CONNECTION_EXTRA_KEYS))
-    if unknown:
-        raise CredentialsError(f"connection {conn_id!r}: unknown extra field {unknown[0]!r}; known: "
-                               f"{', '.join(CONNECTION_EXTRA_KEYS)}")
-    if bool(login) != bool(password):
-        raise CredentialsError(f"connection {conn_id!r}: set both login (access key id) and password (secret "
-                               "access key), or neither to use profile_name or boto3's chain")
-    kwargs: dict[str, Any] = {key: extra[key] for key in CONNECTION_EXTRA_KEYS if extra.get(key)}
-    if login:
-        kwargs["aws_access_key_id"] = login
-        kwargs["aws_secret_access_key"] = password
-    return kwargs
+    source = aws_credentials.source_for(config.aws_conn_id, config.aws_profile, config.region)
+    credentials = aws_credentials.FollowingCredentials(source.load)
+    session = aws_credentials.session_with(credentials, config.region)
 
+    def make(service: str, **options: Any) -> Any:
+        client = make_client(session, service, config, endpoint_url=source.endpoint_url, **options)
+        return aws_credentials.reload_on_expiry(client, credentials)
 
-def airflow_connection_kwargs(conn_id: str) -> dict[str, Any]:
-    """Read the connection through Airflow's secrets backends (environment, secrets managers, database)."""
-    from airflow_ecs.airflow_compat import connection_from_secrets
-
-    try:
-        connection = connection_from_secrets(conn_id)
-    except Exception as error:  # noqa: BLE001 - AirflowNotFoundException or a backend's own error
-        raise CredentialsError(f"[ecs_fargate] aws_conn_id = {conn_id!r}: {error}; create it, e.g. "
-                               f"AIRFLOW_CONN_{conn_id.upper()}='aws://KEY_ID:SECRET@/?region_name=us-east-1'") from None
-    return connection_session_kwargs(conn_id, connection.login, connection.password, connection.extra_dejson)
-
-
-def make_session(config: EcsConfig, connection: Mapping[str, Any] | None = None) -> boto3.session.Session:
-    """From the Airflow connection's fields when given, else the configured profile, else boto3's chain."""
-    if connection:
-        kwargs = {key: value for key, value in connection.items() if key != "endpoint_url"}
-        kwargs.setdefault("region_name", config.region)
-        return boto3.session.Session(**kwargs)
-    return boto3.session.Session(profile_name=config.aws_profile or None, region_name=config.region)
+    make.credentials = credentials  # type: ignore[attr-defined]  # for the tests and `check`
+    return make
 
 
 def make_client(session: boto3.session.Session, service: str, config: EcsConfig, *, retries: int = 3,
@@ -81,18 +54,6 @@ def make_client(session: boto3.session.Session, service: str, config: EcsConfig,
     # The cluster's Region is [ecs_fargate] region, whatever a connection's region_name says.
     return session.client(service, region_name=config.region,
                           endpoint_url=config.endpoint_url or endpoint_url or None, config=boto_config)
-
-
-def client_factory(config: EcsConfig) -> Callable[..., Any]:
-    """``make(service, **client_options)`` for this config's credentials (connection, profile or chain)."""
-    connection = airflow_connection_kwargs(config.aws_conn_id) if config.aws_conn_id else None
-    session = make_session(config, connection)
-    endpoint = (connection or {}).get("endpoint_url")
-
-    def make(service: str, **options: Any) -> Any:
-        return make_client(session, service, config, endpoint_url=endpoint, **options)
-
-    return make
 
 
 @dataclass(frozen=True)

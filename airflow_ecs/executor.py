@@ -49,6 +49,7 @@ from airflow_ecs.events import (
     release_messages,
 )
 from airflow_ecs.executor_config import ExecutorConfigError, parse_executor_config, with_profile
+from airflow_ecs.failures import start_retry_delay
 from airflow_ecs.launcher import Launched, Launcher
 from airflow_ecs.metrics import Metrics, status_gauge
 from airflow_ecs.rate_limit import TokenBucket
@@ -94,6 +95,8 @@ LOG_TAIL_CONCURRENCY = 4
 LOG_CACHE_STREAMS = 32  # streams whose lines get_task_log keeps between UI refreshes
 # Scheduler time per heartbeat spent building RunTask requests (see _build_pending).
 BUILD_BUDGET_SECONDS = 0.02
+# How long start() keeps retrying a health check that failed for a transient reason (throttling, 5xx).
+START_RETRY_SECONDS = 120
 
 
 class HealthCheckError(RuntimeError):
@@ -221,6 +224,8 @@ class EcsFargateExecutor(BaseExecutor):
         self.aws_calls: dict[str, int] = {}
         self.metrics = Metrics()
         self._queues_without_profile: set[str] = set()
+        self._clock: Callable[[], float] = time.monotonic
+        self._sleep: Callable[[float], None] = time.sleep
 
     # --- configuration and start-up ---
 
@@ -265,7 +270,11 @@ class EcsFargateExecutor(BaseExecutor):
                                     f"({type(error).__name__}: {error}); e.g. overrides.containerOverrides must be "
                                     "a list of objects, overrides an object") from None
         self._connect(config)
-        self.health_check()
+        if config.check_health_on_startup:
+            self.health_check()
+        else:
+            self.log.info("check_health_on_startup = False: starting without checking the cluster and task "
+                          "definitions; a wrong setting will fail each task instead")
         self._families = {str(definition["family"]) for definition in self._task_definitions.values()
                           if definition.get("family")}
         self._token_lifetime = workload_token_lifetime()
@@ -308,16 +317,36 @@ class EcsFargateExecutor(BaseExecutor):
             self._sqs = client("sqs")
 
     def health_check(self) -> None:
-        """Prove the cluster, and each profile's task definition and container, exist and are reachable."""
+        """Prove the cluster, and each profile's task definition and container, exist and are reachable.
+
+        A throttled or failed call is tried again, with backoff, for up to START_RETRY_SECONDS: a blip in AWS
+        must not stop a scheduler. What retrying cannot fix (no such cluster, no credentials, access denied)
+        stops it at once.
+        """
+        began = self._clock()
+        failed_checks = 0
+        while True:
+            failed = self._failed_health_checks()
+            if not failed:
+                return
+            failed_checks += 1
+            delay = None
+            if all(check.retryable for check in failed):
+                delay = start_retry_delay(failed_checks, self._clock() - began, START_RETRY_SECONDS)
+            if delay is None:
+                raise HealthCheckError(f"ECS executor health check: {failed[0].detail}")
+            self.log.warning("ECS executor health check: %s; trying again in %.1f s (transient errors are retried "
+                             "for up to %d s)", failed[0].detail, delay, START_RETRY_SECONDS)
+            self._sleep(delay)
+
+    def _failed_health_checks(self) -> list[deployment_check.Check]:
         config = self._require_config()
         checks = [deployment_check.check_cluster(self._ecs, config)]
         for view in config.launch_views():
             if checks[-1].status == deployment_check.FAIL or not view.task_definition:
                 break
             checks.append(deployment_check.check_task_definition(self._task_definition, view)[0])
-        failed = [check for check in checks if check.status == deployment_check.FAIL]
-        if failed:
-            raise HealthCheckError(f"ECS executor health check: {failed[0].detail}")
+        return [check for check in checks if check.status == deployment_check.FAIL]
 
     def _require_config(self) -> EcsConfig:
         if self.ecs_config is None:

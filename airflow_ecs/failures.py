@@ -138,3 +138,11 @@ def decide_retry(
         delay=retry_delay(failure.kind, attempts, rand),
         use_fallback=failure.kind is FailureKind.CAPACITY and has_fallback,
     )
+
+
+def start_retry_delay(failed_checks: int, elapsed: float, budget: float,
+                      rand: Callable[[], float] = random.random) -> float | None:
+    """After ``failed_checks`` start-up checks failed for a transient reason: seconds to wait before the next,
+    or None when waiting would pass ``budget`` seconds since the first (then the scheduler stops)."""
+    delay = retry_delay(FailureKind.TRANSIENT, failed_checks, rand)
+    return delay if elapsed + delay <= budget else None

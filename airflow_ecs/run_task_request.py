@@ -260,9 +260,11 @@ def build_request(
     request["tags"] = identity_tags(identity) + [
         tag for tag in request.get("tags", []) if not str(tag.get("key", "")).startswith("airflow:")
     ]
+    # AIRFLOW_IS_EXECUTOR_CONTAINER: what AwsEcsExecutor sets, so code in the image can tell it runs a task.
+    environment = [("AIRFLOW_IS_EXECUTOR_CONTAINER", "true")]
     if config.execution_api_server_url:
-        container = container_override(request, config.container_name)
-        merge_environment(container, [("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", config.execution_api_server_url)])
+        environment.append(("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", config.execution_api_server_url))
+    merge_environment(container_override(request, config.container_name), environment)
     request = apply_settings(request, settings, config.container_name)
     request["clientToken"] = client_token(identity, launch, request)
     validate(request, template)

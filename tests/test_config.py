@@ -70,7 +70,7 @@ def test_the_typed_keys_are_the_ones_expected():
     # If a key changes type, the tables below must be looked at again.
     assert INTEGER_KEYS == ["max_run_task_attempts", "launch_concurrency", "launch_burst"]
     assert FLOAT_KEYS == ["launch_rate", "poll_interval", "pending_timeout", "end_timeout", "reconcile_interval"]
-    assert [o.name for o in OPTIONS if o.type == "boolean"] == ["assign_public_ip"]
+    assert [o.name for o in OPTIONS if o.type == "boolean"] == ["assign_public_ip", "check_health_on_startup"]
 
 
 MALFORMED_NUMBERS = ([(key, bad) for key in INTEGER_KEYS for bad in ("five", "2.5", "1e3", "0", "-3", "10 tasks")]

@@ -33,6 +33,8 @@ from airflow_ecs.run_task_request import (
 TI_ID = "0195f3c4-8e1b-7d2a-9c3e-5a6b7c8d9e0f"
 IDENTITY = TaskIdentity("etl", "load", "scheduled__2026-01-01T00:00:00+00:00", -1, 1, TI_ID)
 COMMAND = ["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string", "{}"]
+# What AwsEcsExecutor also sets in every container it starts: code in the image can tell it runs a task.
+EXECUTOR_CONTAINER = {"name": "AIRFLOW_IS_EXECUTOR_CONTAINER", "value": "true"}
 BASE = {
     "region": "us-east-1", "cluster": "airflow", "container_name": "airflow-worker",
     "task_definition": "airflow-worker:3", "subnets": "subnet-0a1b2c3d,subnet-4e5f6a7b",
@@ -87,7 +89,8 @@ def test_the_default_template_renders_a_request_botocore_accepts(values, launch_
     assert request["cluster"] == "airflow"
     assert request["taskDefinition"] == "airflow-worker:3"
     assert request["count"] == 1
-    assert request["overrides"]["containerOverrides"] == [{"name": "airflow-worker", "command": COMMAND}]
+    assert request["overrides"]["containerOverrides"] == [{"name": "airflow-worker", "command": COMMAND,
+                                                           "environment": [EXECUTOR_CONTAINER]}]
 
 
 @pytest.mark.parametrize(("public", "expected"), [("True", "ENABLED"), ("False", "DISABLED")])
@@ -108,6 +111,7 @@ def test_the_execution_api_url_reaches_the_airflow_container():
     request = build(config(execution_api_server_url="http://airflow-api.internal:8080/execution/"))
     [container] = request["overrides"]["containerOverrides"]
     assert container["environment"] == [
+        EXECUTOR_CONTAINER,
         {"name": "AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "value": "http://airflow-api.internal:8080/execution/"}]
 
 
@@ -132,7 +136,8 @@ def test_a_custom_template_sees_the_task_and_executor_config(tmp_path):
     assert request["taskDefinition"] == "gpu-worker"
     assert request["group"] == "airflow:etl"
     [container] = request["overrides"]["containerOverrides"]
-    assert container["environment"] == [{"name": "QUEUE", "value": "default"}, {"name": "TRY", "value": "1"}]
+    assert container["environment"] == [{"name": "QUEUE", "value": "default"}, {"name": "TRY", "value": "1"},
+                                        EXECUTOR_CONTAINER]
     assert container["resourceRequirements"] == [{"type": "GPU", "value": "1"}]
 
 
