@@ -127,7 +127,7 @@ def workload_key(workload: Any) -> Any:
     return ti.key if ti is not None else workload.key
 
 
-def config_section(section: str) -> dict[str, Any]:
+def config_section(section: str, team_name: str | None = None) -> dict[str, Any]:
     """A config section as Airflow sees it: airflow.cfg, ``AIRFLOW__<SECTION>__*`` and the provider's defaults.
 
     3.1 and 3.2 may not know a third-party provider's section yet in a process that is not an Airflow CLI
@@ -136,15 +136,18 @@ def config_section(section: str) -> dict[str, Any]:
     environment went unseen. Then the section's variables are read here as Airflow would (for the
     key check; the values the executor uses still come through ``conf.get``). 3.3 always answers.
     3.4: expected as 3.3.
+
+    With ``team_name`` (multi-team, 3.3): the team's own section, ``[<team>=<section>]`` and
+    ``AIRFLOW__<TEAM>___<SECTION>__*``, which is all a team's executor reads (no fallback to the global one).
     """
     import os
 
     from airflow.configuration import conf
 
-    found = conf.getsection(section)
+    found = conf.getsection(section, team_name=team_name) if team_name else conf.getsection(section)
     if found is not None:
         return dict(found)
-    prefix = f"AIRFLOW__{section.upper()}__"
+    prefix = f"AIRFLOW__{team_name.upper()}___{section.upper()}__" if team_name else f"AIRFLOW__{section.upper()}__"
     return {name[len(prefix):].lower().removesuffix("_cmd").removesuffix("_secret"): value
             for name, value in sorted(os.environ.items()) if name.startswith(prefix)}
 
@@ -184,15 +187,17 @@ def json_output_to_stdout_only() -> None:
     redirect_stdout_log_handlers_to_stderr()
 
 
-def connection_from_secrets(conn_id: str) -> Any:
+def connection_from_secrets(conn_id: str, team_name: str | None = None) -> Any:
     """An Airflow connection through its secrets backends (environment, secrets managers, database).
 
-    ``Connection.get_connection_from_secrets(conn_id)`` in 3.1-3.3; 3.2 added an optional ``team_name``
-    (unused: connections are not per team here). 3.4 may move task-side code to ``airflow.sdk.Connection``;
+    ``Connection.get_connection_from_secrets(conn_id)`` in 3.1-3.3; 3.2 added an optional ``team_name``, so a
+    team's executor sees the team's connections. 3.4 may move task-side code to ``airflow.sdk.Connection``;
     the scheduler-side model is expected to stay.
     """
     from airflow.models.connection import Connection
 
+    if team_name:
+        return Connection.get_connection_from_secrets(conn_id, team_name=team_name)
     return Connection.get_connection_from_secrets(conn_id)
 
 

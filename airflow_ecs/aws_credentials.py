@@ -145,36 +145,40 @@ def amazon_provider_installed() -> bool:
     return True
 
 
-def _read_connection(conn_id: str) -> Any:
+def _read_connection(conn_id: str, team_name: str | None = None) -> Any:
     from airflow_ecs.airflow_compat import connection_from_secrets
 
     try:
-        return connection_from_secrets(conn_id)
+        return connection_from_secrets(conn_id, team_name)
     except Exception as error:  # noqa: BLE001 - AirflowNotFoundException or a secrets backend's own error
         raise CredentialsError(f"[ecs_fargate] aws_conn_id = {conn_id!r}: {error}; create it, e.g. "
                                f"AIRFLOW_CONN_{conn_id.upper()}='aws://KEY_ID:SECRET@/?region_name=us-east-1'"
                                ) from None
 
 
-def hook_source(conn_id: str, region: str) -> Source:
-    """The amazon provider's AwsBaseHook, which reads the connection as AwsEcsExecutor does."""
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+def hook_source(conn_id: str, region: str, team_name: str | None = None) -> Source:
+    """The amazon provider's session factory over the connection, which is what AwsBaseHook does (and so
+    AwsEcsExecutor), with the connection read as this executor sees it: the team's, for a team's executor."""
+    from airflow.providers.amazon.aws.hooks.base_aws import resolve_session_factory
+    from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
 
-    _read_connection(conn_id)  # a missing connection: our one line, not the hook's traceback at first use
+    def wrapper() -> Any:
+        return AwsConnectionWrapper(conn=_read_connection(conn_id, team_name), region_name=region)
 
     def load() -> Credentials | None:
-        hook = AwsBaseHook(aws_conn_id=conn_id, region_name=region)
-        return hook.get_session(region_name=region).get_credentials()
+        # resolve_session_factory: a deployment's own [aws] session_factory is honoured, as by every AWS hook.
+        return resolve_session_factory()(conn=wrapper(), region_name=region).create_session().get_credentials()
 
-    endpoint = AwsBaseHook(aws_conn_id=conn_id, region_name=region).conn_config.endpoint_url
-    return Source(load, endpoint, f"Airflow connection {conn_id!r} through the amazon provider's AwsBaseHook")
+    first = wrapper()  # a missing connection: our one line now, not the provider's traceback at first use
+    return Source(load, first.endpoint_url, f"Airflow connection {conn_id!r} through the amazon provider")
 
 
-def light_source(conn_id: str, region: str) -> Source:
-    """The connection's own fields, read again on every reload (a rotated key is picked up)."""
+def light_source(conn_id: str, region: str, team_name: str | None = None) -> Source:
+    """The connection's own fields (the team's, for a team's executor), read again on every reload (a rotated
+    key is picked up)."""
 
     def session_kwargs() -> dict[str, Any]:
-        connection = _read_connection(conn_id)
+        connection = _read_connection(conn_id, team_name)
         return light_connection_kwargs(conn_id, connection.login, connection.password, connection.extra_dejson)
 
     first = session_kwargs()
@@ -199,9 +203,9 @@ def chain_source(profile: str, region: str) -> Source:
     return Source(load, None, f"AWS profile {profile!r}" if profile else "boto3's credential chain")
 
 
-def source_for(aws_conn_id: str, aws_profile: str, region: str) -> Source:
+def source_for(aws_conn_id: str, aws_profile: str, region: str, team_name: str | None = None) -> Source:
     if aws_conn_id:
-        return (hook_source if amazon_provider_installed() else light_source)(aws_conn_id, region)
+        return (hook_source if amazon_provider_installed() else light_source)(aws_conn_id, region, team_name)
     return chain_source(aws_profile, region)
 
 

@@ -21,14 +21,14 @@ from airflow_ecs.failures import LaunchFailure, classify_error, classify_run_tas
 DESCRIBE_BATCH = 100  # DescribeTasks takes at most 100 tasks per call
 
 
-def client_factory(config: EcsConfig) -> Callable[..., Any]:
+def client_factory(config: EcsConfig, team_name: str | None = None) -> Callable[..., Any]:
     """``make(service, **client_options)``: clients that share one set of credentials following its source.
 
     The source is ``aws_conn_id`` (through the amazon provider's hook when installed), else ``aws_profile``,
     else boto3's chain (``aws_credentials``); the credentials are read once here and again whenever they are
     due or AWS answers that they expired.
     """
-    source = aws_credentials.source_for(config.aws_conn_id, config.aws_profile, config.region)
+    source = aws_credentials.source_for(config.aws_conn_id, config.aws_profile, config.region, team_name)
     credentials = aws_credentials.FollowingCredentials(source.load)
     session = aws_credentials.session_with(credentials, config.region)
 

@@ -13,6 +13,7 @@ section (``config.py``).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import queue
 import threading
 import time
@@ -191,6 +192,10 @@ class EcsFargateExecutor(BaseExecutor):
     # Callbacks and connection tests run as ECS tasks like any task (docs/workloads.md); Airflow 3.1 has neither.
     supports_callbacks = CALLBACKS_SUPPORTED
     supports_connection_test = CONNECTION_TESTS_SUPPORTED
+    # Multi-team (AIP-67, [core] multi_team): one executor per team, each reading its team's [ecs_fargate]
+    # (``[<team>=ecs_fargate]``, ``AIRFLOW__<TEAM>___ECS_FARGATE__*``) through ``self.conf``, its team's
+    # connections, and tagging its ECS tasks and metrics with the team.
+    supports_multi_team = True
     is_local = False
     serve_logs = False
 
@@ -222,15 +227,26 @@ class EcsFargateExecutor(BaseExecutor):
         self._sqs: Any = None
         self._task_definitions: dict[str, Mapping[str, Any]] = {}
         self.aws_calls: dict[str, int] = {}
-        self.metrics = Metrics()
+        self.metrics = Metrics(team=self._team)
         self._queues_without_profile: set[str] = set()
         self._clock: Callable[[], float] = time.monotonic
         self._sleep: Callable[[float], None] = time.sleep
 
     # --- configuration and start-up ---
 
+    @property
+    def _team(self) -> str | None:
+        return getattr(self, "team_name", None)  # BaseExecutor sets it (None outside multi-team)
+
     def load_ecs_config(self) -> EcsConfig:
-        return load_config(airflow_getter(self.conf))
+        config = load_config(airflow_getter(self.conf))
+        if self._team and not config.execution_api_server_url:
+            # A team's API server, when the team names one ([core] execution_api_server_url for the team):
+            # the team's containers must reach it, not the image's default.
+            team_url = self.conf.get("core", "execution_api_server_url", fallback="") or ""
+            if team_url:
+                config = dataclasses.replace(config, execution_api_server_url=team_url)
+        return config
 
     def start(self) -> None:
         """Read and check the config, the template and the AWS resources; stop the scheduler if any is wrong.
@@ -305,10 +321,10 @@ class EcsFargateExecutor(BaseExecutor):
         """[ecs_fargate] as Airflow sees it: airflow.cfg, AIRFLOW__ECS_FARGATE__* and the declared defaults."""
         from airflow_ecs.airflow_compat import config_section
 
-        return config_section(SECTION)
+        return config_section(SECTION, self._team)
 
     def _connect(self, config: EcsConfig) -> None:
-        client = ecs_api.client_factory(config)
+        client = ecs_api.client_factory(config, self._team)
         pool = config.launch_concurrency + 4
         self._ecs = client("ecs", pool_size=pool)
         self._ecs_launch = client("ecs", retries=1, pool_size=pool)
@@ -385,7 +401,7 @@ class EcsFargateExecutor(BaseExecutor):
         return build_request(
             template=self._template,
             config=config,
-            identity=identity,
+            identity=dataclasses.replace(identity, team=self._team) if self._team else identity,
             command=command,
             executor_config=executor_config,
             settings=with_profile(parse_executor_config(executor_config), profile),
@@ -698,6 +714,7 @@ class EcsFargateExecutor(BaseExecutor):
         not_adopted = []
         by_ti: dict[str, TaskInstance] = {}
         now = time.monotonic()
+        began = time.perf_counter()
         for ti in tis:
             arn = ti.external_executor_id or ""
             if not (arn.startswith("arn:") and ":task/" in arn):
@@ -717,6 +734,7 @@ class EcsFargateExecutor(BaseExecutor):
         adopted = len(tis) - len(not_adopted)
         if adopted:
             self.log.info("Adopted %d ECS tasks from a previous scheduler", adopted)
+        self.metrics.timing("adopt_task_instances.duration", time.perf_counter() - began)
         return not_adopted
 
     def _adopt(self, ti: Any, identity: TaskIdentity, arn: str, now: float) -> None:

@@ -42,6 +42,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("sweeps.describe", "counter", "DescribeTasks sweeps (polling, or what a reconciliation found)."),
     Metric("sweeps.reconcile", "counter", "Reconciliation sweeps (ListTasks) when tracking by events."),
     Metric("events.applied", "counter", "Task State Change events applied (newer than what the task showed)."),
+    Metric("adopt_task_instances.duration", "timer", "Time try_adopt_task_instances took (AwsEcsExecutor's "
+                                                      "metric of the same name)."),
     Metric("events.ignored", "counter", "Events received and deleted without effect: duplicates, stale, late."),
 )
 _KINDS = {metric.name: metric.kind for metric in METRICS}
@@ -50,8 +52,11 @@ _KINDS = {metric.name: metric.kind for metric in METRICS}
 class Metrics:
     """Emits the declared metrics to ``backend`` (Airflow's stats unless a test gives another)."""
 
-    def __init__(self, backend: Any = None):
+    def __init__(self, backend: Any = None, team: str | None = None):
         self._backend = backend
+        # A team's executor tags its metrics with the team, as Airflow's own executor metrics are tagged
+        # (StatsD without tags still sees one series per name; tag-aware backends split it by team).
+        self._tags: dict[str, Any] = {"tags": {"team": team}} if team else {}
 
     @property
     def backend(self) -> Any:
@@ -68,13 +73,13 @@ class Metrics:
 
     def incr(self, name: str, count: int = 1) -> None:
         if count:
-            self.backend.incr(self._name(name, "counter"), count)
+            self.backend.incr(self._name(name, "counter"), count, **self._tags)
 
     def gauge(self, name: str, value: float) -> None:
-        self.backend.gauge(self._name(name, "gauge"), value)
+        self.backend.gauge(self._name(name, "gauge"), value, **self._tags)
 
     def timing(self, name: str, seconds: float) -> None:
-        self.backend.timing(self._name(name, "timer"), datetime.timedelta(seconds=max(seconds, 0.0)))
+        self.backend.timing(self._name(name, "timer"), datetime.timedelta(seconds=max(seconds, 0.0)), **self._tags)
 
 
 def status_gauge(last_status: str) -> str:

@@ -94,6 +94,18 @@ def configuration_page(options: Sequence[Option] = OPTIONS) -> str:
         *(f"{option.name} = {option.example}" for option in required),
         "```",
         "",
+        "## Teams (multi-team Airflow)",
+        "",
+        "With `[core] multi_team = True` each team's executor is an `EcsFargateExecutor` of its own, e.g. "
+        "`[core] executor = LocalExecutor;team_a=airflow_ecs.executor.EcsFargateExecutor`. A team's executor reads "
+        f"only its team's section: `[team_a={SECTION}]` in `airflow.cfg`, or `AIRFLOW__TEAM_A___{SECTION.upper()}__"
+        "<KEY>` (three underscores after the team), with no fallback to the global section; the unknown-key check "
+        "reads the same. `aws_conn_id` is looked up among the team's connections. When the section sets no "
+        "`execution_api_server_url`, the team's `[core] execution_api_server_url` (if it has one) is given to its "
+        "containers. Its ECS tasks carry the tag `airflow:team`, and its metrics the tag `team`. Give each team its "
+        "own `events_queue_url` (one Terraform deployment per team makes one), so each team's events reach only "
+        "that team's executor.",
+        "",
         "## Keys",
     ]
     for option in options:

@@ -55,6 +55,7 @@ class TaskIdentity:
     try_number: int
     ti_id: str = ""
     queue: str = "default"
+    team: str = ""  # the Airflow team (multi-team deployments) whose executor launches it
 
     def describe(self) -> str:
         mapped = f"[{self.map_index}]" if self.map_index >= 0 else ""
@@ -188,6 +189,8 @@ def identity_tags(identity: TaskIdentity) -> list[dict[str, str]]:
     }
     if identity.ti_id:
         tags["airflow:ti_id"] = identity.ti_id
+    if identity.team:
+        tags["airflow:team"] = identity.team
     return [{"key": key, "value": tag_value(value)} for key, value in tags.items()]
 
 

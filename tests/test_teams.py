@@ -1,0 +1,104 @@
+"""Multi-team Airflow (AIP-67): a team's executor reads its team's [ecs_fargate], against moto's server.
+
+A team's settings are ``AIRFLOW__<TEAM>___ECS_FARGATE__*`` (or ``[<team>=ecs_fargate]`` in airflow.cfg) and
+nothing falls back to the global section, so these tests point the global section at a cluster that does not
+exist: an executor that read it would not start.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_ecs.airflow_compat import AIRFLOW_RELEASE
+from airflow_ecs.executor import EcsFargateExecutor, ExecutorStartError
+from airflow_ecs.metrics import Metrics
+from tests import aws_fixtures as aws
+from tests.executor_harness import launch_one
+
+pytestmark = pytest.mark.skipif(AIRFLOW_RELEASE < (3, 3), reason="team-scoped configuration is Airflow 3.3's")
+
+
+@pytest.fixture
+def team_a(ecs_env, monkeypatch):
+    """The global section names a missing cluster; team_a's names the real one."""
+    ecs_env.configure(cluster="no-such-cluster")
+    for key, value in aws.env_for(ecs_env.url, ecs_env.resources, poll_interval="0.001").items():
+        monkeypatch.setenv(key.replace("AIRFLOW__", "AIRFLOW__TEAM_A___", 1), value)
+    return ecs_env
+
+
+def sent_requests(executor: EcsFargateExecutor) -> list[dict]:
+    sent: list[dict] = []
+    executor._ecs_launch.meta.events.register("before-send.ecs.RunTask",
+                                              lambda request, **_: sent.append(json.loads(request.body)))
+    return sent
+
+
+def test_the_executor_claims_multi_team_support():
+    # Airflow 3.3 refuses to load an executor for a team unless it says so.
+    assert EcsFargateExecutor.supports_multi_team is True
+
+
+def test_a_teams_executor_runs_on_its_teams_cluster_and_tags_its_tasks(team_a):
+    executor = EcsFargateExecutor(team_name="team_a")
+    executor.start()
+    assert executor.ecs_config.cluster == aws.CLUSTER
+    sent = sent_requests(executor)
+    launch_one(executor)
+    tags = {tag["key"]: tag["value"] for tag in sent[0]["tags"]}
+    assert tags["airflow:team"] == "team_a"
+    executor.terminate()
+
+
+def test_the_executor_outside_teams_adds_no_team_tag(ecs_env):
+    executor = EcsFargateExecutor()
+    executor.start()
+    sent = sent_requests(executor)
+    launch_one(executor)
+    assert "airflow:team" not in {tag["key"] for tag in sent[0]["tags"]}
+    executor.terminate()
+
+
+def test_an_unknown_key_in_the_teams_section_is_refused(team_a, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__TEAM_A___ECS_FARGATE__SUBNET", "subnet-0a1b2c3d")  # a typo of subnets
+    with pytest.raises(ExecutorStartError, match=r"\[ecs_fargate\] subnet = \(value not shown\): not a key .*did "
+                                                 r"you mean subnets\?"):
+        EcsFargateExecutor(team_name="team_a").start()
+
+
+def test_the_teams_execution_api_url_reaches_its_containers_when_the_section_names_none(team_a, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__TEAM_A___CORE__EXECUTION_API_SERVER_URL", "http://team-a-api:8080/execution/")
+    executor = EcsFargateExecutor(team_name="team_a")
+    executor.start()
+    sent = sent_requests(executor)
+    launch_one(executor)
+    [container] = sent[0]["overrides"]["containerOverrides"]
+    assert {"name": "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+            "value": "http://team-a-api:8080/execution/"} in container["environment"]
+    executor.terminate()
+
+
+class Backend:
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def incr(self, *args, **kwargs):
+        self.calls.append(("incr", args, kwargs))
+
+    def gauge(self, *args, **kwargs):
+        self.calls.append(("gauge", args, kwargs))
+
+    def timing(self, *args, **kwargs):
+        self.calls.append(("timing", args, kwargs))
+
+
+def test_a_teams_metrics_carry_the_team_tag_and_others_none():
+    tagged, plain = Backend(), Backend()
+    for metrics in (Metrics(tagged, team="team_a"), Metrics(plain)):
+        metrics.incr("run_task.launched")
+        metrics.gauge("tasks.running", 3)
+        metrics.timing("adopt_task_instances.duration", 0.5)
+    assert [kwargs for _, _, kwargs in tagged.calls] == [{"tags": {"team": "team_a"}}] * 3
+    assert [kwargs for _, _, kwargs in plain.calls] == [{}] * 3
