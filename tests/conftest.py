@@ -28,3 +28,14 @@ def moto_server():
         yield url
     finally:
         server.stop()
+
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Which AWS provider the Terraform tests used, or why they were skipped: one line, even with -q."""
+    ran = any("test_terraform_provider" in getattr(report, "nodeid", "")
+              for reports in terminalreporter.stats.values() for report in reports)
+    if ran:
+        from tests.terraform_provider import provider_source
+
+        terminalreporter.write_line(f"terraform tests: {provider_source().describe()}")
