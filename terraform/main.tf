@@ -1,5 +1,3 @@
-data "aws_region" "current" {}
-
 locals {
   cluster_name        = coalesce(var.cluster_name, var.name)
   family              = coalesce(var.task_definition_family, "${var.name}-worker")
@@ -22,11 +20,36 @@ locals {
       profile.capacity_provider_strategy != null ? [
         for item in profile.capacity_provider_strategy : { capacity_provider = item.capacity_provider, weight = item.weight, base = item.base }
       ] :
-      profile.ec2 != null && profile.launch_type == null ? [
+      # An ec2 block runs on its own capacity provider even with launch_type = "EC2": RunTask with a launch type
+      # would bypass the provider, and its Auto Scaling group (from min_size 0) would never scale out.
+      profile.ec2 != null ? [
         { capacity_provider = module.ec2_capacity[name].capacity_provider_name, weight = 1, base = 0 }
       ] : []
     )
   }
+  # RunTask takes a strategy or a launch type, never both: the strategy wins.
+  profile_launch_type = { for name, profile in var.profiles : name => length(local.profile_strategy[name]) > 0 ? null : profile.launch_type }
+
+  # The capacity providers this configuration puts on the cluster, by kind: a strategy may name only these,
+  # and never Fargate's together with an Auto Scaling group's (ECS refuses the mix at RunTask).
+  fargate_providers = ["FARGATE", "FARGATE_SPOT"]
+  ec2_providers     = [for name in sort(keys(local.ec2_profiles)) : "${var.name}-${name}"]
+  strategy_errors = concat(
+    flatten([for name, profile in var.profiles : [
+      for item in coalesce(profile.capacity_provider_strategy, []) :
+      "profile ${name}: capacity provider ${item.capacity_provider} is not one this configuration creates (${join(", ", concat(local.fargate_providers, local.ec2_providers))})"
+      if !contains(concat(local.fargate_providers, local.ec2_providers), item.capacity_provider)
+    ]]),
+    [for name, profile in var.profiles : "profile ${name}: a strategy cannot mix Fargate and Auto Scaling group capacity providers"
+      if length(setintersection([for item in coalesce(profile.capacity_provider_strategy, []) : item.capacity_provider], local.fargate_providers)) > 0 &&
+      length(setintersection([for item in coalesce(profile.capacity_provider_strategy, []) : item.capacity_provider], local.ec2_providers)) > 0
+    ],
+  )
+  # Fargate Spot runs X86_64 tasks only.
+  uses_spot = anytrue(concat(
+    [for item in var.capacity_provider_strategy : item.capacity_provider == "FARGATE_SPOT"],
+    [for profile in values(var.profiles) : anytrue([for item in coalesce(profile.capacity_provider_strategy, []) : item.capacity_provider == "FARGATE_SPOT"])],
+  ))
 }
 
 module "network" {
@@ -42,8 +65,10 @@ module "network" {
   availability_zones = var.availability_zones
   egress             = var.egress
   secrets_endpoints  = length(var.secrets) > 0
-  https_egress_cidrs = var.https_egress_cidrs
-  extra_egress_rules = var.extra_egress_rules
+  # EC2 container instances behind vpc_endpoints reach ECS only through the ecs, ecs-agent and ecs-telemetry endpoints.
+  ecs_agent_endpoints = length(local.ec2_profiles) > 0
+  https_egress_cidrs  = var.https_egress_cidrs
+  extra_egress_rules  = var.extra_egress_rules
 
   create_flow_log         = var.create_flow_log
   flow_log_group_name     = local.flow_log_group_name
@@ -59,6 +84,9 @@ module "cluster" {
   name                               = local.cluster_name
   default_capacity_provider_strategy = var.capacity_provider_strategy
   extra_capacity_providers           = [for name in sort(keys(local.ec2_profiles)) : module.ec2_capacity[name].capacity_provider_name]
+  create_service_linked_role         = var.create_ecs_service_linked_role
+  # A replaced capacity provider keeps its name: its Auto Scaling group's ARN tells the cluster to re-attach.
+  extra_capacity_provider_replacement_keys = [for name in sort(keys(local.ec2_profiles)) : module.ec2_capacity[name].autoscaling_group_arn]
 
   tags = var.tags
 }
@@ -114,6 +142,7 @@ module "iam" {
   profile_task_definition_families = [for name in sort(keys(var.profiles)) : local.profile_family[name]]
   log_group_arn                    = module.worker.log_group_arn
   ecr_repository_arns              = var.create_ecr_repository ? [module.worker.ecr_repository_arn] : []
+  extra_ecr_repository_arns        = var.image_repository_arns
   secret_arns                      = values(var.secrets)
   secrets_kms_key_arns             = var.secrets_kms_key_arns
   task_role_policy_arns            = var.task_role_policy_arns
@@ -129,6 +158,8 @@ module "events" {
 
   name        = var.name
   cluster_arn = module.cluster.cluster_arn
+  # Only our worker families: other workloads on the cluster never fill the executor's queue.
+  task_definition_families = concat([local.family], [for name in sort(keys(var.profiles)) : local.profile_family[name]])
 
   tags = var.tags
 }

@@ -3,7 +3,7 @@
 
 output "region" {
   description = "AWS Region of the deployment ([ecs_fargate] region)."
-  value       = data.aws_region.current.name
+  value       = var.region
 }
 
 output "cluster_name" {
@@ -92,13 +92,22 @@ output "events_queue_arn" {
 }
 
 output "profiles" {
+  precondition {
+    condition     = length(local.strategy_errors) == 0
+    error_message = join("; ", local.strategy_errors)
+  }
+  precondition {
+    condition     = !(local.uses_spot && var.cpu_architecture == "ARM64")
+    error_message = "Fargate Spot runs X86_64 tasks only: with FARGATE_SPOT in a strategy, set cpu_architecture = \"X86_64\"."
+  }
+
   description = "Queue profiles for the executor ([ecs_fargate] profiles): name -> {queues, task_definition (family), container_name, launch_type, capacity_provider_strategy ([{capacity_provider, weight, base}], empty to inherit), cpu, memory, gpu}; empty without profiles."
   value = {
     for name, profile in var.profiles : name => {
       queues                     = profile.queues
       task_definition            = module.worker.profile_task_definitions[name].family
       container_name             = module.worker.container_name
-      launch_type                = profile.launch_type
+      launch_type                = local.profile_launch_type[name]
       capacity_provider_strategy = local.profile_strategy[name]
       cpu                        = coalesce(profile.cpu, var.task_cpu)
       memory                     = coalesce(profile.memory, var.task_memory)

@@ -14,8 +14,19 @@ variable "name" {
   }
 }
 
+variable "region" {
+  description = "AWS Region to deploy into (the provider's region; the rendered [ecs_fargate] region)."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must be an AWS Region code: <area>-<place>-<number>, lower case."
+  }
+}
+
 variable "tags" {
-  description = "Tags for every resource."
+  description = "Tags for every resource (the provider's default_tags, and each resource's own tags)."
   type        = map(string)
   default     = {}
   nullable    = false
@@ -128,6 +139,13 @@ variable "cluster_name" {
   default     = null
 }
 
+variable "create_ecs_service_linked_role" {
+  description = "Create the ECS service-linked role (AWSServiceRoleForECS) before the capacity providers; true on a fresh account that has never used ECS, false where it exists (creating it again fails)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
 variable "capacity_provider_strategy" {
   description = "Default capacity provider strategy of the cluster and of the executor: [{capacity_provider = FARGATE | FARGATE_SPOT, weight, base}]."
   type = list(object({
@@ -160,6 +178,13 @@ variable "image" {
   description = "Worker image (built from docker/Dockerfile). Null with create_ecr_repository runs <repository URL>:<image_tag>."
   type        = string
   default     = null
+}
+
+variable "image_repository_arns" {
+  description = "Private ECR repositories (ARNs) of an image given in image that is not in the created repository: the execution role may pull from these."
+  type        = list(string)
+  default     = []
+  nullable    = false
 }
 
 variable "image_tag" {

@@ -38,6 +38,8 @@ EXAMPLES = ("new-vpc-fargate", "existing-vpc", "fargate-spot", "queue-profiles")
 WILDCARD_RESOURCE_ACTIONS = {
     "ecr:GetAuthorizationToken": "the registry login token is account-wide; no resource type",
     "ecs:DescribeTaskDefinition": "ECS defines no resource type for DescribeTaskDefinition",
+    # A cluster-wide ListTasks names no container instance (its only resource type); ecs:cluster scopes it.
+    "ecs:ListTasks": "cluster-wide ListTasks names no container instance; the ecs:cluster condition scopes it",
 }
 
 # What the executor calls (airflow_ecs/ecs_api.py, executor.py, events.py), each with the permission it needs.
@@ -193,7 +195,7 @@ def test_versions_pin_terraform_and_the_aws_provider(directory: Path):
     assert unquote(terraform["required_version"]) == ">= 1.5"
     (providers,) = as_list(terraform["required_providers"])
     aws = providers["aws"]
-    assert unquote(aws["source"]) == "hashicorp/aws" and unquote(aws["version"]) == ">= 5.0"
+    assert unquote(aws["source"]) == "hashicorp/aws" and unquote(aws["version"]) == ">= 5.100, < 6.0"
 
 
 @pytest.mark.parametrize("directory", [TF_DIR, *sorted(p for p in (TF_DIR / "modules").iterdir() if p.is_dir())],
@@ -372,7 +374,8 @@ def test_scheduler_policy_resources_are_scoped():
         if "ecs:TagResource" in by_action:
             assert cond.get("ecs:CreateAction") == ("StringEquals", ["RunTask"])
         if "ecs:ListTasks" in by_action:
-            assert resources == ["${local.ecs_arn}:container-instance/${var.cluster_name}/*"]
+            # Cluster-wide ListTasks is authorized against "*" (#14): the container-instance ARN never matches it.
+            assert by_action == {"ecs:ListTasks"} and resources == ["*"]
             assert cond.get("ecs:cluster") == ("ArnEquals", ["${var.cluster_arn}"])
         if "ecs:DescribeClusters" in by_action:
             assert resources == ["${var.cluster_arn}"]
@@ -618,7 +621,7 @@ def root_profiles(tmp_path_factory):
     (directory / "variables.tf").write_text((TF_DIR / "variables.tf").read_text())
     (directory / "main.tf").write_text(locals_block + output)
     run = terraform_runner(directory)
-    return lambda profiles, **more: run(execution_api_server_url="https://airflow.example/execution/",
+    return lambda profiles, **more: run(execution_api_server_url="https://airflow.example/execution/", region="us-east-1",
                                         profiles=profiles, **more)
 
 
@@ -662,6 +665,13 @@ def test_root_profiles_output_is_empty_without_profiles(root_profiles):
      "profiles: a profile with an ec2 block runs on EC2"),
     ({"x": {"queues": ["x"], "ec2": {"instance_type": "g5.xlarge", "min_size": 3, "max_size": 2}}},
      "profiles: an ec2 block needs 0 <= min_size <= desired_size <= max_size"),
+    # #14: a provider the cluster does not carry would fail every RunTask; ECS refuses Fargate mixed with an ASG.
+    ({"x": {"queues": ["x"], "capacity_provider_strategy": [{"capacity_provider": "shared-gpu"}]}},
+     "profile x: capacity provider shared-gpu is not one this configuration creates (FARGATE, FARGATE_SPOT)"),
+    ({"g": {"queues": ["g"], "ec2": {"instance_type": "g5.xlarge"}},
+      "x": {"queues": ["x"], "capacity_provider_strategy": [{"capacity_provider": "FARGATE"},
+                                                            {"capacity_provider": "airflow-ecs-g"}]}},
+     "profile x: a strategy cannot mix Fargate and Auto Scaling group capacity providers"),
 ])
 def test_terraform_refuses_bad_profiles(root_profiles, profiles, message):
     code, _, stderr = root_profiles(profiles)
@@ -670,7 +680,7 @@ def test_terraform_refuses_bad_profiles(root_profiles, profiles, message):
 
 def test_terraform_accepts_gpu_on_an_ec2_profile_of_any_kind(root_profiles):
     for profile in ({"ec2": {"instance_type": "g5.xlarge"}}, {"launch_type": "EC2"},
-                    {"capacity_provider_strategy": [{"capacity_provider": "shared-gpu"}]}):
+                    {"ec2": {"instance_type": "g5.xlarge"}, "capacity_provider_strategy": [{"capacity_provider": "airflow-ecs-gpu"}]}):
         code, _, stderr = root_profiles({"gpu": {"queues": ["gpu"], "gpu": 1, **profile}})
         assert code == 0, (profile, stderr)
 

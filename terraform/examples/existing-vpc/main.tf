@@ -1,12 +1,9 @@
 # Run in subnets you already have (with their own NAT or proxy); VPC interface endpoints are optional here.
 
-provider "aws" {
-  region = var.region
-}
-
 module "airflow_ecs" {
   source = "../.."
 
+  region                   = var.region
   name                     = "airflow-shared"
   create_vpc               = false
   vpc_id                   = var.vpc_id

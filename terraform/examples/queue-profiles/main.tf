@@ -4,13 +4,10 @@
 #   gpu           -> one NVIDIA GPU per task on g5.xlarge instances (an EC2 capacity provider that scales from 0)
 # Tasks on any other queue run as the default worker (on-demand Fargate, 1 vCPU / 2 GiB).
 
-provider "aws" {
-  region = var.region
-}
-
 module "airflow_ecs" {
   source = "../.."
 
+  region                   = var.region
   name                     = "airflow-queues"
   execution_api_server_url = var.execution_api_server_url
 

@@ -22,3 +22,8 @@ output "capacity_providers" {
   description = "Every capacity provider of the cluster: FARGATE, FARGATE_SPOT and the extra ones."
   value       = aws_ecs_cluster_capacity_providers.this.capacity_providers
 }
+
+output "service_linked_role_arn" {
+  description = "ARN of the ECS service-linked role when create_service_linked_role is true, else null."
+  value       = var.create_service_linked_role ? aws_iam_service_linked_role.ecs[0].arn : null
+}

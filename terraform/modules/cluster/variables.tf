@@ -49,6 +49,20 @@ variable "extra_capacity_providers" {
   }
 }
 
+variable "extra_capacity_provider_replacement_keys" {
+  description = "One value per extra capacity provider that changes when it is replaced (e.g. its Auto Scaling group ARN): the cluster's capacity provider association is replaced with it."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "create_service_linked_role" {
+  description = "Create the ECS service-linked role (AWSServiceRoleForECS) before the capacity providers: on a fresh account; creating it where it exists fails."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
 variable "tags" {
   description = "Tags for every resource of this module."
   type        = map(string)

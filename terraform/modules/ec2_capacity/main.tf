@@ -10,7 +10,8 @@ locals {
   # The agent joins this cluster and gives a stopped task's containers the same 120 s grace as Fargate's
   # maximum, so Airflow's task runner can report before SIGKILL; the GPU AMI offers its GPUs once enabled.
   ecs_config = concat(
-    ["ECS_CLUSTER=${var.cluster_name}", "ECS_ENABLE_TASK_IAM_ROLE=true", "ECS_CONTAINER_STOP_TIMEOUT=120s"],
+    # ECS_AWSVPC_BLOCK_IMDS: awsvpc tasks cannot reach the instance metadata (and the instance role's credentials).
+    ["ECS_CLUSTER=${var.cluster_name}", "ECS_ENABLE_TASK_IAM_ROLE=true", "ECS_CONTAINER_STOP_TIMEOUT=120s", "ECS_AWSVPC_BLOCK_IMDS=true"],
     var.gpu ? ["ECS_ENABLE_GPU_SUPPORT=true"] : [],
   )
   user_data = <<-EOT
@@ -100,9 +101,14 @@ resource "aws_launch_template" "this" {
     enabled = true
   }
 
-  tag_specifications {
-    resource_type = "volume"
-    tags          = var.tags
+  # EC2 refuses a tag specification with no tags: only when there are some.
+  dynamic "tag_specifications" {
+    for_each = length(var.tags) > 0 ? ["volume"] : []
+
+    content {
+      resource_type = tag_specifications.value
+      tags          = var.tags
+    }
   }
 
   tags = var.tags

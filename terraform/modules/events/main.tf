@@ -1,4 +1,7 @@
 locals {
+  # arn:<partition>:ecs:<region>:<account>: from the cluster ARN, so the pattern needs no data source.
+  ecs_arn_prefix = join(":", slice(split(":", var.cluster_arn), 0, 5))
+
   # SSE-SQS unless a customer managed key is given; the two settings exclude each other.
   sqs_managed_sse = var.kms_key_arn == null
 }
@@ -45,8 +48,10 @@ resource "aws_cloudwatch_event_rule" "task_state" {
   event_pattern = jsonencode({
     source        = ["aws.ecs"]
     "detail-type" = ["ECS Task State Change"]
+    # Only our worker families (any revision): other workloads on the cluster never reach the queue.
     detail = {
-      clusterArn = [var.cluster_arn]
+      clusterArn        = [var.cluster_arn]
+      taskDefinitionArn = [for family in var.task_definition_families : { prefix = "${local.ecs_arn_prefix}:task-definition/${family}:" }]
     }
   })
 

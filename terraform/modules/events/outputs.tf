@@ -17,3 +17,8 @@ output "rule_arn" {
   description = "ARN of the EventBridge rule."
   value       = aws_cloudwatch_event_rule.task_state.arn
 }
+
+output "event_pattern" {
+  description = "The EventBridge rule's event pattern (JSON)."
+  value       = aws_cloudwatch_event_rule.task_state.event_pattern
+}

@@ -15,6 +15,17 @@ variable "cluster_arn" {
   nullable    = false
 }
 
+variable "task_definition_families" {
+  description = "Task definition families whose task state changes are routed to the queue (the worker's and each profile's)."
+  type        = list(string)
+  nullable    = false
+
+  validation {
+    condition     = length(var.task_definition_families) > 0
+    error_message = "task_definition_families needs at least one family: with none, the rule would match no task."
+  }
+}
+
 variable "message_retention_seconds" {
   description = "How long an unread event stays in the queue; the executor's DescribeTasks sweep covers anything older."
   type        = number

@@ -65,12 +65,12 @@ data "aws_iam_policy_document" "execution" {
   }
 
   dynamic "statement" {
-    for_each = length(var.ecr_repository_arns) > 0 ? [1] : []
+    for_each = length(concat(var.ecr_repository_arns, var.extra_ecr_repository_arns)) > 0 ? [1] : []
 
     content {
       sid       = "PullWorkerImage"
       actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
-      resources = var.ecr_repository_arns
+      resources = distinct(concat(var.ecr_repository_arns, var.extra_ecr_repository_arns))
     }
   }
 
@@ -171,11 +171,14 @@ data "aws_iam_policy_document" "scheduler" {
     resources = ["${local.ecs_arn}:task/${var.cluster_name}/*"]
   }
 
-  # AWS authorizes ListTasks against the container-instance resource type, narrowed by the cluster.
+  # ListTasks over a whole cluster (what the executor's adoption and `airflow-ecs status` call, with no
+  # container instance) is authorized against "*": the Service Authorization Reference lists only the
+  # container-instance resource type for it, which a cluster-wide call does not name. The ecs:cluster
+  # condition keeps it to this cluster.
   statement {
     sid       = "ListTasksOfThisCluster"
     actions   = ["ecs:ListTasks"]
-    resources = ["${local.ecs_arn}:container-instance/${var.cluster_name}/*"]
+    resources = ["*"]
 
     condition {
       test     = "ArnEquals"

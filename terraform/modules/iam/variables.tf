@@ -92,3 +92,15 @@ variable "tags" {
   default     = {}
   nullable    = false
 }
+
+variable "extra_ecr_repository_arns" {
+  description = "More private ECR repositories the execution role may pull from (an image kept outside the created repository)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.extra_ecr_repository_arns : can(regex("^arn:[a-z-]+:ecr:[a-z0-9-]+:[0-9]{12}:repository/.+$", arn))])
+    error_message = "extra_ecr_repository_arns: each entry must be an ECR repository ARN, arn:<partition>:ecr:<region>:<account>:repository/<name>."
+  }
+}

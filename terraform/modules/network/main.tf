@@ -11,9 +11,18 @@ data "aws_availability_zones" "available" {
   }
 }
 
+# The existing VPC, to check it can serve private DNS names for the interface endpoints.
+data "aws_vpc" "existing" {
+  count = !var.create_vpc && var.egress == "vpc_endpoints" && var.vpc_id != null ? 1 : 0
+
+  id = var.vpc_id
+}
+
 locals {
   # Names come sorted and AWS appends new AZs at the end, so the first az_count stay the same unless pinned.
-  azs           = length(var.availability_zones) > 0 ? var.availability_zones : slice(sort(data.aws_availability_zones.available.names), 0, var.az_count)
+  # min(): with az_count above the Region's AZs, slice() would fail with a bare index error; the VPC's
+  # precondition names the problem instead.
+  azs           = length(var.availability_zones) > 0 ? var.availability_zones : slice(sort(data.aws_availability_zones.available.names), 0, min(var.az_count, length(data.aws_availability_zones.available.names)))
   use_nat       = var.create_vpc && var.egress == "nat_gateway"
   use_endpoints = var.egress == "vpc_endpoints"
   flow_log      = var.create_vpc && var.create_flow_log
@@ -30,6 +39,7 @@ locals {
   interface_services = concat(
     ["ecr.api", "ecr.dkr", "logs"],
     var.secrets_endpoints ? ["secretsmanager", "ssm"] : [],
+    var.ecs_agent_endpoints ? ["ecs", "ecs-agent", "ecs-telemetry"] : [],
   )
 }
 
@@ -46,6 +56,13 @@ resource "aws_vpc" "this" {
   enable_dns_hostnames = true
 
   tags = merge(var.tags, { Name = var.name })
+
+  lifecycle {
+    precondition {
+      condition     = length(var.availability_zones) > 0 || var.az_count <= length(data.aws_availability_zones.available.names)
+      error_message = "az_count = ${var.az_count}, but this Region has ${length(data.aws_availability_zones.available.names)} AZs (${join(", ", sort(data.aws_availability_zones.available.names))}); lower az_count or list availability_zones."
+    }
+  }
 }
 
 # Take every rule off the VPC's default security group so nothing lands in it by accident.
@@ -173,6 +190,10 @@ resource "aws_security_group" "worker" {
     precondition {
       condition     = var.create_vpc || var.egress != "nat_gateway"
       error_message = "egress = \"nat_gateway\" creates the NAT in a created VPC; with an existing VPC use \"none\" (it has its own way out) or \"vpc_endpoints\"."
+    }
+    precondition {
+      condition     = length(data.aws_vpc.existing) == 0 || try(data.aws_vpc.existing[0].enable_dns_support && data.aws_vpc.existing[0].enable_dns_hostnames, false)
+      error_message = "egress = \"vpc_endpoints\" in the existing VPC ${coalesce(var.vpc_id, "-")} needs enableDnsSupport and enableDnsHostnames (the endpoints' private DNS names); turn both on for the VPC, or use egress = \"none\"."
     }
     precondition {
       condition     = var.create_vpc || var.egress != "vpc_endpoints" || length(var.route_table_ids) > 0

@@ -101,6 +101,13 @@ variable "secrets_endpoints" {
   nullable    = false
 }
 
+variable "ecs_agent_endpoints" {
+  description = "Also create the ecs, ecs-agent and ecs-telemetry interface endpoints (egress = vpc_endpoints with EC2 container instances)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
 variable "https_egress_cidrs" {
   description = "IPv4 CIDR blocks the worker tasks may reach on port 443 (AWS APIs, the registry, the Airflow API server over TLS)."
   type        = list(string)

@@ -161,6 +161,9 @@ resource "aws_ecs_task_definition" "this" {
   }
 
   container_definitions = jsonencode([local.container])
+  # A replacement registers the new revision and leaves the old one ACTIVE: tasks already running (or being
+  # launched by the scheduler) on it keep their revision instead of failing on an INACTIVE one.
+  skip_destroy = true
 
   tags = var.tags
 
@@ -211,6 +214,7 @@ resource "aws_ecs_task_definition" "profile" {
     for key, value in { resourceRequirements = [{ type = "GPU", value = tostring(each.value.gpu) }] } :
     key => value if each.value.gpu > 0
   })])
+  skip_destroy = true # as above
 
   tags = var.tags
 

@@ -1,0 +1,96 @@
+"""terraform/ with the real hashicorp/aws provider: ``terraform validate`` of every configuration, and
+``terraform test`` (terraform/tests/*.tftest.hcl: plans of the root and every example with the variable
+combinations users write, and what each plan must hold) against moto's server.
+
+Skipped, with one line saying why, where no provider can be had (see tests/terraform_provider.py).
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+
+import pytest
+
+from tests.terraform_provider import TF_DIR, Workspace, configurations, moto_env, parallel, provider_source, warnings
+
+
+@pytest.fixture(scope="module")
+def source():
+    found = provider_source()
+    if not found.available:
+        pytest.skip(found.describe())
+    return found
+
+
+@pytest.fixture(scope="module")
+def moto(source):
+    """One moto server for the module: plans only read from it, so they can run side by side."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).close()
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def workspace(source, tmp_path_factory) -> Workspace:
+    space = Workspace.create(tmp_path_factory.mktemp("tf-provider"), source)
+    space.init_all(configurations())
+    return space
+
+
+def test_provider_source_is_said_in_one_line(source):
+    line = source.describe()
+    assert "\n" not in line and "AWS provider" in line
+
+
+# --- validate: every configuration, three at a time ---
+
+
+@pytest.fixture(scope="module")
+def validated(workspace) -> dict:
+    return dict(zip(configurations(), parallel(lambda c: workspace.run(c, "validate", "-no-color"), configurations())))
+
+
+@pytest.mark.parametrize("configuration", configurations(), ids=lambda c: c or "root")
+def test_validate(validated, configuration):
+    result = validated[configuration]
+    assert result.returncode == 0, result.stderr
+    assert not warnings(result), warnings(result)
+
+
+# --- terraform test: the *.tftest.hcl files, one process (one provider schema load) for all runs ---
+
+TFTEST_FILES = sorted((TF_DIR / "tests").glob("*.tftest.hcl"))
+RUNS = [(path.name, name) for path in TFTEST_FILES for name in re.findall(r'^run "([^"]+)"', path.read_text(), re.M)]
+
+
+@pytest.fixture(scope="module")
+def tftest(workspace, moto) -> dict[tuple[str, str], str]:
+    """Each run's status (pass / fail / skip / error), and the whole output for the messages."""
+    result = workspace.run("", "test", "-no-color", env=moto_env(moto), timeout=900)
+    statuses = {}
+    current = None
+    for line in result.stdout.splitlines():
+        file_match = re.match(r"^(tests/)?(\S+\.tftest\.hcl)\.\.\. ", line)
+        if file_match:
+            current = file_match.group(2)
+        run_match = re.match(r'^\s+run "([^"]+)"\.\.\. (\w+)', line)
+        if run_match and current:
+            statuses[(current, run_match.group(1))] = run_match.group(2)
+    return {"statuses": statuses, "output": result.stdout + result.stderr}
+
+
+def test_tftest_files_exist():
+    assert RUNS, "terraform/tests/*.tftest.hcl hold no run blocks"
+
+
+@pytest.mark.parametrize(("file", "run"), RUNS, ids=[f"{f}::{r}" for f, r in RUNS])
+def test_tftest_run(tftest, file, run):
+    status = tftest["statuses"].get((file, run))
+    assert status == "pass", f"terraform test {file} run {run!r}: {status}\n{tftest['output'][-6000:]}"
