@@ -68,7 +68,7 @@ data "aws_iam_policy_document" "kms" {
       "kms:Decrypt*",
       "kms:ReEncrypt*",
       "kms:GenerateDataKey*",
-      "kms:Describe*",
+      # No kms:Describe*: DescribeKey carries no encryption context, so under the condition below it never applied.
     ]
     resources = ["*"] # this key
 
