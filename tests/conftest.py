@@ -33,7 +33,7 @@ def moto_server():
 
 def pytest_terminal_summary(terminalreporter):
     """Which AWS provider the Terraform tests used, or why they were skipped: one line, even with -q."""
-    ran = any("test_terraform_provider" in getattr(report, "nodeid", "")
+    ran = any("test_terraform_provider.py" in getattr(report, "nodeid", "")
               for reports in terminalreporter.stats.values() for report in reports)
     if ran:
         from tests.terraform_provider import provider_source
