@@ -131,14 +131,16 @@ local: $(VENV)/.installed $(if $(filter container,$(RUNTIME)),worker-image) ## S
 render: $(VENV)/.installed ## terraform output -json -> $(OUT)/ (airflow.cfg section and run_task template)
 	$(VENV)/bin/airflow-ecs render --dir $(TF_DIR) --out $(OUT)
 
+# apply and destroy show the plan and ask on a terminal; AUTO_APPROVE=1 applies it without asking (automation).
+APPROVE_FLAG := $(if $(filter 1 true yes,$(AUTO_APPROVE)),--auto-approve)
 plan: $(VENV)/.installed ## terraform init + plan with $(TF_VARS)
 	$(VENV)/bin/airflow-ecs plan --dir $(TF_DIR) --var-file $(TF_VARS)
 
-apply: $(VENV)/.installed ## terraform init + apply, then render the Airflow config into $(OUT)/
-	$(VENV)/bin/airflow-ecs apply --dir $(TF_DIR) --var-file $(TF_VARS) --out $(OUT)
+apply: $(VENV)/.installed ## Plan, confirm (AUTO_APPROVE=1: don't ask), apply that plan, render the Airflow config into $(OUT)/
+	$(VENV)/bin/airflow-ecs apply --dir $(TF_DIR) --var-file $(TF_VARS) --out $(OUT) $(APPROVE_FLAG)
 
-destroy: $(VENV)/.installed ## terraform destroy with $(TF_VARS)
-	$(VENV)/bin/airflow-ecs destroy --dir $(TF_DIR) --var-file $(TF_VARS)
+destroy: $(VENV)/.installed ## Plan the destroy, confirm (AUTO_APPROVE=1: don't ask), apply it
+	$(VENV)/bin/airflow-ecs destroy --dir $(TF_DIR) --var-file $(TF_VARS) $(APPROVE_FLAG)
 
 # Tagged with the commit: the ECR repository's tags are immutable, so a fixed :latest could be pushed once only.
 IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || date +%Y%m%d%H%M%S)

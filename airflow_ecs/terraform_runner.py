@@ -1,7 +1,9 @@
 """``airflow-ecs plan | apply | destroy | output-value``: Terraform through python-terraform.
 
-``apply`` is init -> apply (with a var-file) -> ``output -json`` -> the generator, so one command leaves a
-rendered ``[ecs_fargate]`` config next to the infrastructure. Every step that fails stops the run with one
+``apply`` is the variables checked alone (no provider needed) -> init -> ``plan -out`` (shown, with Terraform's
+warnings) -> confirmation on a terminal (``--auto-approve`` / ``AUTO_APPROVE=1`` otherwise) -> ``apply`` of
+exactly that saved plan -> ``output -json`` -> the generator, so one command leaves a rendered
+``[ecs_fargate]`` config next to the infrastructure. ``destroy`` goes the same way with ``plan -destroy``. Every step that fails stops the run with one
 line naming the step and Terraform's first error, and exits with that step's status; the output directory
 is only ever replaced whole (``generator.write_atomically``).
 
@@ -28,11 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from airflow_ecs.generator import render_to
+from airflow_ecs.terraform_providers import MIRROR_ENV, mirror_cli_config, mirror_versions
 from airflow_ecs.terraform_outputs import OutputsError
 
 TERRAFORM_CHOICES = ("auto", "path", "bundled")
 SKIP_CREDENTIALS_ENV = "AIRFLOW_ECS_SKIP_CREDENTIALS_CHECK"
 SHIM_DIR_ENV = "AIRFLOW_ECS_SHIM_DIR"
+AUTO_APPROVE_ENV = "AUTO_APPROVE"
 
 # Exit status of a problem found before Terraform runs (like argparse's usage errors).
 PREFLIGHT_FAILED = 2
@@ -147,9 +151,16 @@ def credentials_problem(skip: bool) -> str | None:
     if skip or os.environ.get(SKIP_CREDENTIALS_ENV, "").lower() in ("1", "true", "yes"):
         return None
     import boto3
+    import botocore.exceptions
 
-    if boto3.session.Session().get_credentials() is not None:
-        return None
+    try:
+        if boto3.session.Session().get_credentials() is not None:
+            return None
+    except botocore.exceptions.ProfileNotFound:
+        return (f"AWS_PROFILE={os.environ.get('AWS_PROFILE', '')}: no such profile in ~/.aws/config or "
+                "~/.aws/credentials; `aws configure list-profiles` lists them (or unset AWS_PROFILE)")
+    except botocore.exceptions.BotoCoreError as error:  # a broken config file, an SSO session that expired
+        return f"AWS credentials cannot be loaded: {error}"
     return ("no AWS credentials found: set AWS_PROFILE (after `aws configure` or `aws sso login`) or "
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where an instance/task role applies; "
             f"for a module without the AWS provider, pass --skip-credentials-check or set {SKIP_CREDENTIALS_ENV}=1")
@@ -185,10 +196,31 @@ def first_error(stderr: str, stdout: str = "") -> str:
         fallback = [line.strip() for line in lines + (stdout or "").splitlines() if line.strip()]
         return fallback[-1] if fallback else "no error message"
     errors = [_diagnostic(lines[start:end]) for start, end in zip(starts, starts[1:] + [len(lines)])]
-    # init wraps configuration errors in a general one ("... described below"): the one below says what is wrong.
-    specific = [text for text in errors if "described below" not in text] or errors
+    # init wraps configuration errors in a general one ("... described below"), and the provider reports a
+    # missing setting as "Invalid provider configuration" before the error that caused it: the others first.
+    specific = ([text for text in errors if not _generic(text)] + [text for text in errors if _generic(text)]
+                if any(not _generic(text) for text in errors) else errors)
+    specific = [text for text in specific if "described below" not in text] or specific
     more = len(specific) - 1
     return specific[0] + (f" (+{more} more error{'s' if more > 1 else ''})" if more else "")
+
+
+def _generic(text: str) -> bool:
+    return "described below" in text or text.startswith("Invalid provider configuration")
+
+
+def warnings_in(*outputs: str) -> list[str]:
+    """Every ``Warning:`` block of Terraform's output as one line each (an undeclared variable is a typo)."""
+    lines = [_BOX.sub("", _ANSI.sub("", line)).rstrip() for output in outputs for line in (output or "").splitlines()]
+    starts = [i for i, line in enumerate(lines) if line.startswith("Warning: ")]
+    found = []
+    for start, end in zip(starts, starts[1:] + [len(lines)]):
+        block = lines[start:end]
+        block[0] = "Error: " + block[0][len("Warning: "):]
+        text = _diagnostic(block)
+        if text not in found:
+            found.append(text)
+    return found
 
 
 def _diagnostic(lines: list[str]) -> str:
@@ -227,11 +259,19 @@ def run_step(step: str, call: Call, *args: Any, verbose: bool = False, **options
         raise TerraformError(f"terraform {step}: cannot run Terraform ({error})", 127) from None
     if code != 0:
         reason = "see Terraform's output above" if verbose else first_error(stderr, stdout)
+        if step == "init" and _REGISTRY_UNREACHABLE.search(f"{stderr}\n{stdout}"):
+            reason += (f" (the provider registry cannot be reached: give Terraform a provider mirror, e.g. "
+                       f"{MIRROR_ENV}=<directory in filesystem-mirror layout> or a provider_installation block "
+                       f"in the CLI config; docs/terraform.md)")
         raise TerraformError(f"terraform {step} failed (exit {code}): {reason}", code)
     if has_error(stderr):
         # Terraform 1.15's plan reports some var-file errors (an attribute set twice) and still exits 0.
         raise TerraformError(f"terraform {step} reported an error (exit 0): {first_error(stderr)}", 1)
     return stdout or ""
+
+
+_REGISTRY_UNREACHABLE = re.compile(r"registry\.terraform\.io|Failed to query available provider packages|"
+                                   r"could not connect to|no such host|i/o timeout", re.IGNORECASE)
 
 
 def has_error(stderr: str | None) -> bool:
@@ -256,23 +296,65 @@ def _plan_options(var_file: str) -> dict[str, Any]:
     return {"var_file": var_file, "var": None, "input": False}
 
 
-def plan(tf, var_file: str, verbose: bool = False) -> str:
-    from python_terraform import IsNotFlagged
-
-    return run_step("plan", tf.plan, detailed_exitcode=IsNotFlagged, verbose=verbose, **_plan_options(var_file))
-
-
-def apply(tf, var_file: str, verbose: bool = False) -> str:
-    # skip_plan=True is how python-terraform 0.10 spells -auto-approve.
-    return run_step("apply", tf.apply, skip_plan=True, verbose=verbose, **_plan_options(var_file))
-
-
-def destroy(tf, var_file: str, verbose: bool = False) -> str:
+def plan(tf, var_file: str, verbose: bool = False, out: Path | None = None, destroy: bool = False) -> str:
     from python_terraform import IsFlagged, IsNotFlagged
 
-    # python-terraform 0.10 passes -force, which Terraform removed in 0.15; -auto-approve replaced it.
-    return run_step("destroy", tf.destroy, force=IsNotFlagged, auto_approve=IsFlagged, verbose=verbose,
-                    **_plan_options(var_file))
+    return run_step("plan", tf.plan, detailed_exitcode=IsNotFlagged, verbose=verbose, out=str(out) if out else None,
+                    destroy=IsFlagged if destroy else IsNotFlagged, **_plan_options(var_file))
+
+
+def apply_plan(tf, plan_file: Path, step: str = "apply", verbose: bool = False) -> str:
+    """Apply exactly the saved plan: no variables (the plan holds them), no second plan, no question."""
+    from python_terraform import IsFlagged
+
+    return run_step(step, tf.cmd, "apply", str(plan_file), input=False, no_color=IsFlagged, verbose=verbose)
+
+
+def approved(command: str, auto_approve: bool, ask=None, is_terminal=None) -> bool:
+    """Terraform's rule: only ``yes`` at the prompt; without a terminal, only an explicit auto-approve."""
+    if auto_approve or os.environ.get(AUTO_APPROVE_ENV, "").lower() in ("1", "true", "yes"):
+        return True
+    if not (is_terminal if is_terminal is not None else sys.stdin.isatty()):
+        raise TerraformError(f"no terminal to confirm the plan above: review it, then run again with --auto-approve "
+                             f"(make {command} {AUTO_APPROVE_ENV}=1)", 1)
+    try:
+        answer = (ask or input)(f"Do you want to {command} exactly this plan? Only 'yes' will be accepted: ")
+    except EOFError:
+        answer = ""
+    return answer.strip() == "yes"
+
+
+def use_provider_mirror(env=os.environ) -> str | None:
+    """With AIRFLOW_ECS_PROVIDER_MIRROR set, a CLI config that installs hashicorp/aws from it, for this run."""
+    given = env.get(MIRROR_ENV)
+    if not given:
+        return None
+    if not mirror_versions(Path(given)):
+        raise TerraformError(f"{MIRROR_ENV}={given}: no registry.terraform.io/hashicorp/aws in it (a Terraform "
+                             "filesystem mirror: <dir>/registry.terraform.io/hashicorp/aws/<version>/<os>_<arch>/)")
+    handle, path = tempfile.mkstemp(prefix="airflow-ecs-", suffix=".tfrc")
+    with os.fdopen(handle, "w") as file:
+        file.write(mirror_cli_config(Path(given)))
+    env["TF_CLI_CONFIG_FILE"] = path
+    return path
+
+
+def check_variables(binary: TerraformBinary, directory: str, var_file: str) -> list[str]:
+    """The var-file against the module's variable declarations alone (types, validation rules): no provider,
+    no init, no AWS, so a typo is caught in a second. Returns Terraform's warnings (an undeclared variable)."""
+    from python_terraform import Terraform
+
+    declarations = Path(directory) / "variables.tf"
+    if not declarations.is_file():
+        return []
+    with tempfile.TemporaryDirectory(prefix="airflow-ecs-vars-") as scratch:
+        shutil.copy(declarations, Path(scratch) / "variables.tf")
+        tf = Terraform(working_dir=scratch, terraform_bin_path=binary.path)
+        code, stdout, stderr = tf.plan(var_file=var_file, var=None, input=False, detailed_exitcode=None,
+                                       refresh=None, lock=False)
+        if code != 0 or has_error(stderr):
+            raise TerraformError(f"{Path(var_file).name}: {first_error(stderr, stdout)}", code or 1)
+        return warnings_in(stdout, stderr)
 
 
 def output_json(tf) -> dict:
@@ -315,6 +397,10 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
                         help=f"do not require AWS credentials first (modules without the AWS provider; or set "
                              f"{SKIP_CREDENTIALS_ENV}=1)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show Terraform's own output as it runs")
+    if command_name in ("apply", "destroy"):
+        parser.add_argument("--auto-approve", action="store_true",
+                            help=f"apply the plan without asking (or set {AUTO_APPROVE_ENV}=1); without a terminal "
+                                 "one of the two is required")
     if command_name == "apply":
         parser.add_argument("--out", default="generated", help="where to render the Airflow config (replaced whole)")
 
@@ -338,21 +424,45 @@ def _plan_apply_destroy(command: str, args: argparse.Namespace) -> int:
     var_file = var_file_path(args.var_file, args.dir)
     binary = resolve_terraform(args.terraform)
     print(f"Terraform: {binary.describe()}", flush=True)  # before Terraform's own output with --verbose
+    config = use_provider_mirror()
+    try:
+        return _steps(command, args, directory, var_file, binary)
+    finally:
+        if config:
+            os.environ.pop("TF_CLI_CONFIG_FILE", None)
+            Path(config).unlink(missing_ok=True)
+
+
+def _warn(command: str, warnings: list[str]) -> None:
+    for warning in warnings:
+        print(f"airflow-ecs {command}: warning: {warning}", file=sys.stderr)
+
+
+def _steps(command: str, args: argparse.Namespace, directory: str, var_file: str, binary: TerraformBinary) -> int:
+    _warn(command, check_variables(binary, directory, var_file))
     problem = credentials_problem(args.skip_credentials_check)
     if problem:
         raise TerraformError(problem)
     tf = terraform_client(directory, binary)
     init(tf, args.verbose)
-    if command == "plan":
-        stdout = plan(tf, var_file, args.verbose)
+    plan_file = Path(directory) / ".terraform" / f"airflow-ecs-{command}.tfplan"
+    plan_file.parent.mkdir(exist_ok=True)
+    try:
+        stdout = plan(tf, var_file, args.verbose, out=None if command == "plan" else plan_file,
+                      destroy=command == "destroy")
         print(stdout, end="")
-        return 0
+        if command == "plan":
+            return 0
+        if not approved(command, getattr(args, "auto_approve", False)):
+            raise TerraformError(f"{command} cancelled: nothing was changed", 1)
+        stdout = apply_plan(tf, plan_file, command, args.verbose)
+    finally:
+        plan_file.unlink(missing_ok=True)
     if command == "destroy":
-        stdout = destroy(tf, var_file, args.verbose)
-        print(summary_line(stdout, "Destroy complete!") or f"terraform destroy done in {directory}")
+        print(summary_line(stdout, "Destroy complete!") or summary_line(stdout, "Apply complete!")
+              or f"terraform destroy done in {directory}")
         return 0
     out_dir = Path(args.out).expanduser().resolve()
-    stdout = apply(tf, var_file, args.verbose)
     print(summary_line(stdout, "Apply complete!") or f"terraform apply done in {directory}")
     try:
         written = render_to(output_json(tf), out_dir)

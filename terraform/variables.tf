@@ -194,11 +194,18 @@ variable "image_tag" {
   nullable    = false
 }
 
+# Checked here too (not only in the worker module) so `make plan` refuses a wrong size before it needs the
+# provider: the variable check runs on this file alone.
 variable "task_cpu" {
   description = "Default task CPU units (Fargate sizes); executor_config resizes per task."
   type        = number
   default     = 1024
   nullable    = false
+
+  validation {
+    condition     = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.task_cpu)
+    error_message = "task_cpu must be one of Fargate's sizes: 256, 512, 1024, 2048, 4096, 8192, 16384."
+  }
 }
 
 variable "task_memory" {
@@ -206,6 +213,11 @@ variable "task_memory" {
   type        = number
   default     = 2048
   nullable    = false
+
+  validation {
+    condition     = var.task_memory >= 512 && var.task_memory <= 122880 && floor(var.task_memory) == var.task_memory
+    error_message = "task_memory must be whole MiB from 512 to 122880 (Fargate's range; which sizes a task_cpu allows is checked at plan)."
+  }
 }
 
 variable "cpu_architecture" {
@@ -213,6 +225,11 @@ variable "cpu_architecture" {
   type        = string
   default     = "X86_64"
   nullable    = false
+
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
+    error_message = "cpu_architecture must be X86_64 or ARM64."
+  }
 }
 
 variable "ephemeral_storage_gib" {

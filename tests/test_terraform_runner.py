@@ -34,6 +34,9 @@ def shim_dir(tmp_path_factory) -> Path:
 def _environment(monkeypatch, shim_dir):
     monkeypatch.setenv(terraform_runner.SHIM_DIR_ENV, str(shim_dir))
     monkeypatch.delenv(terraform_runner.SKIP_CREDENTIALS_ENV, raising=False)
+    # Without a terminal, apply/destroy need the approval; the tests that ask for it remove this.
+    monkeypatch.setenv(terraform_runner.AUTO_APPROVE_ENV, "1")
+    monkeypatch.delenv("AIRFLOW_ECS_PROVIDER_MIRROR", raising=False)
 
 
 @pytest.fixture
@@ -131,7 +134,8 @@ def test_plan_apply_render_output_destroy(capsys, module, tmp_path):
     code, stdout, err = airflow_ecs(capsys, "destroy", "--terraform", "bundled", "--dir", str(module),
                                     "--var-file", tfvars)
     assert code == 0, err
-    assert "Destroy complete! Resources: 3 destroyed." in stdout
+    # The saved destroy plan, applied.
+    assert "Apply complete! Resources: 0 added, 0 changed, 3 destroyed." in stdout
     assert json.loads((module / "terraform.tfstate").read_text())["resources"] == []
     code, stdout, err = airflow_ecs(capsys, "output-value", "--terraform", "bundled", "--dir", str(module),
                                     "ecr_repository_url")
@@ -173,7 +177,7 @@ def test_a_mistyped_variable_stops_apply_in_one_line(capsys, module, existing_ou
 
     assert code == 1
     line = one_line(err)
-    assert line.startswith("airflow-ecs apply: terraform apply failed (exit 1): Invalid value for input variable")
+    assert line.startswith("airflow-ecs apply: terraform plan failed (exit 1): Invalid value for input variable")
     assert "var.assign_public_ip" in line and "a bool is required" in line
     assert snapshot(existing_out) == before
 
@@ -210,7 +214,7 @@ def test_a_failing_apply_leaves_the_output_directory_alone(capsys, module, exist
                                     "--var-file", str(tfvars), "--out", str(existing_out))
 
     assert code == 1
-    assert one_line(err) == ("airflow-ecs apply: terraform apply failed (exit 1): Resource precondition failed: "
+    assert one_line(err) == ("airflow-ecs apply: terraform plan failed (exit 1): Resource precondition failed: "
                              "fail_apply is true, so this apply stops here. (main.tf line 65)")
     assert "Apply complete" not in stdout
     assert snapshot(existing_out) == before
@@ -324,3 +328,94 @@ def test_first_error_reads_terraforms_coloured_box_form():
               "\x1b[31m╵\x1b[0m\x1b[0m\n")
     assert terraform_runner.first_error(stderr) == (
         "Failed to parse command-line flags: flag provided but not defined: -force")
+
+
+# --- #14: apply exactly the shown plan, after a yes; variables checked without the provider ---
+
+ROOT_MODULE = Path(__file__).resolve().parent.parent / "terraform"
+
+
+@pytest.mark.parametrize(("auto", "env", "terminal", "answer", "expected"), [
+    (True, "", False, None, True),
+    (False, "1", False, None, True),
+    (False, "", True, "yes", True),
+    (False, "", True, "y", False),
+    (False, "", True, "", False),
+])
+def test_approval_is_yes_at_a_terminal_or_an_explicit_auto_approve(monkeypatch, auto, env, terminal, answer, expected):
+    monkeypatch.setenv(terraform_runner.AUTO_APPROVE_ENV, env)
+    ask = (lambda prompt: answer) if answer is not None else None
+    assert terraform_runner.approved("apply", auto, ask=ask, is_terminal=terminal) is expected
+
+
+def test_without_a_terminal_approval_is_one_line_naming_the_switch(monkeypatch):
+    monkeypatch.setenv(terraform_runner.AUTO_APPROVE_ENV, "")
+    with pytest.raises(terraform_runner.TerraformError) as raised:
+        terraform_runner.approved("destroy", False, is_terminal=False)
+    assert "--auto-approve" in str(raised.value) and "make destroy AUTO_APPROVE=1" in str(raised.value)
+
+
+def test_a_no_at_the_prompt_changes_nothing(capsys, module, monkeypatch):
+    monkeypatch.setenv(terraform_runner.AUTO_APPROVE_ENV, "")
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "no")
+    code, stdout, err = airflow_ecs(capsys, "apply", "--terraform", "bundled", "--dir", str(module),
+                                    "--var-file", str(module / "terraform.tfvars"), "--out", str(module / "out"))
+    assert code == 1, err
+    assert "Plan: 3 to add, 0 to change, 0 to destroy." in stdout  # the plan was shown first
+    assert one_line(err) == "airflow-ecs apply: apply cancelled: nothing was changed"
+    assert not (module / "terraform.tfstate").exists() and not (module / "out").exists()
+    assert not list(module.glob(".terraform/*.tfplan")), "the saved plan is not left behind"
+
+
+def test_the_root_modules_variables_are_checked_before_init_and_the_provider(capsys, tmp_path):
+    """A wrong Fargate size and a typo in the var-file of terraform/ itself: no provider, no init, no AWS."""
+    tfvars = tmp_path / "deployment.tfvars"
+    tfvars.write_text('region = "us-east-1"\nexecution_api_server_url = "http://a:8080/execution/"\n'
+                      'task_cpu = 300\n')
+    code, _, err = airflow_ecs(capsys, "plan", "--terraform", "bundled", "--dir", str(ROOT_MODULE),
+                               "--var-file", str(tfvars), "--skip-credentials-check")
+    assert code == 1
+    assert one_line(err).startswith("airflow-ecs plan: deployment.tfvars: Invalid value for variable: "
+                                    "task_cpu must be one of Fargate's sizes"), err
+    assert not (ROOT_MODULE / ".terraform").exists(), "init must not have run"
+
+    tfvars.write_text('region = "us-east-1"\nexecution_api_server_url = "http://a:8080/execution/"\n'
+                      'task_cpus = 512\n')
+    warnings = terraform_runner.check_variables(terraform_runner.resolve_terraform("bundled"), str(ROOT_MODULE),
+                                                str(tfvars))
+    assert [w for w in warnings if w.startswith("Value for undeclared variable")], warnings
+
+
+def test_an_unreachable_registry_gets_a_hint_about_provider_mirrors(capsys, tmp_path, monkeypatch):
+    module = tmp_path / "needs-aws"
+    module.mkdir()
+    (module / "main.tf").write_text('terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws" }\n'
+                                    '  }\n}\n')
+    (module / "terraform.tfvars").write_text("")
+    config = tmp_path / "unreachable.tfrc"
+    config.write_text('provider_installation {\n  network_mirror {\n    url = "https://127.0.0.1:9/"\n  }\n}\n')
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(config))
+    code, _, err = airflow_ecs(capsys, "plan", "--terraform", "bundled", "--dir", str(module),
+                               "--var-file", str(module / "terraform.tfvars"), "--skip-credentials-check")
+    assert code == 1
+    line = one_line(err)
+    assert line.startswith("airflow-ecs plan: terraform init failed (exit 1): ") and "provider mirror" in line, line
+    assert "AIRFLOW_ECS_PROVIDER_MIRROR" in line
+
+
+def test_an_unknown_aws_profile_is_one_line(capsys, module, monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_PROFILE", "nope")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    code, _, err = airflow_ecs(capsys, "plan", "--terraform", "bundled", "--dir", str(module),
+                               "--var-file", str(module / "terraform.tfvars"))
+    assert code == 2
+    assert one_line(err).startswith("airflow-ecs plan: AWS_PROFILE=nope: no such profile"), err
+
+
+def test_first_error_puts_the_providers_generic_error_after_the_cause():
+    stderr = ("Error: Invalid provider configuration\n\nProvider \"registry.terraform.io/hashicorp/aws\" requires "
+              "explicit configuration.\n\nError: No valid credential sources found\n\n  with provider[\"aws\"],\n"
+              "  on main.tf line 1, in provider \"aws\":\n\nPlease see the provider's documentation.\n")
+    assert terraform_runner.first_error(stderr).startswith("No valid credential sources found: ")
