@@ -419,3 +419,10 @@ def test_first_error_puts_the_providers_generic_error_after_the_cause():
               "explicit configuration.\n\nError: No valid credential sources found\n\n  with provider[\"aws\"],\n"
               "  on main.tf line 1, in provider \"aws\":\n\nPlease see the provider's documentation.\n")
     assert terraform_runner.first_error(stderr).startswith("No valid credential sources found: ")
+
+
+def test_the_tfvars_example_passes_the_variable_check_without_warnings():
+    warnings = terraform_runner.check_variables(terraform_runner.resolve_terraform("bundled"), str(ROOT_MODULE),
+                                                str(ROOT_MODULE / "terraform.tfvars.example"))
+    # This machine's TF_CLI_CONFIG_FILE may name a missing file: Terraform's warning about it is not the example's.
+    assert [w for w in warnings if not w.startswith("Unable to open CLI configuration file")] == []

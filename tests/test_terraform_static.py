@@ -959,3 +959,12 @@ def test_container_instances_block_instance_metadata_for_awsvpc_tasks():
     (locals_block,) = [item for item in load(TF_DIR / "modules" / "ec2_capacity" / "main.tf")["locals"] if "ecs_config" in item]
     assert "ECS_AWSVPC_BLOCK_IMDS=true" in locals_block["ecs_config"]
     assert "${join(\"\\n\", local.ecs_config)}" in main
+
+
+def test_the_documented_s3_backend_locks_and_encrypts():
+    example = TF_DIR / "backend-s3.tf.example"
+    (terraform,) = hcl2.loads(example.read_text())["terraform"]
+    (backend,) = as_list(terraform["backend"])
+    settings = backend['"s3"'] if '"s3"' in backend else backend["s3"]
+    assert settings["use_lockfile"] is True and settings["encrypt"] is True
+    assert "backend-s3.tf.example" in (TF_DIR / "README.md").read_text()
