@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,7 +30,10 @@ def provider_source() -> ProviderSource:
     """Decided once per test session (the registry check may take a few seconds)."""
     global _source
     if _source is None:
-        _source = from_environment()
+        # From the registry, one download for every init (and every test session), not one per configuration.
+        cache = Path(tempfile.gettempdir()) / "airflow-ecs-terraform-plugins"
+        cache.mkdir(exist_ok=True)
+        _source = from_environment(plugin_cache=cache)
     return _source
 
 
@@ -86,7 +90,10 @@ class Workspace:
         def init(relative: str) -> Result:
             return self.run(relative, "init", "-backend=false", "-input=false", "-no-color")
 
-        for result in parallel(init, directories):
+        # The plugin cache is not safe for concurrent writers: the first init fills it, the others only link.
+        first, *rest = list(directories)
+        init(first).check()
+        for result in parallel(init, rest):
             result.check()
 
 
