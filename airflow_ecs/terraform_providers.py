@@ -90,7 +90,9 @@ def discover(env: Mapping[str, str], home: Path, registry_reachable: Callable[[]
         directory = Path(given)
         if not mirror_versions(directory):
             return ProviderSource("none", f"{MIRROR_ENV}={given} holds no {AWS_PROVIDER}")
-        return ProviderSource("mirror", str(directory), mirror_cli_config(directory, plugin_cache))
+        # No plugin cache with a mirror: init links the unpacked mirror directly, and Terraform's cache cannot
+        # hold a link to a mirror ("file exists" on the next init).
+        return ProviderSource("mirror", str(directory), mirror_cli_config(directory))
     config = cli_config_path(env, home)
     try:
         text = config.read_text()
@@ -100,8 +102,8 @@ def discover(env: Mapping[str, str], home: Path, registry_reachable: Callable[[]
         return ProviderSource("cli-config", str(config))
     for directory in implied_mirror_dirs(env, home):
         if mirror_versions(directory):
-            # Terraform finds it by itself; the config still gets a plugin cache so each init links, not copies.
-            return ProviderSource("mirror", str(directory), mirror_cli_config(directory, plugin_cache))
+            # Terraform would find it by itself; naming it keeps the other providers on the registry as usual.
+            return ProviderSource("mirror", str(directory), mirror_cli_config(directory))
     if registry_reachable():
         cache = f'plugin_cache_dir = "{plugin_cache}"\n' if plugin_cache else ""
         return ProviderSource("registry", REGISTRY_HOST, cache)

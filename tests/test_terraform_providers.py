@@ -28,8 +28,9 @@ def home(tmp_path) -> Path:
 def test_the_variable_comes_first(tmp_path, home):
     given = mirror(tmp_path / "given")
     mirror(home / ".terraform.d" / "plugins")
-    found = discover({MIRROR_ENV: str(given)}, home, never)
+    found = discover({MIRROR_ENV: str(given)}, home, never, plugin_cache=tmp_path / "cache")
     assert (found.kind, found.detail) == ("mirror", str(given))
+    assert "plugin_cache_dir" not in found.cli_config  # a cache cannot hold links to a mirror
     assert f'path    = "{given}"' in found.cli_config
     assert str(given) in found.describe() and "\n" not in found.describe()
 
@@ -68,8 +69,10 @@ def test_xdg_data_dirs(tmp_path, home):
     assert (found.kind, found.detail) == ("mirror", str(directory))
 
 
-def test_the_registry_when_reachable_else_one_line_why_not(home):
-    assert discover({}, home, lambda: True).kind == "registry"
+def test_the_registry_when_reachable_else_one_line_why_not(home, tmp_path):
+    from_registry = discover({}, home, lambda: True, plugin_cache=tmp_path / "cache")
+    assert from_registry.kind == "registry"
+    assert from_registry.cli_config == f'plugin_cache_dir = "{tmp_path / "cache"}"\n'  # one download per session
     found = discover({}, home, lambda: False)
     assert not found.available
     line = found.describe()
