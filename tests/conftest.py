@@ -30,7 +30,6 @@ def moto_server():
         server.stop()
 
 
-
 def pytest_terminal_summary(terminalreporter):
     """Which AWS provider the Terraform tests used, or why they were skipped: one line, even with -q."""
     ran = any("test_terraform_provider.py" in getattr(report, "nodeid", "")
