@@ -1,4 +1,4 @@
-"""A real Airflow 3 (api-server, scheduler, dag-processor) on this machine, for the demo and the e2e tests.
+"""A real Airflow 3 (api-server, scheduler, dag-processor, triggerer) on this machine, for the demo and the e2e tests.
 
 ``airflow standalone`` would swap our executor for LocalExecutor (it is not ``is_local``), so each
 component runs as its own process, in its own AIRFLOW_HOME, with SQLite there unless ``database_url`` names
@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-COMPONENTS = ("api-server", "scheduler", "dag-processor")
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 
 def free_port() -> int:
@@ -59,6 +59,7 @@ class AirflowStack:
     database_url: str | None = None
     api_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    _api_token: str | None = field(default=None, repr=False)
 
     @property
     def execution_api_url(self) -> str:
@@ -87,6 +88,8 @@ class AirflowStack:
             "AIRFLOW__API__BASE_URL": self.ui_url,
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
+            # Connection tests queued through the API run where the tasks run: on the executor.
+            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
             "PYTHONUNBUFFERED": "1",
         })
         if self.database_url:
@@ -109,6 +112,8 @@ class AirflowStack:
         self.wait_for_api()
         self.start_component("dag-processor")
         self.start_component("scheduler")
+        # Deferred tasks wait in the triggerer and are queued again to the executor when their trigger fires.
+        self.start_component("triggerer")
 
     def start_component(self, name: str, command: str | None = None) -> None:
         """Start ``airflow <command>`` (default: ``name``) as the process ``name``, e.g. a second scheduler."""
@@ -216,6 +221,18 @@ class AirflowStack:
         return [tuple(r) for r in self.query(
             "SELECT task_id, event, COALESCE(extra, '') FROM log WHERE dag_id = ? AND run_id = ? ORDER BY id",
             (dag_id, run_id))]
+
+    def api(self, method: str, path: str, body: Any = None, headers: Mapping[str, str] | None = None) -> Any:
+        """The api-server's REST API (``path`` under /api/v2/) as an admin, its JSON answer decoded."""
+        if not self._api_token:
+            with urllib.request.urlopen(f"{self.ui_url}auth/token", timeout=30) as response:
+                self._api_token = json.load(response)["access_token"]
+        request = urllib.request.Request(
+            f"{self.ui_url}api/v2/{path}", method=method, data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self._api_token}", "Content-Type": "application/json",
+                     **(headers or {})})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.load(response)
 
     def logs_text(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.home.rglob("*.log")))

@@ -12,6 +12,8 @@ import pytest
 
 from airflow_ecs.airflow_stack import AirflowStack
 from airflow_ecs.local.deployment import local_deployment
+from tests.e2e.workloads import (DEADLINE, SENSORS, enqueue_connection_test, launches_by_workload, task_end_states,
+                                 uuid_hex, wait_for_callbacks, wait_for_connection_test)
 
 pytestmark = pytest.mark.e2e
 DAGS = Path(__file__).parent / "dags"
@@ -125,6 +127,80 @@ def test_clearing_a_running_task_stops_its_ecs_task_and_runs_the_next_try(deploy
     events = stack.event_log("ecs_e2e_clear", "clear")
     assert not [e for e in events if e[1].startswith("ecs task")], events
     assert "was cleared and successfully terminated" in (stack.home / "scheduler.log").read_text(errors="replace")
+
+
+# --- every kind of work Airflow 3.3 hands the executor (dags/ecs_e2e_workloads.py) ---
+# The right end states are what Airflow's LocalExecutor gives the same DAGs through the same harness
+# (python -m tests.e2e.baseline, Airflow 3.3.2): every task success on try 1, the sensor after 2 reschedules,
+# the succeeding deadline callback success (and its file written), the raising one failed, the connection
+# test success with "Path / is existing.".
+SENSORS_END = {"rescheduled": ("success", 1, 2), "deferred": ("success", 1, 0),
+               "waits_in_triggerer": ("success", 1, 0), "numbers": ("success", 1, 0),
+               "square[0]": ("success", 1, 0), "square[1]": ("success", 1, 0), "square[2]": ("success", 1, 0),
+               "total": ("success", 1, 0)}
+# ECS tasks per task instance: one per attempt. Each poke of the reschedule sensor is an attempt, and so is
+# the resume after a deferral; a deferral that ends in the triggerer is not queued again.
+SENSORS_ECS_TASKS = {"rescheduled": 3, "deferred": 2, "waits_in_triggerer": 1, "numbers": 1, "square[0]": 1,
+                     "square[1]": 1, "square[2]": 1, "total": 1}
+
+
+def test_reschedule_deferral_and_mapping_end_as_on_local_executor_with_one_ecs_task_per_attempt(deployment):
+    stack, local = deployment.stack, deployment.local
+    stack.wait_for_dag(SENSORS)
+    stack.trigger(SENSORS, "workloads")
+    state = stack.wait_for_run(SENSORS, "workloads", timeout=240)
+    rows = task_end_states(stack, SENSORS, "workloads")
+    assert {name: (r["state"], r["try_number"], r["reschedules"]) for name, r in rows.items()} == SENSORS_END
+    assert state == "success"
+    launches = launches_by_workload(local.runtime)
+    assert {name: launches.get(r["id"], 0) for name, r in rows.items()} == SENSORS_ECS_TASKS
+    # No attempt was credited with another's result: Airflow never failed a task as "killed externally".
+    assert "killed externally" not in (stack.home / "scheduler.log").read_text(errors="replace")
+    # Every attempt's ECS task ended: none left running, none still tracked for a finished attempt.
+    ids = {r["id"] for r in rows.values()}
+    alive = [t.arn for t in list(local.runtime.tasks.values()) if not t.done and
+             uuid_hex(t.moto_task.started_by) in ids]
+    assert alive == []
+
+
+def test_a_connection_test_runs_where_the_tasks_run_or_is_refused_in_one_line(deployment):
+    from airflow_ecs.executor import EcsFargateExecutor
+
+    stack, local = deployment.stack, deployment.local
+    token = enqueue_connection_test(stack, "e2e_fs", "/")
+    result = wait_for_connection_test(stack, token)
+    test_id = uuid_hex(stack.query("SELECT id FROM connection_test_request WHERE token = ?", (token,))[0][0])
+    launched = launches_by_workload(local.runtime).get(test_id, 0)
+    if EcsFargateExecutor.supports_connection_test:
+        # As on LocalExecutor, from the worker's side: one ECS task ran it.
+        assert result == {"state": "success", "result_message": "Path / is existing."}
+        assert launched == 1
+    else:
+        # Left off explicitly: Airflow fails the test with its reason, the scheduler goes on, nothing launched.
+        assert result["state"] == "failed"
+        assert "does not support connection testing" in result["result_message"]
+        assert launched == 0
+    stack.check_alive()
+
+
+def test_deadline_callbacks_run_on_ecs_and_their_results_reach_airflow(deployment):
+    """On LocalExecutor the callback that succeeds ends success and writes its file where it ran; the one
+    that raises ends failed. The scheduler stays up throughout."""
+    stack, local = deployment.stack, deployment.local
+    stack.wait_for_dag(DEADLINE)
+    stack.trigger(DEADLINE, "workloads")
+    assert stack.wait_for_run(DEADLINE, "workloads", timeout=240) == "success"
+    callbacks = wait_for_callbacks(stack, DEADLINE, "workloads")
+    assert [(c["missed"], c["state"]) for c in callbacks] == [(True, "success"), (True, "failed")]
+    assert callbacks[1]["output"]  # why it failed, for the UI
+    marker = stack.home.parent / "task-home" / "deadline-missed-workloads.txt"
+    assert marker.read_text() == "e2e ecs_e2e_deadline workloads\n"
+    launches = launches_by_workload(local.runtime)
+    assert [launches.get(c["id"], 0) for c in callbacks] == [1, 1]
+    rows = task_end_states(stack, DEADLINE, "workloads")
+    assert {name: (r["state"], r["try_number"]) for name, r in rows.items()} == {
+        "outlives_its_deadline": ("success", 1)}
+    stack.check_alive()
 
 
 def test_the_executor_tracked_tasks_the_configured_way(deployment):
