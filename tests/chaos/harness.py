@@ -38,9 +38,11 @@ def _dag_constants() -> dict[str, Any]:
     values = {}
     for node in ast.parse((DAGS / "ecs_chaos.py").read_text()).body:
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) \
-                and node.targets[0].id in ("WORK_TASKS", "EXPECTED_STATES"):
+                and node.targets[0].id in ("WORK_TASKS", "EXPECTED_STATES", "EXTRA_ATTEMPTS"):
             values[node.targets[0].id] = ast.literal_eval(node.value)
-    return {"expected": values["EXPECTED_STATES"], "per_run": values["WORK_TASKS"] + 3}
+    # ``work`` is mapped WORK_TASKS times; every other task is one task instance per run.
+    return {"expected": values["EXPECTED_STATES"], "extra_attempts": values["EXTRA_ATTEMPTS"],
+            "per_run": values["WORK_TASKS"] + len(values["EXPECTED_STATES"]) - 1}
 
 
 def mixed_plan(seed: int = 0) -> FaultPlan:
@@ -83,6 +85,11 @@ class Figures:
     tries_with_two_alive: list[str] = field(default_factory=list)
     tries_with_two_running: list[str] = field(default_factory=list)
     ecs_tasks_without_a_try: list[str] = field(default_factory=list)
+    callbacks: int = 0
+    callbacks_succeeded: int = 0
+    callbacks_not_final: list[str] = field(default_factory=list)
+    callbacks_failed_untouched: list[str] = field(default_factory=list)
+    callbacks_run_twice: list[str] = field(default_factory=list)
     orphans_running_at_end: list[str] = field(default_factory=list)
     scheduler_kills: int = 0
     scheduler_crashes: list[str] = field(default_factory=list)
@@ -99,12 +106,17 @@ class Figures:
             ("tries with two ECS tasks alive at once", self.tries_with_two_alive),
             ("tries with two ECS tasks RUNNING at once", self.tries_with_two_running),
             ("tries whose container ran twice", self.tries_run_twice),
-            ("ECS tasks no task instance try owns", self.ecs_tasks_without_a_try),
+            ("ECS tasks no task instance try or callback owns", self.ecs_tasks_without_a_try),
+            ("missed deadlines whose callback did not end", self.callbacks_not_final),
+            ("callbacks failed though the harness left their ECS task alone", self.callbacks_failed_untouched),
+            ("callbacks whose container ran twice", self.callbacks_run_twice),
             ("ECS tasks still running at the end (orphans)", self.orphans_running_at_end),
             ("scheduler exits not caused by the harness", self.scheduler_crashes),
         ]
         problems = [f"{name}: {len(items)} ({', '.join(items[:5])}{' ...' if len(items) > 5 else ''})"
                     for name, items in checks if items]
+        if self.callbacks < self.settings["runs"]:
+            problems.append(f"only {self.callbacks} deadline callbacks of {self.settings['runs']} runs")
         if self.task_instances < self.settings["task_instances"]:
             problems.append(f"only {self.task_instances} task instances were created of "
                             f"{self.settings['task_instances']}")
@@ -122,6 +134,9 @@ class Figures:
             f"{len(self.tries_run_twice)})",
             f"  tries with 2 alive at once {len(self.tries_with_two_alive)} (2 RUNNING: {len(self.tries_with_two_running)})",
             f"  ECS tasks without a try    {len(self.ecs_tasks_without_a_try)}",
+            f"  deadline callbacks         {self.callbacks_succeeded}/{self.callbacks} succeeded (not ended "
+            f"{len(self.callbacks_not_final)}, failed untouched {len(self.callbacks_failed_untouched)}, "
+            f"ran twice {len(self.callbacks_run_twice)})",
             f"  orphans left running       {len(self.orphans_running_at_end)}",
             f"  scheduler: killed by us {self.scheduler_kills}, exited by itself {len(self.scheduler_crashes)}",
             f"  injected by the harness    Spot interruptions {self.spot_interruptions}, containers killed "
@@ -212,10 +227,26 @@ def _intervals_overlap(intervals: list[tuple[float, float]]) -> bool:
     return any(later[0] < earlier[1] for earlier, later in zip(ordered, ordered[1:]))
 
 
-def count_invariants(figures: Figures, stack: AirflowStack, local: LocalEcs, expected: dict[str, str]) -> None:
+def workload_owner(task: Any) -> tuple[str, str]:
+    """(kind, id) of the workload an ECS task ran, from its command: a task instance's id for ExecuteTask, the
+    callback's id for ExecuteCallback. A command override (the crashing image) has none: its startedBy."""
+    command = list(task.command or [])
+    if "--json-string" in command:
+        workload = json.loads(command[command.index("--json-string") + 1])
+        if workload.get("type") == "ExecuteCallback":
+            return "callback", _uuid(workload["callback"]["id"])
+        if workload.get("type") == "ExecuteTask":
+            return "task", _uuid(workload["ti"]["id"])
+    return "task", _uuid(task.moto_task.started_by)
+
+
+def count_invariants(figures: Figures, stack: AirflowStack, local: LocalEcs, constants: dict[str, Any],
+                     touched: set[str] = frozenset()) -> None:
+    """``touched``: ARNs of ECS tasks the harness interrupted or killed (a callback there may fail)."""
+    expected, extra_attempts = constants["expected"], constants["extra_attempts"]
     rows = stack.query("SELECT id, task_id, map_index, run_id, state, try_number FROM task_instance WHERE dag_id = ?",
                        (DAG_ID,))
-    history = stack.query("SELECT task_instance_id FROM task_instance_history WHERE dag_id = ?", (DAG_ID,))
+    history = stack.query("SELECT task_instance_id, task_id FROM task_instance_history WHERE dag_id = ?", (DAG_ID,))
     figures.task_instances = len(rows)
     for ti_id, task_id, map_index, run_id, state, try_number in rows:
         name = f"{run_id}/{task_id}" + (f"[{map_index}]" if map_index >= 0 else "")
@@ -229,36 +260,68 @@ def count_invariants(figures: Figures, stack: AirflowStack, local: LocalEcs, exp
             figures.wrong_state.append(f"{name}={state} (expected {expected.get(task_id)})")
     # Airflow keeps a task instance's id across a try that never reached the API (killed while queued),
     # so a try is the pair (startedBy = task instance id, the airflow:try_number tag of the ECS task).
-    known_ids = {_uuid(row[0]) for row in rows} | {_uuid(row[0]) for row in history}
+    task_of = {_uuid(row[0]): row[1] for row in rows} | {_uuid(row[0]): row[1] for row in history}
 
     now = time.time()
     by_try: dict[tuple[str, str], list[Any]] = {}
+    by_callback: dict[str, list[Any]] = {}
     for arn, task in list(local.runtime.tasks.items()):
-        tags = {tag.get("key"): tag.get("value") for tag in task.moto_task.tags or []}
-        by_try.setdefault((task.moto_task.started_by or "", tags.get("airflow:try_number", "?")), []).append(task)
+        kind, owner = workload_owner(task)
+        if kind == "callback":
+            by_callback.setdefault(owner, []).append(task)
+        else:
+            tags = {tag.get("key"): tag.get("value") for tag in task.moto_task.tags or []}
+            by_try.setdefault((owner, tags.get("airflow:try_number", "?")), []).append(task)
         if not task.done:
             figures.orphans_running_at_end.append(arn.rsplit("/", 1)[-1])
     figures.tries = len(by_try)
-    figures.ecs_tasks = sum(len(tasks) for tasks in by_try.values())
-    for (started_by, try_number), tasks in by_try.items():
-        name = f"{started_by} try {try_number}"
-        if _uuid(started_by) not in known_ids:
+    figures.ecs_tasks = sum(len(tasks) for tasks in by_try.values()) + sum(len(t) for t in by_callback.values())
+    for (owner, try_number), tasks in by_try.items():
+        name = f"{owner} try {try_number}"
+        if owner not in task_of:
             figures.ecs_tasks_without_a_try.extend(t.arn.rsplit("/", 1)[-1] for t in tasks)
-        if len(tasks) > 1:
+        # A reschedule poke or a resume from deferral is an attempt of the same try, with its own ECS task.
+        attempts = 1 + extra_attempts.get(task_of.get(owner, ""), 0)
+        if len(tasks) > attempts:
             # A launch stopped before its container started (MISSING, failed to start) may be launched
-            # again by design; a container that ran twice for one try is a violation.
-            if sum(1 for t in tasks if t.process is not None) > 1:
+            # again by design; a container that ran more often than the try has attempts is a violation.
+            if sum(1 for t in tasks if t.process is not None) > attempts:
                 figures.tries_run_twice.append(name)
             figures.tries_with_two_launches.append(
                 name + " (" + ", ".join(f"{t.moto_task.stop_code}: exit {t.moto_task.containers[0].exitCode}"
                                         for t in tasks) + ")")
-        alive = [(t.moto_task.created_at, t.moto_task.stopped_at or now) for t in tasks]
-        running = [(t.moto_task.started_at, t.moto_task.stopped_at or now) for t in tasks
-                   if getattr(t.moto_task, "started_at", None) and t.process is not None]
-        if _intervals_overlap(alive):
-            figures.tries_with_two_alive.append(name)
-        if _intervals_overlap(running):
-            figures.tries_with_two_running.append(name)
+        _check_overlaps(figures, name, tasks, now)
+
+    callbacks = stack.query("SELECT c.id, c.state FROM callback c JOIN deadline d ON d.callback_id = c.id "
+                            "JOIN dag_run r ON r.id = d.dagrun_id WHERE r.dag_id = ? AND d.missed", (DAG_ID,))
+    figures.callbacks = len(callbacks)
+    known_callbacks = {_uuid(callback_id) for callback_id, _ in callbacks}
+    for callback_id, state in callbacks:
+        tasks = by_callback.get(_uuid(callback_id), [])
+        name = f"callback {_uuid(callback_id)}"
+        if state == "success":
+            figures.callbacks_succeeded += 1
+        elif state == "failed":
+            if not any(t.arn in touched for t in tasks):
+                figures.callbacks_failed_untouched.append(name)
+        else:
+            figures.callbacks_not_final.append(f"{name}={state}")
+        if sum(1 for t in tasks if t.process is not None) > 1:
+            figures.callbacks_run_twice.append(name)
+        _check_overlaps(figures, name, tasks, now)
+    for owner, tasks in by_callback.items():
+        if owner not in known_callbacks:
+            figures.ecs_tasks_without_a_try.extend(t.arn.rsplit("/", 1)[-1] for t in tasks)
+
+
+def _check_overlaps(figures: Figures, name: str, tasks: list[Any], now: float) -> None:
+    alive = [(t.moto_task.created_at, t.moto_task.stopped_at or now) for t in tasks]
+    running = [(t.moto_task.started_at, t.moto_task.stopped_at or now) for t in tasks
+               if getattr(t.moto_task, "started_at", None) and t.process is not None]
+    if _intervals_overlap(alive):
+        figures.tries_with_two_alive.append(name)
+    if _intervals_overlap(running):
+        figures.tries_with_two_running.append(name)
 
 
 def _uuid(value: Any) -> str:
@@ -279,7 +342,7 @@ def run_chaos(settings: ChaosSettings, log: Any = print) -> Figures:
     plan = settings.plan or mixed_plan(settings.seed)
     runs = max(1, math.ceil(settings.task_instances / constants["per_run"]))
     total = runs * constants["per_run"]
-    figures = Figures(settings={"task_instances": total, "seed": settings.seed, "tracking": settings.tracking,
+    figures = Figures(settings={"task_instances": total, "runs": runs, "seed": settings.seed, "tracking": settings.tracking,
                                 "plan": {k: v for k, v in vars(plan).items() if v}, "spot_rate": settings.spot_rate,
                                 "crash_rate": settings.crash_rate, "kill_scheduler_at": settings.kill_scheduler_at})
     if settings.work_dir.exists():
@@ -337,7 +400,7 @@ def run_chaos(settings: ChaosSettings, log: Any = print) -> Figures:
             while time.monotonic() < settle and any(not t.done for t in list(local.runtime.tasks.values())):
                 time.sleep(0.5)
             figures.seconds = time.monotonic() - started
-            count_invariants(figures, stack, local, constants["expected"])
+            count_invariants(figures, stack, local, constants, set(monkey.spot) | set(monkey.killed))
             figures.spot_interruptions, figures.containers_killed = len(monkey.spot), len(monkey.killed)
             figures.faults = local.faults.figures() if local.faults else {}
             figures.event_faults = local.event_faults.figures() if local.event_faults else {}

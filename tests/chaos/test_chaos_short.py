@@ -1,5 +1,6 @@
-"""The short chaos run in ``make test``: two DAG runs (40 task instances) under every fault at once, and
-a scheduler SIGKILLed and restarted mid-run. ``make chaos`` is the long run of the same harness."""
+"""The short chaos run in ``make test``: two DAG runs (40 task instances: mapped over an upstream's output, a
+reschedule sensor, a task that defers and resumes, and a deadline callback per run) under every fault at once,
+and a scheduler SIGKILLed and restarted mid-run. ``make chaos`` is the long run of the same harness."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ def test_forty_task_instances_under_mixed_faults_keep_every_invariant(tmp_path):
     figures = run_chaos(ChaosSettings(work_dir=tmp_path / "chaos", task_instances=40, seed=1, timeout=420))
     print(figures.report())
     assert figures.task_instances == 40
+    # Each run missed its deadline and the executor ran its callback (or the harness killed that container).
+    assert figures.callbacks == 2, figures.report()
     # The faults did happen: a run that injected nothing would prove nothing.
     injected = figures.faults["injected"]
     assert sum(injected.values()) >= 10 and figures.scheduler_kills == 1, figures.report()

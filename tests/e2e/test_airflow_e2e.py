@@ -156,10 +156,12 @@ def test_reschedule_deferral_and_mapping_end_as_on_local_executor_with_one_ecs_t
     assert {name: launches.get(r["id"], 0) for name, r in rows.items()} == SENSORS_ECS_TASKS
     # No attempt was credited with another's result: Airflow never failed a task as "killed externally".
     assert "killed externally" not in (stack.home / "scheduler.log").read_text(errors="replace")
-    # Every attempt's ECS task ended: none left running, none still tracked for a finished attempt.
+    # Every attempt's ECS task ends (the last containers exit just after reporting through the API).
     ids = {r["id"] for r in rows.values()}
-    alive = [t.arn for t in list(local.runtime.tasks.values()) if not t.done and
-             uuid_hex(t.moto_task.started_by) in ids]
+    deadline = time.monotonic() + 30
+    while (alive := [t.arn for t in list(local.runtime.tasks.values())
+                     if not t.done and uuid_hex(t.moto_task.started_by) in ids]) and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert alive == []
 
 
