@@ -62,7 +62,7 @@ def run_demo(work_dir: Path, *, keep_running: bool = False, runtime: str = "proc
         shutil.rmtree(work_dir)
     dags = REPO / "examples" / "dags"
     print(f"[demo] starting the local ECS (moto + {runtime} runtime), rendering the config from its outputs, "
-          f"starting Airflow 3 (api-server, dag-processor, scheduler) in {work_dir}", flush=True)
+          f"starting Airflow 3 (api-server, dag-processor, scheduler, triggerer) in {work_dir}", flush=True)
     with local_deployment(work_dir, dags, start_delay=0.5, outputs_path=work_dir / "outputs.json",
                           runtime=runtime) as deployed:
         stack = deployed.stack
