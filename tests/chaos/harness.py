@@ -9,6 +9,7 @@ CHAOS_TRACKING (events|polling), CHAOS_WORK_DIR. Exits 1 when an invariant is br
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import math
 import os
@@ -227,17 +228,21 @@ def _intervals_overlap(intervals: list[tuple[float, float]]) -> bool:
     return any(later[0] < earlier[1] for earlier, later in zip(ordered, ordered[1:]))
 
 
-def workload_owner(task: Any) -> tuple[str, str]:
-    """(kind, id) of the workload an ECS task ran, from its command: a task instance's id for ExecuteTask, the
-    callback's id for ExecuteCallback. A command override (the crashing image) has none: its startedBy."""
+def workload_owner(task: Any) -> tuple[str, str, str]:
+    """(kind, id, attempt) of the workload an ECS task ran, from its command: a task instance's id for
+    ExecuteTask, the callback's id for ExecuteCallback. Each attempt Airflow hands over (a reschedule poke, a
+    resume from deferral) carries a fresh token; a relaunch of one attempt carries the same. A command
+    override (the crashing image) has no workload: its startedBy, one attempt."""
     command = list(task.command or [])
     if "--json-string" in command:
         workload = json.loads(command[command.index("--json-string") + 1])
+        # Only a digest of the token is kept: it is a credential.
+        attempt = hashlib.sha256(str(workload.get("token", "")).encode()).hexdigest()[:12]
         if workload.get("type") == "ExecuteCallback":
-            return "callback", _uuid(workload["callback"]["id"])
+            return "callback", _uuid(workload["callback"]["id"]), attempt
         if workload.get("type") == "ExecuteTask":
-            return "task", _uuid(workload["ti"]["id"])
-    return "task", _uuid(task.moto_task.started_by)
+            return "task", _uuid(workload["ti"]["id"]), attempt
+    return "task", _uuid(task.moto_task.started_by), ""
 
 
 def count_invariants(figures: Figures, stack: AirflowStack, local: LocalEcs, constants: dict[str, Any],
@@ -263,34 +268,39 @@ def count_invariants(figures: Figures, stack: AirflowStack, local: LocalEcs, con
     task_of = {_uuid(row[0]): row[1] for row in rows} | {_uuid(row[0]): row[1] for row in history}
 
     now = time.time()
-    by_try: dict[tuple[str, str], list[Any]] = {}
+    by_try: dict[tuple[str, str], dict[str, list[Any]]] = {}
     by_callback: dict[str, list[Any]] = {}
     for arn, task in list(local.runtime.tasks.items()):
-        kind, owner = workload_owner(task)
+        kind, owner, attempt = workload_owner(task)
         if kind == "callback":
             by_callback.setdefault(owner, []).append(task)
         else:
             tags = {tag.get("key"): tag.get("value") for tag in task.moto_task.tags or []}
-            by_try.setdefault((owner, tags.get("airflow:try_number", "?")), []).append(task)
+            by_try.setdefault((owner, tags.get("airflow:try_number", "?")), {}).setdefault(attempt, []).append(task)
         if not task.done:
             figures.orphans_running_at_end.append(arn.rsplit("/", 1)[-1])
     figures.tries = len(by_try)
-    figures.ecs_tasks = sum(len(tasks) for tasks in by_try.values()) + sum(len(t) for t in by_callback.values())
-    for (owner, try_number), tasks in by_try.items():
+    figures.ecs_tasks = sum(len(tasks) for attempts in by_try.values() for tasks in attempts.values()) \
+        + sum(len(t) for t in by_callback.values())
+    for (owner, try_number), attempts in by_try.items():
         name = f"{owner} try {try_number}"
         if owner not in task_of:
-            figures.ecs_tasks_without_a_try.extend(t.arn.rsplit("/", 1)[-1] for t in tasks)
-        # A reschedule poke or a resume from deferral is an attempt of the same try, with its own ECS task.
-        attempts = 1 + extra_attempts.get(task_of.get(owner, ""), 0)
-        if len(tasks) > attempts:
-            # A launch stopped before its container started (MISSING, failed to start) may be launched
-            # again by design; a container that ran more often than the try has attempts is a violation.
-            if sum(1 for t in tasks if t.process is not None) > attempts:
-                figures.tries_run_twice.append(name)
-            figures.tries_with_two_launches.append(
-                name + " (" + ", ".join(f"{t.moto_task.stop_code}: exit {t.moto_task.containers[0].exitCode}"
-                                        for t in tasks) + ")")
-        _check_overlaps(figures, name, tasks, now)
+            figures.ecs_tasks_without_a_try.extend(t.arn.rsplit("/", 1)[-1] for ts in attempts.values() for t in ts)
+        # A reschedule poke or a resume from deferral is an attempt of the same try, with its own ECS task;
+        # it may be launched while the previous attempt's container is still exiting, as on Fargate.
+        if len(attempts) > 1 + extra_attempts.get(task_of.get(owner, ""), 0):
+            figures.tries_run_twice.append(f"{name} ({len(attempts)} attempts)")
+        for index, tasks in enumerate(attempts.values()):
+            label = name if len(attempts) == 1 else f"{name} attempt {index + 1}"
+            if len(tasks) > 1:
+                # A launch stopped before its container started (MISSING, failed to start) may be launched
+                # again by design; a container that ran twice for one attempt is a violation.
+                if sum(1 for t in tasks if t.process is not None) > 1:
+                    figures.tries_run_twice.append(label)
+                figures.tries_with_two_launches.append(
+                    label + " (" + ", ".join(f"{t.moto_task.stop_code}: exit {t.moto_task.containers[0].exitCode}"
+                                             for t in tasks) + ")")
+            _check_overlaps(figures, label, tasks, now)
 
     callbacks = stack.query("SELECT c.id, c.state FROM callback c JOIN deadline d ON d.callback_id = c.id "
                             "JOIN dag_run r ON r.id = d.dagrun_id WHERE r.dag_id = ? AND d.missed", (DAG_ID,))
