@@ -19,7 +19,6 @@ import signal
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,23 +198,11 @@ class ChaosMonkey:
 
 
 def trigger_runs(stack: AirflowStack, run_ids: list[str], errors: list[str]) -> None:
-    """Through the REST API (one token, then one POST per run): the CLI costs seconds of CPU per run."""
-    try:
-        with urllib.request.urlopen(f"{stack.ui_url}auth/token", timeout=30) as response:
-            token = json.load(response)["access_token"]
-    except Exception:  # noqa: BLE001 - no token endpoint: the CLI still works
-        token = None
+    """One POST per run through the REST API (``stack.trigger``), a few tries each."""
     for run_id in run_ids:
         for attempt in range(5):
             try:
-                if token:
-                    request = urllib.request.Request(
-                        f"{stack.ui_url}api/v2/dags/{DAG_ID}/dagRuns", method="POST",
-                        data=json.dumps({"dag_run_id": run_id, "logical_date": None}).encode(),
-                        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-                    urllib.request.urlopen(request, timeout=60).close()
-                else:
-                    stack.trigger(DAG_ID, run_id)
+                stack.trigger(DAG_ID, run_id)
                 break
             except Exception as error:  # noqa: BLE001
                 if attempt == 4:
