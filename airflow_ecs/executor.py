@@ -422,6 +422,7 @@ class EcsFargateExecutor(BaseExecutor):
                 self.log.warning("%s arrived after end(); left for the next scheduler", key)
                 continue
             self.running.add(key)
+            self._run(self.tasks.handed_over(key))
             self._to_build.append(workload)
 
     def _build_pending(self) -> None:

@@ -254,6 +254,14 @@ class Tracker:
             return [*commands, *self._forget(attempt)]
         return [*commands, *self._launch(attempt, now)]
 
+    def handed_over(self, key: Hashable) -> list[Command]:
+        """Airflow handed the key over again; its request is built later (a bounded number per heartbeat).
+
+        The older attempt is superseded now, not when the new request is built: a STOPPED of the old task
+        seen in between (the sweep or event of the same heartbeat) must not be reported for the new attempt.
+        """
+        return self._supersede(key, "superseded: Airflow queued this try again")
+
     def adopt(self, key: Hashable, identity: TaskIdentity, started_by: str, arn: str, container_name: str,
               now: float, *, seen_running: bool) -> list[Command]:
         """A task another (dead) scheduler launched: track its ECS task from now on."""

@@ -150,6 +150,21 @@ def test_a_requeued_key_never_gets_the_previous_tasks_result(old_seen_running, s
     assert reports(tracker.observed(new, described(new, "STOPPED", 0), 5.0)) == [("a", "success", new)]
 
 
+def test_the_old_tasks_stop_seen_before_the_new_request_is_built_is_not_reported():
+    # The executor builds requests a bounded number per heartbeat: the old task's STOPPED can be seen (sweep
+    # or event) after Airflow handed the key over again and before queued() starts the new attempt.
+    tracker = Tracker()
+    _, old = launched(tracker)
+    tracker.observed(old, described(old, "RUNNING"), 1.0)
+    assert of(tracker.handed_over("a"), Stop) == []  # it ran: left to finish by itself
+    assert tracker.observed(old, described(old, "STOPPED", 0), 2.0) == []
+    assert of(tracker.event("m1", event(old, 5, "STOPPED", 0), 2.0), Report) == []
+    second = launch_of(queue(tracker, now=3.0))
+    new = ARN.format("new")
+    tracker.launch_answered("a", second.generation, second.launch, 4.0, arn=new)
+    assert reports(tracker.observed(new, described(new, "STOPPED", 0), 5.0)) == [("a", "success", new)]
+
+
 def test_a_requeue_while_the_old_launch_is_in_flight_cancels_it_and_stops_what_it_started():
     tracker = Tracker()
     first = launch_of(queue(tracker))
@@ -434,6 +449,13 @@ class Interleavings(RuleBasedStateMachine):
         self.run(commands)
 
     @rule(key=st.sampled_from(KEYS))
+    def hand_over(self, key: str) -> None:
+        """Airflow hands the key over again; its request waits to be built (queue() comes later, or never)."""
+        self.mark_retired(key)
+        self.newest[key] = -1  # no generation yet: nothing may be reported with an ARN for it meanwhile
+        self.run(self.tracker.handed_over(key))
+
+    @rule(key=st.sampled_from(KEYS))
     def revoke(self, key: str) -> None:
         self.newest.pop(key, None)
         self.run(self.tracker.revoke(key))
@@ -520,6 +542,8 @@ class Interleavings(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         """When all work ends, memory is back to zero."""
+        for key in [key for key, generation in self.newest.items() if generation == -1]:
+            del self.newest[key]  # handed over, never built: the executor fails it before launch (no tracker state)
         for _ in range(20):
             while self.in_flight:
                 self.answer(0, "task")
