@@ -42,6 +42,8 @@ def client_error(code: str, message: str, status: int) -> ClientError:
     ("TooManyRequestsException", "Too many requests", 429, THROTTLED),
     ("RequestLimitExceeded", "", 400, THROTTLED),
     ("Throttling", "", 400, THROTTLED),
+    # S3-style throttling answers 503 SlowDown: throttled (shared pause, fast retry), not a 5xx TRANSIENT.
+    ("SlowDown", "Please reduce your request rate.", 503, THROTTLED),
     ("ServerException", "Service encountered an internal error", 500, TRANSIENT),
     ("InternalFailure", "", 500, TRANSIENT),
     ("ServiceUnavailable", "", 503, TRANSIENT),
@@ -49,6 +51,9 @@ def client_error(code: str, message: str, status: int) -> ClientError:
     ("ExpiredTokenException", "The security token included in the request is expired", 400, TRANSIENT),
     ("ClientException", "You've reached the limit on the number of tasks you can run concurrently", 400, CAPACITY),
     ("ClientException", "Capacity is unavailable at this time. Please try again later", 400, CAPACITY),
+    # A capacity message wins over a 5xx status or a transient code: capacity retries slowly, on the fallback.
+    ("ServerException", "Capacity is unavailable at this time. Please try again later", 500, CAPACITY),
+    ("ServiceUnavailable", "Insufficient capacity.", 503, CAPACITY),
     ("AccessDeniedException", "User: arn:aws:sts::1:assumed-role/x is not authorized to perform: ecs:RunTask",
      400, PERMANENT),
     ("InvalidParameterException", "Task definition does not support launch_type FARGATE.", 400, PERMANENT),
@@ -114,6 +119,8 @@ def test_a_client_error_without_a_code_is_named_by_its_class():
     ("Anything", "", 599, TRANSIENT),
     ("Anything", "", 499, PERMANENT),
     ("Anything", "Insufficient capacity", 400, CAPACITY),
+    ("Anything", "Insufficient capacity", 503, CAPACITY),
+    ("SlowDown", "", 503, THROTTLED),
     ("Anything", "", 0, PERMANENT),
 ])
 def test_classify_code(code, message, status, kind):
@@ -148,37 +155,48 @@ def test_a_failure_describes_itself():
 # --- backoff ---
 
 
-@pytest.mark.parametrize("kind", [THROTTLED, TRANSIENT, CAPACITY])
-def test_retry_delay_grows_then_is_capped(kind):
-    base, cap = BACKOFF[kind]
-    ceilings = [retry_delay(kind, n, rand=lambda: 1.0) for n in range(1, 30)]
-    assert ceilings[0] == base
-    assert ceilings[1] == 2 * base
-    assert ceilings == sorted(ceilings)
-    assert ceilings[-1] == cap
-    assert max(ceilings) == cap
+# The retry policy, (first retry, cap) in seconds: how long a throttled or starved launch waits is what a user
+# sizes max_run_task_attempts by. Written out here, not read from BACKOFF, so that a changed number fails a test.
+POLICY = {THROTTLED: (0.5, 20.0), TRANSIENT: (1.0, 30.0), CAPACITY: (10.0, 120.0)}
+# The ceiling (rand() = 1) for the 1st, 2nd, ... retry: doubling from the first until the cap.
+CEILINGS = {
+    THROTTLED: [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 20.0, 20.0],
+    TRANSIENT: [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0],
+    CAPACITY: [10.0, 20.0, 40.0, 80.0, 120.0, 120.0, 120.0, 120.0],
+}
+
+
+def test_the_backoff_table_is_the_documented_policy():
+    assert BACKOFF == POLICY
 
 
 @pytest.mark.parametrize("kind", [THROTTLED, TRANSIENT, CAPACITY])
-@pytest.mark.parametrize("failures", [1, 3, 8])
-@pytest.mark.parametrize("rand", [0.0, 0.25, 0.5, 0.999])
-def test_retry_delay_is_full_jitter_below_the_ceiling(kind, failures, rand):
-    base, cap = BACKOFF[kind]
-    ceiling = min(cap, base * 2 ** (failures - 1))
-    delay = retry_delay(kind, failures, rand=lambda: rand)
-    assert delay == max(ceiling * rand, base / 4)
-    assert base / 4 <= delay <= ceiling
+def test_retry_delay_doubles_up_to_the_cap(kind):
+    assert [retry_delay(kind, n, rand=lambda: 1.0) for n in range(1, 9)] == CEILINGS[kind]
+    assert retry_delay(kind, 29, rand=lambda: 1.0) == POLICY[kind][1]
+
+
+@pytest.mark.parametrize(("kind", "failures", "rand", "delay"), [
+    # Full jitter: rand() * ceiling, but never under a quarter of the first delay.
+    (THROTTLED, 1, 0.0, 0.125), (THROTTLED, 1, 0.5, 0.25), (THROTTLED, 3, 0.25, 0.5), (THROTTLED, 8, 0.5, 10.0),
+    (THROTTLED, 8, 0.999, 19.98),
+    (TRANSIENT, 1, 0.0, 0.25), (TRANSIENT, 3, 0.5, 2.0), (TRANSIENT, 8, 0.25, 7.5), (TRANSIENT, 8, 0.001, 0.25),
+    (CAPACITY, 1, 0.0, 2.5), (CAPACITY, 1, 0.5, 5.0), (CAPACITY, 3, 0.25, 10.0), (CAPACITY, 8, 0.5, 60.0),
+    (CAPACITY, 8, 0.999, 119.88),
+])
+def test_retry_delay_is_full_jitter_below_the_ceiling(kind, failures, rand, delay):
+    assert retry_delay(kind, failures, rand=lambda: rand) == pytest.approx(delay)
 
 
 @pytest.mark.parametrize("failures", [0, -1])
 def test_retry_delay_before_any_failure_is_the_base(failures):
-    assert retry_delay(THROTTLED, failures, rand=lambda: 1.0) == BACKOFF[THROTTLED][0]
+    assert retry_delay(THROTTLED, failures, rand=lambda: 1.0) == 0.5
 
 
 @pytest.mark.parametrize("failures", [1_100, 100_000])
 def test_retry_delay_stays_capped_for_any_count(failures):
     # max_run_task_attempts has no upper bound, so the count may be large.
-    assert retry_delay(CAPACITY, failures, rand=lambda: 1.0) == BACKOFF[CAPACITY][1]
+    assert retry_delay(CAPACITY, failures, rand=lambda: 1.0) == 120.0
 
 
 def test_retry_delay_uses_the_random_source():
@@ -191,27 +209,25 @@ def test_retry_delay_uses_the_random_source():
 # --- decide_retry ---
 
 
-@pytest.mark.parametrize(("kind", "attempts", "max_attempts", "has_fallback", "retry", "fallback"), [
-    (THROTTLED, 1, 5, False, True, False),
-    (THROTTLED, 1, 5, True, True, False),
-    (TRANSIENT, 4, 5, True, True, False),
-    (CAPACITY, 1, 5, True, True, True),
-    (CAPACITY, 1, 5, False, True, False),
-    (CAPACITY, 5, 5, True, False, False),
-    (THROTTLED, 5, 5, False, False, False),
-    (TRANSIENT, 6, 5, False, False, False),
-    (PERMANENT, 1, 5, True, False, False),
-    (THROTTLED, 1, 1, False, False, False),
+@pytest.mark.parametrize(("kind", "attempts", "max_attempts", "has_fallback", "retry", "fallback", "delay"), [
+    (THROTTLED, 1, 5, False, True, False, 0.5),
+    (THROTTLED, 1, 5, True, True, False, 0.5),
+    (TRANSIENT, 4, 5, True, True, False, 8.0),
+    (CAPACITY, 1, 5, True, True, True, 10.0),
+    (CAPACITY, 1, 5, False, True, False, 10.0),
+    (CAPACITY, 4, 9, False, True, False, 80.0),
+    (CAPACITY, 5, 5, True, False, False, 0.0),
+    (THROTTLED, 5, 5, False, False, False, 0.0),
+    (TRANSIENT, 6, 5, False, False, False, 0.0),
+    (PERMANENT, 1, 5, True, False, False, 0.0),
+    (THROTTLED, 1, 1, False, False, False, 0.0),
 ])
-def test_decide_retry(kind, attempts, max_attempts, has_fallback, retry, fallback):
+def test_decide_retry(kind, attempts, max_attempts, has_fallback, retry, fallback, delay):
     decision = decide_retry(LaunchFailure(kind, "X", ""), attempts, max_attempts, has_fallback=has_fallback,
                             rand=lambda: 1.0)
     assert decision.retry is retry
     assert decision.use_fallback is fallback
-    if retry:
-        assert decision.delay == retry_delay(kind, attempts, rand=lambda: 1.0)
-    else:
-        assert decision.delay == 0.0
+    assert decision.delay == delay
 
 
 def test_retries_of_one_task_are_bounded():

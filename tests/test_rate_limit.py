@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -135,3 +136,32 @@ def test_threads_share_the_burst_exactly(clock):
     for thread in threads:
         thread.join()
     assert sum(taken) == 50
+
+
+class YieldingRate(float):
+    """A rate that gives up the GIL each time the refill multiplies by it. The refill reads the tokens before
+    that product, so without the lock every thread would read the same count here and each would write back
+    its own, taking more tokens than there are; with the lock the others wait outside."""
+
+    def __rmul__(self, other: float) -> float:
+        time.sleep(0.001)
+        return float(other) * float(self)
+
+
+@pytest.mark.parametrize("threads", [2, 4])
+def test_the_lock_keeps_threads_preempted_mid_refill_within_the_burst(clock, threads):
+    # Without the lock in try_acquire this takes 2 x and 4 x the burst, every run (preemption is forced).
+    limiter = TokenBucket(YieldingRate(1.0), 10, clock=clock, sleep=clock.sleep)
+    start = threading.Barrier(threads)
+    taken: list[int] = []
+
+    def worker() -> None:
+        start.wait()
+        taken.append(sum(1 for _ in range(10) if limiter.try_acquire() == 0))
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    assert sum(taken) == 10

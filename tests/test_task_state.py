@@ -97,7 +97,12 @@ def test_stopped_with_a_non_zero_exit_failed_with_a_diagnosis(exit_code, says):
     (True, False, "absent", FAILED),
     (False, True, "absent", FAILED),
     (True, True, 143, FAILED),
-], ids=["never-ran", "never-ran-null-exit", "started-at", "seen-running", "ran-and-exited"])
+    # The container ran and exited, though no startedAt reached us (a stop that raced the RUNNING report):
+    # launching it again would run the try in a second container.
+    (False, False, 143, FAILED),
+    (False, False, 1, FAILED),
+], ids=["never-ran", "never-ran-null-exit", "started-at", "seen-running", "ran-and-exited", "exit-code-no-start",
+        "exit-1-no-start"])
 def test_infrastructure_stops_relaunch_only_what_never_ran(stop_code, reason, started, seen_running, exit_code,
                                                           verdict):
     outcome = judge(task("STOPPED", exit_code=exit_code, started=started, stop_code=stop_code, reason=reason), NAME,
