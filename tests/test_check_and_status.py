@@ -29,7 +29,9 @@ def test_check_passes_a_sound_deployment_and_says_what_it_could_not_check(ecs_en
     assert by_name["network"]["status"] == "ok" and "2 subnets" in by_name["network"]["detail"]
     assert by_name["events queue"]["status"] == "skip"  # polling: nothing to check
     assert by_name["execution API"]["status"] == "ok"
-    assert by_name["iam:PassRole"]["status"] in ("ok", "skip")
+    # The fixture's task definition names no roles: nothing to pass (the verdicts: test_pass_role_* below).
+    assert by_name["iam:PassRole"] == {"name": "iam:PassRole", "status": "skip",
+                                       "detail": "no caller identity or no roles in the task definition"}
 
 
 def test_check_names_each_broken_part_and_exits_1(ecs_env, capsys):
@@ -109,3 +111,60 @@ def test_the_container_is_read_by_name_for_logs_stream_and_api_url():
     environment = [{"name": "AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "value": "http://api:8080/execution/"}]
     assert execution_api_url(config, _definition(environment=environment)) == "http://api:8080/execution/"
     assert execution_api_url(config, {"containerDefinitions": [{"name": "sidecar", "environment": environment}]}) == ""
+
+
+# --- iam:PassRole: moto has no SimulatePrincipalPolicy, so botocore's Stubber answers (and validates the request) ---
+
+CALLER = "arn:aws:sts::123456789012:assumed-role/airflow-scheduler/i-0abc"
+TASK_ROLE = "arn:aws:iam::123456789012:role/airflow-task"
+EXECUTION_ROLE = "arn:aws:iam::123456789012:role/airflow-execution"
+ROLES = {"taskRoleArn": TASK_ROLE, "executionRoleArn": EXECUTION_ROLE}
+
+
+def stubbed_iam(decisions: dict[str, str] | None = None, error: str | None = None):
+    import boto3
+    from botocore.stub import Stubber
+
+    iam = boto3.client("iam", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    stubber = Stubber(iam)
+    expected = {
+        "PolicySourceArn": "arn:aws:iam::123456789012:role/airflow-scheduler",  # the role behind the session
+        "ActionNames": ["iam:PassRole"], "ResourceArns": [TASK_ROLE, EXECUTION_ROLE],
+        "ContextEntries": [{"ContextKeyName": "iam:PassedToService", "ContextKeyType": "string",
+                            "ContextKeyValues": ["ecs-tasks.amazonaws.com"]}],
+    }
+    if error:
+        stubber.add_client_error("simulate_principal_policy", error, "not allowed", 403, expected_params=expected)
+    else:
+        stubber.add_response("simulate_principal_policy", {"EvaluationResults": [
+            {"EvalActionName": "iam:PassRole", "EvalResourceName": arn, "EvalDecision": decision}
+            for arn, decision in (decisions or {}).items()]}, expected)
+    stubber.activate()
+    return iam, stubber
+
+
+def test_pass_role_allowed_for_both_roles_is_ok():
+    from airflow_ecs.deployment_check import check_pass_role
+
+    iam, stubber = stubbed_iam({TASK_ROLE: "allowed", EXECUTION_ROLE: "allowed"})
+    check = check_pass_role(iam, CALLER, ROLES)
+    stubber.assert_no_pending_responses()
+    assert (check.status, check.detail) == ("ok", "may pass 2 roles to ecs-tasks.amazonaws.com")
+
+
+def test_pass_role_denied_fails_naming_the_role_and_the_policy_to_attach():
+    from airflow_ecs.deployment_check import check_pass_role
+
+    iam, _ = stubbed_iam({TASK_ROLE: "allowed", EXECUTION_ROLE: "implicitDeny"})
+    check = check_pass_role(iam, CALLER, ROLES)
+    assert check.status == "fail"
+    assert EXECUTION_ROLE in check.detail and TASK_ROLE not in check.detail
+    assert "scheduler_policy_arn" in check.detail
+
+
+def test_pass_role_that_cannot_be_simulated_is_skipped_not_failed():
+    from airflow_ecs.deployment_check import check_pass_role
+
+    iam, _ = stubbed_iam(error="AccessDenied")
+    check = check_pass_role(iam, CALLER, ROLES)
+    assert check.status == "skip" and "AccessDenied" in check.detail and "RunTask will tell" in check.detail

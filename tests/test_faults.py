@@ -53,7 +53,11 @@ def test_rates_are_checked():
         FaultPlan(throttle=1.5)
     with pytest.raises(ValueError, match="add up to 1.2"):
         FaultPlan(throttle=0.6, reset_after=0.6)
-    assert FaultPlan(event_drop=0.5, event_delay=0.5)
+    with pytest.raises(ValueError, match="event_drop \\+ event_duplicate \\+ event_delay must be at most 1"):
+        FaultPlan(event_drop=0.5, event_delay=0.6)
+    # The event faults have a budget of their own, apart from the HTTP faults': both may be 1 at once.
+    plan = FaultPlan(throttle=1.0, event_drop=0.5, event_delay=0.5)
+    assert (plan.throttle, plan.event_drop, plan.event_delay) == (1.0, 0.5, 0.5)
 
 
 def test_event_faults_by_band():
@@ -98,22 +102,38 @@ def test_a_token_is_forgotten_after_the_window():
 
 
 def test_two_copies_in_flight_at_once_reach_ecs_once():
-    tokens, calls, gate = ClientTokens(window=60), [], threading.Event()
+    # The clock is read once per call as it looks its token up: the second read, made while the first call is
+    # still held inside forward(), proves both copies were in flight at once. No sleep decides the order.
+    both_in = threading.Event()
+    reads: list[int] = []
+
+    def clock() -> float:
+        reads.append(1)
+        if len(reads) == 2:
+            both_in.set()
+        return 0.0
+
+    tokens, calls, in_forward, gate = ClientTokens(window=60, clock=clock), [], threading.Event(), threading.Event()
 
     def slow_forward():
         calls.append(1)
-        gate.wait(5)
+        in_forward.set()
+        assert gate.wait(10), "the test never let the first call go"
         return placed()
 
     results: list[Any] = []
     threads = [threading.Thread(target=lambda: results.append(tokens.run("t", "f", slow_forward))) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    time.sleep(0.2)
-    gate.set()
-    for thread in threads:
-        thread.join()
-    assert len(calls) == 1 and results[0] == results[1]
+    try:
+        threads[0].start()
+        assert in_forward.wait(10)
+        threads[1].start()
+        assert both_in.wait(10), "the second copy never reached the token table"
+        assert results == []  # both in flight, neither answered yet
+    finally:
+        gate.set()
+        for thread in threads:
+            thread.join(10)
+    assert len(calls) == 1 and results[0] == results[1] == placed() and tokens.replays == 1
 
 
 # --- late, doubled and lost events ---
