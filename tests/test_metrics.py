@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -76,11 +77,49 @@ def test_an_undeclared_or_miskinded_name_is_refused():
         metrics.gauge("run_task.launched", 1)
 
 
-def test_airflows_own_stats_take_every_declared_metric():
-    metrics = Metrics()  # Airflow's stats module, with whatever backend this process has (none: a no-op)
+class StatsBackend:
+    """A backend behind Airflow's own stats front (where its StatsD or OpenTelemetry logger would be)."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, str, object]] = []
+
+    def incr(self, stat: str, count: int = 1, rate: float = 1, **_: object) -> None:
+        self.received.append(("counter", stat, count))
+
+    def gauge(self, stat: str, value: float, rate: float = 1, delta: bool = False, **_: object) -> None:
+        self.received.append(("gauge", stat, value))
+
+    def timing(self, stat: str, dt: object, **_: object) -> None:
+        self.received.append(("timer", stat, dt))
+
+
+def behind_airflows_stats(monkeypatch, backend: StatsBackend) -> None:
+    """Put ``backend`` behind Airflow's stats front, the way each release lets one be chosen."""
+    import os
+    import sys
+
+    from airflow_ecs.airflow_compat import airflow_stats
+
+    front = airflow_stats()
+    if hasattr(front, "initialize"):  # 3.3+: module functions over a backend made by initialize()'s factory
+        module = sys.modules[front.initialize.__module__]
+        for name in ("_factory", "_backend", "_export_legacy_names"):
+            monkeypatch.setattr(module, name, getattr(module, name))  # put back after the test
+        front.initialize(factory=lambda: backend, export_legacy_names=False)
+    else:  # 3.1, 3.2: the Stats class hands every call to its per-process instance
+        monkeypatch.setattr(front, "instance", backend)
+        monkeypatch.setattr(front, "_instance_pid", os.getpid())
+
+
+def test_airflows_own_stats_take_every_declared_metric(monkeypatch):
+    backend = StatsBackend()
+    behind_airflows_stats(monkeypatch, backend)
+    metrics = Metrics()  # Airflow's stats front, as the executor uses it
     for metric in METRICS:
-        {"counter": lambda: metrics.incr(metric.name), "gauge": lambda: metrics.gauge(metric.name, 1.0),
+        {"counter": lambda: metrics.incr(metric.name, 2), "gauge": lambda: metrics.gauge(metric.name, 3.0),
          "timer": lambda: metrics.timing(metric.name, 0.5)}[metric.kind]()
+    value = {"counter": 2, "gauge": 3.0, "timer": datetime.timedelta(seconds=0.5)}
+    assert backend.received == [(m.kind, f"ecs_executor.{m.name}", value[m.kind]) for m in METRICS]
 
 
 @pytest.mark.parametrize(("status", "gauge"), [
