@@ -112,7 +112,8 @@ test-oldest: $(OLDEST_VENV)/.installed-$(OLDEST_AIRFLOW) ## The fast tests again
 demo: $(VENV)/.installed $(if $(filter container,$(RUNTIME)),worker-image) ## Run the example DAGs through a real Airflow on the local ECS (RUNTIME=process|container|auto)
 	$(PY) -m airflow_ecs.demo --runtime $(RUNTIME)
 
-# Airflow's own AwsEcsExecutor (apache-airflow-providers-amazon) is installed for the benchmarks only.
+# Airflow's own AwsEcsExecutor (apache-airflow-providers-amazon, the amazon extra): the dev extra includes it;
+# this installs it into a venv made without it.
 $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install --quiet -e '.[bench]'
 	touch $@
