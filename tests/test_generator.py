@@ -2,9 +2,9 @@
 
 Golden files: ``fixtures/golden/<case>/`` holds what ``render_files`` makes of ``fixtures/outputs/<case>.json``
 with the run_task template at ``GOLDEN_TEMPLATE_PATH``. After an intended change to the templates or the
-generator, regenerate them and review the diff:
+generator, regenerate them (those tests then skip: they compared nothing), review the diff, and run again:
 
-    UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_generator.py
+    UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_generator.py -k golden
 """
 
 from __future__ import annotations
@@ -113,8 +113,13 @@ def test_render_matches_the_golden_files(case):
     golden = FIXTURES / "golden" / case
     if os.environ.get("UPDATE_GOLDEN") == "1":
         golden.mkdir(parents=True, exist_ok=True)
+        for stale in set(p.name for p in golden.iterdir()) - set(files):
+            (golden / stale).unlink()
         for name, text in files.items():
             (golden / name).write_text(text)
+        # Comparing now would compare the files with themselves: this run checked nothing, and says so.
+        pytest.skip(f"UPDATE_GOLDEN=1 rewrote {golden.relative_to(FIXTURES.parent.parent)}: review the diff, "
+                    "then run without UPDATE_GOLDEN")
     assert sorted(files) == sorted(p.name for p in golden.iterdir())
     for name, text in files.items():
         assert text == (golden / name).read_text(), f"{name} differs from {golden / name}; see the module docstring"
