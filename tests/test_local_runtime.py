@@ -25,6 +25,11 @@ def local():
 
 
 def run(local: LocalEcs, command: list[str], *, memory: int | None = None, started_by: str = "test") -> str:
+    return run_task(local, command, memory=memory, started_by=started_by)["taskArn"]
+
+
+def run_task(local: LocalEcs, command: list[str], *, memory: int | None = None, started_by: str = "test") -> dict:
+    """RunTask's answer for the task it placed."""
     value = local.outputs
     overrides: dict[str, Any] = {"containerOverrides": [{"name": value["container_name"]["value"], "command": command}]}
     if memory:
@@ -35,7 +40,7 @@ def run(local: LocalEcs, command: list[str], *, memory: int | None = None, start
         networkConfiguration={"awsvpcConfiguration": {"subnets": value["subnet_ids"]["value"],
                                                     "securityGroups": value["security_group_ids"]["value"]}},
     )
-    return response["tasks"][0]["taskArn"]
+    return response["tasks"][0]
 
 
 def describe(local: LocalEcs, arn: str) -> dict:
@@ -68,6 +73,21 @@ def events_for(local: LocalEcs, arn: str, until_status: str = "STOPPED", timeout
     return found
 
 
+def wait_for_log(local: LocalEcs, arn: str, line: str, timeout: float = 30) -> None:
+    """Until the task has written ``line``: what it did before printing it is done."""
+    logs = local.client("logs")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if line in log_lines(local, arn):
+                return
+        except logs.exceptions.ResourceNotFoundException:
+            pass  # the stream is made with the task's first line
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{arn} never logged {line!r}")
+        time.sleep(0.05)
+
+
 def log_lines(local: LocalEcs, arn: str) -> list[str]:
     group = local.outputs["log_group_name"]["value"]
     stream = f"{local.outputs['log_stream_prefix']['value']}/{local.outputs['container_name']['value']}/{arn.rsplit('/', 1)[-1]}"
@@ -76,9 +96,11 @@ def log_lines(local: LocalEcs, arn: str) -> list[str]:
 
 
 def test_a_task_runs_its_command_through_every_status_with_logs_and_events(local):
-    arn = run(local, ["python", "-c", "import os; print('hello from', os.environ['AIRFLOW__CORE__LOAD_EXAMPLES'] "
-                                      "if 'AIRFLOW__CORE__LOAD_EXAMPLES' in os.environ else 'task')"])
-    assert describe(local, arn)["lastStatus"] == "PROVISIONING"
+    placed = run_task(local, ["python", "-c", "import os; print('hello from', os.environ['AIRFLOW__CORE__LOAD_EXAMPLES'] "
+                                              "if 'AIRFLOW__CORE__LOAD_EXAMPLES' in os.environ else 'task')"])
+    arn = placed["taskArn"]
+    # RunTask's own answer, as ECS gives it; a DescribeTasks now could already see the runtime's next step.
+    assert placed["lastStatus"] == "PROVISIONING"
     task = wait_for(local, arn, "STOPPED")
     container = task["containers"][0]
     assert container["exitCode"] == 0
@@ -135,8 +157,7 @@ def test_stop_task_sends_sigterm_then_sigkill_after_the_stop_timeout(local):
     stubborn = run(local, ["python", "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
                                            "print('up', flush=True); time.sleep(60)"])
     for arn in (polite, stubborn):
-        wait_for(local, arn, "RUNNING")
-    time.sleep(0.5)  # let the second install its handler
+        wait_for_log(local, arn, "up")  # printed after the stubborn one ignores SIGTERM
     ecs = local.client("ecs")
     for arn in (polite, stubborn):
         ecs.stop_task(cluster=local.outputs["cluster_name"]["value"], task=arn, reason="test says stop")
