@@ -176,6 +176,30 @@ def test_missing(seen_running, verdict):
     assert outcome.diagnosis.action
 
 
+# ECS's DescribeTasks is eventually consistent: a task RunTask placed under a minute ago may read MISSING. The
+# minute is a literal here (the module's MISSING_GRACE_SECONDS), so a changed grace fails this test.
+@pytest.mark.parametrize(("seen_running", "age", "verdict"), [
+    (False, 0.0, PENDING),
+    (False, 59.9, PENDING),
+    (False, 60.0, RELAUNCH),
+    (False, 3600.0, RELAUNCH),
+    (False, None, RELAUNCH),  # age unknown: taken as old
+    (True, 0.0, FAILED),  # it ran: never pending again, never a second container
+    (True, 59.9, FAILED),
+    (True, None, FAILED),
+])
+def test_missing_is_not_yet_visible_for_a_minute_after_run_task(seen_running, age, verdict):
+    outcome = judge_missing(seen_running=seen_running, age=age)
+    assert outcome.verdict is verdict
+    assert outcome.last_status == "MISSING"
+    assert outcome.final is (verdict is not PENDING)
+    if verdict is PENDING:
+        assert outcome.diagnosis is None
+    else:
+        assert outcome.diagnosis.infrastructure
+        assert outcome.diagnosis.cause == "ECS reports the task MISSING"
+
+
 def test_an_event_detail_is_judged_like_a_described_task():
     # EventBridge's detail carries the same fields as DescribeTasks, plus some of its own.
     detail = {**task("STOPPED", exit_code=0, started=True), "version": 7, "updatedAt": "2026-01-01T00:01:00Z",
