@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import pytest
 
-from airflow_ecs.task_state import Verdict, judge, judge_missing
+from airflow_ecs.task_state import Verdict, epoch_seconds, judge, judge_missing
 
 NAME = "airflow-worker"
 STARTED_AT = "2026-01-01T00:00:05Z"
@@ -145,8 +146,46 @@ def test_out_of_memory_after_running_fails_with_advice():
     outcome = judge(task("STOPPED", exit_code=137, started=True, stop_code="EssentialContainerExited",
                          container_reason="OutOfMemoryError: Container killed due to memory usage"), NAME)
     assert outcome.verdict is FAILED
-    assert "memory" in outcome.diagnosis.cause
+    # The container's own reason reaches the diagnosis: sure of out-of-memory, not "most often" as a bare 137.
+    assert "killed for using more memory than it has" in outcome.diagnosis.cause
+    assert "OutOfMemoryError: Container killed due to memory usage" in outcome.diagnosis.cause
     assert not outcome.diagnosis.infrastructure
+
+
+STOPPED_AT = "2026-01-01T00:02:00Z"
+STOPPED_EPOCH = 1767225720.0  # 2026-01-01T00:02:00Z, worked out by hand
+
+
+@pytest.mark.parametrize(("exit_code", "started", "stop_code", "verdict"), [
+    (0, True, "EssentialContainerExited", SUCCEEDED),
+    (1, True, "EssentialContainerExited", FAILED),
+    ("absent", False, "TaskFailedToStart", RELAUNCH),
+])
+def test_every_final_verdict_carries_the_status_and_when_ecs_stopped_it(exit_code, started, stop_code, verdict):
+    # stopped_to_known (docs/metrics.md) is timed from this stoppedAt.
+    found = {**task("STOPPED", exit_code=exit_code, started=started, stop_code=stop_code), "stoppedAt": STOPPED_AT}
+    outcome = judge(found, NAME)
+    assert (outcome.verdict, outcome.last_status, outcome.stopped_at) == (verdict, "STOPPED", STOPPED_EPOCH)
+    assert outcome.exit_code == (None if exit_code == "absent" else exit_code)
+
+
+@pytest.mark.parametrize("status", ["PROVISIONING", "PENDING", "RUNNING", "STOPPING"])
+def test_a_verdict_that_is_not_final_carries_the_status(status):
+    assert judge(task(status, started=True), NAME, seen_running=True).last_status == status
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    (STOPPED_AT, STOPPED_EPOCH),
+    ("2026-01-01T00:02:00+00:00", STOPPED_EPOCH),
+    ("2026-01-01T01:02:00+01:00", STOPPED_EPOCH),
+    (datetime.datetime(2026, 1, 1, 0, 2, tzinfo=datetime.timezone.utc), STOPPED_EPOCH),
+    (datetime.datetime(2026, 1, 1, 0, 2), STOPPED_EPOCH),  # naive: boto3's are UTC
+    (STOPPED_EPOCH, STOPPED_EPOCH),
+    (1767225720, STOPPED_EPOCH),
+    ("yesterday", None), (None, None), (True, None), ([], None),
+])
+def test_epoch_seconds_reads_what_boto3_and_events_carry(value, seconds):
+    assert epoch_seconds(value) == seconds
 
 
 @pytest.mark.parametrize(("started", "seen_running"), [(False, False), (True, True)])
