@@ -102,9 +102,18 @@ def test_credential_errors_are_permanent_and_say_where_boto3_looks(error):
     assert "aws_profile" in failure.message
 
 
-@pytest.mark.parametrize("error", [ValueError("bad"), KeyError("x"), RuntimeError()], ids=lambda e: type(e).__name__)
-def test_anything_else_is_permanent(error):
-    assert classify_error(error).kind is PERMANENT
+@pytest.mark.parametrize(("error", "message"), [(ValueError("bad"), "bad"), (KeyError("x"), "'x'"), (RuntimeError(), "")],
+                         ids=lambda e: type(e).__name__)
+def test_anything_else_is_permanent(error, message):
+    assert classify_error(error) == LaunchFailure(PERMANENT, type(error).__name__, message)
+
+
+def test_a_client_error_without_a_message_or_metadata_is_classified_by_its_code():
+    # botocore leaves out what the service did not send: no Message, no ResponseMetadata.
+    failure = classify_error(ClientError({"Error": {"Code": "ThrottlingException"}}, "RunTask"))
+    assert failure == LaunchFailure(THROTTLED, "ThrottlingException", "")
+    assert failure.describe() == "ThrottlingException"
+    assert classify_error(ClientError({"Error": {"Code": "ServerException"}}, "RunTask")).kind is TRANSIENT
 
 
 def test_a_client_error_without_a_code_is_named_by_its_class():
