@@ -18,7 +18,7 @@ TF_VARS ?= $(TF_DIR)/terraform.tfvars
 OUT ?= generated
 
 .DEFAULT_GOAL := help
-.PHONY: help install postgresql podman base-image worker-image test test-unit test-oldest demo bench chaos local render plan apply destroy image fmt clean
+.PHONY: help install postgresql podman base-image worker-image test test-unit test-oldest mutate demo bench chaos local render plan apply destroy image fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -108,6 +108,18 @@ AIRFLOW_FREE_TESTS := tests/test_terraform_static.py tests/test_terraform_runner
 test-oldest: $(OLDEST_VENV)/.installed-$(OLDEST_AIRFLOW) ## The fast tests against the oldest supported Airflow (OLDEST_AIRFLOW, 3.1)
 	$(OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider -m 'not e2e' $(addprefix --ignore=,$(AIRFLOW_FREE_TESTS))
 
+# mutmut runs the pure decision modules' own tests against each mutant ([tool.mutmut] in pyproject.toml says
+# which modules and which tests); it keeps its work in mutants/, so a second run redoes only what changed.
+# Not part of make test: about 25 minutes on 2 cores. docs/mutation.md has the last score and its survivors.
+$(VENV)/.mutmut-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet 'mutmut>=3.8,<4'
+	touch $@
+
+mutate: $(VENV)/.mutmut-installed ## Mutation run over the pure decision modules; prints the surviving mutants
+	$(VENV)/bin/mutmut run --max-children 2 || true
+	@echo "Surviving mutants (mutmut show <name> prints one's diff):"
+	@$(VENV)/bin/mutmut results
+
 # RUNTIME=container runs each task in a container of the worker image (built first), process as a local process.
 demo: $(VENV)/.installed $(if $(filter container,$(RUNTIME)),worker-image) ## Run the example DAGs through a real Airflow on the local ECS (RUNTIME=process|container|auto)
 	$(PY) -m airflow_ecs.demo --runtime $(RUNTIME)
@@ -155,5 +167,5 @@ fmt: $(VENV)/.installed ## terraform fmt over terraform/ (Terraform core bundled
 	$(PY) -m airflow_ecs.terraform_fmt $(TF_DIR)
 
 clean: ## Remove venvs, generated files and caches
-	rm -rf $(VENV) $(CHECKOV_VENV) $(OLDEST_VENV) $(OUT) .demo .local-ecs .chaos benchmarks/results build *.egg-info
+	rm -rf $(VENV) $(CHECKOV_VENV) $(OLDEST_VENV) $(OUT) .demo .local-ecs .chaos benchmarks/results mutants build *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
