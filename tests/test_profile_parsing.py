@@ -40,7 +40,8 @@ def test_unset_fields_stay_unset():
 @pytest.mark.parametrize(("settings", "line"), [
     ([], "[] : profile 'p', field '(whole)': expected an object of settings"),
     ({"cpus": 1}, "1 : profile 'p', field 'cpus': unknown field; known: queues, task_definition, container_name, "
-                  "launch_type, capacity_provider_strategy, platform_version, cpu, memory, gpu, subnets, "
+                  "launch_type, capacity_provider_strategy, fallback_capacity_provider_strategy, "
+                  "platform_version, cpu, memory, gpu, subnets, "
                   "security_groups, assign_public_ip, tags"),
     ({"platform_version": 1}, "1 : profile 'p', field 'platform_version': expected a string"),
     ({"launch_type": "LAMBDA"}, "'LAMBDA' : profile 'p', field 'launch_type': expected one of FARGATE, EC2, EXTERNAL, "
