@@ -20,6 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from airflow_ecs.events import TaskEvent
 from airflow_ecs.failures import FailureKind, LaunchFailure
+from airflow_ecs.metrics import METRICS
 from airflow_ecs.run_task_request import TaskIdentity, client_token
 from airflow_ecs.tracking import (
     CancelLaunch,
@@ -28,6 +29,7 @@ from airflow_ecs.tracking import (
     EventLog,
     Forget,
     Launch,
+    Metric,
     ReadLogTail,
     Release,
     Report,
@@ -394,6 +396,10 @@ def test_token_expiry_is_read_from_the_jwt_and_nothing_else():
 KEYS = ("a", "b")
 
 
+DECLARED = {metric.name: metric.kind for metric in METRICS}
+METRIC_KINDS = {"incr": "counter", "timing": "timer", "timing_since_epoch": "timer"}
+
+
 class Interleavings(RuleBasedStateMachine):
     """A scheduler, a launcher and ECS, as the tracker sees them, in any order.
 
@@ -435,6 +441,9 @@ class Interleavings(RuleBasedStateMachine):
                 self.newest.pop(command.key, None)
             elif isinstance(command, ReadLogTail):
                 self.run(self.tracker.log_tail(command.key, command.generation, ["line"]))
+            elif isinstance(command, Metric):
+                # The executor emits it through metrics.Metrics, which refuses an undeclared name or kind.
+                assert DECLARED.get(command.name) == METRIC_KINDS[command.kind], f"{command} is not declared"
 
     def mark_retired(self, key: str) -> None:
         old = self.tracker.get(key)
