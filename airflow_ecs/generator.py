@@ -1,12 +1,17 @@
 """``airflow-ecs render``: terraform outputs -> the ``[ecs_fargate]`` section, the run_task template and an
-env file, rendered from the Jinja templates in ``templates/``. Deterministic; written all or nothing."""
+env file, rendered from the Jinja templates in ``templates/``. Deterministic; written all or nothing.
+
+``--out`` may be a directory the user keeps other files in (``--out .``, ``$AIRFLOW_HOME``): render writes
+only its own three files there, each beside its final name and then renamed over it, and refuses to replace a
+file it did not write (no ``MARKER`` in its first line), a symlink or the outputs file it reads.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
-import shutil
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -20,6 +25,14 @@ from airflow_ecs.run_task_request import default_template_path
 from airflow_ecs.terraform_outputs import DeploymentOutputs, OutputsError, ProfileOutputs, parse_outputs
 
 TEMPLATE_FILE = "run_task_template.json.j2"
+# The first line of every file render writes says so: render replaces a file only when it carries this.
+MARKER = "Rendered by `airflow-ecs render`"
+EXECUTOR_PATH = "airflow_ecs.executor.EcsFargateExecutor"
+
+
+class RenderError(OutputsError):
+    """render would lose or overwrite something it does not own; the message is one line naming it.
+    (An OutputsError, so every caller of ``render_to``, ``apply`` included, already reports it in one line.)"""
 
 
 def profile_settings(profile: ProfileOutputs) -> dict:
@@ -103,29 +116,86 @@ def render_files(outputs: DeploymentOutputs, template_path: str) -> dict[str, st
     return {
         "airflow.cfg": environment.get_template("airflow.cfg.j2").render(section=section),
         "airflow_ecs.env": environment.get_template("airflow_ecs.env.j2").render(section=section),
-        TEMPLATE_FILE: default_template_path().read_text(),
+        # A Jinja comment renders to nothing: the copy says who wrote it and stays the same template.
+        TEMPLATE_FILE: f"{{# {MARKER} (a copy of the package's template); edit it freely under another name. #}}\n"
+                       + default_template_path().read_text(),
     }
 
 
-def write_atomically(files: dict[str, str], out_dir: Path) -> None:
-    """Write into a temporary sibling directory, then swap it in: never a half-written config."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+def written_by_render(path: Path) -> bool:
+    """True when ``path``'s first line carries ``MARKER`` (render may replace it)."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as file:
+            return MARKER in file.readline()
+    except OSError:
+        return False
+
+
+def refuse_what_is_not_ours(names: list[str], out_dir: Path, protected: tuple[Path, ...] = ()) -> None:
+    """Each target must be absent or a regular file render wrote, and none may be a file render reads."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RenderError(f"--out {out_dir}: is a file, not a directory; give a directory (e.g. generated)")
+    for name in names:
+        target = out_dir / name
+        if any(target == p or (target.exists() and p.exists() and target.samefile(p)) for p in protected):
+            raise RenderError(f"{target} is the terraform outputs file render reads; give --out another "
+                              "directory (e.g. generated) or move the outputs file")
+        if target.is_symlink():
+            raise RenderError(f"{target} is a symlink; render does not write through links: remove it or give "
+                              "--out another directory")
+        if target.exists() and not (target.is_file() and written_by_render(target)):
+            raise RenderError(f"{target} exists and was not written by airflow-ecs render; move it away or give "
+                              "--out another directory (e.g. generated)")
+
+
+def _file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_atomically(files: dict[str, str], out_dir: Path, protected: tuple[Path, ...] = ()) -> None:
+    """Write each file beside its final name, then rename them all into place: a failure (a full disk) while
+    writing leaves every previous file as it was; nothing else in ``out_dir`` is touched.
+
+    Modes are what the umask gives (0755 directories, 0644 files with the usual 022), not mkstemp's 0600.
+    """
+    refuse_what_is_not_ours(list(files), out_dir, protected)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mode = _file_mode()
+    staged: list[tuple[str, Path]] = []
     try:
         for name, text in files.items():
-            (staging / name).write_text(text)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
+            descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
+            staged.append((name, Path(temporary)))
+            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                file.write(text)
+                file.flush()
+                os.fsync(file.fileno())
+            os.chmod(temporary, mode)
+        for name, temporary in staged:
+            os.replace(temporary, out_dir / name)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        for _, temporary in staged:
+            temporary.unlink(missing_ok=True)
 
 
-def render_to(outputs: Mapping[str, Any], out_dir: Path) -> list[Path]:
-    """``terraform output -json`` -> every file ``render`` writes, written into ``out_dir`` all or nothing."""
+def render_to(outputs: Mapping[str, Any], out_dir: Path, protected: tuple[Path, ...] = ()) -> list[Path]:
+    """``terraform output -json`` -> every file ``render`` writes, written into ``out_dir`` all or nothing;
+    ``protected`` are files render must not replace (the outputs file it read)."""
     files = render_files(parse_outputs(outputs), str(out_dir / TEMPLATE_FILE))
-    write_atomically(files, out_dir)
+    write_atomically(files, out_dir, protected)
     return [out_dir / name for name in files]
+
+
+def next_steps(out_dir: Path) -> str:
+    """What to do with the files, exactly: both ways leave the user's airflow.cfg loadable (its [core] section
+    stays the only one; the rendered airflow.cfg holds [ecs_fargate] alone)."""
+    return (f"Wrote {out_dir}/airflow.cfg, {out_dir}/{TEMPLATE_FILE} and {out_dir}/airflow_ecs.env.\n"
+            f"Scheduler, either: set -a; . {out_dir}/airflow_ecs.env; set +a   (sets [core] executor too)\n"
+            f"or: cat {out_dir}/airflow.cfg >> $AIRFLOW_HOME/airflow.cfg (once; it holds only [ecs_fargate]) and set "
+            f"executor = {EXECUTOR_PATH} in that file's [core] section, "
+            f"or export AIRFLOW__CORE__EXECUTOR={EXECUTOR_PATH}.")
 
 
 def read_outputs(source: str | None, tf_dir: str | None, terraform: str = "auto") -> dict:
@@ -137,7 +207,13 @@ def read_outputs(source: str | None, tf_dir: str | None, terraform: str = "auto"
             return outputs_from_dir(tf_dir, terraform)
         except TerraformError as error:
             raise OutputsError(str(error)) from None
-    text = sys.stdin.read() if source in (None, "-") else Path(source).read_text()
+    if source is None:
+        raise OutputsError("no terraform outputs given; use --outputs FILE (terraform output -json), --outputs - "
+                           "for stdin, or --dir TERRAFORM_DIR")
+    if source == "-" and sys.stdin.isatty():
+        raise OutputsError("--outputs - reads stdin, which is a terminal; pipe it: terraform output -json | "
+                           "airflow-ecs render --outputs -")
+    text = sys.stdin.read() if source == "-" else Path(source).read_text()
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
@@ -145,9 +221,13 @@ def read_outputs(source: str | None, tf_dir: str | None, terraform: str = "auto"
 
 
 def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
-    parser.add_argument("--outputs", help="terraform output -json as a file, or - for stdin")
-    parser.add_argument("--dir", help="run `terraform output -json` in this Terraform directory instead")
-    parser.add_argument("--out", default="generated", help="directory to write into (replaced whole)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--outputs", help="terraform output -json as a file, or - for stdin")
+    source.add_argument("--dir", help="run `terraform output -json` in this Terraform directory instead")
+    parser.add_argument("--out", default="generated",
+                        help="directory to write airflow.cfg, airflow_ecs.env and the run_task template into; "
+                             "other files there are left alone, and a file of those names that render did not "
+                             "write is never replaced")
     from airflow_ecs.terraform_runner import TERRAFORM_CHOICES  # it imports this module: not at the top
 
     parser.add_argument("--terraform", choices=TERRAFORM_CHOICES, default="auto",
@@ -156,12 +236,14 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out).resolve()
+    protected = (Path(args.outputs).resolve(),) if args.outputs not in (None, "-") else ()
     try:
-        render_to(read_outputs(args.outputs, args.dir, args.terraform), out_dir)
-    except (OutputsError, OSError) as error:
+        render_to(read_outputs(args.outputs, args.dir, args.terraform), out_dir, protected)
+    except (OutputsError, RenderError) as error:
         print(f"airflow-ecs render: {error}", file=sys.stderr)
         return 2
-    print(f"Wrote {out_dir}/airflow.cfg, {out_dir}/{TEMPLATE_FILE} and {out_dir}/airflow_ecs.env.\n"
-          f"Scheduler: append airflow.cfg's sections to $AIRFLOW_HOME/airflow.cfg, or load {out_dir}/airflow_ecs.env "
-          "into its environment.")
+    except OSError as error:
+        print(f"airflow-ecs render: {error.filename or out_dir}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    print(next_steps(out_dir))
     return 0

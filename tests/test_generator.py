@@ -147,7 +147,7 @@ def test_the_rendered_files_load_into_the_executors_config_and_a_valid_request(c
     assert Path(config.run_task_template).is_file()
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(cfg_text)
-    assert parser["core"]["executor"] == "airflow_ecs.executor.EcsFargateExecutor"
+    assert parser.sections() == ["ecs_fargate"]  # appended to a user's airflow.cfg, it adds no second [core]
 
     # The env file is the same configuration for the scheduler's environment.
     env_text = (out / "airflow_ecs.env").read_text()
@@ -213,8 +213,14 @@ def test_render_command_from_a_file(capsys, tmp_path):
     assert cli.main(["render", "--outputs", str(source), "--out", str(out)]) == 0
 
     stdout = capsys.readouterr().out
-    assert f"Wrote {out}/airflow.cfg" in stdout and str(out / "airflow_ecs.env") in stdout
-    assert sorted(p.name for p in out.iterdir()) == sorted(rendered("spot_with_events"))  # replaced whole
+    assert stdout == (
+        f"Wrote {out}/airflow.cfg, {out}/run_task_template.json.j2 and {out}/airflow_ecs.env.\n"
+        f"Scheduler, either: set -a; . {out}/airflow_ecs.env; set +a   (sets [core] executor too)\n"
+        f"or: cat {out}/airflow.cfg >> $AIRFLOW_HOME/airflow.cfg (once; it holds only [ecs_fargate]) and set "
+        "executor = airflow_ecs.executor.EcsFargateExecutor in that file's [core] section, or export "
+        "AIRFLOW__CORE__EXECUTOR=airflow_ecs.executor.EcsFargateExecutor.\n")
+    assert sorted(p.name for p in out.iterdir()) == sorted([*rendered("spot_with_events"), "stale.txt"])
+    assert (out / "stale.txt").read_text() == "from an older render"  # not render's: left alone
     golden = FIXTURES / "golden" / "spot_with_events"
     for name in ("airflow.cfg", "airflow_ecs.env", TEMPLATE_FILE):
         expected = (golden / name).read_text().replace(GOLDEN_TEMPLATE_PATH, str(out / TEMPLATE_FILE))
@@ -358,3 +364,145 @@ def test_outputs_the_executor_would_refuse_stop_render(change, message, tmp_path
     with pytest.raises(OutputsError, match=r"^terraform outputs give a setting the executor refuses: "
                                            r"\[ecs_fargate\] profiles = .*" + message):
         render_files(parse_outputs(data), str(tmp_path / TEMPLATE_FILE))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# render never loses a file it did not write
+# ---------------------------------------------------------------------------------------------------------
+
+SOURCE = FIXTURES / "outputs" / "fargate_minimal.json"
+USERS_CFG = "[core]\ndags_folder = /opt/airflow/dags\nexecutor = LocalExecutor\n\n[database]\nsql_alchemy_conn = x\n"
+
+
+def tree(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_render_into_airflow_home_refuses_the_users_airflow_cfg_and_touches_nothing(capsys, tmp_path):
+    home = tmp_path / "airflow"
+    (home / "dags").mkdir(parents=True)
+    (home / "dags" / "etl.py").write_text("# a DAG")
+    (home / "airflow.cfg").write_text(USERS_CFG)
+    before = tree(home)
+
+    assert cli.main(["render", "--outputs", str(SOURCE), "--out", str(home)]) == 2
+
+    assert capsys.readouterr().err == (f"airflow-ecs render: {home}/airflow.cfg exists and was not written by "
+                                       "airflow-ecs render; move it away or give --out another directory "
+                                       "(e.g. generated)\n")
+    assert tree(home) == before
+    assert sorted(p.name for p in home.iterdir()) == ["airflow.cfg", "dags"]  # no temporary file left
+
+
+def test_render_beside_other_files_keeps_them_and_its_own_input(capsys, tmp_path):
+    # The hint `airflow-ecs local` prints: the outputs file sits in the directory render writes to.
+    out = tmp_path / "generated"
+    out.mkdir()
+    source = out / "local-outputs.json"
+    source.write_text(SOURCE.read_text())
+    (out / "notes.txt").write_text("mine")
+
+    assert cli.main(["render", "--outputs", str(source), "--out", str(out)]) == 0
+    assert cli.main(["render", "--outputs", str(source), "--out", str(out)]) == 0  # its own files: replaced
+
+    assert source.read_text() == SOURCE.read_text()
+    assert (out / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["airflow.cfg", "airflow_ecs.env", TEMPLATE_FILE, "local-outputs.json", "notes.txt"])
+
+
+def test_render_never_writes_over_the_outputs_file_it_reads(capsys, tmp_path):
+    out = tmp_path / "generated"
+    out.mkdir()
+    source = out / "airflow_ecs.env"  # an odd name, but render must not eat its own input
+    source.write_text(SOURCE.read_text())
+
+    assert cli.main(["render", "--outputs", str(source), "--out", str(out)]) == 2
+
+    assert capsys.readouterr().err == (f"airflow-ecs render: {source} is the terraform outputs file render reads; "
+                                       "give --out another directory (e.g. generated) or move the outputs file\n")
+    assert source.read_text() == SOURCE.read_text()
+
+
+def test_render_does_not_write_through_a_symlink(capsys, tmp_path):
+    outside = tmp_path / "elsewhere.cfg"
+    outside.write_text("# Rendered by `airflow-ecs render` long ago\n")
+    out = tmp_path / "generated"
+    out.mkdir()
+    (out / "airflow.cfg").symlink_to(outside)
+
+    assert cli.main(["render", "--outputs", str(SOURCE), "--out", str(out)]) == 2
+
+    assert capsys.readouterr().err.startswith(f"airflow-ecs render: {out}/airflow.cfg is a symlink;")
+    assert outside.read_text() == "# Rendered by `airflow-ecs render` long ago\n"
+    assert (out / "airflow.cfg").is_symlink()
+
+
+def test_a_full_disk_on_the_second_file_leaves_the_previous_render_intact(capsys, monkeypatch, tmp_path):
+    out = tmp_path / "generated"
+    assert cli.main(["render", "--outputs", str(FIXTURES / "outputs" / "spot_with_events.json"),
+                     "--out", str(out)]) == 0
+    before = tree(out)
+    real_fdopen = os.fdopen
+    opened = []
+
+    def fdopen(descriptor, *args, **kwargs):
+        file = real_fdopen(descriptor, *args, **kwargs)
+        opened.append(file)
+        if len(opened) == 2:
+            def write(text):
+                raise OSError(28, "No space left on device", str(out / ".airflow_ecs.env.tmp"))
+            file.write = write
+        return file
+
+    monkeypatch.setattr("airflow_ecs.generator.os.fdopen", fdopen)
+    capsys.readouterr()
+
+    assert cli.main(["render", "--outputs", str(SOURCE), "--out", str(out)]) == 2
+
+    assert capsys.readouterr().err == f"airflow-ecs render: {out}/.airflow_ecs.env.tmp: No space left on device\n"
+    assert tree(out) == before  # the earlier render, whole; no temporary file left
+    assert len(opened) == 2
+
+
+def test_render_modes_follow_the_umask(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        out = tmp_path / "a" / "generated"
+        assert cli.main(["render", "--outputs", str(SOURCE), "--out", str(out)]) == 0
+    finally:
+        os.umask(previous)
+    assert out.stat().st_mode & 0o777 == 0o755
+    assert {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()} == {
+        "airflow.cfg": 0o644, "airflow_ecs.env": 0o644, TEMPLATE_FILE: 0o644}
+
+
+def test_appending_the_rendered_cfg_to_a_users_airflow_cfg_keeps_it_loadable(tmp_path):
+    out = tmp_path / "generated"
+    assert cli.main(["render", "--outputs", str(SOURCE), "--out", str(out)]) == 0
+    text = USERS_CFG + "\n" + (out / "airflow.cfg").read_text()
+    parser = configparser.ConfigParser(interpolation=None, strict=True)  # as Airflow's: a repeated section raises
+    parser.read_string(text)
+    assert parser.sections() == ["core", "database", "ecs_fargate"]
+    assert load_config(lambda key: parser.get("ecs_fargate", key, fallback=None)).cluster == "data-platform"
+
+
+def test_render_without_a_source_says_how_to_give_one(capsys, monkeypatch, tmp_path):
+    assert cli.main(["render", "--out", str(tmp_path / "g")]) == 2
+    assert capsys.readouterr().err == ("airflow-ecs render: no terraform outputs given; use --outputs FILE "
+                                       "(terraform output -json), --outputs - for stdin, or --dir TERRAFORM_DIR\n")
+    tty = io.StringIO()
+    tty.isatty = lambda: True
+    monkeypatch.setattr("sys.stdin", tty)
+    assert cli.main(["render", "--outputs", "-", "--out", str(tmp_path / "g")]) == 2
+    assert capsys.readouterr().err == ("airflow-ecs render: --outputs - reads stdin, which is a terminal; pipe it: "
+                                       "terraform output -json | airflow-ecs render --outputs -\n")
+    assert not (tmp_path / "g").exists()
+
+
+def test_render_refuses_outputs_and_dir_together(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["render", "--outputs", str(SOURCE), "--dir", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "airflow-ecs render: error: argument --dir: not allowed with argument --outputs")

@@ -75,11 +75,11 @@ class LocalEcs:
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")).close()
         self.outputs = provision(self.client, self.region, execution_api_server_url=self.execution_api_server_url,
                                  task_environment=self.task_environment)
-        if self.outputs_path:
-            self.outputs_path.parent.mkdir(parents=True, exist_ok=True)
-            self.outputs_path.write_text(json.dumps(self.outputs, indent=2, sort_keys=True) + "\n")
         clients = self.client
         self.faults = FaultProxy(self.endpoint_url, self.fault_plan or FaultPlan(), port=self.port).start()
+        if self.outputs_path:  # only once the port is ours: a busy port must not leave a dead server's outputs
+            self.outputs_path.parent.mkdir(parents=True, exist_ok=True)
+            self.outputs_path.write_text(json.dumps(self.outputs, indent=2, sort_keys=True) + "\n")
         if self.fault_plan is not None:
             self.event_faults = FaultyEvents(self.client("events"), self.fault_plan)
             event_faults = self.event_faults
@@ -126,8 +126,14 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import importlib.util
+
     from airflow_ecs.local.containers import choose_runtime
 
+    if importlib.util.find_spec("moto") is None:
+        print("airflow-ecs local: moto is not installed; the local ECS needs it: pip install 'airflow-ecs[local]'",
+              file=sys.stderr)
+        return 2
     try:
         runtime, why_not = choose_runtime(args.runtime)
     except ContainerRuntimeUnavailable as error:
@@ -138,7 +144,13 @@ def run(args: argparse.Namespace) -> int:
     local = LocalEcs(port=args.port, execution_api_server_url=args.execution_api_server_url,
                      outputs_path=args.outputs, start_delay=args.start_delay, max_concurrent=args.max_concurrent,
                      runtime=runtime)
-    local.start()
+    try:
+        local.start()
+    except OSError as error:  # the port is taken (EADDRINUSE) or not ours to bind
+        local.stop()
+        print(f"airflow-ecs local: cannot listen on 127.0.0.1:{args.port} ({error.strerror or error}); stop what "
+              "uses it or give another --port (0: any free port)", file=sys.stderr)
+        return 2
     print(f"local ECS on {local.executor_endpoint_url} ({runtime} runtime); outputs in {args.outputs}. "
           f"Render the config with:\n"
           f"  airflow-ecs render --outputs {args.outputs} --out generated\n"
