@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -401,6 +402,13 @@ def parse_bool(key: str, raw: str) -> bool:
     raise ConfigError(key, raw, "expected True or False")
 
 
+# Seconds that must be more than zero: 0 would stop every task at once (pending_timeout) or sweep DescribeTasks at
+# every scheduler loop, into ECS's throttling (poll_interval), or spin (reconcile_interval).
+POSITIVE_FLOATS = ("launch_rate", "poll_interval", "pending_timeout", "reconcile_interval")
+# ECS's pattern for a capacity provider name (FARGATE, FARGATE_SPOT or one the account created).
+_PROVIDER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+
+
 def parse_number(key: str, raw: str, kind: type, minimum: float) -> Any:
     try:
         value = kind(raw.strip())
@@ -411,6 +419,8 @@ def parse_number(key: str, raw: str, kind: type, minimum: float) -> Any:
         raise ConfigError(key, raw, f"expected a finite number, e.g. {OPTIONS_BY_NAME[key].example}")
     if value < minimum:
         raise ConfigError(key, raw, f"expected at least {minimum}, e.g. {OPTIONS_BY_NAME[key].example}")
+    if key in POSITIVE_FLOATS and value <= 0:
+        raise ConfigError(key, raw, f"expected more than 0, e.g. {OPTIONS_BY_NAME[key].example}")
     return value
 
 
@@ -468,6 +478,9 @@ def _strategy_item(key: str, shown: object, name: str, weight: object, base: obj
         raise ConfigError(key, shown, f"weight and base must be whole numbers; {good}") from None
     if not 0 <= weight_i <= 1000 or not 0 <= base_i <= 100000:
         raise ConfigError(key, shown, f"weight must be 0-1000 and base 0-100000; {good}")
+    if not _PROVIDER_NAME.match(name.strip()):
+        raise ConfigError(key, shown, f"capacity provider {name.strip()!r} is not a name (letters, digits, _ and -; "
+                                      f"items separated by commas); {good}")
     return CapacityProviderItem(name.strip(), weight_i, base_i)
 
 
@@ -537,8 +550,9 @@ def _profile(name: str, settings: object) -> Profile:
         if value is None:
             continue
         items = parse_list(value) if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) and i.startswith(prefix) for i in items):
-            raise bad(field, value, f"expected ids starting with {prefix}")
+        if not isinstance(items, (list, tuple)) or not all(
+                isinstance(i, str) and i.startswith(prefix) and not any(c.isspace() for c in i) for i in items):
+            raise bad(field, value, f"expected ids starting with {prefix}, separated by commas")
         values[field] = tuple(items)
     if settings.get("assign_public_ip") is not None:
         if not isinstance(settings["assign_public_ip"], bool):
@@ -573,7 +587,7 @@ def load_config(get: Callable[[str], str | None]) -> EcsConfig:
         elif option.type == "integer":
             values[option.name] = parse_number(option.name, text, int, 1)
         elif option.type == "float":
-            values[option.name] = parse_number(option.name, text, float, 0.0 if option.name != "launch_rate" else 0.01)
+            values[option.name] = parse_number(option.name, text, float, 0.0)
         elif option.name in ("security_groups", "subnets"):
             values[option.name] = parse_list(text)
         elif option.name.endswith("capacity_provider_strategy"):
@@ -599,6 +613,9 @@ def load_config(get: Callable[[str], str | None]) -> EcsConfig:
     for key in ("subnets", "security_groups"):
         prefix = "subnet-" if key == "subnets" else "sg-"
         for item in values[key]:
+            if any(character.isspace() for character in item):
+                raise ConfigError(key, raw[key], f"ids are separated by commas, not spaces, e.g. "
+                                                 f"{OPTIONS_BY_NAME['subnets'].example if key == 'subnets' else 'sg-0a1b,sg-2c3d'}")
             if not item.startswith(prefix):
                 raise ConfigError(key, item, f"expected ids starting with {prefix}, e.g. {OPTIONS_BY_NAME[key].example}")
     if values["aws_conn_id"] and values["aws_profile"]:
@@ -617,17 +634,12 @@ def load_config(get: Callable[[str], str | None]) -> EcsConfig:
 
 
 def load_cli_config(path: str | None) -> EcsConfig:
-    """The config a command line tool works with: an airflow.cfg file's [ecs_fargate], else Airflow's own."""
+    """The config a command line tool works with: an airflow.cfg file's [ecs_fargate] (the environment over it,
+    as Airflow layers them), else Airflow's own."""
     if path:
-        import configparser
+        from airflow_ecs.startup import file_section
 
-        parser = configparser.ConfigParser(interpolation=None)
-        if not parser.read(path):
-            raise ConfigError("--config", path, "no such file; give an airflow.cfg with an [ecs_fargate] section, "
-                                                "e.g. generated/airflow.cfg from airflow-ecs render")
-        if not parser.has_section(SECTION):
-            raise ConfigError("--config", path, f"has no [{SECTION}] section; render one with airflow-ecs render")
-        return load_config(lambda key: parser.get(SECTION, key, fallback=None))
+        return load_config(file_section(path)[1])
     from airflow.configuration import conf
 
     return load_config(airflow_getter(conf))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import urllib.error
 import urllib.request
@@ -58,9 +59,26 @@ def check_cluster(ecs: Any, config: EcsConfig) -> Check:
     if cluster is None:
         return Check("cluster", FAIL, f"cluster {config.cluster!r} not found in {config.region}; check "
                                       "[ecs_fargate] cluster and region")
-    providers = ", ".join(cluster.get("capacityProviders") or []) or "none"
+    attached = list(cluster.get("capacityProviders") or [])
+    missing = [name for name in strategy_providers(config) if name not in attached]
+    if missing:
+        return Check("cluster", FAIL, f"cluster {config.cluster!r} has no capacity provider {missing[0]!r} (attached: "
+                                      f"{', '.join(attached) or 'none'}); attach it to the cluster or fix "
+                                      "[ecs_fargate] capacity_provider_strategy")
+    providers = ", ".join(attached) or "none"
     return Check("cluster", OK, f"{cluster.get('clusterArn', config.cluster)} ({cluster.get('status')}; "
                                 f"capacity providers: {providers})")
+
+
+def strategy_providers(config: EcsConfig) -> list[str]:
+    """Every capacity provider a task of this config may be launched on (section, fallback, each profile): a
+    strategy naming one the cluster lacks fails every such RunTask."""
+    names: list[str] = []
+    strategies = [config.capacity_provider_strategy, config.fallback_capacity_provider_strategy,
+                  *(profile.capacity_provider_strategy or () for profile in config.profiles)]
+    for strategy in strategies:
+        names.extend(item.capacity_provider for item in strategy if item.capacity_provider not in names)
+    return names
 
 
 def check_task_definition(describe: Callable[[str], Mapping[str, Any]],
@@ -93,6 +111,45 @@ def check_logs(definition: Mapping[str, Any], config: EcsConfig) -> Check:
                                  f"(prefix {options.get('awslogs-stream-prefix')})")
     return Check("logs", WARN, f"container {config.container_name!r} does not log through awslogs: the "
                                "Airflow UI cannot show its log and failures come without their last lines")
+
+
+ECR_IMAGE = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
+                       r"(?P<repository>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>sha256:[0-9a-f]+))?$")
+
+
+def ecr_image(image: str) -> dict[str, str] | None:
+    """An ECR image URI's parts (account, region, repository, tag or digest), or None for another registry."""
+    match = ECR_IMAGE.match(image or "")
+    if match is None:
+        return None
+    parts = {key: value for key, value in match.groupdict().items() if value}
+    if "tag" not in parts and "digest" not in parts:
+        parts["tag"] = "latest"
+    return parts
+
+
+def check_image(ecr: Any, definition: Mapping[str, Any], config: EcsConfig) -> Check:
+    """The Airflow container's image exists in ECR: else every task stops with CannotPullContainerError."""
+    container = container_definition(definition, config.container_name)
+    if container is None:
+        return Check("image", SKIP, "no task definition to read")
+    image = str(container.get("image") or "")
+    parts = ecr_image(image)
+    if parts is None:
+        return Check("image", SKIP, f"{image or '(none)'} is not in ECR; not checked")
+    if parts["region"] != config.region:
+        return Check("image", SKIP, f"{image} is in ECR in {parts['region']}, not {config.region}; not checked")
+    image_id = {"imageDigest": parts["digest"]} if "digest" in parts else {"imageTag": parts["tag"]}
+    try:
+        ecr.describe_images(registryId=parts["account"], repositoryName=parts["repository"],
+                                                 imageIds=[image_id])
+    except Exception as error:  # noqa: BLE001 - every failure is a finding
+        code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+        if code in ("ImageNotFoundException", "RepositoryNotFoundException"):
+            return Check("image", FAIL, f"{image} is not in ECR ({code}): every task would stop with "
+                                        "CannotPullContainerError; push it (make image) or fix the task definition")
+        return Check("image", WARN, f"cannot look {image} up in ECR ({_aws_error(error)})")
+    return Check("image", OK, f"{image} is in ECR")
 
 
 def check_network(ec2: Any, config: EcsConfig) -> Check:
@@ -183,11 +240,13 @@ def run_checks(config: EcsConfig, client: Callable[[str], Any]) -> list[Check]:
     ecs = client("ecs")
     checks.append(check_cluster(ecs, config))
     definition = None
+    ecr = client("ecr")
     for view in config.launch_views():  # the section's own task definition first, then each profile's
         check, view_definition = check_task_definition(partial(ecs_api.describe_task_definition, ecs), view)
         definition = definition or view_definition
         checks.append(check)
         checks.append(check_logs(view_definition or {}, view))
+        checks.append(check_image(ecr, view_definition or {}, view))
     checks.append(check_network(client("ec2"), config))
     checks.append(check_pass_role(client("iam"), caller, definition))
     checks.append(check_events_queue(client("sqs"), config))
@@ -203,27 +262,38 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Exit 0 when nothing failed (warnings and skipped checks allowed), 1 when a check failed, 2 on bad config."""
-    from airflow_ecs.config import ConfigError, load_cli_config
+    """Exit 0 when nothing failed (warnings and skipped checks allowed), 1 when a check failed, 2 when the
+    scheduler would refuse to start (the same line it logs) or no credentials can be made."""
+    from airflow_ecs.config import ConfigError
+    from airflow_ecs.run_task_request import RequestError
+    from airflow_ecs.startup import check_cli_settings
 
     try:
-        config = load_cli_config(args.config)
+        config, _ = check_cli_settings(args.config)  # exactly the scheduler's start-up checks
         client = ecs_api.client_factory(config)
-    except (ConfigError, ecs_api.CredentialsError) as error:
+    except (ConfigError, RequestError, ecs_api.CredentialsError) as error:
         print(f"airflow-ecs check: {error}", file=sys.stderr)
         return 2
     checks = run_checks(config, client)
     if args.json:
         print(json.dumps([asdict(check) for check in checks], indent=2))
     else:
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(title=f"airflow-ecs check: cluster {config.cluster} in {config.region}")
-        for column in ("check", "status", "detail"):
-            table.add_column(column, overflow="fold")
-        style = {OK: "green", FAIL: "bold red", WARN: "yellow", SKIP: "dim"}
-        for check in checks:
-            table.add_row(check.name, f"[{style[check.status]}]{check.status}[/]", check.detail)
-        Console(width=160).print(table)
+        print_table(checks, f"airflow-ecs check: cluster {config.cluster} in {config.region}")
     return 1 if any(check.status == FAIL for check in checks) else 0
+
+
+def print_table(checks: list[Check], title: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    # The terminal's own width (80 when not a terminal); details fold, and rich markup in them ([ecs_fargate])
+    # is text, not style.
+    table = Table(title=escape(title))
+    table.add_column("check", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("detail", overflow="fold", ratio=1)
+    style = {OK: "green", FAIL: "bold red", WARN: "yellow", SKIP: "dim"}
+    for check in checks:
+        table.add_row(escape(check.name), f"[{style[check.status]}]{check.status}[/]", escape(check.detail))
+    Console().print(table)

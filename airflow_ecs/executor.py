@@ -38,7 +38,6 @@ from airflow_ecs.config import (
     EcsConfig,
     Profile,
     airflow_getter,
-    check_known_keys,
     load_config,
 )
 from airflow_ecs.events import (
@@ -49,7 +48,7 @@ from airflow_ecs.events import (
     delete_messages,
     release_messages,
 )
-from airflow_ecs.executor_config import ExecutorConfigError, parse_executor_config, with_profile
+from airflow_ecs.executor_config import ExecutorConfigError
 from airflow_ecs.failures import start_retry_delay
 from airflow_ecs.launcher import Launched, Launcher
 from airflow_ecs.metrics import Metrics, status_gauge
@@ -58,13 +57,9 @@ from airflow_ecs.run_task_request import (
     RequestError,
     RunTaskTemplate,
     TaskIdentity,
-    TemplateError,
-    build_request,
-    load_template,
     started_by,
-    validate,
-    with_launch,
 )
+from airflow_ecs.startup import build_task_request, check_settings
 from airflow_ecs.task_logs import awslogs_stream, container_name_of
 from airflow_ecs.tracking import (
     CancelLaunch,
@@ -180,11 +175,6 @@ def identity_of_workload(workload: Any) -> TaskIdentity:
                         getattr(workload, "queue", None) or "default")
 
 
-def sample_identity() -> TaskIdentity:
-    return TaskIdentity("example_dag", "example_task", "manual__2026-01-01T00:00:00+00:00", -1, 1,
-                        "01900000-0000-7000-8000-000000000000", "default")
-
-
 class EcsFargateExecutor(BaseExecutor):
     """Runs each Airflow task instance as its own ECS task, on Fargate or EC2."""
 
@@ -239,7 +229,9 @@ class EcsFargateExecutor(BaseExecutor):
         return getattr(self, "team_name", None)  # BaseExecutor sets it (None outside multi-team)
 
     def load_ecs_config(self) -> EcsConfig:
-        config = load_config(airflow_getter(self.conf))
+        return self._for_team(load_config(airflow_getter(self.conf)))
+
+    def _for_team(self, config: EcsConfig) -> EcsConfig:
         if self._team and not config.execution_api_server_url:
             # A team's API server, when the team names one ([core] execution_api_server_url for the team):
             # the team's containers must reach it, not the image's default.
@@ -261,30 +253,10 @@ class EcsFargateExecutor(BaseExecutor):
             raise ExecutorStartError(error) from None
 
     def _start(self) -> None:
-        check_known_keys(self._configured_section())
-        config = self.load_ecs_config()
+        # The same checks as `airflow-ecs check` (startup.check_settings): one verdict for both.
+        config, self._template = check_settings(self._configured_section(), airflow_getter(self.conf),
+                                                refine=self._for_team)
         self.ecs_config = config
-        if not config.task_definition and not config.run_task_template:
-            raise ConfigError("task_definition", "", "required by the shipped run_task template; e.g. airflow-worker")
-        self._template = load_template(config.run_task_template or None)
-        for profile in (None, *config.profiles):
-            # Refuse a template or profile that cannot produce a valid request now, not at the first task.
-            for_whom = f" for profile {profile.name!r}" if profile else ""
-            view = config.for_profile(profile)
-            try:
-                sample = self._build(profile, view, sample_identity(), ["python", "-c", "pass"], None)
-                if view.fallback_capacity_provider_strategy:
-                    # The request a capacity failure would send: it must be valid too, and now.
-                    validate(with_launch(sample, sample_identity(), 1, fallback_strategy(view)), self._template)
-            except ExecutorConfigError as error:
-                raise ConfigError("profiles", profile.name if profile else "", str(error)) from None
-            except RequestError as error:
-                raise TemplateError(f"run_task_template does not render a valid RunTask request{for_whom}: "
-                                    f"{error}") from None
-            except Exception as error:  # noqa: BLE001 - a wrong shape (a dict for a list...): one line, no traceback
-                raise TemplateError(f"run_task_template renders a RunTask request of the wrong shape{for_whom} "
-                                    f"({type(error).__name__}: {error}); e.g. overrides.containerOverrides must be "
-                                    "a list of objects, overrides an object") from None
         self._connect(config)
         if config.check_health_on_startup:
             self.health_check()
@@ -398,15 +370,8 @@ class EcsFargateExecutor(BaseExecutor):
     def _build(self, profile: Profile | None, config: EcsConfig, identity: TaskIdentity, command: Sequence[str],
                executor_config: Any) -> dict[str, Any]:
         assert self._template is not None
-        return build_request(
-            template=self._template,
-            config=config,
-            identity=dataclasses.replace(identity, team=self._team) if self._team else identity,
-            command=command,
-            executor_config=executor_config,
-            settings=with_profile(parse_executor_config(executor_config), profile),
-            profile=profile.name if profile else "",
-        )
+        identity = dataclasses.replace(identity, team=self._team) if self._team else identity
+        return build_task_request(self._template, profile, config, identity, command, executor_config)
 
     # --- Airflow's entry points on the scheduler thread ---
 

@@ -241,6 +241,16 @@ def validate(request: Mapping[str, Any], template: RunTaskTemplate | None = None
         )
 
 
+def check_template_request(request: Mapping[str, Any], template: RunTaskTemplate) -> None:
+    """What the template must not say before the executor adds to it: ``tags`` in boto3's list form (the
+    executor puts its own in front; ``count`` is ``validate``'s)."""
+    tags = request.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(tag, Mapping) for tag in tags):
+        raise TemplateError(f"run_task_template {template.line_mentioning('tags')}: \"tags\" must be a list of "
+                            '{"key": ..., "value": ...} objects, as boto3 takes them, e.g. '
+                            '"tags": [{"key": "team", "value": "data"}]')
+
+
 def build_request(
     *,
     template: RunTaskTemplate,
@@ -259,6 +269,7 @@ def build_request(
     context = template_context(config, identity, command, executor_config)
     context["profile"] = profile
     request = render(template, context)
+    check_template_request(request, template)
     request["startedBy"] = started_by(identity)
     request["tags"] = identity_tags(identity) + [
         tag for tag in request.get("tags", []) if not str(tag.get("key", "")).startswith("airflow:")

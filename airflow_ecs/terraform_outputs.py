@@ -44,6 +44,10 @@ CONTRACT: dict[str, tuple[type, bool]] = {
 }
 
 
+# The outputs that are lists of ids, with an example of each.
+ID_LISTS = {"subnet_ids": '["subnet-0a1b2c3d"]', "security_group_ids": '["sg-0123456789abcdef0"]'}
+
+
 @dataclass(frozen=True)
 class ProfileOutputs:
     """One queue profile as Terraform built it; None means the profile inherits the section's value."""
@@ -168,7 +172,12 @@ def parse_outputs(data: Mapping[str, Any]) -> DeploymentOutputs:
                                    f"output {MODULE_OUTPUT!r}?)")
             values[name] = None
             continue
-        if not isinstance(value, kind) or (kind is list and not all(isinstance(v, (str, dict)) for v in value)):
+        if name in ID_LISTS and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            # [1, 2] is a list too: name what is wrong in it, not only the container.
+            wrong = value if not isinstance(value, list) else next(v for v in value if not isinstance(v, str))
+            raise OutputsError(f"terraform outputs: {name!r} is {type(value).__name__} {value!r}; expected a list of "
+                               f"id strings, e.g. {ID_LISTS[name]} (not {type(wrong).__name__} {wrong!r})")
+        if not isinstance(value, kind):
             raise OutputsError(f"terraform outputs: {name!r} is {type(value).__name__} {value!r}; expected a "
                                f"{kind.__name__}")
         values[name] = value

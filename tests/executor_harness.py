@@ -42,7 +42,7 @@ def ecs_env(moto_server, monkeypatch, frozen_moto_tasks):
     resources = aws.provision(moto_server)
 
     def configure(**extra: str) -> None:
-        for key, value in aws.env_for(moto_server, resources, **{"poll_interval": "0", **extra}).items():
+        for key, value in aws.env_for(moto_server, resources, **{"poll_interval": "0.001", **extra}).items():
             monkeypatch.setenv(key, value)
 
     configure()

@@ -168,3 +168,175 @@ def test_pass_role_that_cannot_be_simulated_is_skipped_not_failed():
     iam, _ = stubbed_iam(error="AccessDenied")
     check = check_pass_role(iam, CALLER, ROLES)
     assert check.status == "skip" and "AccessDenied" in check.detail and "RunTask will tell" in check.detail
+
+
+# --- one verdict: `check` refuses what the scheduler refuses, with the same line ---
+
+def scheduler_line() -> str:
+    import pytest
+
+    from airflow_ecs.executor import EcsFargateExecutor, ExecutorStartError
+
+    with pytest.raises(ExecutorStartError) as caught:
+        EcsFargateExecutor().start()
+    return str(caught.value.cause)
+
+
+def _template(tmp_path, body: str) -> str:
+    path = tmp_path / "run_task_template.json.j2"
+    path.write_text('{\n  "cluster": {{ conf.cluster | tojson }},\n  "taskDefinition": {{ conf.task_definition | '
+                    'tojson }},\n  "launchType": "FARGATE",\n  "overrides": {"containerOverrides": [{"name": '
+                    '{{ conf.container_name | tojson }}, "command": {{ command | tojson }}}]}' + body + '\n}\n')
+    return str(path)
+
+
+BAD_STARTS = {
+    "unknown key": (dict(subnet="subnet-0a1b2c3d"),
+                    "[ecs_fargate] subnet = (value not shown): not a key of [ecs_fargate]; did you mean subnets?"),
+    "template does not render": (dict(run_task_template=",\n  \"cpu\": {{ conf.no_such_key | tojson }}"),
+                                 "run_task_template TEMPLATE:6: \"cpu\": {{ conf.no_such_key | tojson }}: "
+                                 "'dict object' has no attribute 'no_such_key'"),
+    "tags in the template as an object": (
+        dict(run_task_template=',\n  "tags": {"team": "data"}'),
+        'run_task_template TEMPLATE:6: "tags": {"team": "data"}: "tags" must be a list of {"key": ..., '
+        '"value": ...} objects, as boto3 takes them, e.g. "tags": [{"key": "team", "value": "data"}]'),
+    "count in the template": (dict(run_task_template=',\n  "count": 2'),
+                              'RunTask count is 2 (template TEMPLATE:6: "count": 2): it must be 1 (or absent), one '
+                              'ECS task per Airflow task try'),
+    "profile with a size Fargate lacks": (
+        dict(profiles='{"odd": {"queues": ["odd"], "cpu": 300, "memory": 512}}'),
+        "[ecs_fargate] profiles = 'odd': executor_config['cpu/memory'] = (300, 512): "),
+    "subnets separated by spaces": (dict(subnets="subnet-0a1b2c3d subnet-4e5f6a7b"),
+                                    "[ecs_fargate] subnets = 'subnet-0a1b2c3d subnet-4e5f6a7b': ids are separated by "
+                                    "commas, not spaces, e.g. subnet-0a1b2c3d,subnet-4e5f6a7b"),
+    "strategy that is no strategy": (dict(capacity_provider_strategy="lol what", launch_type=""),
+                                     "[ecs_fargate] capacity_provider_strategy = 'lol what': capacity provider "
+                                     "'lol what' is not a name"),
+    "pending_timeout 0": (dict(pending_timeout="0"), "[ecs_fargate] pending_timeout = '0': expected more than 0, "
+                                                     "e.g. 600"),
+    "poll_interval 0": (dict(poll_interval="0"), "[ecs_fargate] poll_interval = '0': expected more than 0, e.g. 5"),
+}
+
+
+import pytest  # noqa: E402 - the tests above need no marks
+
+
+@pytest.mark.parametrize("case", list(BAD_STARTS))
+def test_check_refuses_what_the_scheduler_refuses_with_the_same_line(case, ecs_env, capsys, tmp_path):
+    settings, line = BAD_STARTS[case]
+    if "run_task_template" in settings:
+        settings = {**settings, "run_task_template": _template(tmp_path, settings["run_task_template"])}
+        line = "run_task_template does not render a valid RunTask request: " + line.replace(
+            "TEMPLATE", settings["run_task_template"])
+    ecs_env.configure(**settings)
+
+    said = scheduler_line()
+    capsys.readouterr()
+    assert main(["check"]) == 2
+
+    assert said.startswith(line)
+    assert capsys.readouterr().err == f"airflow-ecs check: {said}\n"
+
+
+def test_check_config_file_takes_the_environment_over_it_as_airflow_does(ecs_env, capsys, tmp_path, monkeypatch):
+    cfg = tmp_path / "airflow.cfg"
+    cfg.write_text("[ecs_fargate]\nregion = us-east-1\ncluster = airflow-test\ncontainer_name = airflow-worker\n"
+                   "task_definition = airflow-worker\n")
+    monkeypatch.setenv("AIRFLOW__ECS_FARGATE__SECURITY_GROUP", "sg-0123")  # a typo, through the environment
+    assert main(["check", "--config", str(cfg)]) == 2
+    assert capsys.readouterr().err == ("airflow-ecs check: [ecs_fargate] security_group = (value not shown): not a "
+                                       "key of [ecs_fargate]; did you mean security_groups?\n")
+
+
+@pytest.mark.parametrize("text, says", [
+    ("[ecs_fargate]\nregion = us-east-1\nregion = eu-west-1\n",
+     "not a readable airflow.cfg: While reading from 'CFG' [line 3]: option 'region' in section 'ecs_fargate' "
+     "already exists"),
+    ("[ecs_fargate]\nregion = us-east-1\n[ecs_fargate]\n",
+     "not a readable airflow.cfg: While reading from 'CFG' [line 3]: section 'ecs_fargate' already exists"),
+    ("region = us-east-1\n", "not a readable airflow.cfg: File contains no section headers. file: 'CFG', line: 1 "
+                             "'region = us-east-1\\n'"),
+    ("[ecs_fargate]\nregion\n", "not a readable airflow.cfg: Source contains parsing errors: 'CFG' [line 2]: "
+                                "'region\\n'"),
+])
+def test_check_of_a_broken_config_file_is_one_line(text, says, capsys, tmp_path):
+    cfg = tmp_path / "airflow.cfg"
+    cfg.write_text(text)
+    for command in ("check", "status"):
+        assert main([command, "--config", str(cfg)]) == 2
+        assert capsys.readouterr().err == f"airflow-ecs {command}: [ecs_fargate] --config = '{cfg}': " \
+                                          f"{says.replace('CFG', str(cfg))}\n"
+
+
+def test_an_unknown_aws_profile_is_one_line_for_check_and_scheduler(ecs_env, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    (tmp_path / "config").write_text("[profile airflow]\nregion = us-east-1\n")
+    ecs_env.configure(aws_profile="nope")
+    line = ("[ecs_fargate] aws_profile = 'nope': no such profile in the AWS config files (~/.aws/config, "
+            "~/.aws/credentials); name one of their profiles, or leave it empty for boto3's chain")
+    assert scheduler_line() == line
+    capsys.readouterr()
+    assert main(["check"]) == 2
+    assert capsys.readouterr().err == f"airflow-ecs check: {line}\n"
+
+
+def test_a_strategy_naming_a_provider_the_cluster_lacks_fails_check_and_start(ecs_env, capsys):
+    ecs_env.configure(capacity_provider_strategy="FARGATE_SPOT:1,my-asg:1", launch_type="")
+    line = ("cluster 'airflow-test' has no capacity provider 'my-asg' (attached: FARGATE, FARGATE_SPOT); attach it "
+            "to the cluster or fix [ecs_fargate] capacity_provider_strategy")
+    assert scheduler_line() == f"ECS executor health check: {line}"
+    code, checks = run_json(capsys, "check")
+    assert code == 1
+    assert {"name": "cluster", "status": "fail", "detail": line} in checks
+
+
+def test_check_finds_a_missing_ecr_image_and_a_present_one(ecs_env, capsys):
+    from tests import aws_fixtures as aws
+
+    ecs, ecr = aws.client(ecs_env.url, "ecs"), aws.client(ecs_env.url, "ecr")
+    repository = ecr.create_repository(repositoryName="airflow-worker")["repository"]
+    image = f"{repository['repositoryUri']}:v1"
+    ecs.register_task_definition(family="from-ecr", requiresCompatibilities=["FARGATE"], networkMode="awsvpc",
+                                 cpu="256", memory="512",
+                                 containerDefinitions=[{"name": "airflow-worker", "image": image, "memory": 512}])
+    ecs_env.configure(task_definition="from-ecr")
+
+    code, checks = run_json(capsys, "check")
+    image_check = next(check for check in checks if check["name"] == "image")
+    assert code == 1
+    assert image_check == {"name": "image", "status": "fail", "detail": (
+        f"{image} is not in ECR (ImageNotFoundException): every task would stop with CannotPullContainerError; "
+        "push it (make image) or fix the task definition")}
+
+    ecr.put_image(repositoryName="airflow-worker", imageTag="v1", imageManifest=json.dumps(
+        {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}))
+    code, checks = run_json(capsys, "check")
+    assert next(check for check in checks if check["name"] == "image") == {
+        "name": "image", "status": "ok", "detail": f"{image} is in ECR"}
+
+
+def test_ecr_image_uris_are_read():
+    from airflow_ecs.deployment_check import ecr_image
+
+    assert ecr_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/worker:3.3") == {
+        "account": "123456789012", "region": "eu-west-1", "repository": "team/worker", "tag": "3.3"}
+    assert ecr_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/worker") == {
+        "account": "123456789012", "region": "eu-west-1", "repository": "worker", "tag": "latest"}
+    assert ecr_image("123456789012.dkr.ecr.us-east-1.amazonaws.com/w@sha256:ab12")["digest"] == "sha256:ab12"
+    assert ecr_image("apache/airflow:3.3.2") is None
+    assert ecr_image("") is None
+
+
+def test_the_check_table_fits_the_terminal_and_shows_brackets(capsys, monkeypatch):
+    from airflow_ecs.deployment_check import FAIL, OK, Check, print_table
+
+    monkeypatch.setenv("COLUMNS", "100")
+    detail = "[ecs_fargate] cluster 'x' not found in us-east-1; check [ecs_fargate] cluster and region " * 3
+    print_table([Check("cluster", FAIL, detail), Check("credentials", OK, "[bold]calling as arn:aws:iam::1:user/u")],
+                "airflow-ecs check: cluster x in us-east-1")
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    flat = "".join(line.strip("│ ").rstrip() for line in out.splitlines())
+    assert "[ecs_fargate]" in out and "[bold]calling" in out
+    assert flat

@@ -100,7 +100,7 @@ def test_float_key_refuses_not_a_number(key):
     ("launch_burst", "250", 250),
     ("launch_rate", "0.5", 0.5),
     ("launch_rate", "20", 20.0),
-    ("poll_interval", "0", 0.0),
+    ("poll_interval", "0.5", 0.5),
     ("pending_timeout", "1200.5", 1200.5),
     ("end_timeout", "0", 0.0),
     ("reconcile_interval", "30", 30.0),
@@ -111,10 +111,26 @@ def test_typed_key_with_a_good_value_is_converted(key, raw, expected):
     assert type(value) is type(expected)
 
 
-def test_launch_rate_must_be_positive():
-    error = config_error(launch_rate="0")
-    assert error.key == "launch_rate"
-    assert "at least" in str(error)
+@pytest.mark.parametrize("key", ["launch_rate", "poll_interval", "pending_timeout", "reconcile_interval"])
+def test_rates_intervals_and_timeouts_must_be_positive(key):
+    # pending_timeout = 0 stopped every task before it ran; poll_interval = 0 swept ECS at every scheduler loop.
+    assert str(config_error(**{key: "0"})) == f"[ecs_fargate] {key} = '0': expected more than 0, e.g. " + {
+        "launch_rate": "20", "poll_interval": "5", "pending_timeout": "600", "reconcile_interval": "60"}[key]
+
+
+@pytest.mark.parametrize("key", ["subnets", "security_groups"])
+def test_ids_separated_by_spaces_are_refused(key):
+    raw = "subnet-0a1b2c3d subnet-4e5f6a7b" if key == "subnets" else "sg-0a1b sg-2c3d"
+    assert str(config_error(**{key: raw})) == (
+        f"[ecs_fargate] {key} = {raw!r}: ids are separated by commas, not spaces, e.g. "
+        + ("subnet-0a1b2c3d,subnet-4e5f6a7b" if key == "subnets" else "sg-0a1b,sg-2c3d"))
+
+
+def test_a_strategy_that_is_not_names_is_refused():
+    assert str(config_error(capacity_provider_strategy="lol what")) == (
+        "[ecs_fargate] capacity_provider_strategy = 'lol what': capacity provider 'lol what' is not a name "
+        "(letters, digits, _ and -; items separated by commas); e.g. FARGATE_SPOT:1,FARGATE:0 or "
+        '[{"capacityProvider": "FARGATE", "weight": 1}]')
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

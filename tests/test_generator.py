@@ -184,8 +184,24 @@ def test_a_mistyped_output_is_named(name):
     data = outputs_json("queue_profiles" if name == "profiles" else "spot_with_events")
     kind = CONTRACT[name][0]
     data[name]["value"] = WRONG_VALUE[kind]
-    with pytest.raises(OutputsError, match=rf"^terraform outputs: '{name}' is .*; expected a {kind.__name__}$"):
+    expected = "a list of id strings, e.g. " if name in ("subnet_ids", "security_group_ids") else f"a {kind.__name__}$"
+    with pytest.raises(OutputsError, match=rf"^terraform outputs: '{name}' is .*; expected {expected}"):
         parse_outputs(data)
+
+
+@pytest.mark.parametrize("value, wrong", [([1, 2], "int 1"), ([{"id": "subnet-0a1b2c3d"}], "dict {'id': 'subnet-0a1b2c3d'}"),
+                                          (["subnet-0a1b2c3d", None], "NoneType None")])
+def test_subnet_ids_that_are_not_strings_say_which_item(capsys, tmp_path, value, wrong):
+    data = outputs_json("fargate_minimal")
+    data["subnet_ids"]["value"] = value
+    source = tmp_path / "outputs.json"
+    source.write_text(json.dumps(data))
+
+    assert cli.main(["render", "--outputs", str(source), "--out", str(tmp_path / "generated")]) == 2
+
+    assert capsys.readouterr().err == (f"airflow-ecs render: terraform outputs: 'subnet_ids' is list {value!r}; "
+                                       f"expected a list of id strings, e.g. [\"subnet-0a1b2c3d\"] (not {wrong})\n")
+    assert not (tmp_path / "generated").exists()
 
 
 @pytest.mark.parametrize("case", CASES)
