@@ -32,6 +32,13 @@ def get_cli_commands() -> list:
         Arg(("--config",), help="an airflow.cfg holding [ecs_fargate] (default: Airflow's own config)"),
         Arg(("--json",), action="store_true", help="print JSON"),
     )
+    from airflow_ecs.task_status import ECS_STATES
+
+    filters = (
+        Arg(("--dag",), help="only this DAG's tasks"),
+        Arg(("--state",), type=str.upper, choices=ECS_STATES, help="only tasks in this ECS status"),
+        Arg(("--since",), help="only tasks created since: 30m, 2h, 1d or an ISO time"),
+    )
     return [GroupCommand(
         name="ecs",
         help="The ECS executor (airflow-ecs): check the deployment, list its tasks",
@@ -40,6 +47,6 @@ def get_cli_commands() -> list:
                                              "PassRole, events queue, execution API",
                           func=_run("airflow_ecs.deployment_check"), args=common),
             ActionCommand(name="status", help="ECS tasks running or recently stopped, with their Airflow keys",
-                          func=_run("airflow_ecs.task_status"), args=common),
+                          func=_run("airflow_ecs.task_status"), args=(*common, *filters)),
         ),
     )]

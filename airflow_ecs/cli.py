@@ -25,7 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from airflow_ecs import __version__
+
     parser = argparse.ArgumentParser(prog="airflow-ecs", description="Airflow tasks as ECS/Fargate tasks.")
+    parser.add_argument("--version", action="version", version=f"airflow-ecs {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)

@@ -7,7 +7,9 @@ ECS keeps a stopped task visible for at least an hour; the ``airflow:*`` tags th
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -32,6 +34,10 @@ class TaskRow:
     exit_code: int | None
     stop_code: str
     reason: str
+    task_arn: str = ""
+    created_at: str = ""  # ISO 8601, UTC; empty when ECS has not said
+    started_at: str = ""
+    stopped_at: str = ""
 
 
 def family_of(task_definition: str) -> str:
@@ -54,8 +60,51 @@ def row_of(task: Mapping[str, Any], container_name: str) -> TaskRow | None:
         run_id=str(tags.get("airflow:run_id")), map_index=int(tags.get("airflow:map_index") or -1),
         try_number=int(tags.get("airflow:try_number") or 0), ecs_task_id=task_id(task["taskArn"]),
         last_status=str(task.get("lastStatus")), exit_code=exit_code, stop_code=str(task.get("stopCode") or ""),
-        reason=reason,
+        reason=reason, task_arn=str(task["taskArn"]), created_at=iso(task.get("createdAt")),
+        started_at=iso(task.get("startedAt")), stopped_at=iso(task.get("stoppedAt")),
     )
+
+
+def iso(value: object) -> str:
+    """boto3's datetime (or moto's epoch seconds) as ISO 8601 in UTC."""
+    if isinstance(value, datetime.datetime):
+        return value.astimezone(datetime.timezone.utc).isoformat()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.datetime.fromtimestamp(value, datetime.timezone.utc).isoformat()
+    return ""
+
+
+_AGO = re.compile(r"^(\d+)\s*([smhd])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_since(text: str, now: datetime.datetime) -> datetime.datetime:
+    """``30m``, ``2h``, ``1d`` ago, or an ISO 8601 time (UTC when it names no zone)."""
+    match = _AGO.match(text.strip())
+    if match:
+        return now - datetime.timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    try:
+        moment = datetime.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"--since {text!r}: expected a duration such as 30m, 2h or 1d, or a time such as "
+                         "2026-01-01T12:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+
+
+def select(rows: Iterable[TaskRow], *, dag_id: str | None = None, state: str | None = None,
+           since: datetime.datetime | None = None) -> list[TaskRow]:
+    """The rows of one DAG, in one ECS status, created at or after ``since``: each filter only when given."""
+    chosen = []
+    for row in rows:
+        if dag_id is not None and row.dag_id != dag_id:
+            continue
+        if state is not None and row.last_status != state.upper():
+            continue
+        # A task whose creation time ECS did not report is kept: a filter must not hide what it cannot judge.
+        if since is not None and row.created_at and datetime.datetime.fromisoformat(row.created_at) < since:
+            continue
+        chosen.append(row)
+    return chosen
 
 
 def collect(ecs: Any, config: EcsConfig) -> list[TaskRow]:
@@ -77,30 +126,47 @@ def render_table(rows: Iterable[TaskRow], title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title)
+    from rich.markup import escape
+
+    # The terminal's width (80 when not a terminal): long cells fold instead of wrapping the whole row.
+    table = Table(title=escape(title))
     for column in ("dag", "task", "run", "try", "ECS task", "status", "exit", "stop code / reason"):
         table.add_column(column, overflow="fold")
     for row in rows:
         name = f"{row.task_id}[{row.map_index}]" if row.map_index >= 0 else row.task_id
         why = " ".join(part for part in (row.stop_code, row.reason) if part)
-        table.add_row(row.dag_id, name, row.run_id, str(row.try_number), row.ecs_task_id, row.last_status,
-                      "" if row.exit_code is None else str(row.exit_code), why)
-    Console(width=200).print(table)
+        table.add_row(*(escape(cell) for cell in (row.dag_id, name, row.run_id, str(row.try_number), row.ecs_task_id,
+                                                  row.last_status, "" if row.exit_code is None else str(row.exit_code),
+                                                  why)))
+    Console().print(table)
 
 
 def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     parser.add_argument("--config", help="an airflow.cfg holding [ecs_fargate] (default: Airflow's own config)")
     parser.add_argument("--json", action="store_true", help="print the tasks as JSON")
+    add_filters(parser)
+
+
+def add_filters(parser: Any) -> None:
+    parser.add_argument("--dag", help="only this DAG's tasks")
+    parser.add_argument("--state", type=str.upper, choices=ECS_STATES, help="only tasks in this ECS status")
+    parser.add_argument("--since", help="only tasks created since: 30m, 2h, 1d or an ISO time")
+
+
+# ECS's lastStatus values, in lifecycle order.
+ECS_STATES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING",
+              "STOPPED")
 
 
 def run(args: argparse.Namespace) -> int:
     """Exit 0 with the table (possibly empty), 1 when AWS could not be asked, 2 on bad config."""
-    from airflow_ecs.config import ConfigError, load_cli_config
+    from airflow_ecs.config import load_cli_config
 
     try:
+        since = parse_since(args.since, datetime.datetime.now(datetime.timezone.utc)) if args.since else None
         config = load_cli_config(args.config)
         ecs = ecs_api.client_factory(config)("ecs")
-    except (ConfigError, ecs_api.CredentialsError) as error:
+    except (ValueError, ecs_api.CredentialsError) as error:  # ConfigError is a ValueError
         print(f"airflow-ecs status: {error}", file=sys.stderr)
         return 2
     try:
@@ -111,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"airflow-ecs status: cannot list the tasks of cluster {config.cluster}: "
               f"{classify_error(error).describe()}", file=sys.stderr)
         return 1
+    rows = select(rows, dag_id=args.dag, state=args.state, since=since)
     if args.json:
         print(json.dumps([asdict(row) for row in rows], indent=2))
     else:

@@ -53,7 +53,7 @@ def test_check_with_a_bad_config_file_exits_2_with_one_line(tmp_path, capsys):
                                                "e.g. airflow-worker")
 
 
-def test_status_lists_this_deployments_tasks_with_their_airflow_keys(ecs_env, capsys):
+def test_status_lists_this_deployments_tasks_with_their_airflow_keys(ecs_env, capsys, monkeypatch):
     executor = started()
     running_key, running_arn = launch_one(executor, task_id="still_running")
     failed_key, failed_arn = launch_one(executor, task_id="ran_out_of_memory")
@@ -68,9 +68,58 @@ def test_status_lists_this_deployments_tasks_with_their_airflow_keys(ecs_env, ca
     assert by_task["still_running"]["ecs_task_id"] == running_arn.rsplit("/", 1)[-1]
     oom = by_task["ran_out_of_memory"]
     assert oom["last_status"] == "STOPPED" and oom["exit_code"] == 137 and "more memory" in oom["reason"]
-    assert main(["status"]) == 0  # the rich table renders too
-    assert "ran_out_of_memory" in capsys.readouterr().out
+    assert oom["task_arn"] == failed_arn
+    assert [row["task_id"] for row in run_json(capsys, "status", "--state", "running")[1]] == ["still_running"]
+    assert run_json(capsys, "status", "--dag", "other")[1] == []
+    assert len(run_json(capsys, "status", "--since", "1h")[1]) == 2
+    monkeypatch.setenv("COLUMNS", "120")
+    assert main(["status"]) == 0  # the rich table renders too, as wide as the terminal
+    out = capsys.readouterr().out
+    assert "ran_out_of_memory" in out and max(len(line) for line in out.splitlines()) <= 120
     executor.terminate()
+
+
+def test_status_filters_are_pure():
+    import datetime
+
+    from airflow_ecs.task_status import TaskRow, parse_since, select
+
+    now = datetime.datetime(2026, 1, 2, 12, 0, tzinfo=datetime.timezone.utc)
+
+    def row(dag, status, created):
+        return TaskRow(dag, "t", "r", -1, 1, "id", status, None, "", "", created_at=created)
+
+    rows = [row("etl", "RUNNING", "2026-01-02T11:50:00+00:00"), row("etl", "STOPPED", "2026-01-02T09:00:00+00:00"),
+            row("ml", "RUNNING", "2026-01-02T11:59:00+00:00"), row("ml", "PENDING", "")]
+    assert parse_since("30m", now) == datetime.datetime(2026, 1, 2, 11, 30, tzinfo=datetime.timezone.utc)
+    assert parse_since("2026-01-02T10:00", now) == datetime.datetime(2026, 1, 2, 10, tzinfo=datetime.timezone.utc)
+    assert select(rows, dag_id="etl") == rows[:2]
+    assert select(rows, state="running") == [rows[0], rows[2]]
+    assert select(rows, since=parse_since("1h", now)) == [rows[0], rows[2], rows[3]]  # no time: kept
+    assert select(rows, dag_id="ml", state="RUNNING", since=parse_since("1d", now)) == [rows[2]]
+    assert select(rows) == rows
+
+
+def test_status_rows_carry_the_arn_and_times_in_utc():
+    import datetime
+
+    from airflow_ecs.task_status import row_of
+
+    arn = "arn:aws:ecs:us-east-1:123456789012:task/c/abc"
+    tokyo = datetime.timezone(datetime.timedelta(hours=9))
+    task = {"taskArn": arn, "lastStatus": "STOPPED", "stopCode": "EssentialContainerExited",
+            "createdAt": datetime.datetime(2026, 1, 2, 21, 0, tzinfo=tokyo), "startedAt": 1767355300.5,
+            "containers": [{"name": "w", "exitCode": 0}],
+            "tags": [{"key": "airflow:dag_id", "value": "etl"}, {"key": "airflow:task_id", "value": "load"}]}
+    row = row_of(task, "w")
+    assert (row.task_arn, row.created_at, row.started_at, row.stopped_at) == (
+        arn, "2026-01-02T12:00:00+00:00", "2026-01-02T12:01:40.500000+00:00", "")
+
+
+def test_status_with_a_bad_since_is_one_line(ecs_env, capsys):
+    assert main(["status", "--since", "yesterday"]) == 2
+    assert capsys.readouterr().err == ("airflow-ecs status: --since 'yesterday': expected a duration such as 30m, 2h "
+                                       "or 1d, or a time such as 2026-01-01T12:00\n")
 
 
 def test_the_commands_are_under_airflows_own_cli(ecs_env, tmp_path):

@@ -40,3 +40,23 @@ def test_local_without_moto_says_what_to_install(capsys, monkeypatch, tmp_path):
     assert capsys.readouterr().err == ("airflow-ecs local: moto is not installed; the local ECS needs it: "
                                        "pip install 'airflow-ecs[local]'\n")
     assert not (tmp_path / "o.json").exists()
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == "airflow-ecs 0.1.0\n"
+
+
+EXPECTED = {"hello": "success", "fails": "failed", "flaky": "success"}
+
+
+def test_the_demo_says_a_run_that_failed_by_design_went_as_designed():
+    from airflow_ecs.demo import run_summary
+
+    assert run_summary("failed", [], EXPECTED) == (
+        "[demo] DAG run ended as designed (Airflow marks it failed: tasks that fail on purpose: fails)")
+    assert run_summary("failed", ["hello: failed (expected success)"], EXPECTED) == (
+        "[demo] DAG run failed (some tasks not as expected, below)")
+    assert run_summary("success", [], {"hello": "success"}) == "[demo] DAG run success"
