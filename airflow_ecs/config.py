@@ -239,6 +239,16 @@ OPTIONS: tuple[Option, ...] = (
         version_added="0.1.0",
     ),
     Option(
+        "run_task_kwargs",
+        "string",
+        "",
+        "Extra RunTask arguments as a JSON object, merged into every request after the run_task template (dicts "
+        "key by key, containers by name) and before each task's executor_config; checked by botocore's RunTask "
+        "model. AwsEcsExecutor's key of the same name and meaning.",
+        '{"propagateTags": "TASK_DEFINITION", "enableExecuteCommand": true}',
+        version_added="0.1.0",
+    ),
+    Option(
         "profiles",
         "string",
         "",
@@ -321,7 +331,11 @@ class EcsConfig:
     events_queue_url: str = ""
     reconcile_interval: float = 60.0
     check_health_on_startup: bool = True
+    run_task_kwargs: str = ""  # canonical JSON of an object (a string keeps the config hashable); see run_task_extra
     profiles: tuple[Profile, ...] = ()
+
+    def run_task_extra(self) -> dict[str, Any]:
+        return json.loads(self.run_task_kwargs) if self.run_task_kwargs else {}
 
     def profile_for_queue(self, queue: str) -> Profile | None:
         """The profile serving ``queue``; else the one named ``default``; else None (the section itself)."""
@@ -378,6 +392,7 @@ class EcsConfig:
         ]
         values["runs_on_fargate"] = self.runs_on_fargate
         values.pop("profiles")  # a template renders one task, of one profile: for_profile() already applied it
+        values["run_task_kwargs"] = self.run_task_extra()
         return values
 
 
@@ -482,6 +497,28 @@ def _strategy_item(key: str, shown: object, name: str, weight: object, base: obj
         raise ConfigError(key, shown, f"capacity provider {name.strip()!r} is not a name (letters, digits, _ and -; "
                                       f"items separated by commas); {good}")
     return CapacityProviderItem(name.strip(), weight_i, base_i)
+
+
+def parse_run_task_kwargs(raw: str) -> str:
+    """A JSON object of RunTask arguments, as canonical JSON; the executor's own arguments are refused. Its values
+    may hold secrets (environment overrides): an error shows no value but the offending entry's name."""
+    if not raw.strip():
+        return ""
+    example = OPTIONS_BY_NAME["run_task_kwargs"].example
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ConfigError("run_task_kwargs", raw, f"not valid JSON ({err.msg} at line {err.lineno} column "
+                                                  f"{err.colno}); e.g. {example}", show_value=False) from None
+    if not isinstance(data, Mapping):
+        raise ConfigError("run_task_kwargs", raw, f"expected a JSON object of RunTask arguments; e.g. {example}",
+                          show_value=False)
+    reserved = sorted(set(data) & {"startedBy", "clientToken", "count"})
+    if reserved:
+        raise ConfigError("run_task_kwargs", raw, f"{reserved[0]!r} is set by the executor (startedBy and clientToken "
+                                                  "identify the try; one Airflow task is one ECS task); remove it",
+                          show_value=False)
+    return json.dumps(data, sort_keys=True)
 
 
 def parse_profiles(raw: str) -> tuple[Profile, ...]:
@@ -594,6 +631,8 @@ def load_config(get: Callable[[str], str | None]) -> EcsConfig:
             values[option.name] = parse_capacity_provider_strategy(option.name, text)
         elif option.name == "profiles":
             values[option.name] = parse_profiles(text)
+        elif option.name == "run_task_kwargs":
+            values[option.name] = parse_run_task_kwargs(text)
         else:
             values[option.name] = text
 

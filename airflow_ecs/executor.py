@@ -371,7 +371,8 @@ class EcsFargateExecutor(BaseExecutor):
                executor_config: Any) -> dict[str, Any]:
         assert self._template is not None
         identity = dataclasses.replace(identity, team=self._team) if self._team else identity
-        return build_task_request(self._template, profile, config, identity, command, executor_config)
+        return build_task_request(self._template, profile, config, identity, command, executor_config,
+                                  definition=self._task_definitions.get(config.task_definition))
 
     # --- Airflow's entry points on the scheduler thread ---
 

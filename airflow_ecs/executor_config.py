@@ -38,6 +38,27 @@ KNOWN_KEYS = (
 RESERVED_RUN_TASK_KWARGS = ("startedBy", "clientToken", "count")
 
 
+def run_task_arguments() -> frozenset[str]:
+    """RunTask's own argument names (botocore's model): AwsEcsExecutor's executor_config puts them at the top
+    level, and so may ours (they are merged as ``run_task_kwargs``)."""
+    global _RUN_TASK_ARGUMENTS
+    if _RUN_TASK_ARGUMENTS is None:
+        import botocore.session
+
+        shape = botocore.session.get_session().get_service_model("ecs").operation_model("RunTask").input_shape
+        _RUN_TASK_ARGUMENTS = frozenset(shape.members)
+    return _RUN_TASK_ARGUMENTS
+
+
+_RUN_TASK_ARGUMENTS: frozenset[str] | None = None
+
+
+def reserved_entry(kwargs: Mapping[str, Any]) -> str | None:
+    """The first RunTask argument in ``kwargs`` that only the executor may set, or None."""
+    reserved = sorted(set(kwargs) & set(RESERVED_RUN_TASK_KWARGS))
+    return reserved[0] if reserved else None
+
+
 class ExecutorConfigError(ValueError):
     def __init__(self, key: str, value: object, expected: str):
         self.key, self.value = key, value
@@ -105,6 +126,13 @@ def _whole_number(key: str, value: object, low: int, high: int, unit: str) -> in
     return number
 
 
+def _tag_mapping(value: object) -> object:
+    """RunTask's (and AwsEcsExecutor's) ``[{"key": k, "value": v}]`` as ``{k: v}``; anything else unchanged."""
+    if isinstance(value, list) and all(isinstance(item, Mapping) and set(item) == {"key", "value"} for item in value):
+        return {item["key"]: item["value"] for item in value}
+    return value
+
+
 def _string_pairs(key: str, value: object) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, Mapping):
         raise ExecutorConfigError(key, value, "expected a dict of names to string values, e.g. {'STAGE': 'prod'}")
@@ -124,9 +152,14 @@ def parse_executor_config(raw: object) -> TaskSettings:
         return TaskSettings()
     if not isinstance(raw, Mapping):
         raise ExecutorConfigError("(whole)", raw, f"expected a dict with keys among {', '.join(KNOWN_KEYS)}")
-    unknown = sorted(set(raw) - set(KNOWN_KEYS))
+    top_level = sorted(set(raw) - set(KNOWN_KEYS) & run_task_arguments())  # AwsEcsExecutor's form
+    unknown = sorted(set(raw) - set(KNOWN_KEYS) - run_task_arguments())
     if unknown:
-        raise ExecutorConfigError(unknown[0], raw[unknown[0]], f"unknown key; known keys: {', '.join(KNOWN_KEYS)}")
+        raise ExecutorConfigError(unknown[0], raw[unknown[0]], f"unknown key; known keys: {', '.join(KNOWN_KEYS)} "
+                                                               "or a RunTask argument such as propagateTags")
+    if top_level:
+        raw = {key: value for key, value in raw.items() if key not in top_level} | {
+            "run_task_kwargs": deep_merge({key: raw[key] for key in top_level}, raw.get("run_task_kwargs") or {})}
     settings: dict[str, Any] = {}
     if raw.get("cpu") is not None:
         settings["cpu"] = parse_cpu(raw["cpu"])
@@ -148,7 +181,7 @@ def parse_executor_config(raw: object) -> TaskSettings:
                                       "expected at least one capacity provider, e.g. 'FARGATE_SPOT:1'")
         settings["capacity_provider_strategy"] = tuple(item.to_boto() for item in items)
     if raw.get("tags") is not None:
-        tags = _string_pairs("tags", raw["tags"])
+        tags = _string_pairs("tags", _tag_mapping(raw["tags"]))
         for name, value in tags:
             if name.lower().startswith(RESERVED_TAG_PREFIXES) or len(name) > 128 or len(value) > 256:
                 raise ExecutorConfigError("tags", dict(tags), f"tag {name!r}: keys are 1-128 characters not "
@@ -159,11 +192,11 @@ def parse_executor_config(raw: object) -> TaskSettings:
             if not isinstance(raw[key], Mapping):
                 raise ExecutorConfigError(key, raw[key], "expected a dict in the shape of boto3's run_task arguments")
             settings[key] = copy.deepcopy(dict(raw[key]))
-    reserved = sorted(set(settings.get("run_task_kwargs", {})) & set(RESERVED_RUN_TASK_KWARGS))
+    reserved = reserved_entry(settings.get("run_task_kwargs", {}))
     if reserved:
         # Only the offending entry: the rest (overrides, environment values) may hold what must not be logged.
-        raise ExecutorConfigError("run_task_kwargs", {reserved[0]: raw["run_task_kwargs"][reserved[0]]},
-                                  f"{reserved[0]!r} is set by the executor (startedBy and clientToken identify the "
+        raise ExecutorConfigError("run_task_kwargs", {reserved: raw["run_task_kwargs"][reserved]},
+                                  f"{reserved!r} is set by the executor (startedBy and clientToken identify the "
                                   "try; one Airflow task is one ECS task); remove it")
     return TaskSettings(**settings)
 
@@ -239,11 +272,48 @@ def request_runs_on_fargate(request: Mapping[str, Any]) -> bool | None:
     return None
 
 
+def check_task_size_overrides(overrides: Mapping[str, Any]) -> None:
+    """``overrides={"cpu": "300", "memory": "512"}`` gets the same Fargate size check as ``cpu=``/``memory=``.
+
+    Only when both are given: with one, the task definition's other size applies, which is not known here."""
+    if overrides.get("cpu") is None or overrides.get("memory") is None:
+        return
+    try:
+        cpu, memory = parse_cpu(overrides["cpu"]), parse_memory(overrides["memory"])
+    except ExecutorConfigError as error:
+        raise ExecutorConfigError("overrides", {"cpu": overrides["cpu"], "memory": overrides["memory"]},
+                                  str(error).split(": ", 1)[-1]) from None
+    if not is_valid(cpu, memory):
+        raise ExecutorConfigError("overrides", {"cpu": overrides["cpu"], "memory": overrides["memory"]},
+                                  describe_invalid(cpu, memory))
+
+
+def check_container_names(request: Mapping[str, Any], names: list[str] | None, task_definition: str) -> None:
+    """Every container override must name a container of the task definition: ECS refuses the task otherwise.
+    ``names`` None: the definition was not read (nothing to check against)."""
+    if names is None:
+        return
+    for override in (request.get("overrides") or {}).get("containerOverrides") or []:
+        if override.get("name") not in names:
+            raise ExecutorConfigError("overrides", {"containerOverrides": [{"name": override.get("name")}]},
+                                      f"task definition {task_definition!r} has no container "
+                                      f"{override.get('name')!r} (it has {', '.join(names)})")
+
+
+def merge_run_task_kwargs(request: Mapping[str, Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """RunTask arguments over a request (deeply; containers by name). A strategy replaces the launch type:
+    RunTask takes one or the other."""
+    result = deep_merge(request, kwargs)
+    if "capacityProviderStrategy" in kwargs and "launchType" not in kwargs:
+        result.pop("launchType", None)
+    return result
+
+
 def apply_settings(request: Mapping[str, Any], settings: TaskSettings, container_name: str) -> dict[str, Any]:
     """The request with the task's settings applied; raises ExecutorConfigError for what ECS would refuse."""
     result = copy.deepcopy(dict(request))
     if settings.run_task_kwargs:
-        result = deep_merge(result, settings.run_task_kwargs)
+        result = merge_run_task_kwargs(result, settings.run_task_kwargs)
     if settings.overrides:
         result["overrides"] = deep_merge(result.get("overrides", {}), settings.overrides)
     if settings.capacity_provider_strategy is not None:
@@ -254,6 +324,8 @@ def apply_settings(request: Mapping[str, Any], settings: TaskSettings, container
         result.pop("platformVersion", None)  # ECS refuses platformVersion outside Fargate
 
     container = container_override(result, container_name)
+    if settings.overrides and fargate is not False and settings.cpu is None and settings.memory is None:
+        check_task_size_overrides(result["overrides"])
     if settings.cpu is not None or settings.memory is not None:
         if fargate is not False:
             if settings.cpu is None or settings.memory is None:

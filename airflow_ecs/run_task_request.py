@@ -26,6 +26,7 @@ from airflow_ecs.executor_config import (
     apply_settings,
     container_override,
     merge_environment,
+    merge_run_task_kwargs,
 )
 
 OVERRIDES_LIMIT = 8192  # characters of the overrides JSON, as ECS counts them
@@ -270,6 +271,8 @@ def build_request(
     context["profile"] = profile
     request = render(template, context)
     check_template_request(request, template)
+    if config.run_task_kwargs:  # [ecs_fargate] run_task_kwargs: over the template, under executor_config
+        request = merge_run_task_kwargs(request, config.run_task_extra())
     request["startedBy"] = started_by(identity)
     request["tags"] = identity_tags(identity) + [
         tag for tag in request.get("tags", []) if not str(tag.get("key", "")).startswith("airflow:")

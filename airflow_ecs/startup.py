@@ -13,7 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from airflow_ecs.config import SECTION, ConfigError, EcsConfig, Profile, check_known_keys, load_config
-from airflow_ecs.executor_config import ExecutorConfigError, parse_executor_config, with_profile
+from airflow_ecs.executor_config import (
+    ExecutorConfigError,
+    check_container_names,
+    parse_executor_config,
+    with_profile,
+)
 from airflow_ecs.run_task_request import (
     RequestError,
     RunTaskTemplate,
@@ -35,9 +40,13 @@ def sample_identity() -> TaskIdentity:
 
 
 def build_task_request(template: RunTaskTemplate, profile: Profile | None, config: EcsConfig, identity: TaskIdentity,
-                       command: Sequence[str], executor_config: Any, launch: int = 0) -> dict[str, Any]:
-    """One task's RunTask request: what the executor sends, and what start-up renders for each profile."""
-    return build_request(
+                       command: Sequence[str], executor_config: Any, launch: int = 0,
+                       definition: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One task's RunTask request: what the executor sends, and what start-up renders for each profile.
+
+    ``definition``: the task definition when it was read (the executor's start-up health check reads each),
+    to refuse container overrides naming a container it lacks."""
+    request = build_request(
         template=template,
         config=config,
         identity=identity,
@@ -47,6 +56,10 @@ def build_task_request(template: RunTaskTemplate, profile: Profile | None, confi
         profile=profile.name if profile else "",
         launch=launch,
     )
+    if definition is not None:
+        names = [str(container.get("name")) for container in definition.get("containerDefinitions") or []]
+        check_container_names(request, names, config.task_definition)
+    return request
 
 
 def check_settings(section: Mapping[str, object], get: Callable[[str], str | None],

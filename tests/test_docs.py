@@ -254,10 +254,11 @@ def test_migrated_executor_configs_are_accepted():
     (table,) = [t for t in tables(read("migrating.md")) if t[0] == ["AwsEcsExecutor executor_config",
                                                                     "airflow-ecs executor_config"]]
     for theirs, ours in table[1:]:
-        for span in code_spans(ours):
-            apply_to_fargate_request(executor_configs(f"executor_config = {span}")[0])
-        if theirs.startswith("`{\"overrides\""):  # their overrides shape works unchanged
-            apply_to_fargate_request({"overrides": ast.literal_eval(code_spans(theirs)[0])["overrides"]})
+        requests = [apply_to_fargate_request(executor_configs(f"executor_config = {span}")[0])
+                    for span in code_spans(ours)]
+        if ours.startswith("the same, or "):  # their executor_config, unchanged, gives what our form gives
+            same = apply_to_fargate_request(ast.literal_eval(code_spans(theirs)[0]))
+            assert all(request == same for request in requests), theirs
 
 
 def test_migrated_template_example_renders_a_valid_request(tmp_path):

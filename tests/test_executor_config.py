@@ -372,3 +372,81 @@ def test_deep_merge_shares_nothing_with_its_inputs():
     merged = deep_merge({}, extra)
     merged["nested"]["list"].append(2)
     assert extra == {"nested": {"list": [1]}}
+
+
+# --- overrides checked as the keys are ---
+
+@pytest.mark.parametrize("overrides", [{"cpu": "300", "memory": "512"}, {"cpu": 1024, "memory": "1 GB"}])
+def test_task_size_overrides_get_the_fargate_size_check(overrides):
+    error = refused({"overrides": overrides})
+    assert error.key == "overrides"
+    assert "nearest valid sizes" in str(error)
+
+
+@pytest.mark.parametrize("request_, overrides", [
+    (FARGATE_REQUEST, {"cpu": "1024", "memory": "2048"}),  # valid on Fargate
+    (EC2_REQUEST, {"cpu": "300", "memory": "512"}),  # EC2 sizes freely
+    (FARGATE_REQUEST, {"cpu": "300"}),  # the other size is the task definition's: not known here
+])
+def test_task_size_overrides_that_may_be_right_pass(request_, overrides):
+    assert apply({"overrides": overrides}, request_)["overrides"]["cpu"] == overrides["cpu"]
+
+
+def test_a_container_override_the_task_definition_lacks_is_refused():
+    from airflow_ecs.executor_config import check_container_names
+
+    request = apply({"overrides": {"containerOverrides": [{"name": "sidecar", "command": ["true"]}]}})
+    with pytest.raises(ExecutorConfigError) as caught:
+        check_container_names(request, [CONTAINER], "airflow-worker")
+    assert str(caught.value) == ("executor_config['overrides'] = {'containerOverrides': [{'name': 'sidecar'}]}: task "
+                                 "definition 'airflow-worker' has no container 'sidecar' (it has airflow)")
+    check_container_names(apply(None), [CONTAINER, "sidecar"], "airflow-worker")
+    check_container_names(request, None, "airflow-worker")  # definition not read: nothing to check against
+
+
+def test_the_executor_fails_only_the_task_naming_a_missing_container(ecs_env):
+    from airflow.utils.state import TaskInstanceState
+
+    from tests.executor_harness import heartbeat_until, make_workload, queue_all, started
+
+    executor = started()
+    bad = {"overrides": {"containerOverrides": [{"name": "sidecar", "command": ["true"]}]}}
+    queue_all(executor, [make_workload("bad", executor_config=bad), make_workload("good")])
+    heartbeat_until(executor, lambda: len(executor.event_buffer) == 2)
+    states = {key.task_id: state for key, (state, _) in executor.event_buffer.items()}
+    assert states == {"bad": TaskInstanceState.FAILED, "good": TaskInstanceState.QUEUED}
+    (event,) = [e for e in executor._task_event_logs if e.task_id == "bad"]
+    assert "task definition 'airflow-worker' has no container 'sidecar' (it has airflow-worker)" in event.extra
+    executor.terminate()
+
+
+# --- AwsEcsExecutor's executor_config: top-level RunTask arguments ---
+
+def test_top_level_run_task_arguments_are_merged_as_run_task_kwargs():
+    strategy = [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
+    constraints = [{"type": "memberOf", "expression": "attribute:ecs.instance-type =~ c5.*"}]
+    result = apply({"capacityProviderStrategy": strategy, "placementConstraints": constraints,
+                    "propagateTags": "TASK_DEFINITION"})
+    assert result["capacityProviderStrategy"] == strategy and "launchType" not in result
+    assert "platformVersion" in result  # FARGATE_SPOT is Fargate
+    assert result["placementConstraints"] == constraints and result["propagateTags"] == "TASK_DEFINITION"
+    assert result == apply({"run_task_kwargs": {"capacityProviderStrategy": strategy,
+                                                "placementConstraints": constraints,
+                                                "propagateTags": "TASK_DEFINITION"}})
+
+
+def test_tags_in_run_tasks_list_form_are_taken():
+    assert apply({"tags": [{"key": "team", "value": "data"}]}) == apply({"tags": {"team": "data"}})
+
+
+@pytest.mark.parametrize("reserved", ["count", "startedBy", "clientToken"])
+def test_top_level_reserved_arguments_are_refused(reserved):
+    error = refused({reserved: 2})
+    assert str(error).startswith(f"executor_config['run_task_kwargs'] = {{{reserved!r}: 2}}: {reserved!r} is set by "
+                                 "the executor")
+
+
+def test_a_key_that_is_neither_ours_nor_run_tasks_is_refused():
+    assert str(refused({"capacityProviderStrategyy": []})) == (
+        "executor_config['capacityProviderStrategyy'] = []: unknown key; known keys: " + ", ".join(KNOWN_KEYS)
+        + " or a RunTask argument such as propagateTags")

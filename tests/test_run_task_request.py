@@ -375,3 +375,42 @@ def test_the_same_try_queued_again_with_a_new_workload_gets_a_new_client_token()
     again = build(command=["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string", '{"t": 2}'])
     assert first["clientToken"] != again["clientToken"]
     assert len(again["clientToken"]) <= 64
+
+
+# --- [ecs_fargate] run_task_kwargs (AwsEcsExecutor's key) ---
+
+def test_config_run_task_kwargs_are_merged_under_executor_config():
+    cfg = config(run_task_kwargs='{"propagateTags": "TASK_DEFINITION", "enableExecuteCommand": true, "overrides": '
+                                 '{"containerOverrides": [{"name": "airflow-worker", "environment": [{"name": "A", '
+                                 '"value": "1"}]}]}}')
+    request = build(cfg, executor_config={"environment": {"B": "2"}, "propagateTags": "SERVICE"})
+    assert request["propagateTags"] == "SERVICE" and request["enableExecuteCommand"] is True
+    (container,) = request["overrides"]["containerOverrides"]
+    assert container["command"] == COMMAND  # the template's override, merged by name
+    assert {item["name"]: item["value"] for item in container["environment"]} == {"A": "1", "B": "2"}
+
+
+def test_config_run_task_kwargs_with_a_strategy_replace_the_launch_type():
+    request = build(config(run_task_kwargs='{"capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT"}]}'))
+    assert "launchType" not in request and request["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE_SPOT"}]
+
+
+def test_config_run_task_kwargs_that_botocore_refuses_fail_the_build():
+    with pytest.raises(RequestError, match="invalid RunTask request.*propagateTags"):
+        build(config(run_task_kwargs='{"propagateTags": 5}'))
+
+
+@pytest.mark.parametrize("raw, says", [
+    ('{"propagateTags": ', "not valid JSON (Expecting value at line 1 column 18); e.g. "),
+    ('["propagateTags"]', "expected a JSON object of RunTask arguments; e.g. "),
+    ('{"count": 2, "overrides": {"containerOverrides": [{"name": "w", "environment": [{"name": "T", "value": '
+     '"secret"}]}]}}', "'count' is set by the executor (startedBy and clientToken identify the try; one Airflow task "
+                       "is one ECS task); remove it"),
+])
+def test_config_run_task_kwargs_errors_show_no_value(raw, says):
+    from airflow_ecs.config import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        config(run_task_kwargs=raw)
+    assert str(caught.value).startswith(f"[ecs_fargate] run_task_kwargs = (value not shown): {says}")
+    assert "secret" not in str(caught.value)
