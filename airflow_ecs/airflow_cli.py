@@ -41,12 +41,15 @@ def get_cli_commands() -> list:
     )
     return [GroupCommand(
         name="ecs",
-        help="The ECS executor (airflow-ecs): check the deployment, list its tasks",
+        help="The ECS executor (airflow-ecs): check the deployment, list its tasks, stop orphaned ones",
         subcommands=(
             ActionCommand(name="check", help="Deep health check: credentials, cluster, task definition, network, "
                                              "PassRole, events queue, execution API",
                           func=_run("airflow_ecs.deployment_check"), args=common),
             ActionCommand(name="status", help="ECS tasks running or recently stopped, with their Airflow keys",
                           func=_run("airflow_ecs.task_status"), args=(*common, *filters)),
+            ActionCommand(name="orphans", help="ECS tasks no Airflow task instance owns; --yes stops them",
+                          func=_run("airflow_ecs.orphans"),
+                          args=(*common, Arg(("--yes",), action="store_true", help="stop them (default: only list)"))),
         ),
     )]

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "local": ("airflow_ecs.local.server", "run the local ECS (moto + a process runtime) in the foreground"),
     "check": ("airflow_ecs.deployment_check", "deep health check of the deployment the config points at"),
     "status": ("airflow_ecs.task_status", "ECS tasks running or recently stopped, with their Airflow keys"),
+    "orphans": ("airflow_ecs.orphans", "ECS tasks no Airflow task instance owns; --yes stops them"),
     "plan": ("airflow_ecs.terraform_runner", "terraform init + plan with a var-file"),
     "apply": ("airflow_ecs.terraform_runner", "terraform init + apply, then render the Airflow config"),
     "destroy": ("airflow_ecs.terraform_runner", "terraform init + destroy with a var-file"),
