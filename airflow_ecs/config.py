@@ -647,8 +647,6 @@ def load_config(get: Callable[[str], str | None]) -> EcsConfig:
             )
         launch_type = ""  # the strategy replaces the default FARGATE launch type
     values["launch_type"] = launch_type
-    if values["launch_burst"] < 1:
-        raise ConfigError("launch_burst", raw["launch_burst"], "expected at least 1, e.g. 100")
     for key in ("subnets", "security_groups"):
         prefix = "subnet-" if key == "subnets" else "sg-"
         for item in values[key]:

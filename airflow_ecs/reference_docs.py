@@ -1,7 +1,8 @@
 """The reference pages generated from their one source, so they cannot drift from it.
 
 ``docs/configuration.md`` comes from ``config.OPTIONS``; ``docs/terraform.md`` from the ``variable`` and
-``output`` blocks of terraform/ and terraform/modules/* (parsed with python-hcl2).
+``output`` blocks of terraform/ and terraform/modules/* (parsed with python-hcl2); ``docs/refusals.md`` from
+running ``refusals.catalogue()``.
 
     python -m airflow_ecs.reference_docs           # (re)write the pages
     python -m airflow_ecs.reference_docs --check   # exit 1 naming each page that is out of date
@@ -24,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 COMMAND = "python -m airflow_ecs.reference_docs"
 CONFIGURATION_PAGE = Path("docs/configuration.md")
 TERRAFORM_PAGE = Path("docs/terraform.md")
+REFUSALS_PAGE = Path("docs/refusals.md")
 SEED_PACKAGE = "airflow-ecs-fargate-executor 0.12"
 
 
@@ -257,9 +259,12 @@ def _anchor(heading: str) -> str:
 
 def pages(repo: Path = REPO) -> dict[Path, str]:
     """Relative path -> content of every generated page."""
+    from airflow_ecs import refusals  # it uses this module's cell helpers
+
     return {
         CONFIGURATION_PAGE: configuration_page(),
         TERRAFORM_PAGE: terraform_page(repo / "terraform"),
+        REFUSALS_PAGE: refusals.page(),
     }
 
 
