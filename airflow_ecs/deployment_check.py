@@ -7,6 +7,7 @@ start-up health check runs the cluster and task definition ones, the command run
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
@@ -152,6 +153,11 @@ def check_image(ecr: Any, definition: Mapping[str, Any], config: EcsConfig) -> C
     return Check("image", OK, f"{image} is in ECR")
 
 
+def network_views(config: EcsConfig) -> list[EcsConfig]:
+    """The config as the section and each profile sees it: a profile may bring its own subnets and groups."""
+    return [config, *(config.for_profile(profile) for profile in config.profiles)]
+
+
 def check_network(ec2: Any, config: EcsConfig) -> Check:
     if not config.subnets:
         return Check("network", SKIP, "no subnets configured (the cluster's or the template's network applies)")
@@ -247,7 +253,10 @@ def run_checks(config: EcsConfig, client: Callable[[str], Any]) -> list[Check]:
         checks.append(check)
         checks.append(check_logs(view_definition or {}, view))
         checks.append(check_image(ecr, view_definition or {}, view))
-    checks.append(check_network(client("ec2"), config))
+    ec2 = client("ec2")
+    networks = dict.fromkeys((view.subnets, view.security_groups) for view in network_views(config))
+    for subnets, groups in networks:  # the section's network, then each profile's own, each once
+        checks.append(check_network(ec2, dataclasses.replace(config, subnets=subnets, security_groups=groups)))
     checks.append(check_pass_role(client("iam"), caller, definition))
     checks.append(check_events_queue(client("sqs"), config))
     checks.append(check_execution_api(execution_api_url(config, definition)))

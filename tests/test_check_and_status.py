@@ -340,6 +340,27 @@ def test_a_strategy_naming_a_provider_the_cluster_lacks_fails_check_and_start(ec
     assert {"name": "cluster", "status": "fail", "detail": line} in checks
 
 
+def test_check_finds_a_profiles_subnet_that_does_not_exist(ecs_env, capsys):
+    ecs_env.configure(profiles='{"heavy": {"queues": ["heavy"], "subnets": ["subnet-00000000000000000"]}}')
+    code, checks = run_json(capsys, "check")
+    network = [check for check in checks if check["name"] == "network"]
+    assert code == 1
+    assert [check["status"] for check in network] == ["ok", "fail"]
+    assert "subnet-00000000000000000" in network[1]["detail"]
+
+
+def test_airflow_ecs_check_under_airflows_cli_flags_an_unknown_key(ecs_env, tmp_path):
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "AIRFLOW__CORE__EXECUTOR": "airflow_ecs.executor.EcsFargateExecutor",
+           "AIRFLOW__ECS_FARGATE__SUBNET": "subnet-0a1b2c3d"}
+    result = subprocess.run([sys.executable, "-m", "airflow", "ecs", "check"], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        "airflow-ecs check: [ecs_fargate] subnet = (value not shown): not a key of [ecs_fargate]; did you mean "
+        "subnets?")
+
+
 def test_check_finds_a_missing_ecr_image_and_a_present_one(ecs_env, capsys):
     from tests import aws_fixtures as aws
 
