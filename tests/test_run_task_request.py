@@ -387,7 +387,8 @@ def test_config_run_task_kwargs_are_merged_under_executor_config():
     assert request["propagateTags"] == "SERVICE" and request["enableExecuteCommand"] is True
     (container,) = request["overrides"]["containerOverrides"]
     assert container["command"] == COMMAND  # the template's override, merged by name
-    assert {item["name"]: item["value"] for item in container["environment"]} == {"A": "1", "B": "2"}
+    assert {item["name"]: item["value"] for item in container["environment"]} == {
+        "A": "1", "B": "2", "AIRFLOW_IS_EXECUTOR_CONTAINER": "true"}
 
 
 def test_config_run_task_kwargs_with_a_strategy_replace_the_launch_type():
