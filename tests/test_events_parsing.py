@@ -129,11 +129,3 @@ def test_is_newer(event_version, applied_version, newer):
     assert is_newer(event_version, applied_version) is newer
 
 
-def test_out_of_order_and_duplicate_deliveries_apply_each_version_once():
-    delivered = [2, 1, 2, 4, 3, 4, 5, 5]
-    applied_version, applied = -1, []
-    for version in delivered:
-        if is_newer(version, applied_version):
-            applied.append(version)
-            applied_version = version
-    assert applied == [2, 4, 5]

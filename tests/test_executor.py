@@ -60,8 +60,12 @@ def test_end_and_terminate_after_a_failed_start_do_nothing_and_raise_nothing(ecs
     executor = EcsFargateExecutor()
     with pytest.raises(ExecutorStartError):
         executor.start()
+    calls = dict(executor.aws_calls)
     executor.end()  # the scheduler calls it in its finally: block
     executor.terminate()
+    # Nothing was started, so nothing is stopped or reported: no AWS call, no state for Airflow.
+    assert executor.aws_calls == calls and not executor.event_buffer
+    assert not [t for t in threading.enumerate() if t.name.startswith(("ecs-", "airflow-ecs"))]
 
 
 def test_start_refuses_a_template_that_renders_an_invalid_request(ecs_env, tmp_path):

@@ -250,6 +250,23 @@ def test_events_apply_once_in_version_order():
     assert reports(tracker.event("m3", event(arn, 3, "STOPPED", 0), 1.0)) == [("a", "success", arn)]
 
 
+def test_out_of_order_and_duplicate_deliveries_apply_each_version_once():
+    # SQS delivers at least once and in any order: versions 2, 4 and 5 apply, every message is deleted.
+    tracker = Tracker()
+    _, arn = launched(tracker)
+    status = {1: "PENDING", 2: "PENDING", 3: "RUNNING", 4: "RUNNING", 5: "STOPPED"}
+    applied, deleted, results = [], [], []
+    for n, version in enumerate([2, 1, 2, 4, 3, 4, 5, 5]):
+        commands = tracker.event(f"m{n}", event(arn, version, status[version], 0 if version == 5 else None), 1.0)
+        deleted += [c.receipt_handle for c in of(commands, Delete)]
+        if Metric("incr", "events.applied") in commands:
+            applied.append(version)
+        results += [r for r in reports(commands) if r[1] in ("success", "failed")]
+    assert applied == [2, 4, 5]
+    assert deleted == [f"m{n}" for n in range(8)]
+    assert results == [("a", "success", arn)]
+
+
 # --- items 6 and 7: the token's expiry; a new clientToken after failures[] ---
 
 
@@ -368,10 +385,12 @@ def test_stop_launching_hands_unlaunched_attempts_back_and_retries_nothing():
     assert of(queue(tracker, "c"), Forget) == [Forget("c")]
 
 
-def test_an_adopted_task_is_tracked_by_its_arn_and_never_relaunched():
+@pytest.mark.parametrize("seen_running", [False, True])
+def test_an_adopted_task_is_tracked_by_its_arn_and_never_relaunched(seen_running):
+    # Adopted, so its request is gone: MISSING (before or after it was seen running) fails it, never relaunches.
     tracker = Tracker()
     arn = ARN.format("adopted")
-    assert tracker.adopt("a", identity(), "ti-a", arn, CONTAINER, 0.0, seen_running=False) == []
+    assert tracker.adopt("a", identity(), "ti-a", arn, CONTAINER, 0.0, seen_running=seen_running) == []
     assert of(tracker.tick(0.0), Describe) == [Describe((arn,))]
     commands = tracker.missing(arn, 100.0)
     assert not of(commands, Launch) and reports(commands) == [("a", "failed", arn)]
