@@ -53,8 +53,8 @@ def test_unset_fields_stay_unset():
     ({"memory": "lots"}, "'lots' : profile 'p', field 'memory': expected a positive whole number (CPU units, MiB, GPUs)"),
     ({"gpu": True}, "True : profile 'p', field 'gpu': expected a positive whole number (CPU units, MiB, GPUs)"),
     ({"queues": [""]}, "[''] : profile 'p', field 'queues': expected a list of Airflow queue names"),
-    ({"subnets": ["vpc-1"]}, "['vpc-1'] : profile 'p', field 'subnets': expected ids starting with subnet-"),
-    ({"security_groups": "subnet-1"}, "'subnet-1' : profile 'p', field 'security_groups': expected ids starting with sg-"),
+    ({"subnets": ["vpc-1"]}, "['vpc-1'] : profile 'p', field 'subnets': expected ids starting with subnet-, separated by commas"),
+    ({"security_groups": "subnet-1"}, "'subnet-1' : profile 'p', field 'security_groups': expected ids starting with sg-, separated by commas"),
     ({"assign_public_ip": "yes"}, "'yes' : profile 'p', field 'assign_public_ip': expected true or false"),
     ({"tags": {"team": None}}, "{'team': None} : profile 'p', field 'tags': expected an object of tag names to values"),
     ({"tags": {"AWS:x": "y"}}, "{'AWS:x': 'y'} : profile 'p', field 'tags': tag 'AWS:x': names starting with airflow: "
