@@ -17,7 +17,8 @@ from airflow_ecs.ecs_api import RunTaskResult
 from airflow_ecs.failures import FailureKind
 from airflow_ecs.rate_limit import TokenBucket
 
-# When ECS throttles us, the whole bucket pauses this long: other callers share the account's limit.
+# When ECS throttles us, the whole bucket pauses this long (and its rate is cut): other callers share the
+# account's limit.
 THROTTLE_PAUSE = 1.0
 
 
@@ -74,9 +75,15 @@ class Launcher:
         if not self._bucket.acquire(cancelled):
             outcome = Launched(key, launch, RunTaskResult(), name, cancelled=True)
         else:
+            sent_at = self._bucket.now()
             result = self._call(request)
-            if result.failure is not None and result.failure.kind is FailureKind.THROTTLED:
-                self._bucket.penalize(THROTTLE_PAUSE)
+            kind = result.failure.kind if result.failure is not None else None
+            if kind is FailureKind.THROTTLED:
+                self._bucket.throttled(sent_at, THROTTLE_PAUSE)
+            elif kind is not FailureKind.TRANSIENT:
+                # ECS answered (a task, failures[], or a refusal): the call passed the account's rate limit.
+                # A transient error (a timeout, a 5xx) says nothing about the rate either way.
+                self._bucket.answered(sent_at)
             outcome = Launched(key, launch, result, name)
         with self._lock:
             self._cancelled.discard(key)

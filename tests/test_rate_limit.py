@@ -1,4 +1,5 @@
-"""The RunTask token bucket on a fake clock: burst, then the sustained rate, and a shared penalty."""
+"""The RunTask token bucket on a fake clock: burst, then the sustained rate, a shared penalty, and a rate that
+adapts to throttling so several schedulers sharing one account's limit converge on their share."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ import threading
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from airflow_ecs.ecs_api import RunTaskResult
+from airflow_ecs.failures import FailureKind, LaunchFailure
+from airflow_ecs.launcher import Launcher
 from airflow_ecs.rate_limit import TokenBucket
 
 
@@ -165,3 +171,214 @@ def test_the_lock_keeps_threads_preempted_mid_refill_within_the_burst(clock, thr
     for thread in pool:
         thread.join()
     assert sum(taken) == 10
+
+# --- adapting to throttling: additive increase, multiplicative decrease ---
+
+def test_a_throttle_halves_the_rate_and_pauses(clock):
+    limiter = bucket(clock)
+    limiter.throttled(sent_at=clock(), pause=1.0)
+    assert limiter.rate == pytest.approx(10.0)
+    # Paused one second, then tokens at the new rate.
+    assert limiter.try_acquire() == pytest.approx(1.0 + 1 / 10)
+
+
+def test_calls_in_flight_at_a_cut_are_one_round(clock):
+    # Ten launch threads had calls in flight when the account's bucket ran dry: all ten come back throttled,
+    # but they were sent at the old rate; the rate is cut once, not to 20 / 2**10.
+    limiter = bucket(clock)
+    sent = clock()
+    clock.advance(0.1)
+    for _ in range(10):
+        limiter.throttled(sent_at=sent, pause=1.0)
+    assert limiter.rate == pytest.approx(10.0)
+    # A call sent after the cut and throttled too: the new rate is still too much, cut again.
+    clock.advance(1.0)
+    limiter.throttled(sent_at=clock(), pause=1.0)
+    assert limiter.rate == pytest.approx(5.0)
+
+
+def test_answers_raise_the_rate_by_about_half_a_call_per_second_each_second(clock):
+    limiter = bucket(clock)
+    limiter.throttled(sent_at=clock(), pause=0.0)
+    assert limiter.rate == pytest.approx(10.0)
+    clock.advance(0.1)
+    # One second of answers at 10/s: 10 answers, each + 0.5 / rate.
+    for _ in range(10):
+        limiter.answered(sent_at=clock())
+    assert limiter.rate == pytest.approx(10.5, abs=0.02)
+
+
+def test_answers_to_calls_sent_before_a_cut_do_not_raise_the_rate(clock):
+    limiter = bucket(clock)
+    sent = clock()
+    clock.advance(0.05)
+    limiter.throttled(sent_at=clock(), pause=0.0)
+    limiter.answered(sent_at=sent)
+    assert limiter.rate == pytest.approx(10.0)
+
+
+def test_the_rate_never_passes_the_configured_limit(clock):
+    limiter = bucket(clock)
+    for _ in range(1000):
+        limiter.answered(sent_at=clock())
+    assert limiter.rate == 20.0
+    assert drain(limiter) == 100
+
+
+def test_the_rate_never_falls_below_one_percent_of_the_limit(clock):
+    limiter = bucket(clock)
+    for _ in range(50):
+        clock.advance(0.01)
+        limiter.throttled(sent_at=clock(), pause=0.0)
+    assert limiter.rate == pytest.approx(0.2)
+
+
+def test_the_burst_shrinks_with_the_rate(clock):
+    # A scheduler with a quarter of the limit saves up a quarter of the burst, not all of it.
+    limiter = bucket(clock)
+    limiter.throttled(sent_at=clock(), pause=0.0)
+    clock.advance(0.01)
+    limiter.throttled(sent_at=clock(), pause=0.0)
+    assert limiter.rate == pytest.approx(5.0)
+    clock.now += 3600
+    assert drain(limiter) == 25
+
+
+@pytest.mark.parametrize(("decrease", "increase"), [(0, 0.5), (1, 0.5), (1.5, 0.5), (0.5, -1)])
+def test_a_bucket_needs_a_decrease_below_one_and_an_increase_not_negative(decrease, increase):
+    with pytest.raises(ValueError, match="decrease"):
+        TokenBucket(20, 100, decrease=decrease, increase=increase)
+
+
+# Random interleavings of time, takes, throttles (of calls sent any time up to now) and answers.
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("advance"), st.floats(0, 5)),
+        st.tuples(st.just("take"), st.just(0.0)),
+        st.tuples(st.just("throttled"), st.floats(0, 3)),
+        st.tuples(st.just("answered"), st.floats(0, 3)),
+    ),
+    max_size=200,
+)
+
+
+@given(ops=operations, rate=st.floats(0.5, 50), burst=st.integers(1, 200))
+@settings(max_examples=300, deadline=None)
+def test_the_rate_stays_between_its_floor_and_the_limit_and_tokens_within_the_burst(ops, rate, burst):
+    clock = FakeClock()
+    limiter = TokenBucket(rate, burst, clock=clock, sleep=clock.sleep)
+    for op, value in ops:
+        if op == "advance":
+            clock.now += value
+        elif op == "take":
+            limiter.try_acquire()
+        elif op == "throttled":
+            limiter.throttled(sent_at=clock() - value, pause=1.0)
+        else:
+            limiter.answered(sent_at=clock() - value)
+        assert rate / 100 - 1e-9 <= limiter.rate <= rate
+        assert limiter._tokens <= limiter.capacity <= burst
+        assert limiter.capacity >= 1
+
+
+@given(steps=st.lists(st.floats(0, 2), max_size=200), rate=st.floats(0.5, 50), burst=st.integers(1, 200))
+@settings(max_examples=200, deadline=None)
+def test_never_throttled_it_grants_exactly_what_a_fixed_bucket_grants(steps, rate, burst):
+    # Answers alone never move the rate past the limit: without throttling it is the plain bucket it was.
+    clock = FakeClock()
+    limiter = TokenBucket(rate, burst, clock=clock, sleep=clock.sleep)
+    granted, allowed = 0, float(burst)
+    start = clock()
+    for step in steps:
+        clock.now += step
+        if limiter.try_acquire() == 0:
+            granted += 1
+            limiter.answered(sent_at=clock())
+    allowed += (clock() - start) * rate
+    assert limiter.rate == rate
+    assert granted <= allowed + 1e-6
+
+
+# --- several schedulers, one account: a discrete-time simulation on one fake clock, no threads ---
+
+class AccountLimit:
+    """ECS's side: one RunTask bucket for the account (20/s, burst 100), a take per call."""
+
+    def __init__(self, clock: FakeClock):
+        self.clock, self.tokens, self.updated = clock, 100.0, clock()
+
+    def take(self) -> bool:
+        now = self.clock()
+        self.tokens = min(100.0, self.tokens + (now - self.updated) * 20.0)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def share_one_limit(schedulers: int, tasks_each: int, latency: float, concurrency: int) -> dict[str, float]:
+    """Each scheduler: ``concurrency`` launch threads behind its own bucket, each call answered ``latency``
+    later, a throttled task launched again. Steps of 5 ms until every task is launched."""
+    clock = FakeClock()
+    account = AccountLimit(clock)
+    buckets = [TokenBucket(20.0, 100, clock=clock, sleep=clock.sleep) for _ in range(schedulers)]
+    pending = [tasks_each] * schedulers
+    in_flight: list[list[tuple[float, float, bool]]] = [[] for _ in range(schedulers)]
+    launched, calls, throttled, start = 0, 0, 0, clock()
+    while launched < schedulers * tasks_each:
+        assert clock() - start < 3600, "the schedulers stopped launching"
+        for i, limiter in enumerate(buckets):
+            due = [call for call in in_flight[i] if call[0] <= clock()]
+            in_flight[i] = [call for call in in_flight[i] if call[0] > clock()]
+            for _, sent, ok in due:
+                if ok:
+                    limiter.answered(sent)
+                    launched += 1
+                else:
+                    limiter.throttled(sent, pause=1.0)
+                    pending[i] += 1
+            while len(in_flight[i]) < concurrency and pending[i] and limiter.try_acquire() == 0:
+                pending[i] -= 1
+                ok = account.take()
+                calls, throttled = calls + 1, throttled + (not ok)
+                in_flight[i].append((clock() + latency, clock(), ok))
+        clock.now += 0.005
+    seconds = clock() - start
+    return {"throughput": (schedulers * tasks_each - 100) / 20.0 / seconds, "throttled": throttled / calls}
+
+
+@pytest.mark.parametrize("schedulers", [2, 4])
+@pytest.mark.parametrize(("latency", "concurrency"), [(0.1, 10), (0.02, 10), (0.1, 4)])
+def test_schedulers_sharing_the_limit_use_90_percent_of_it_with_under_5_percent_throttled(
+        schedulers, latency, concurrency):
+    result = share_one_limit(schedulers, 2000 // schedulers, latency, concurrency)
+    assert result["throughput"] >= 0.9
+    assert result["throttled"] < 0.05
+
+
+def test_one_scheduler_alone_is_never_throttled():
+    result = share_one_limit(1, 1000, 0.1, 10)
+    assert result["throttled"] == 0
+    assert result["throughput"] >= 0.99
+
+
+@pytest.mark.parametrize(("answer", "rate_after"), [
+    (RunTaskResult(task_arn="arn:aws:ecs:us-east-1:1:task/c/1"), 10.05),  # launched: + 0.5 / 10
+    (RunTaskResult(failure=LaunchFailure(FailureKind.CAPACITY, "RESOURCE:FARGATE", ""), answered=True), 10.05),
+    (RunTaskResult(failure=LaunchFailure(FailureKind.PERMANENT, "AccessDeniedException", "no")), 10.05),
+    (RunTaskResult(failure=LaunchFailure(FailureKind.THROTTLED, "ThrottlingException", "Rate exceeded")), 5.0),
+    (RunTaskResult(failure=LaunchFailure(FailureKind.TRANSIENT, "ReadTimeout", "")), 10.0),  # says nothing
+])
+def test_the_launcher_feeds_each_answer_to_the_bucket(clock, answer, rate_after):
+    import queue
+
+    limiter = bucket(clock)
+    limiter.throttled(sent_at=clock(), pause=0.0)
+    clock.advance(0.1)
+    results: queue.SimpleQueue = queue.SimpleQueue()
+    launcher = Launcher(lambda request: answer, limiter, concurrency=1, results=results)
+    launcher.submit("key", {}, 1)
+    assert results.get(timeout=30).result is answer
+    launcher.shutdown()
+    assert limiter.rate == pytest.approx(rate_after)
