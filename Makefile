@@ -133,6 +133,7 @@ $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
 
 bench: $(VENV)/.bench-installed ## Ours vs Airflow's AwsEcsExecutor on an emulated ECS; writes benchmarks/results/*.json
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/shared_limit.py
 	$(PY) benchmarks/shared_queue.py
 
 # CHAOS_TASK_INSTANCES (default 1000), CHAOS_SEED, CHAOS_TRACKING (events|polling): see tests/chaos/harness.py.

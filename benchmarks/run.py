@@ -11,6 +11,12 @@ Scenarios (``--scenario NAME``, repeatable; all by default):
   steady      2,000 running tasks, nothing changes, heartbeat every 5 s: AWS calls per heartbeat
   completion  10 of 1,000 running tasks stop (their events are published): time until Airflow sees them
   memory      scheduler-process RSS growth while tracking 2,000 tasks
+  burst2000   2,000 tasks queued at once, 100 ms per call: heartbeat p99 and longest, launch latency p50/p99
+  tracked10k  the same burst of 2,000 while 10,000 launched tasks are tracked (ours only: see docs);
+              scheduler memory per tracked task
+  (shared_limit.py: 2 and 4 schedulers launching at once against one account's RunTask limit)
+
+``--executor ours_gcfreeze`` is ours with ``gc.freeze()`` called right after ``start()``.
 
 Writes benchmarks/results/<scenario>.json and prints a table. Figures only: nothing here asserts.
 """
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import platform
 import shutil
@@ -42,6 +49,7 @@ from airflow_ecs.airflow_stack import free_port  # noqa: E402 - after the path s
 # The ECS limits the gateway emulates (and the figure a launch is judged against).
 RATE, BURST = 20.0, 100
 EXECUTORS = ("ours", "theirs")
+VARIANTS = ("ours_gcfreeze",)  # run only when asked for (--executor)
 THEIR_CONN_ID = "bench_aws"
 
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -50,6 +58,12 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "steady": {"kind": "steady", "tasks": 2000, "latency_ms": 100, "interval": 5.0, "heartbeats": 12},
     "completion": {"kind": "completion", "tasks": 1000, "stop": 10, "latency_ms": 100, "interval": 5.0},
     "memory": {"kind": "memory", "tasks": 2000},
+    "burst2000": {"kind": "launch", "tasks": 2000, "latency_ms": 100, "timeout": 300},
+    # Launched (not made RUNNING: moto's DescribeTasks at 10,000 tasks would be what is measured) and tracked.
+    "tracked10k": {"kind": "loaded", "tracked": 10000, "tasks": 2000, "latency_ms": 100, "timeout": 300,
+                   "executors": ("ours",)},
+    # Driven by shared_limit.py: several of these at once, each told when to queue.
+    "shared": {"kind": "shared", "tasks": 500, "latency_ms": 100, "timeout": 600, "hidden": True},
 }
 
 
@@ -102,10 +116,10 @@ def worker_env(executor: str, gateway: str, world: dict[str, Any], spec: dict[st
     env = {**os.environ, "AIRFLOW_HOME": home, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
            "AWS_DEFAULT_REGION": aws.REGION, "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING", "PYTHONPATH": str(REPO)}
-    if executor == "ours":
+    if executor.startswith("ours"):
         # As `airflow-ecs render` configures it: with the events queue Terraform creates.
         extra = {"events_queue_url": world["queue_url"]}
-        if spec["kind"] != "launch":
+        if spec["kind"] in ("steady", "completion", "memory", "loaded"):
             # These scenarios measure tracking, not launching: set-up launches as fast as moto takes them.
             extra.update(launch_rate="1000", launch_burst="5000")
         env.update(aws.env_for(gateway, world, **extra))
@@ -121,7 +135,7 @@ def worker_env(executor: str, gateway: str, world: dict[str, Any], spec: dict[st
 
 
 def make_executor(executor: str, parallelism: int) -> Any:
-    if executor == "ours":
+    if executor.startswith("ours"):
         from airflow_ecs.executor import EcsFargateExecutor
 
         return EcsFargateExecutor(parallelism=parallelism)
@@ -135,8 +149,12 @@ PHASES = {
     "ours": ("_emit_metrics", "trigger_tasks", "sync", "_drain_results", "_build_pending", "_build_and_submit",
              "_apply_result", "_run", "_flush_event_deletes",
              "_save_task_event_logs"),
+    "ours_gcfreeze": (),  # filled in below: the same as ours
     "theirs": ("_emit_metrics", "trigger_tasks", "sync", "sync_running_workloads", "attempt_workload_runs"),
 }
+
+
+PHASES["ours_gcfreeze"] = PHASES["ours"]
 
 
 # --- the driver: what a scheduler does, with a stopwatch ---
@@ -153,11 +171,33 @@ class Driver:
         self.arn_to_key: dict[str, Any] = {}
         self.running: dict[Any, float] = {}
         self.done: dict[Any, tuple[str, float]] = {}
+        self.queued_at: dict[Any, float] = {}  # key -> perf_counter() at queue_workload
+        self.sent_at: dict[Any, float] = {}  # key -> perf_counter() when its first RunTask was sent (ours)
         for phase in PHASES[name]:
             self._time_phase(phase)
         # Garbage collections that happen inside a heartbeat count against it: record them as a phase too.
         self._gc_started: float | None = None
         gc.callbacks.append(self._on_gc)
+        if name.startswith("ours"):
+            self._time_sends()
+
+    def _time_sends(self) -> None:
+        """From queue_workload to RunTask sent: note when a launch thread hands each request to botocore."""
+        launcher = self.executor._launcher
+        submit, send = launcher.submit, launcher._call
+        owner: dict[int, Any] = {}
+
+        def submitted(key: Any, request: Any, launch: int) -> None:
+            owner[id(request)] = key[0] if isinstance(key, tuple) else key
+            submit(key, request, launch)
+
+        def sending(request: Any) -> Any:
+            key = owner.get(id(request))
+            if key is not None:
+                self.sent_at.setdefault(key, time.perf_counter())
+            return send(request)
+
+        launcher.submit, launcher._call = submitted, sending
 
     def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
@@ -189,9 +229,10 @@ class Driver:
             ti = TaskInstanceDTO(id=uuid.uuid4(), dag_id="bench", task_id=f"t{i}", run_id=run, try_number=1,
                                  map_index=-1, pool_slots=1, queue="default", priority_weight=1,
                                  dag_version_id=uuid.uuid4())
-            self.executor.queue_workload(ExecuteTask(ti=ti, dag_rel_path="bench.py", token="t", log_path="l",
-                                                     bundle_info=BundleInfo(name="dags-folder", version=None)),
-                                         session=None)
+            workload = ExecuteTask(ti=ti, dag_rel_path="bench.py", token="t", log_path="l",
+                                   bundle_info=BundleInfo(name="dags-folder", version=None))
+            self.queued_at[workload.ti.key] = time.perf_counter()
+            self.executor.queue_workload(workload, session=None)
 
     def beat(self) -> float:
         self._phases, self._longest = {}, {}
@@ -232,10 +273,37 @@ class Driver:
     def slowest(self, since: int = 0) -> dict[str, Any]:
         """The longest heartbeat from index ``since`` on, with where its time went."""
         index = max(range(since, len(self.beats)), key=self.beats.__getitem__)
+        beats = sorted(self.beats[since:])
+        gen2 = [p.get("gc_gen2", 0.0) for p in self.beat_phases[since:]]
         return {"max_heartbeat_ms": ms(self.beats[index]), "slowest_heartbeat_index": index,
+                "p99_heartbeat_ms": ms(percentile(beats, 99)), "p50_heartbeat_ms": ms(percentile(beats, 50)),
+                "heartbeats_with_gen2_gc": sum(1 for g in gen2 if g), "longest_gen2_gc_in_heartbeat_ms": ms(max(gen2,
+                                                                                                            default=0)),
                 "slowest_heartbeat_phases_ms": {k: ms(v) for k, v in self.beat_phases[index].items() if v >= 0.0005},
                 "slowest_heartbeat_longest_call_ms": {k: ms(v) for k, v in self.beat_longest[index].items()
                                                       if v >= 0.0005}}
+
+
+def percentile(ordered: list[float], p: float) -> float:
+    """Nearest-rank percentile of an already sorted list (0 for none)."""
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(len(ordered) * p / 100) - 1))]
+
+
+def latencies(driver: Driver) -> dict[str, Any]:
+    """Launch latency per task: to RunTask sent (ours), and to the ARN in the event buffer (both)."""
+    out: dict[str, Any] = {}
+    for name, points in (("sent", driver.sent_at), ("arn_reported", None)):
+        if points is None:
+            # The event buffer is read after each heartbeat on wall-clock time; queued_at is perf_counter.
+            offset = time.time() - time.perf_counter()
+            points = {k: t - offset for k, t in driver.launched.items()}
+        values = sorted(points[k] - driver.queued_at[k] for k in points if k in driver.queued_at)
+        if values:
+            out[f"launch_latency_{name}_p50_s"] = round(percentile(values, 50), 3)
+            out[f"launch_latency_{name}_p99_s"] = round(percentile(values, 99), 3)
+    return out
 
 
 def ms(seconds: float) -> float:
@@ -270,7 +338,7 @@ def launch(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[
         "throughput_vs_limit": round(allowed / seconds, 3) if seconds and len(driver.launched) == tasks else None,
         "run_task_calls": run_task, "run_task_throttled": throttled,
         "throttled_fraction": round(throttled / run_task, 4) if run_task else 0.0,
-        "heartbeats": len(driver.beats), **driver.slowest(),
+        "heartbeats": len(driver.beats), **driver.slowest(), **latencies(driver),
         "aws_calls": counts,
     }
 
@@ -293,14 +361,14 @@ def track(driver: Driver, spec: dict[str, Any], world: dict[str, Any], *, runnin
     if not running:
         return {"setup_seconds": round(time.perf_counter() - t0, 1), "setup_aws_calls": driver.counts()}
     call(f"{driver.gateway}/_bench/running", {"cluster": world["cluster"], "queue_url": ""})
-    if driver.name == "ours":
+    if driver.name.startswith("ours"):
         import airflow_ecs.tracking as ours
 
         stale, ours.STALE_PENDING_SECONDS = ours.STALE_PENDING_SECONDS, 0.0
         driver.executor.tasks.sweep_now()
     if not driver.loop_until(lambda: len(driver.running) >= tasks, 300, pause=0.2):
         raise RuntimeError(f"set-up: only {len(driver.running)} of {tasks} tasks seen RUNNING in 300 s")
-    if driver.name == "ours":
+    if driver.name.startswith("ours"):
         ours.STALE_PENDING_SECONDS = stale
     # Steady means nothing left in flight: every published event received, applied and deleted.
     drained = driver.loop_until(lambda: queued_events(world) == 0, 300, pause=0.2)
@@ -379,7 +447,81 @@ def memory(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[
             "rss_growth_mib": round(after - before, 1), **setup}
 
 
-KINDS = {"launch": launch, "steady": steady, "completion": completion, "memory": memory}
+def loaded(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[str, Any]:
+    """``tracked`` tasks launched and tracked, then a burst of ``tasks`` queued at once, as ``launch``.
+
+    The tracked tasks stay as launched (PENDING to us): making 10,000 RUNNING needs moto's DescribeTasks or
+    its SQS at 10,000, which take minutes here and would be what is measured. So that the set-up's tasks are
+    not swept as stale (a DescribeTasks of each after 60 s without news) during the burst, the stale-pending
+    sweep is held off for the run. Memory per tracked task: RSS growth over the set-up / ``tracked``.
+    """
+    import airflow_ecs.tracking as ours
+
+    ours.STALE_PENDING_SECONDS = 10**9
+    gc.collect()
+    before = rss_mib()
+    setup = track(driver, {**spec, "tasks": spec["tracked"]}, world, running=False)
+    gc.collect()
+    after = rss_mib()
+    # The driver's own records of the set-up's tasks live in this process too: not the executor's memory.
+    bookkeeping = deep_size([driver.launched, driver.arn_to_key, driver.queued_at, driver.sent_at, driver.done])
+    driver.launched.clear()
+    driver.queued_at.clear()
+    driver.sent_at.clear()
+    driver.beats.clear()
+    driver.beat_phases.clear()
+    driver.beat_longest.clear()
+    # The set-up launched at 1,000/s; the burst is measured with the defaults, as configured in production.
+    from airflow_ecs.config import FARGATE_LAUNCH_BURST, FARGATE_LAUNCH_RATE
+    from airflow_ecs.rate_limit import TokenBucket
+
+    driver.executor._launcher._bucket = TokenBucket(FARGATE_LAUNCH_RATE, FARGATE_LAUNCH_BURST)
+    result = launch(driver, spec, world)
+    growth = (after - before) * 2**20 - bookkeeping
+    return {**result, "tracked": spec["tracked"], "rss_growth_tracked_mib": round(after - before, 1),
+            "driver_bookkeeping_mib": round(bookkeeping / 2**20, 1),
+            "bytes_per_tracked_task": round(growth / spec["tracked"]), **setup}
+
+
+def deep_size(root: Any) -> int:
+    """Bytes of ``root`` and everything it holds (containers, keys, values), each object once."""
+    seen: set[int] = set()
+    stack, total = [root], 0
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        if isinstance(obj, dict):
+            stack.extend(obj.keys())
+            stack.extend(obj.values())
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            stack.extend(obj)
+    return total
+
+
+def shared(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[str, Any]:
+    """One of several schedulers (shared_limit.py): says READY, waits for "go" on stdin, then launches.
+
+    The gateway's settings (latency, the account's bucket) are the orchestrator's: set once for all."""
+    tasks = spec["tasks"]
+    print("READY", flush=True)
+    sys.stdin.readline()
+    start = time.time()
+    driver.queue(tasks)
+    finished = driver.loop_until(lambda: len(driver.launched) + len(driver.done) >= tasks, spec["timeout"])
+    bucket = getattr(getattr(driver.executor, "_launcher", None), "_bucket", None)
+    return {"tasks": tasks, "launched": len(driver.launched), "started_at": start,
+            "last_launched_at": max(driver.launched.values(), default=start),
+            "failed": sum(1 for state, _ in driver.done.values() if state == "failed"),
+            "finished_within_timeout": finished, "heartbeats": len(driver.beats),
+            "final_rate": round(bucket.rate, 2) if bucket is not None else None,
+            **driver.slowest(), **latencies(driver)}
+
+
+KINDS = {"launch": launch, "steady": steady, "completion": completion, "memory": memory, "loaded": loaded,
+         "shared": shared}
 
 
 def worker(scenario: str, executor_name: str, gateway: str, world: dict[str, Any]) -> dict[str, Any]:
@@ -387,8 +529,16 @@ def worker(scenario: str, executor_name: str, gateway: str, world: dict[str, Any
     from tests import aws_fixtures as aws
 
     world = {**world, "cluster": aws.CLUSTER}
-    executor = make_executor(executor_name, parallelism=spec["tasks"] + 10)
+    for size in ("tasks", "tracked"):  # a smaller run, to try the harness out
+        if size in spec and f"--{size}" in sys.argv:
+            spec = {**spec, size: int(sys.argv[sys.argv.index(f"--{size}") + 1])}
+    executor = make_executor(executor_name, parallelism=spec["tasks"] + spec.get("tracked", 0) + 10)
     executor.start()
+    if executor_name == "ours_gcfreeze":
+        # Everything start-up made (Airflow's imports, config, our template) out of the collector's reach:
+        # a generation-2 collection then walks only what was made since.
+        gc.collect()
+        gc.freeze()
     driver = Driver(executor_name, executor, gateway)
     # One idle heartbeat first, as a scheduler's loop runs before any task is queued: the very first call
     # initialises Airflow's metrics in BaseExecutor._emit_metrics (about 30 ms here), for either executor.
@@ -399,16 +549,19 @@ def worker(scenario: str, executor_name: str, gateway: str, world: dict[str, Any
     try:
         return KINDS[spec["kind"]](driver, spec, world)
     finally:
-        # Not measured: without latency, so stopping what was launched takes seconds, not minutes.
-        # Their terminate() waits for every task to stop and nothing here stops them: only ours is called.
-        driver.settings(latency_ms=0, throttle=False)
-        if executor_name == "ours":
-            executor.terminate()
+        # The shared scenario's gateway settings and counts are the orchestrator's, read after every
+        # scheduler is done; the next measurement starts from a reset moto, so nothing needs stopping.
+        if spec["kind"] != "shared":
+            # Not measured: without latency, so stopping what was launched takes seconds, not minutes.
+            # Their terminate() waits for every task to stop and nothing here stops them: only ours is called.
+            driver.settings(latency_ms=0, throttle=False)
+            if executor_name.startswith("ours"):
+                executor.terminate()
 
 
 # --- the orchestrator ---
 
-def run_worker(scenario: str, executor: str, gateway: str, admin: str) -> dict[str, Any]:
+def run_worker(scenario: str, executor: str, gateway: str, admin: str, sizes: list[str]) -> dict[str, Any]:
     world = fresh_world(gateway, admin)
     home = tempfile.mkdtemp(prefix="airflow-bench-")
     logs = RESULTS / "logs"
@@ -418,7 +571,7 @@ def run_worker(scenario: str, executor: str, gateway: str, admin: str) -> dict[s
         with open(log_path, "w") as log:
             done = subprocess.run(
                 [sys.executable, __file__, "--worker", scenario, "--executor", executor, "--gateway", gateway,
-                 "--world", json.dumps(world)],
+                 "--world", json.dumps(world), *sizes],
                 env=worker_env(executor, gateway, world, SCENARIOS[scenario], home), stdout=subprocess.PIPE,
                 stderr=log, text=True, timeout=900)
     finally:
@@ -458,17 +611,31 @@ FIGURES = {
     "completion": [("seconds from event to all 10 seen", "seconds_event_to_all_seen", True, "within 1 heartbeat (5 s)"),
                    ("heartbeats after the event", "heartbeats_after_event", True, "1")],
     "memory": [("RSS growth, 2,000 tasks (MiB)", "rss_growth_mib", True, "< 20 MB")],
+    "burst2000": [("longest heartbeat (ms)", "max_heartbeat_ms", True, "< 50 ms"),
+                  ("p99 heartbeat (ms)", "p99_heartbeat_ms", True, "< 20 ms"),
+                  ("queue_workload -> RunTask sent p50 (s)", "launch_latency_sent_p50_s", True, "reported"),
+                  ("queue_workload -> RunTask sent p99 (s)", "launch_latency_sent_p99_s", True, "reported"),
+                  ("queue_workload -> ARN reported p50 (s)", "launch_latency_arn_reported_p50_s", True, "reported"),
+                  ("queue_workload -> ARN reported p99 (s)", "launch_latency_arn_reported_p99_s", True, "reported"),
+                  ("seconds to launch all 2,000", "seconds_to_launch_all", True, "limit allows 95 s")],
+    "tracked10k": [("longest heartbeat (ms)", "max_heartbeat_ms", True, "< 50 ms"),
+                   ("p99 heartbeat (ms)", "p99_heartbeat_ms", True, "< 20 ms"),
+                   ("queue_workload -> RunTask sent p50 (s)", "launch_latency_sent_p50_s", True, "reported"),
+                   ("queue_workload -> RunTask sent p99 (s)", "launch_latency_sent_p99_s", True, "reported"),
+                   ("memory per tracked task (bytes)", "bytes_per_tracked_task", True, "< 2 KB")],
 }
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:
-    rows = [("scenario", "figure", "ours", "theirs", "ours/theirs", "target (ours)")]
+    variants = [v for v in VARIANTS if any(v in result for result in results.values())]
+    rows = [("scenario", "figure", "ours", "theirs", "ours/theirs", "target (ours)", *variants)]
     for scenario, result in results.items():
         for label, key, _, target in FIGURES[scenario]:
             ours, theirs = (result.get(e, {}).get(key) for e in EXECUTORS)
             ratio = f"{ours / theirs:.3g}" if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)) \
                 and theirs else "-"
-            rows.append((scenario, label, fmt(ours), fmt(theirs), ratio, target))
+            rows.append((scenario, label, fmt(ours), fmt(theirs), ratio, target,
+                         *(fmt(result.get(v, {}).get(key)) for v in variants)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
@@ -483,8 +650,11 @@ def fmt(value: Any) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenario", action="append", choices=list(SCENARIOS), help="default: all of them")
-    parser.add_argument("--executor", choices=EXECUTORS, help="run only this executor (default: both)")
+    parser.add_argument("--scenario", action="append", choices=[k for k, v in SCENARIOS.items() if not v.get("hidden")],
+                        help="default: all of them")
+    parser.add_argument("--executor", choices=EXECUTORS + VARIANTS, help="run only this executor (default: both)")
+    parser.add_argument("--tasks", type=int, help="override the scenario's task count (to try the harness out)")
+    parser.add_argument("--tracked", type=int, help="override tracked10k's tracked count (likewise)")
     parser.add_argument("--worker", choices=list(SCENARIOS), help=argparse.SUPPRESS)
     parser.add_argument("--gateway", help=argparse.SUPPRESS)
     parser.add_argument("--world", help=argparse.SUPPRESS)
@@ -493,7 +663,9 @@ def main() -> int:
         result = worker(args.worker, args.executor, args.gateway, json.loads(args.world))
         print(json.dumps(result), flush=True)
         return 0
-    scenarios = args.scenario or list(SCENARIOS)
+    sizes = [*(["--tasks", str(args.tasks)] if args.tasks else []),
+             *(["--tracked", str(args.tracked)] if args.tracked else [])]
+    scenarios = args.scenario or [k for k, v in SCENARIOS.items() if not v.get("hidden")]
     executors = [args.executor] if args.executor else list(EXECUTORS)
     about = machine()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -503,8 +675,11 @@ def main() -> int:
         for scenario in scenarios:
             results[scenario] = {"scenario": scenario, "spec": SCENARIOS[scenario], "machine": about}
             for executor in executors:
+                if executor not in SCENARIOS[scenario].get("executors", EXECUTORS + VARIANTS):
+                    results[scenario][executor] = {"not_run": "see docs/benchmarks.md"}
+                    continue
                 t0 = time.perf_counter()
-                results[scenario][executor] = run_worker(scenario, executor, gateway, admin)
+                results[scenario][executor] = run_worker(scenario, executor, gateway, admin, sizes)
                 print(f"{scenario:<11} {executor:<6} {time.perf_counter() - t0:6.1f}s  "
                       f"{json.dumps(results[scenario][executor])[:300]}", flush=True)
             (RESULTS / f"{scenario}.json").write_text(json.dumps(results[scenario], indent=2) + "\n")
