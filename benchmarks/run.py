@@ -517,7 +517,16 @@ def shared(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[
             "failed": sum(1 for state, _ in driver.done.values() if state == "failed"),
             "finished_within_timeout": finished, "heartbeats": len(driver.beats),
             "final_rate": round(bucket.rate, 2) if bucket is not None else None,
+            "launched_per_second": per_second([t - start for t in driver.launched.values()]),
             **driver.slowest(), **latencies(driver)}
+
+
+def per_second(offsets: list[float]) -> list[int]:
+    """How many of ``offsets`` (seconds) fall in each whole second from 0: a timeline to read throughput from."""
+    counts = [0] * (int(max(offsets, default=-1)) + 1)
+    for offset in offsets:
+        counts[max(0, int(offset))] += 1
+    return counts
 
 
 KINDS = {"launch": launch, "steady": steady, "completion": completion, "memory": memory, "loaded": loaded,
@@ -652,7 +661,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", action="append", choices=[k for k, v in SCENARIOS.items() if not v.get("hidden")],
                         help="default: all of them")
-    parser.add_argument("--executor", choices=EXECUTORS + VARIANTS, help="run only this executor (default: both)")
+    parser.add_argument("--executor", choices=EXECUTORS + VARIANTS, action="append",
+                        help="run only this executor (repeatable; default: ours and theirs)")
     parser.add_argument("--tasks", type=int, help="override the scenario's task count (to try the harness out)")
     parser.add_argument("--tracked", type=int, help="override tracked10k's tracked count (likewise)")
     parser.add_argument("--worker", choices=list(SCENARIOS), help=argparse.SUPPRESS)
@@ -660,13 +670,13 @@ def main() -> int:
     parser.add_argument("--world", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        result = worker(args.worker, args.executor, args.gateway, json.loads(args.world))
+        result = worker(args.worker, args.executor[0], args.gateway, json.loads(args.world))
         print(json.dumps(result), flush=True)
         return 0
     sizes = [*(["--tasks", str(args.tasks)] if args.tasks else []),
              *(["--tracked", str(args.tracked)] if args.tracked else [])]
     scenarios = args.scenario or [k for k, v in SCENARIOS.items() if not v.get("hidden")]
-    executors = [args.executor] if args.executor else list(EXECUTORS)
+    executors = args.executor or list(EXECUTORS)
     about = machine()
     RESULTS.mkdir(parents=True, exist_ok=True)
     process, gateway, admin = start_gateway()
