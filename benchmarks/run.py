@@ -61,7 +61,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "burst2000": {"kind": "launch", "tasks": 2000, "latency_ms": 100, "timeout": 300},
     # Launched (not made RUNNING: moto's DescribeTasks at 10,000 tasks would be what is measured) and tracked.
     "tracked10k": {"kind": "loaded", "tracked": 10000, "tasks": 2000, "latency_ms": 100, "timeout": 300,
-                   "executors": ("ours",)},
+                   "executors": ("ours", "ours_gcfreeze")},
     # Driven by shared_limit.py: several of these at once, each told when to queue.
     "shared": {"kind": "shared", "tasks": 500, "latency_ms": 100, "timeout": 600, "hidden": True},
 }
