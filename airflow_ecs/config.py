@@ -135,7 +135,9 @@ OPTIONS: tuple[Option, ...] = (
         "launch_rate",
         "float",
         str(FARGATE_LAUNCH_RATE),
-        "Sustained RunTask calls per second (Fargate allows 20 task launches per second per account and Region).",
+        "Most RunTask calls per second, sustained (Fargate allows 20 task launches per second per account and "
+        "Region, shared by every scheduler). The executor starts here, halves its rate when ECS throttles it and "
+        "climbs back as calls succeed, so several schedulers sharing the account converge on their share.",
         "20",
         version_added="0.1.0",
     ),
