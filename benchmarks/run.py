@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
 sys.path.insert(0, str(REPO))
 
-from airflow_ecs.airflow_stack import free_port  # noqa: E402 - after the path set-up above
+from devtools.airflow_stack import free_port  # noqa: E402 - after the path set-up above
 
 # The ECS limits the gateway emulates (and the figure a launch is judged against).
 RATE, BURST = 20.0, 100
@@ -362,7 +362,7 @@ def track(driver: Driver, spec: dict[str, Any], world: dict[str, Any], *, runnin
         return {"setup_seconds": round(time.perf_counter() - t0, 1), "setup_aws_calls": driver.counts()}
     call(f"{driver.gateway}/_bench/running", {"cluster": world["cluster"], "queue_url": ""})
     if driver.name.startswith("ours"):
-        import airflow_ecs.tracking as ours
+        import airflow_ecs.core.tracking as ours
 
         stale, ours.STALE_PENDING_SECONDS = ours.STALE_PENDING_SECONDS, 0.0
         driver.executor.tasks.sweep_now()
@@ -455,7 +455,7 @@ def loaded(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[
     not swept as stale (a DescribeTasks of each after 60 s without news) during the burst, the stale-pending
     sweep is held off for the run. Memory per tracked task: RSS growth over the set-up / ``tracked``.
     """
-    import airflow_ecs.tracking as ours
+    import airflow_ecs.core.tracking as ours
 
     ours.STALE_PENDING_SECONDS = 10**9
     gc.collect()
@@ -472,8 +472,8 @@ def loaded(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[
     driver.beat_phases.clear()
     driver.beat_longest.clear()
     # The set-up launched at 1,000/s; the burst is measured with the defaults, as configured in production.
-    from airflow_ecs.config import FARGATE_LAUNCH_BURST, FARGATE_LAUNCH_RATE
-    from airflow_ecs.rate_limit import TokenBucket
+    from airflow_ecs.core.config import FARGATE_LAUNCH_BURST, FARGATE_LAUNCH_RATE
+    from airflow_ecs.aws.rate_limit import TokenBucket
 
     driver.executor._launcher._bucket = TokenBucket(FARGATE_LAUNCH_RATE, FARGATE_LAUNCH_BURST)
     result = launch(driver, spec, world)

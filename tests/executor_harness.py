@@ -19,8 +19,8 @@ import pytest
 from airflow.utils.state import TaskInstanceState
 from botocore.awsrequest import AWSResponse
 
-from airflow_ecs import failures
-from airflow_ecs.airflow_compat import BundleInfo, ExecuteTask, TaskInstanceDTO
+from airflow_ecs.core import failures
+from airflow_ecs.glue.airflow_compat import BundleInfo, ExecuteTask, TaskInstanceDTO
 from airflow_ecs.executor import EcsFargateExecutor
 from tests import aws_fixtures as aws
 

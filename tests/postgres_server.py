@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from airflow_ecs.airflow_stack import free_port
+from devtools.airflow_stack import free_port
 
 DATABASE = "airflow"
 USER = "airflow"

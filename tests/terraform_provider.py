@@ -1,7 +1,7 @@
 """Terraform with the real hashicorp/aws provider, for the tests: one copy of terraform/, one ``init`` per
 configuration (in parallel), one CLI config, and moto's server as the AWS the provider talks to.
 
-The provider comes from ``airflow_ecs.terraform_providers.from_environment`` (Terraform's own order, plus
+The provider comes from ``airflow_ecs.deploy.terraform_providers.from_environment`` (Terraform's own order, plus
 ``AIRFLOW_ECS_PROVIDER_MIRROR``); where there is none, every test using it is skipped with that one line.
 """
 
@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from airflow_ecs.terraform_providers import ProviderSource, from_environment
+from airflow_ecs.deploy.terraform_providers import ProviderSource, from_environment
 
 REPO = Path(__file__).resolve().parent.parent
 TF_DIR = REPO / "terraform"

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from airflow_ecs import airflow_compat
+from airflow_ecs.glue import airflow_compat
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -82,7 +82,7 @@ def test_status_lists_this_deployments_tasks_with_their_airflow_keys(ecs_env, ca
 def test_status_filters_are_pure():
     import datetime
 
-    from airflow_ecs.task_status import TaskRow, parse_since, select
+    from airflow_ecs.cli.task_status import TaskRow, parse_since, select
 
     now = datetime.datetime(2026, 1, 2, 12, 0, tzinfo=datetime.timezone.utc)
 
@@ -103,7 +103,7 @@ def test_status_filters_are_pure():
 def test_status_rows_carry_the_arn_and_times_in_utc():
     import datetime
 
-    from airflow_ecs.task_status import row_of
+    from airflow_ecs.cli.task_status import row_of
 
     arn = "arn:aws:ecs:us-east-1:123456789012:task/c/abc"
     tokyo = datetime.timezone(datetime.timedelta(hours=9))
@@ -142,9 +142,9 @@ AWSLOGS = {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/airflow", 
 
 
 def test_the_container_is_read_by_name_for_logs_stream_and_api_url():
-    from airflow_ecs.config import load_config
-    from airflow_ecs.deployment_check import OK, SKIP, WARN, check_logs, execution_api_url
-    from airflow_ecs.task_logs import awslogs_stream
+    from airflow_ecs.core.config import load_config
+    from airflow_ecs.aws.health import OK, SKIP, WARN, check_logs, execution_api_url
+    from airflow_ecs.core.task_logs import awslogs_stream
 
     config = load_config({"region": "us-east-1", "cluster": "c", "task_definition": "td",
                           "container_name": "worker"}.get)
@@ -193,7 +193,7 @@ def stubbed_iam(decisions: dict[str, str] | None = None, error: str | None = Non
 
 
 def test_pass_role_allowed_for_both_roles_is_ok():
-    from airflow_ecs.deployment_check import check_pass_role
+    from airflow_ecs.aws.health import check_pass_role
 
     iam, stubber = stubbed_iam({TASK_ROLE: "allowed", EXECUTION_ROLE: "allowed"})
     check = check_pass_role(iam, CALLER, ROLES)
@@ -202,7 +202,7 @@ def test_pass_role_allowed_for_both_roles_is_ok():
 
 
 def test_pass_role_denied_fails_naming_the_role_and_the_policy_to_attach():
-    from airflow_ecs.deployment_check import check_pass_role
+    from airflow_ecs.aws.health import check_pass_role
 
     iam, _ = stubbed_iam({TASK_ROLE: "allowed", EXECUTION_ROLE: "implicitDeny"})
     check = check_pass_role(iam, CALLER, ROLES)
@@ -212,7 +212,7 @@ def test_pass_role_denied_fails_naming_the_role_and_the_policy_to_attach():
 
 
 def test_pass_role_that_cannot_be_simulated_is_skipped_not_failed():
-    from airflow_ecs.deployment_check import check_pass_role
+    from airflow_ecs.aws.health import check_pass_role
 
     iam, _ = stubbed_iam(error="AccessDenied")
     check = check_pass_role(iam, CALLER, ROLES)
@@ -390,7 +390,7 @@ def test_check_finds_a_missing_ecr_image_and_a_present_one(ecs_env, capsys):
 
 
 def test_ecr_image_uris_are_read():
-    from airflow_ecs.deployment_check import ecr_image
+    from airflow_ecs.aws.health import ecr_image
 
     assert ecr_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/worker:3.3") == {
         "account": "123456789012", "region": "eu-west-1", "repository": "team/worker", "tag": "3.3"}
@@ -402,7 +402,7 @@ def test_ecr_image_uris_are_read():
 
 
 def test_the_check_table_fits_the_terminal_and_shows_brackets(capsys, monkeypatch):
-    from airflow_ecs.deployment_check import FAIL, OK, Check, print_table
+    from airflow_ecs.aws.health import FAIL, OK, Check, print_table
 
     monkeypatch.setenv("COLUMNS", "100")
     detail = "[ecs_fargate] cluster 'x' not found in us-east-1; check [ecs_fargate] cluster and region " * 3

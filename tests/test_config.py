@@ -8,7 +8,7 @@ from importlib import metadata
 
 import pytest
 
-from airflow_ecs.config import (
+from airflow_ecs.core.config import (
     OPTIONS,
     OPTIONS_BY_NAME,
     SECTION,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_ecs.config import ConfigError, load_config, parse_bool, parse_capacity_provider_strategy
+from airflow_ecs.core.config import ConfigError, load_config, parse_bool, parse_capacity_provider_strategy
 
 BASE = {"region": "us-east-1", "cluster": "airflow", "container_name": "airflow-worker",
         "task_definition": "airflow-worker"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_ecs.diagnosis import diagnose
+from airflow_ecs.core.diagnosis import diagnose
 
 ESSENTIAL = "Essential container in task exited"
 

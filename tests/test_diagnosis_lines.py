@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_ecs.diagnosis import diagnose
+from airflow_ecs.core.diagnosis import diagnose
 
 EXITED, ESSENTIAL = "EssentialContainerExited", "Essential container in task exited"
 

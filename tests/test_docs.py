@@ -14,17 +14,18 @@ from typing import Any
 
 import pytest
 
-from airflow_ecs import diagnosis, reference_docs
-from airflow_ecs.config import OPTIONS, OPTIONS_BY_NAME, load_config
-from airflow_ecs.diagnosis import diagnose
-from airflow_ecs.executor_config import KNOWN_KEYS, ExecutorConfigError, apply_settings, parse_executor_config
-from airflow_ecs.fargate_sizes import FARGATE_SIZES, valid_memory
-from airflow_ecs.run_task_request import default_template_path, load_template, render, validate
-from airflow_ecs.task_state import judge, judge_missing
+from airflow_ecs.core import diagnosis
+from devtools import reference_docs
+from airflow_ecs.core.config import OPTIONS, OPTIONS_BY_NAME, load_config
+from airflow_ecs.core.diagnosis import diagnose
+from airflow_ecs.core.executor_config import KNOWN_KEYS, ExecutorConfigError, apply_settings, parse_executor_config
+from airflow_ecs.core.fargate_sizes import FARGATE_SIZES, valid_memory
+from airflow_ecs.core.run_task_request import default_template_path, load_template, render, validate
+from airflow_ecs.core.task_state import judge, judge_missing
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
-REGENERATE = "python -m airflow_ecs.reference_docs"
+REGENERATE = "python -m devtools.reference_docs"
 
 SEED_KEYS = ("region", "cluster", "container_name", "task_definition", "launch_type", "platform_version",
              "assign_public_ip", "security_groups", "subnets", "run_task_template")

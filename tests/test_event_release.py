@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from airflow_ecs.events import RELEASE_DELAY, release_messages
+from airflow_ecs.core.events import RELEASE_DELAY, release_messages
 from tests.aws_fixtures import client
 
 

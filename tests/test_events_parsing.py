@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from airflow_ecs.events import TaskEvent, is_newer, parse_event
+from airflow_ecs.core.events import TaskEvent, is_newer, parse_event
 
 TASK_ARN = "arn:aws:ecs:us-east-1:123456789012:task/airflow/0123456789abcdef0123456789abcdef"
 TI_ID = "0195f3c4-8e1b-7d2a-9c3e-5a6b7c8d9e0f"

@@ -358,7 +358,7 @@ def test_a_young_task_reported_missing_is_not_relaunched(ecs_env):
 
 
 def test_an_old_missing_task_is_stopped_and_relaunched(ecs_env, monkeypatch):
-    monkeypatch.setattr("airflow_ecs.task_state.MISSING_GRACE_SECONDS", 0.0)
+    monkeypatch.setattr("airflow_ecs.core.task_state.MISSING_GRACE_SECONDS", 0.0)
     executor = started()
     key, arn = launch_one(executor)
     stopped: list[str] = []

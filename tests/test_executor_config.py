@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from airflow_ecs.executor_config import (
+from airflow_ecs.core.executor_config import (
     KNOWN_KEYS,
     ExecutorConfigError,
     TaskSettings,
@@ -14,7 +14,7 @@ from airflow_ecs.executor_config import (
     deep_merge,
     parse_executor_config,
 )
-from airflow_ecs.run_task_request import validation_problems
+from airflow_ecs.core.run_task_request import validation_problems
 
 CONTAINER = "airflow"
 
@@ -393,7 +393,7 @@ def test_task_size_overrides_that_may_be_right_pass(request_, overrides):
 
 
 def test_a_container_override_the_task_definition_lacks_is_refused():
-    from airflow_ecs.executor_config import check_container_names
+    from airflow_ecs.core.executor_config import check_container_names
 
     request = apply({"overrides": {"containerOverrides": [{"name": "sidecar", "command": ["true"]}]}})
     with pytest.raises(ExecutorConfigError) as caught:

@@ -103,7 +103,7 @@ def test_end_records_the_tasks_launched_while_it_shut_down(ecs_env, monkeypatch)
     executor = started()
     executor.job_id = 1  # inside a scheduler: end() writes to Airflow's database
     recorded: dict = {}
-    monkeypatch.setattr("airflow_ecs.airflow_compat.save_external_executor_ids", recorded.update)
+    monkeypatch.setattr("airflow_ecs.glue.airflow_compat.save_external_executor_ids", recorded.update)
     workload = make_workload("late")
     queue_all(executor, [workload])
     executor.heartbeat()  # the launch is in flight when the scheduler stops
@@ -133,7 +133,7 @@ def test_adoption_finds_a_launch_that_was_never_recorded_by_its_started_by(ecs_e
 
 
 def shipped_template_with(tmp_path, old: str, new: str):
-    from airflow_ecs.run_task_request import default_template_path
+    from airflow_ecs.core.run_task_request import default_template_path
 
     source = default_template_path().read_text()
     assert old in source
@@ -178,7 +178,7 @@ def test_a_profile_with_its_own_capacity_never_falls_back_to_the_sections(ecs_en
 
 
 def test_a_fallback_to_ec2_capacity_drops_platform_version():
-    from airflow_ecs.run_task_request import TaskIdentity, with_launch
+    from airflow_ecs.core.run_task_request import TaskIdentity, with_launch
 
     request = {"cluster": "c", "taskDefinition": "t", "launchType": "FARGATE", "platformVersion": "LATEST"}
     ident = TaskIdentity("d", "t", "r", -1, 1, "id")

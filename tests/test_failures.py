@@ -15,7 +15,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from airflow_ecs.failures import (
+from airflow_ecs.core.failures import (
     BACKOFF,
     FailureKind,
     LaunchFailure,

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from airflow_ecs.fargate_sizes import FARGATE_SIZES, describe_invalid, is_valid, nearest_sizes, valid_memory
+from airflow_ecs.core.fargate_sizes import FARGATE_SIZES, describe_invalid, is_valid, nearest_sizes, valid_memory
 
 # CPU units -> every memory size (MiB) Fargate accepts with it.
 TABLE: dict[int, list[int]] = {

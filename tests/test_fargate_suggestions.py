@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_ecs.fargate_sizes import describe_invalid, nearest_sizes
+from airflow_ecs.core.fargate_sizes import describe_invalid, nearest_sizes
 
 
 # Worked out by hand from the distance |cpu - asked| / asked + |memory - asked| / asked; ties go to the

@@ -11,7 +11,7 @@ import botocore.exceptions
 import pytest
 from botocore.config import Config
 
-from airflow_ecs.failures import FailureKind, classify_error
+from airflow_ecs.core.failures import FailureKind, classify_error
 from airflow_ecs.local.faults import (
     ECS_PREFIX,
     SQS_PREFIX,

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from airflow_ecs import cli
-from airflow_ecs.config import EcsConfig, load_config
-from airflow_ecs.generator import (
+from airflow_ecs.core.config import EcsConfig, load_config
+from airflow_ecs.deploy.generator import (
     TEMPLATE_FILE,
     profiles_value,
     read_env_file,
@@ -28,8 +28,8 @@ from airflow_ecs.generator import (
     shell_value,
     write_atomically,
 )
-from airflow_ecs.run_task_request import TaskIdentity, load_template, render, template_context, validate
-from airflow_ecs.terraform_outputs import CONTRACT, OutputsError, parse_outputs
+from airflow_ecs.core.run_task_request import TaskIdentity, load_template, render, template_context, validate
+from airflow_ecs.deploy.terraform_outputs import CONTRACT, OutputsError, parse_outputs
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES = ("spot_with_events", "fargate_minimal", "queue_profiles")
@@ -471,7 +471,7 @@ def test_a_full_disk_on_the_second_file_leaves_the_previous_render_intact(capsys
             file.write = write
         return file
 
-    monkeypatch.setattr("airflow_ecs.generator.os.fdopen", fdopen)
+    monkeypatch.setattr("airflow_ecs.deploy.generator.os.fdopen", fdopen)
     capsys.readouterr()
 
     assert cli.main(["render", "--outputs", str(SOURCE), "--out", str(out)]) == 2

@@ -205,7 +205,7 @@ def test_a_command_that_cannot_start_fails_to_start(local):
 
 
 def test_outputs_satisfy_the_generator_contract(local):
-    from airflow_ecs.terraform_outputs import parse_outputs
+    from airflow_ecs.deploy.terraform_outputs import parse_outputs
 
     outputs = parse_outputs(local.outputs)
     assert outputs.events_queue_url and outputs.subnet_ids and outputs.cluster_arn.endswith(outputs.cluster_name)
@@ -220,7 +220,7 @@ def test_airflow_ecs_local_serves_until_signalled_and_its_outputs_render(tmp_pat
     import boto3
 
     from airflow_ecs.cli import main as cli_main
-    from airflow_ecs.config import load_config
+    from airflow_ecs.core.config import load_config
 
     outputs = tmp_path / "outputs.json"
     process = subprocess.Popen(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_ecs.metrics import METRICS, PREFIX, Metrics, status_gauge
+from airflow_ecs.glue.metrics import METRICS, PREFIX, Metrics, status_gauge
 from tests.executor_harness import (
     error_response,
     fast_backoff,
@@ -98,7 +98,7 @@ def behind_airflows_stats(monkeypatch, backend: StatsBackend) -> None:
     import os
     import sys
 
-    from airflow_ecs.airflow_compat import airflow_stats
+    from airflow_ecs.glue.airflow_compat import airflow_stats
 
     front = airflow_stats()
     if hasattr(front, "initialize"):  # 3.3+: module functions over a backend made by initialize()'s factory

@@ -53,7 +53,7 @@ EXPECTED = {"hello": "success", "fails": "failed", "flaky": "success"}
 
 
 def test_the_demo_says_a_run_that_failed_by_design_went_as_designed():
-    from airflow_ecs.demo import run_summary
+    from devtools.demo import run_summary
 
     assert run_summary("failed", [], EXPECTED) == (
         "[demo] DAG run ended as designed (Airflow marks it failed: tasks that fail on purpose: fails)")

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from airflow_ecs.cli import main
-from airflow_ecs.orphans import TiState, find_orphans, orphan_reason
-from airflow_ecs.task_status import TaskRow
+from airflow_ecs.cli.orphans import TiState, find_orphans, orphan_reason
+from airflow_ecs.cli.task_status import TaskRow
 from tests.executor_harness import launch_one, moto_task, started
 
 
@@ -55,7 +55,7 @@ def test_orphans_lists_by_default_and_stops_only_with_yes(ecs_env, capsys, monke
         return {("demo", "owned", "manual__1", -1): TiState(1, "running"),
                 ("demo", "superseded", "manual__1", -1): TiState(2, "queued")}
 
-    monkeypatch.setattr("airflow_ecs.orphans.task_instances", task_instances)
+    monkeypatch.setattr("airflow_ecs.cli.orphans.task_instances", task_instances)
     capsys.readouterr()
 
     assert main(["orphans", "--json"]) == 0
@@ -78,7 +78,7 @@ def test_orphans_without_airflows_database_is_one_line_and_stops_nothing(ecs_env
     def no_database(keys):
         raise RuntimeError("no such table: task_instance\n(Background on this error at: https://sqlalche.me/e/20/e3q8)")
 
-    monkeypatch.setattr("airflow_ecs.orphans.task_instances", no_database)
+    monkeypatch.setattr("airflow_ecs.cli.orphans.task_instances", no_database)
     executor = started()
     launch_one(executor, task_id="owned")
     capsys.readouterr()

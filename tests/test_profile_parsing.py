@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from airflow_ecs.config import CapacityProviderItem, ConfigError, Profile, parse_profiles
+from airflow_ecs.core.config import CapacityProviderItem, ConfigError, Profile, parse_profiles
 
 
 def one(settings: dict) -> Profile:

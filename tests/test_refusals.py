@@ -6,16 +6,11 @@ import ast
 import sys
 from pathlib import Path
 
-from airflow_ecs import (
-    aws_credentials,
-    config,
-    executor_config,
-    generator,
-    refusals,
-    run_task_request,
-    startup,
-    terraform_outputs,
-)
+from airflow_ecs.aws import aws_credentials
+from airflow_ecs.core import config, executor_config, run_task_request
+from airflow_ecs.deploy import generator, terraform_outputs
+from airflow_ecs.glue import startup
+from devtools import refusals
 
 MODULES = (config, executor_config, terraform_outputs, generator, startup, run_task_request, aws_credentials)
 REFUSAL_CALLS = {"ConfigError", "ExecutorConfigError", "OutputsError", "RenderError", "TemplateError", "RequestError",
@@ -76,4 +71,4 @@ def test_every_refusal_in_the_checking_code_has_a_row():
             reached = any(line in executed[name] for line in range(first, last + 1))
             if not reached and (name, function) not in NOT_IN_THE_CATALOGUE:
                 missing.append(f"{name}.{function}:{first}")
-    assert not missing, f"refusals no row of airflow_ecs/refusals.py reaches: {missing}"
+    assert not missing, f"refusals no row of devtools/refusals.py reaches: {missing}"

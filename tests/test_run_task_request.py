@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from airflow_ecs.config import EcsConfig, load_config
-from airflow_ecs.executor_config import ExecutorConfigError, parse_executor_config
-from airflow_ecs.run_task_request import (
+from airflow_ecs.core.config import EcsConfig, load_config
+from airflow_ecs.core.executor_config import ExecutorConfigError, parse_executor_config
+from airflow_ecs.core.run_task_request import (
     CLIENT_TOKEN_LIMIT,
     OVERRIDES_LIMIT,
     STARTED_BY_LIMIT,
@@ -409,7 +409,7 @@ def test_config_run_task_kwargs_that_botocore_refuses_fail_the_build():
                        "is one ECS task); remove it"),
 ])
 def test_config_run_task_kwargs_errors_show_no_value(raw, says):
-    from airflow_ecs.config import ConfigError
+    from airflow_ecs.core.config import ConfigError
 
     with pytest.raises(ConfigError) as caught:
         config(run_task_kwargs=raw)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from airflow_ecs.task_state import Verdict, epoch_seconds, judge, judge_missing
+from airflow_ecs.core.task_state import Verdict, epoch_seconds, judge, judge_missing
 
 NAME = "airflow-worker"
 STARTED_AT = "2026-01-01T00:00:05Z"

@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from airflow_ecs.airflow_compat import AIRFLOW_RELEASE
+from airflow_ecs.glue.airflow_compat import AIRFLOW_RELEASE
 from airflow_ecs.executor import EcsFargateExecutor, ExecutorStartError
-from airflow_ecs.metrics import Metrics
+from airflow_ecs.glue.metrics import Metrics
 from tests import aws_fixtures as aws
 from tests.executor_harness import launch_one
 

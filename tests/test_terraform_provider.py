@@ -105,9 +105,9 @@ def test_apply_builds_the_local_ecs_and_render_reads_it(workspace, moto, tmp_pat
     keep), then the outputs through the same generator as on AWS. Runs after the plans (``tftest``)."""
     import boto3
 
-    from airflow_ecs.generator import render_files
+    from airflow_ecs.deploy.generator import render_files
     from airflow_ecs.local.terraform_gaps import GapLayer
-    from airflow_ecs.terraform_outputs import parse_outputs
+    from airflow_ecs.deploy.terraform_outputs import parse_outputs
 
     layer = GapLayer(moto).start()
     try:

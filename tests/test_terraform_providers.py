@@ -1,4 +1,4 @@
-"""Where the AWS provider comes from (airflow_ecs.terraform_providers.discover): Terraform's order, no I/O but
+"""Where the AWS provider comes from (airflow_ecs.deploy.terraform_providers.discover): Terraform's order, no I/O but
 the temporary directories each case builds."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_ecs.terraform_providers import MIRROR_ENV, discover, mirror_cli_config
+from airflow_ecs.deploy.terraform_providers import MIRROR_ENV, discover, mirror_cli_config
 
 
 def mirror(directory: Path, version: str = "5.100.0") -> Path:

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from airflow_ecs import cli, terraform_runner
-from airflow_ecs.config import load_config
-from airflow_ecs.terraform_outputs import CONTRACT
+from airflow_ecs import cli
+from airflow_ecs.deploy import terraform_runner
+from airflow_ecs.core.config import load_config
+from airflow_ecs.deploy.terraform_outputs import CONTRACT
 
 pytestmark = [pytest.mark.terraform, pytest.mark.timeout(120)]
 

@@ -1,5 +1,5 @@
 """Static checks of terraform/: HCL that parses, declared and described variables and outputs, the outputs
-contract with airflow_ecs/terraform_outputs.py, nothing hard-coded per account or Region, the real
+contract with airflow_ecs/deploy/terraform_outputs.py, nothing hard-coded per account or Region, the real
 ``terraform fmt``, checkov, and the shape of the IAM policies.
 
 No AWS provider is available here, so this is what can be proven without one; ``terraform validate`` and
@@ -19,9 +19,9 @@ from typing import Any
 import hcl2
 import pytest
 
-from airflow_ecs.fargate_sizes import FARGATE_SIZES, valid_memory
-from airflow_ecs.terraform_fmt import TerraformFmtError, fmt_directory
-from airflow_ecs.terraform_outputs import CONTRACT, MODULE_OUTPUT, ProfileOutputs, parse_profiles
+from airflow_ecs.core.fargate_sizes import FARGATE_SIZES, valid_memory
+from airflow_ecs.deploy.terraform_fmt import TerraformFmtError, fmt_directory
+from airflow_ecs.deploy.terraform_outputs import CONTRACT, MODULE_OUTPUT, ProfileOutputs, parse_profiles
 
 pytestmark = pytest.mark.terraform
 
@@ -43,7 +43,7 @@ WILDCARD_RESOURCE_ACTIONS = {
     "logs:DescribeLogGroups": "CloudWatch Logs defines no resource type for DescribeLogGroups",
 }
 
-# What the executor calls (airflow_ecs/ecs_api.py, executor.py, events.py), each with the permission it needs.
+# What the executor calls (airflow_ecs/aws/ecs_api.py, executor.py, events.py), each with the permission it needs.
 SCHEDULER_ACTIONS = {
     "ecs:RunTask", "ecs:TagResource", "ecs:DescribeTasks", "ecs:StopTask", "ecs:ListTasks",
     "ecs:DescribeClusters", "ecs:DescribeTaskDefinition", "iam:PassRole", "logs:GetLogEvents",

@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from airflow_ecs.events import TaskEvent
-from airflow_ecs.failures import FailureKind, LaunchFailure
-from airflow_ecs.metrics import METRICS
-from airflow_ecs.run_task_request import TaskIdentity, client_token
-from airflow_ecs.tracking import (
+from airflow_ecs.core.events import TaskEvent
+from airflow_ecs.core.failures import FailureKind, LaunchFailure
+from airflow_ecs.glue.metrics import METRICS
+from airflow_ecs.core.run_task_request import TaskIdentity, client_token
+from airflow_ecs.core.tracking import (
     CancelLaunch,
     Delete,
     Describe,

@@ -12,7 +12,7 @@ import uuid
 import pytest
 from pydantic import TypeAdapter
 
-from airflow_ecs.airflow_compat import CALLBACKS_SUPPORTED, CONNECTION_TESTS_SUPPORTED, BundleInfo
+from airflow_ecs.glue.airflow_compat import CALLBACKS_SUPPORTED, CONNECTION_TESTS_SUPPORTED, BundleInfo
 from airflow_ecs.executor import EcsFargateExecutor
 from tests.executor_harness import heartbeat_until, moto_task, queue_all, started, stop_in_moto
 

@@ -41,5 +41,5 @@ def ecs_demo():
 
 ecs_demo()
 
-# What the demo expects of each task (the final state of its last try), read by airflow_ecs.demo.
+# What the demo expects of each task (the final state of its last try), read by devtools.demo.
 EXPECTED_STATES = {"hello": "success", "fan_out": "success", "sized": "success", "fails": "failed", "flaky": "success"}

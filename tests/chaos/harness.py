@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airflow_ecs.airflow_stack import AirflowStack
-from airflow_ecs.local.deployment import local_deployment
+from devtools.airflow_stack import AirflowStack
+from devtools.local_deployment import local_deployment
 from airflow_ecs.local.faults import FaultPlan
 from airflow_ecs.local.server import LocalEcs
 

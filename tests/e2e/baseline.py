@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from airflow_ecs.airflow_stack import AirflowStack
+from devtools.airflow_stack import AirflowStack
 from tests.e2e.workloads import (DEADLINE, SENSORS, enqueue_connection_test, task_end_states, wait_for_callbacks,
                                  wait_for_connection_test)
 

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_ecs.airflow_stack import AirflowStack
-from airflow_ecs.local.deployment import local_deployment
+from devtools.airflow_stack import AirflowStack
+from devtools.local_deployment import local_deployment
 from tests.e2e.workloads import (DEADLINE, SENSORS, enqueue_connection_test, launches_by_workload, task_end_states,
                                  uuid_hex, wait_for_callbacks, wait_for_connection_test)
 

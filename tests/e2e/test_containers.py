@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from airflow_ecs.local.containers import ContainerRuntimeUnavailable, check_podman, labelled
-from airflow_ecs.local.deployment import local_deployment
+from devtools.local_deployment import local_deployment
 from airflow_ecs.local.server import LocalEcs
 from tests.test_local_runtime import log_lines, run, wait_for
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_ecs.local.deployment import local_deployment
+from devtools.local_deployment import local_deployment
 from tests.postgres_server import postgres_server
 
 pytestmark = pytest.mark.e2e

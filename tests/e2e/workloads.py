@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from airflow_ecs.airflow_stack import AirflowStack
+from devtools.airflow_stack import AirflowStack
 
 SENSORS = "ecs_e2e_sensors"
 DEADLINE = "ecs_e2e_deadline"

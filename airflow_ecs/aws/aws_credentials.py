@@ -146,7 +146,7 @@ def amazon_provider_installed() -> bool:
 
 
 def _read_connection(conn_id: str, team_name: str | None = None) -> Any:
-    from airflow_ecs.airflow_compat import connection_from_secrets
+    from airflow_ecs.glue.airflow_compat import connection_from_secrets
 
     try:
         return connection_from_secrets(conn_id, team_name)

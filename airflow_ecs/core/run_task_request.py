@@ -20,8 +20,8 @@ from typing import Any
 
 import jinja2
 
-from airflow_ecs.config import EcsConfig, uses_fargate
-from airflow_ecs.executor_config import (
+from airflow_ecs.core.config import EcsConfig, uses_fargate
+from airflow_ecs.core.executor_config import (
     TaskSettings,
     apply_settings,
     container_override,

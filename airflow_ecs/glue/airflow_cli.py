@@ -15,7 +15,7 @@ def _run(module: str) -> Any:
 
         if getattr(args, "json", False):
             # Airflow logs to stdout; JSON for scripts must be alone there (Airflow does the same for -o json).
-            from airflow_ecs.airflow_compat import json_output_to_stdout_only
+            from airflow_ecs.glue.airflow_compat import json_output_to_stdout_only
 
             json_output_to_stdout_only()
         code = importlib.import_module(module).run(args)
@@ -32,7 +32,7 @@ def get_cli_commands() -> list:
         Arg(("--config",), help="an airflow.cfg holding [ecs_fargate] (default: Airflow's own config)"),
         Arg(("--json",), action="store_true", help="print JSON"),
     )
-    from airflow_ecs.task_status import ECS_STATES
+    from airflow_ecs.cli.task_status import ECS_STATES
 
     filters = (
         Arg(("--dag",), help="only this DAG's tasks"),
@@ -45,11 +45,11 @@ def get_cli_commands() -> list:
         subcommands=(
             ActionCommand(name="check", help="Deep health check: credentials, cluster, task definition, network, "
                                              "PassRole, events queue, execution API",
-                          func=_run("airflow_ecs.deployment_check"), args=common),
+                          func=_run("airflow_ecs.aws.health"), args=common),
             ActionCommand(name="status", help="ECS tasks running or recently stopped, with their Airflow keys",
-                          func=_run("airflow_ecs.task_status"), args=(*common, *filters)),
+                          func=_run("airflow_ecs.cli.task_status"), args=(*common, *filters)),
             ActionCommand(name="orphans", help="ECS tasks no Airflow task instance owns; --yes stops them",
-                          func=_run("airflow_ecs.orphans"),
+                          func=_run("airflow_ecs.cli.orphans"),
                           args=(*common, Arg(("--yes",), action="store_true", help="stop them (default: only list)"))),
         ),
     )]

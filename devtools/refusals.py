@@ -1,6 +1,6 @@
 """Every refusal a user can meet, with its exact line: the input beside what the code says for it.
 
-``docs/refusals.md`` is generated from ``catalogue()`` by ``python -m airflow_ecs.reference_docs``; each line is
+``docs/refusals.md`` is generated from ``catalogue()`` by ``python -m devtools.reference_docs``; each line is
 produced by running the real check on the input, so the page cannot drift from the code, and
 ``tests/test_refusals.py`` proves every ``raise`` of a refusal in the checking modules is reached by some entry.
 Pure: no AWS, no Airflow, no files outside a temporary directory.
@@ -89,7 +89,7 @@ PROFILES: list[str] = [
 
 
 def _settings_line(values: dict[str, str]) -> str:
-    from airflow_ecs.startup import check_settings
+    from airflow_ecs.glue.startup import check_settings
 
     merged = {**BASE, **values}
     return _line(lambda: check_settings(merged, merged.get))
@@ -117,13 +117,13 @@ EC2_EXECUTOR_CONFIGS: list[Any] = [{"ephemeral_storage": 50}]
 
 
 def _executor_config_line(raw: Any, request: dict) -> str:
-    from airflow_ecs.executor_config import apply_settings, parse_executor_config
+    from airflow_ecs.core.executor_config import apply_settings, parse_executor_config
 
     return _line(lambda: apply_settings(request, parse_executor_config(raw), "airflow-worker"))
 
 
 def _container_line() -> str:
-    from airflow_ecs.executor_config import apply_settings, check_container_names, parse_executor_config
+    from airflow_ecs.core.executor_config import apply_settings, check_container_names, parse_executor_config
 
     raw = {"overrides": {"containerOverrides": [{"name": "sidecar", "command": ["true"]}]}}
     return _line(lambda: check_container_names(
@@ -148,7 +148,7 @@ TEMPLATES: list[str] = [
 
 def _template_line(source: str) -> str:
     """What the scheduler (and check) says of a run_task_template file with this text."""
-    from airflow_ecs.startup import check_settings
+    from airflow_ecs.glue.startup import check_settings
 
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "run_task_template.json.j2"
@@ -158,7 +158,7 @@ def _template_line(source: str) -> str:
 
 
 def _request_limit_lines() -> Iterator[tuple[str, str]]:
-    from airflow_ecs.run_task_request import validate
+    from airflow_ecs.core.run_task_request import validate
 
     huge = copy.deepcopy(FARGATE_REQUEST)
     huge["overrides"]["containerOverrides"][0]["environment"] = [{"name": "BIG", "value": "x" * 9000}]
@@ -200,8 +200,8 @@ OUTPUT_CHANGES: list[tuple[str, Any]] = [
 
 
 def _outputs_line(name: str, value: Any) -> tuple[str, str]:
-    from airflow_ecs.generator import render_files
-    from airflow_ecs.terraform_outputs import parse_outputs
+    from airflow_ecs.deploy.generator import render_files
+    from airflow_ecs.deploy.terraform_outputs import parse_outputs
 
     data = _outputs()
     if name == "airflow_ecs":
@@ -215,7 +215,7 @@ def _outputs_line(name: str, value: Any) -> tuple[str, str]:
 
 
 def _render_file_lines() -> Iterator[tuple[str, str]]:
-    from airflow_ecs.generator import read_outputs, refuse_what_is_not_ours
+    from airflow_ecs.deploy.generator import read_outputs, refuse_what_is_not_ours
 
     with tempfile.TemporaryDirectory() as directory:
         out = Path(directory) / "airflow"
@@ -240,7 +240,7 @@ def _render_file_lines() -> Iterator[tuple[str, str]]:
 
 
 def _config_file_lines() -> Iterator[tuple[str, str]]:
-    from airflow_ecs.startup import file_section
+    from airflow_ecs.glue.startup import file_section
 
     cases = [("no such file", None), ("a duplicated option", "[ecs_fargate]\nregion = a\nregion = b\n"),
              ("a duplicated section", "[ecs_fargate]\n[ecs_fargate]\n"), ("not an ini file", "region = a\n"),
@@ -255,7 +255,7 @@ def _config_file_lines() -> Iterator[tuple[str, str]]:
 
 
 def _credentials_lines() -> Iterator[tuple[str, str]]:
-    from airflow_ecs.aws_credentials import chain_source, light_connection_kwargs
+    from airflow_ecs.aws.aws_credentials import chain_source, light_connection_kwargs
 
     with tempfile.TemporaryDirectory() as directory:  # AWS config files with one profile, not the user's
         config_file = Path(directory) / "config"
@@ -304,12 +304,12 @@ INTRO = """\
 # Every refusal, with its exact line
 
 Each row is an input and the one line airflow-ecs answers it with, produced by running the real check on
-that input (`airflow_ecs/refusals.py`; a test proves every refusal in the checking code is reached by a row).
+that input (`devtools/refusals.py`; a test proves every refusal in the checking code is reached by a row).
 Where the line appears:
 
 - **[ecs_fargate] settings** and **run_task template**: the scheduler logs `ECS executor cannot start: <line>`
   and exits non-zero; `airflow-ecs check` and `airflow ecs check` print `airflow-ecs check: <line>` and exit 2
-  (one code path: `airflow_ecs/startup.py`).
+  (one code path: `airflow_ecs/glue/startup.py`).
 - **executor_config**: only that task fails; the line is in its event log (Airflow UI: *Event Log*).
 - **terraform outputs** and **render's files**: `airflow-ecs render: <line>`, exit 2, nothing written
   (`airflow-ecs apply` reports the same line after its apply).
@@ -325,9 +325,9 @@ terminal (`--outputs - reads stdin, which is a terminal; pipe it: terraform outp
 
 
 def page() -> str:
-    from airflow_ecs.reference_docs import _cell, _code, _generated_notice
+    from devtools.reference_docs import _cell, _code, _generated_notice
 
-    lines = [_generated_notice("airflow_ecs/refusals.py"), "", INTRO]
+    lines = [_generated_notice("devtools/refusals.py"), "", INTRO]
     current = None
     for refusal in catalogue():
         if refusal.section != current:

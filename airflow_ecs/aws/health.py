@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
 
-from airflow_ecs import ecs_api
-from airflow_ecs.config import EcsConfig
-from airflow_ecs.failures import FailureKind, classify_error
-from airflow_ecs.task_logs import container_definition
+from airflow_ecs.aws import ecs_api
+from airflow_ecs.core.config import EcsConfig
+from airflow_ecs.core.failures import FailureKind, classify_error
+from airflow_ecs.core.task_logs import container_definition
 
 OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
 
@@ -273,9 +273,9 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Exit 0 when nothing failed (warnings and skipped checks allowed), 1 when a check failed, 2 when the
     scheduler would refuse to start (the same line it logs) or no credentials can be made."""
-    from airflow_ecs.config import ConfigError
-    from airflow_ecs.run_task_request import RequestError
-    from airflow_ecs.startup import check_cli_settings
+    from airflow_ecs.core.config import ConfigError
+    from airflow_ecs.core.run_task_request import RequestError
+    from airflow_ecs.glue.startup import check_cli_settings
 
     try:
         config, _ = check_cli_settings(args.config)  # exactly the scheduler's start-up checks

@@ -676,7 +676,7 @@ def load_cli_config(path: str | None) -> EcsConfig:
     """The config a command line tool works with: an airflow.cfg file's [ecs_fargate] (the environment over it,
     as Airflow layers them), else Airflow's own."""
     if path:
-        from airflow_ecs.startup import file_section
+        from airflow_ecs.glue.startup import file_section
 
         return load_config(file_section(path)[1])
     from airflow.configuration import conf

@@ -13,15 +13,15 @@ from collections.abc import Sequence
 
 # command name -> (module, one-line help). The module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "render": ("airflow_ecs.generator", "terraform outputs -> airflow.cfg section, run_task template, env file"),
+    "render": ("airflow_ecs.deploy.generator", "terraform outputs -> airflow.cfg section, run_task template, env file"),
     "local": ("airflow_ecs.local.server", "run the local ECS (moto + a process runtime) in the foreground"),
-    "check": ("airflow_ecs.deployment_check", "deep health check of the deployment the config points at"),
-    "status": ("airflow_ecs.task_status", "ECS tasks running or recently stopped, with their Airflow keys"),
-    "orphans": ("airflow_ecs.orphans", "ECS tasks no Airflow task instance owns; --yes stops them"),
-    "plan": ("airflow_ecs.terraform_runner", "terraform init + plan with a var-file"),
-    "apply": ("airflow_ecs.terraform_runner", "terraform init + apply, then render the Airflow config"),
-    "destroy": ("airflow_ecs.terraform_runner", "terraform init + destroy with a var-file"),
-    "output-value": ("airflow_ecs.terraform_runner", "print one terraform output (for scripts, e.g. make image)"),
+    "check": ("airflow_ecs.aws.health", "deep health check of the deployment the config points at"),
+    "status": ("airflow_ecs.cli.task_status", "ECS tasks running or recently stopped, with their Airflow keys"),
+    "orphans": ("airflow_ecs.cli.orphans", "ECS tasks no Airflow task instance owns; --yes stops them"),
+    "plan": ("airflow_ecs.deploy.terraform_runner", "terraform init + plan with a var-file"),
+    "apply": ("airflow_ecs.deploy.terraform_runner", "terraform init + apply, then render the Airflow config"),
+    "destroy": ("airflow_ecs.deploy.terraform_runner", "terraform init + destroy with a var-file"),
+    "output-value": ("airflow_ecs.deploy.terraform_runner", "print one terraform output (for scripts, e.g. make image)"),
 }
 
 

@@ -13,10 +13,10 @@ from typing import Any
 import boto3
 from botocore.config import Config as BotoConfig
 
-from airflow_ecs import aws_credentials
-from airflow_ecs.aws_credentials import CredentialsError  # noqa: F401 - re-exported for callers
-from airflow_ecs.config import EcsConfig
-from airflow_ecs.failures import LaunchFailure, classify_error, classify_run_task_failure
+from airflow_ecs.aws import aws_credentials
+from airflow_ecs.aws.aws_credentials import CredentialsError  # noqa: F401 - re-exported for callers
+from airflow_ecs.core.config import EcsConfig
+from airflow_ecs.core.failures import LaunchFailure, classify_error, classify_run_task_failure
 
 DESCRIBE_BATCH = 100  # DescribeTasks takes at most 100 tasks per call
 

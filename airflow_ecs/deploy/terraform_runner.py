@@ -29,9 +29,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from airflow_ecs.generator import render_to
-from airflow_ecs.terraform_providers import MIRROR_ENV, mirror_cli_config, mirror_versions
-from airflow_ecs.terraform_outputs import OutputsError
+from airflow_ecs.deploy.generator import render_to
+from airflow_ecs.deploy.terraform_providers import MIRROR_ENV, mirror_cli_config, mirror_versions
+from airflow_ecs.deploy.terraform_outputs import OutputsError
 
 TERRAFORM_CHOICES = ("auto", "path", "bundled")
 SKIP_CREDENTIALS_ENV = "AIRFLOW_ECS_SKIP_CREDENTIALS_CHECK"

@@ -61,14 +61,14 @@ class Metrics:
     @property
     def backend(self) -> Any:
         if self._backend is None:
-            from airflow_ecs.airflow_compat import airflow_stats
+            from airflow_ecs.glue.airflow_compat import airflow_stats
 
             self._backend = airflow_stats()
         return self._backend
 
     def _name(self, name: str, kind: str) -> str:
         if _KINDS.get(name) != kind:
-            raise KeyError(f"metric {name!r} is not declared as a {kind} in airflow_ecs.metrics.METRICS")
+            raise KeyError(f"metric {name!r} is not declared as a {kind} in airflow_ecs.glue.metrics.METRICS")
         return f"{PREFIX}.{name}"
 
     def incr(self, name: str, count: int = 1) -> None:

@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_ecs.config import (
+from airflow_ecs.core.config import (
     RESERVED_TAG_PREFIXES,
     ConfigError,
     Profile,
     parse_capacity_provider_strategy,
     uses_fargate,
 )
-from airflow_ecs.fargate_sizes import describe_invalid, is_valid
+from airflow_ecs.core.fargate_sizes import describe_invalid, is_valid
 
 KNOWN_KEYS = (
     "cpu",

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from airflow_ecs.airflow_stack import AirflowStack
+from devtools.airflow_stack import AirflowStack
 from airflow_ecs.local.containers import IMAGE_DAGS_FOLDER
 from airflow_ecs.local.faults import FaultPlan
 from airflow_ecs.local.server import LocalEcs
@@ -17,8 +17,8 @@ from airflow_ecs.local.server import LocalEcs
 
 def config_env(outputs: dict, out_dir: Path) -> dict[str, str]:
     """The generator's env file for these outputs, as a dict (what a container deployment would load)."""
-    from airflow_ecs.generator import read_env_file, render_files, write_atomically
-    from airflow_ecs.terraform_outputs import parse_outputs
+    from airflow_ecs.deploy.generator import read_env_file, render_files, write_atomically
+    from airflow_ecs.deploy.terraform_outputs import parse_outputs
 
     files = render_files(parse_outputs(outputs), str(out_dir / "run_task_template.json.j2"))
     write_atomically(files, out_dir)

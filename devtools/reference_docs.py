@@ -4,8 +4,8 @@
 ``output`` blocks of terraform/ and terraform/modules/* (parsed with python-hcl2); ``docs/refusals.md`` from
 running ``refusals.catalogue()``.
 
-    python -m airflow_ecs.reference_docs           # (re)write the pages
-    python -m airflow_ecs.reference_docs --check   # exit 1 naming each page that is out of date
+    python -m devtools.reference_docs           # (re)write the pages
+    python -m devtools.reference_docs --check   # exit 1 naming each page that is out of date
 
 Each page is a pure function of its source; only ``main`` reads and writes files.
 """
@@ -19,10 +19,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from airflow_ecs.config import OPTIONS, SECTION, Option
+from airflow_ecs.core.config import OPTIONS, SECTION, Option
 
 REPO = Path(__file__).resolve().parents[1]
-COMMAND = "python -m airflow_ecs.reference_docs"
+COMMAND = "python -m devtools.reference_docs"
 CONFIGURATION_PAGE = Path("docs/configuration.md")
 TERRAFORM_PAGE = Path("docs/terraform.md")
 REFUSALS_PAGE = Path("docs/refusals.md")
@@ -68,7 +68,7 @@ def configuration_page(options: Sequence[Option] = OPTIONS) -> str:
     lines = [
         f"# Configuration reference: `[{SECTION}]`",
         "",
-        _generated_notice("`airflow_ecs/config.py` (`OPTIONS`)"),
+        _generated_notice("`airflow_ecs/core/config.py` (`OPTIONS`)"),
         "",
         f"Every key of the `[{SECTION}]` section of `airflow.cfg`. Each can also be set as an environment variable "
         f"`AIRFLOW__{SECTION.upper()}__<KEY>` (the key in upper case), which wins over `airflow.cfg` as in any "
@@ -259,7 +259,7 @@ def _anchor(heading: str) -> str:
 
 def pages(repo: Path = REPO) -> dict[Path, str]:
     """Relative path -> content of every generated page."""
-    from airflow_ecs import refusals  # it uses this module's cell helpers
+    from devtools import refusals  # it uses this module's cell helpers
 
     return {
         CONFIGURATION_PAGE: configuration_page(),

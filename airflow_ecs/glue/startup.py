@@ -12,14 +12,14 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from airflow_ecs.config import SECTION, ConfigError, EcsConfig, Profile, check_known_keys, load_config
-from airflow_ecs.executor_config import (
+from airflow_ecs.core.config import SECTION, ConfigError, EcsConfig, Profile, check_known_keys, load_config
+from airflow_ecs.core.executor_config import (
     ExecutorConfigError,
     check_container_names,
     parse_executor_config,
     with_profile,
 )
-from airflow_ecs.run_task_request import (
+from airflow_ecs.core.run_task_request import (
     RequestError,
     RunTaskTemplate,
     TaskIdentity,
@@ -136,8 +136,8 @@ def airflow_section() -> tuple[dict[str, object], Callable[[str], str | None]]:
     """Airflow's own config: the section as the scheduler sees it, and its values."""
     from airflow.configuration import conf
 
-    from airflow_ecs.airflow_compat import config_section
-    from airflow_ecs.config import airflow_getter
+    from airflow_ecs.glue.airflow_compat import config_section
+    from airflow_ecs.core.config import airflow_getter
 
     return config_section(SECTION), airflow_getter(conf)
 

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from airflow_ecs.airflow_stack import TaskRow, seconds_between
+from devtools.airflow_stack import TaskRow, seconds_between
 
 REPO = Path(__file__).resolve().parent.parent
 DAG_ID = "ecs_demo"
@@ -57,7 +57,7 @@ def run_summary(state: object, wrong: list[str], expected: dict[str, str]) -> st
 
 def run_demo(work_dir: Path, *, keep_running: bool = False, runtime: str = "process") -> int:
     from airflow_ecs.local.containers import ContainerRuntimeUnavailable, choose_runtime
-    from airflow_ecs.local.deployment import local_deployment
+    from devtools.local_deployment import local_deployment
 
     try:
         runtime, why_not = choose_runtime(runtime)
@@ -96,7 +96,7 @@ def run_demo(work_dir: Path, *, keep_running: bool = False, runtime: str = "proc
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m airflow_ecs.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__)
     parser.add_argument("--work-dir", type=Path, default=REPO / ".demo")
     parser.add_argument("--keep-running", action="store_true", help="wait for Enter before shutting down")
     parser.add_argument("--runtime", choices=("process", "container", "auto"), default="process",

@@ -24,11 +24,11 @@ from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_ecs.diagnosis import Diagnosis
-from airflow_ecs.events import TaskEvent, is_newer
-from airflow_ecs.failures import LaunchFailure, decide_retry
-from airflow_ecs.run_task_request import TaskIdentity, with_launch
-from airflow_ecs.task_state import TaskOutcome, Verdict, judge, judge_missing
+from airflow_ecs.core.diagnosis import Diagnosis
+from airflow_ecs.core.events import TaskEvent, is_newer
+from airflow_ecs.core.failures import LaunchFailure, decide_retry
+from airflow_ecs.core.run_task_request import TaskIdentity, with_launch
+from airflow_ecs.core.task_state import TaskOutcome, Verdict, judge, judge_missing
 
 RECENTLY_FINISHED = 10_000  # ARNs remembered after they finish, so late duplicate events are recognised
 # With an events queue, tasks not yet RUNNING after this long are described in each sweep too,

@@ -48,14 +48,14 @@ def fmt_directory(directory: str | Path, check: bool = False) -> FmtResult:
     code, stdout, stderr = TerraformCommand.run("fmt", fmt_args(check), chdir=str(path))
     # fmt exits 3 with -check when something is unformatted; anything else non-zero is a real error.
     if code not in (0, 3):
-        from airflow_ecs.terraform_runner import first_error
+        from airflow_ecs.deploy.terraform_runner import first_error
 
         raise TerraformFmtError(f"terraform fmt in {directory} failed ({code}): {first_error(stderr, stdout)}")
     return parse_fmt_stdout(stdout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m airflow_ecs.terraform_fmt", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m airflow_ecs.deploy.terraform_fmt", description=__doc__)
     parser.add_argument("directory", nargs="?", default="terraform", help="Terraform directory (default: terraform)")
     parser.add_argument("--check", action="store_true", help="change nothing; exit 3 and print the diff if needed")
     args = parser.parse_args(argv)

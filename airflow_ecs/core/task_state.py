@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_ecs.diagnosis import Diagnosis, diagnose
+from airflow_ecs.core.diagnosis import Diagnosis, diagnose
 
 PENDING_STATUSES = frozenset({"PROVISIONING", "PENDING", "ACTIVATING"})
 # The task is on its way down; the outcome is known only at STOPPED.

@@ -14,8 +14,8 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
-from airflow_ecs import ecs_api
-from airflow_ecs.task_status import TaskRow, collect
+from airflow_ecs.aws import ecs_api
+from airflow_ecs.cli.task_status import TaskRow, collect
 
 # Task instance states in which its ECS task may rightly be running (queued: launched, not yet reported).
 OWNING_STATES = frozenset({"queued", "scheduled", "running", "restarting", "deferred", "up_for_reschedule"})
@@ -88,8 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Exit 0 when listed (or all stopped), 1 when AWS or Airflow's database could not be asked or a stop
     failed, 2 on bad config."""
-    from airflow_ecs.config import ConfigError, load_cli_config
-    from airflow_ecs.failures import classify_error
+    from airflow_ecs.core.config import ConfigError, load_cli_config
+    from airflow_ecs.core.failures import classify_error
 
     try:
         config = load_cli_config(args.config)

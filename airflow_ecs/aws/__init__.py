@@ -1,0 +1,1 @@
+"""The AWS adapters: ECS, SQS and CloudWatch Logs calls, credentials, the launcher and its rate limit."""

@@ -1,0 +1,1 @@
+"""Deployment: terraform outputs -> the rendered Airflow config, and running Terraform."""
