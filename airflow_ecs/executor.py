@@ -40,14 +40,8 @@ from airflow_ecs.core.config import (
     airflow_getter,
     load_config,
 )
-from airflow_ecs.core.events import (
-    RELEASE_DELAY,
-    EventConsumer,
-    EventsReceived,
-    ReceiveFailed,
-    delete_messages,
-    release_messages,
-)
+from airflow_ecs.aws.event_queue import RELEASE_DELAY, EventConsumer, delete_messages, release_messages
+from airflow_ecs.core.events import EventsReceived, ReceiveFailed
 from airflow_ecs.core.executor_config import ExecutorConfigError
 from airflow_ecs.core.failures import start_retry_delay
 from airflow_ecs.aws.launcher import Launched, Launcher

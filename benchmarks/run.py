@@ -95,7 +95,7 @@ def start_gateway() -> tuple[subprocess.Popen, str, str]:
 
 def fresh_world(gateway: str, admin: str) -> dict[str, Any]:
     """An empty moto with the cluster, task definition, network and an events queue, made on the admin port."""
-    from tests import aws_fixtures as aws
+    from devtools import aws_fixtures as aws
 
     call(f"{admin}/moto-api/reset")
     call(f"{gateway}/_bench/forget")
@@ -111,7 +111,7 @@ def fresh_world(gateway: str, admin: str) -> dict[str, Any]:
 # --- the executors, configured from the environment as a scheduler's would be ---
 
 def worker_env(executor: str, gateway: str, world: dict[str, Any], spec: dict[str, Any], home: str) -> dict[str, str]:
-    from tests import aws_fixtures as aws
+    from devtools import aws_fixtures as aws
 
     env = {**os.environ, "AIRFLOW_HOME": home, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
            "AWS_DEFAULT_REGION": aws.REGION, "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -381,7 +381,7 @@ def track(driver: Driver, spec: dict[str, Any], world: dict[str, Any], *, runnin
 
 def queued_events(world: dict[str, Any]) -> int:
     """Messages in the events queue, visible or received and not yet deleted (asked on the admin port)."""
-    from tests import aws_fixtures as aws
+    from devtools import aws_fixtures as aws
 
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     attributes = aws.client(world["admin"], "sqs").get_queue_attributes(QueueUrl=world["queue_url"],
@@ -535,7 +535,7 @@ KINDS = {"launch": launch, "steady": steady, "completion": completion, "memory":
 
 def worker(scenario: str, executor_name: str, gateway: str, world: dict[str, Any]) -> dict[str, Any]:
     spec = SCENARIOS[scenario]
-    from tests import aws_fixtures as aws
+    from devtools import aws_fixtures as aws
 
     world = {**world, "cluster": aws.CLUSTER}
     for size in ("tasks", "tracked"):  # a smaller run, to try the harness out

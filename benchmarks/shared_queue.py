@@ -29,8 +29,8 @@ SCHEDULERS = (1, 2, 4)
 
 def measure(n: int, gateway: str, admin: str) -> dict[str, Any]:
     from airflow_ecs.executor import EcsFargateExecutor
-    from tests import aws_fixtures as aws
-    from tests.executor_harness import make_workload
+    from devtools import aws_fixtures as aws
+    from devtools.workload import make_workload
 
     world = fresh_world(gateway, admin)
     spec = {"kind": "shared_queue"}

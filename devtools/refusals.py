@@ -215,7 +215,8 @@ def _outputs_line(name: str, value: Any) -> tuple[str, str]:
 
 
 def _render_file_lines() -> Iterator[tuple[str, str]]:
-    from airflow_ecs.deploy.generator import read_outputs, refuse_what_is_not_ours
+    from airflow_ecs.cli.render import read_outputs
+    from airflow_ecs.deploy.generator import refuse_what_is_not_ours
 
     with tempfile.TemporaryDirectory() as directory:
         out = Path(directory) / "airflow"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -20,9 +19,10 @@ from airflow.utils.state import TaskInstanceState
 from botocore.awsrequest import AWSResponse
 
 from airflow_ecs.core import failures
-from airflow_ecs.glue.airflow_compat import BundleInfo, ExecuteTask, TaskInstanceDTO
 from airflow_ecs.executor import EcsFargateExecutor
-from tests import aws_fixtures as aws
+from airflow_ecs.glue.airflow_compat import ExecuteTask
+from devtools import aws_fixtures as aws
+from devtools.workload import make_workload  # noqa: F401 - the executor tests import it from here
 
 ACCOUNT = "123456789012"
 
@@ -47,17 +47,6 @@ def ecs_env(moto_server, monkeypatch, frozen_moto_tasks):
 
     configure()
     return SimpleNamespace(url=moto_server, resources=resources, configure=configure)
-
-
-def make_workload(task_id: str = "hello", executor_config: Any = None, try_number: int = 1,
-                  queue: str = "default") -> ExecuteTask:
-    ti = TaskInstanceDTO(
-        id=uuid.uuid4(), dag_id="demo", task_id=task_id, run_id="manual__1", try_number=try_number, map_index=-1,
-        pool_slots=1, queue=queue, priority_weight=1, dag_version_id=uuid.uuid4(),
-        executor_config=executor_config,
-    )
-    return ExecuteTask(ti=ti, dag_rel_path="demo.py", token="workload-token",
-                       bundle_info=BundleInfo(name="dags-folder", version=None), log_path="demo.log")
 
 
 def started(**kwargs: Any) -> EcsFargateExecutor:

@@ -17,7 +17,7 @@ from airflow_ecs.aws import aws_credentials, ecs_api
 from airflow_ecs.aws.aws_credentials import CredentialsError, FollowingCredentials
 from airflow_ecs.core.config import load_config
 from airflow_ecs.executor import EcsFargateExecutor, ExecutorStartError
-from tests import aws_fixtures as aws
+from devtools import aws_fixtures as aws
 from tests.executor_harness import error_response
 
 # --- FollowingCredentials, without AWS ---

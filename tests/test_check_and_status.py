@@ -363,7 +363,7 @@ def test_airflow_ecs_check_under_airflows_cli_flags_an_unknown_key(ecs_env, tmp_
 
 
 def test_check_finds_a_missing_ecr_image_and_a_present_one(ecs_env, capsys):
-    from tests import aws_fixtures as aws
+    from devtools import aws_fixtures as aws
 
     ecs, ecr = aws.client(ecs_env.url, "ecs"), aws.client(ecs_env.url, "ecr")
     repository = ecr.create_repository(repositoryName="airflow-worker")["repository"]
@@ -402,7 +402,8 @@ def test_ecr_image_uris_are_read():
 
 
 def test_the_check_table_fits_the_terminal_and_shows_brackets(capsys, monkeypatch):
-    from airflow_ecs.aws.health import FAIL, OK, Check, print_table
+    from airflow_ecs.aws.health import FAIL, OK, Check
+    from airflow_ecs.cli.check import print_table
 
     monkeypatch.setenv("COLUMNS", "100")
     detail = "[ecs_fargate] cluster 'x' not found in us-east-1; check [ecs_fargate] cluster and region " * 3

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-from airflow_ecs.core.events import RELEASE_DELAY, release_messages
-from tests.aws_fixtures import client
+from airflow_ecs.aws.event_queue import RELEASE_DELAY, release_messages
+from devtools.aws_fixtures import client
 
 
 def test_a_released_event_is_back_for_its_owner_within_two_seconds(moto_server):

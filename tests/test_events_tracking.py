@@ -13,7 +13,7 @@ import time
 import pytest
 from airflow.utils.state import TaskInstanceState
 
-from tests.aws_fixtures import CLUSTER, CONTAINER, client
+from devtools.aws_fixtures import CLUSTER, CONTAINER, client
 from tests.executor_harness import heartbeat_until, launch_one, moto_task, started, stop_in_moto
 
 

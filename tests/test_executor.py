@@ -13,7 +13,7 @@ import pytest
 from airflow.utils.state import TaskInstanceState
 
 from airflow_ecs.executor import EcsFargateExecutor, ExecutorStartError
-from tests import aws_fixtures as aws
+from devtools import aws_fixtures as aws
 
 from tests.executor_harness import (
     error_response,

@@ -190,7 +190,7 @@ def test_a_fallback_to_ec2_capacity_drops_platform_version():
 
 def test_get_task_log_reads_only_what_is_new_at_each_refresh(ecs_env):
     from airflow_ecs.executor import EcsFargateExecutor
-    from tests import aws_fixtures as aws
+    from devtools import aws_fixtures as aws
 
     executor = started()
     _, arn = launch_one(executor)

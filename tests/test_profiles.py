@@ -10,7 +10,7 @@ from airflow.utils.state import TaskInstanceState
 
 from airflow_ecs.core.config import ConfigError, EcsConfig, Profile, parse_profiles
 from airflow_ecs.executor import EcsFargateExecutor, ExecutorStartError
-from tests.aws_fixtures import REGION, client
+from devtools.aws_fixtures import REGION, client
 from tests.executor_harness import heartbeat_until, make_workload, moto_task, queue_all, queued_arns, started, \
     stop_in_moto
 

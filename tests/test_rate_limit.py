@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_ecs.aws.ecs_api import RunTaskResult
+from airflow_ecs.core.failures import RunTaskResult
 from airflow_ecs.core.failures import FailureKind, LaunchFailure
 from airflow_ecs.aws.launcher import Launcher
 from airflow_ecs.aws.rate_limit import TokenBucket

@@ -7,12 +7,13 @@ import sys
 from pathlib import Path
 
 from airflow_ecs.aws import aws_credentials
+from airflow_ecs.cli import render
 from airflow_ecs.core import config, executor_config, run_task_request
 from airflow_ecs.deploy import generator, terraform_outputs
 from airflow_ecs.glue import startup
 from devtools import refusals
 
-MODULES = (config, executor_config, terraform_outputs, generator, startup, run_task_request, aws_credentials)
+MODULES = (config, executor_config, terraform_outputs, generator, render, startup, run_task_request, aws_credentials)
 REFUSAL_CALLS = {"ConfigError", "ExecutorConfigError", "OutputsError", "RenderError", "TemplateError", "RequestError",
                  "CredentialsError", "bad"}
 # Reached only with Airflow or AWS at hand (a connection from Airflow's secrets backends), or unreachable from a
@@ -21,8 +22,8 @@ NOT_IN_THE_CATALOGUE = {
     ("aws_credentials", "_read_connection"),  # Airflow's secrets backends: tested with a connection
     ("executor_config", "parse_cpu"),  # cpu <= 0 as text: "0" is refused as "expected a positive number" above
     ("terraform_outputs", "parse_outputs"),  # a non-object: json.loads of a file render read gives one
-    ("generator", "run"),  # wording of OSError: the full-disk test in test_generator
-    ("generator", "read_outputs"),  # stdin a terminal, Terraform's own error: test_generator, test_terraform_runner
+    ("render", "run"),  # wording of OSError: the full-disk test in test_generator
+    ("render", "read_outputs"),  # stdin a terminal, Terraform's own error: test_generator, test_terraform_runner
     ("startup", "file_section"),  # an unreadable file (permissions): the OS's words
     ("config", "parse_capacity_provider_strategy"),  # a strategy that is neither text nor a list: only from code
     ("run_task_request", "load_template"),  # an unreadable template: the run_task_template key is checked first

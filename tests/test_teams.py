@@ -14,7 +14,7 @@ import pytest
 from airflow_ecs.glue.airflow_compat import AIRFLOW_RELEASE
 from airflow_ecs.executor import EcsFargateExecutor, ExecutorStartError
 from airflow_ecs.glue.metrics import Metrics
-from tests import aws_fixtures as aws
+from devtools import aws_fixtures as aws
 from tests.executor_harness import launch_one
 
 pytestmark = pytest.mark.skipif(AIRFLOW_RELEASE < (3, 3), reason="team-scoped configuration is Airflow 3.3's")

@@ -7,7 +7,6 @@ without AWS, and these functions are tested against moto's server.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -16,7 +15,8 @@ from botocore.config import Config as BotoConfig
 from airflow_ecs.aws import aws_credentials
 from airflow_ecs.aws.aws_credentials import CredentialsError  # noqa: F401 - re-exported for callers
 from airflow_ecs.core.config import EcsConfig
-from airflow_ecs.core.failures import LaunchFailure, classify_error, classify_run_task_failure
+from airflow_ecs.core.failures import RunTaskResult  # noqa: F401 - declared in core, re-exported for callers
+from airflow_ecs.core.failures import classify_error, classify_run_task_failure
 
 DESCRIBE_BATCH = 100  # DescribeTasks takes at most 100 tasks per call
 
@@ -54,15 +54,6 @@ def make_client(session: boto3.session.Session, service: str, config: EcsConfig,
     # The cluster's Region is [ecs_fargate] region, whatever a connection's region_name says.
     return session.client(service, region_name=config.region,
                           endpoint_url=config.endpoint_url or endpoint_url or None, config=boto_config)
-
-
-@dataclass(frozen=True)
-class RunTaskResult:
-    task_arn: str | None = None
-    task: Mapping[str, Any] | None = None
-    failure: LaunchFailure | None = None
-    # ECS answered (``failures[]``): it placed no task for this clientToken, and may replay that answer for it.
-    answered: bool = False
 
 
 def run_task(ecs: Any, request: Mapping[str, Any]) -> RunTaskResult:

@@ -1,20 +1,18 @@
-"""``airflow-ecs check``: the deep health check of a deployment, one line per thing that can be wrong.
+"""The deep health check of a deployment, one ``Check`` per thing that can be wrong.
 
 Each check is a small function of a boto3 client and the config that returns a ``Check``; the executor's
-start-up health check runs the cluster and task definition ones, the command runs them all.
+start-up health check runs the cluster and task definition ones, ``airflow-ecs check`` (``cli/check.py``) runs
+them all.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import re
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -261,48 +259,3 @@ def run_checks(config: EcsConfig, client: Callable[[str], Any]) -> list[Check]:
     checks.append(check_events_queue(client("sqs"), config))
     checks.append(check_execution_api(execution_api_url(config, definition)))
     return checks
-
-
-# --- the command ---
-
-def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
-    parser.add_argument("--config", help="an airflow.cfg holding [ecs_fargate] (default: Airflow's own config)")
-    parser.add_argument("--json", action="store_true", help="print the checks as JSON")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Exit 0 when nothing failed (warnings and skipped checks allowed), 1 when a check failed, 2 when the
-    scheduler would refuse to start (the same line it logs) or no credentials can be made."""
-    from airflow_ecs.core.config import ConfigError
-    from airflow_ecs.core.run_task_request import RequestError
-    from airflow_ecs.glue.startup import check_cli_settings
-
-    try:
-        config, _ = check_cli_settings(args.config)  # exactly the scheduler's start-up checks
-        client = ecs_api.client_factory(config)
-    except (ConfigError, RequestError, ecs_api.CredentialsError) as error:
-        print(f"airflow-ecs check: {error}", file=sys.stderr)
-        return 2
-    checks = run_checks(config, client)
-    if args.json:
-        print(json.dumps([asdict(check) for check in checks], indent=2))
-    else:
-        print_table(checks, f"airflow-ecs check: cluster {config.cluster} in {config.region}")
-    return 1 if any(check.status == FAIL for check in checks) else 0
-
-
-def print_table(checks: list[Check], title: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    # The terminal's own width (80 when not a terminal); details fold, and rich markup in them ([ecs_fargate])
-    # is text, not style.
-    table = Table(title=escape(title))
-    table.add_column("check", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("detail", overflow="fold", ratio=1)
-    style = {OK: "green", FAIL: "bold red", WARN: "yellow", SKIP: "dim"}
-    for check in checks:
-        table.add_row(escape(check.name), f"[{style[check.status]}]{check.status}[/]", escape(check.detail))
-    Console().print(table)

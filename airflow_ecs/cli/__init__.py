@@ -1,7 +1,8 @@
 """The ``airflow-ecs`` command line (also ``python -m airflow_ecs``).
 
 Each subcommand lives in the module that owns its concern; this file only wires them to argparse,
-importing a module when its command runs so ``airflow-ecs render`` does not pay for Airflow's import.
+importing only the module of the command that runs, so ``airflow-ecs render`` does not pay for Airflow's
+import, nor ``airflow-ecs check`` for the local ECS.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from collections.abc import Sequence
 
 # command name -> (module, one-line help). The module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "render": ("airflow_ecs.deploy.generator", "terraform outputs -> airflow.cfg section, run_task template, env file"),
+    "render": ("airflow_ecs.cli.render", "terraform outputs -> airflow.cfg section, run_task template, env file"),
     "local": ("airflow_ecs.local.server", "run the local ECS (moto + a process runtime) in the foreground"),
-    "check": ("airflow_ecs.aws.health", "deep health check of the deployment the config points at"),
+    "check": ("airflow_ecs.cli.check", "deep health check of the deployment the config points at"),
     "status": ("airflow_ecs.cli.task_status", "ECS tasks running or recently stopped, with their Airflow keys"),
     "orphans": ("airflow_ecs.cli.orphans", "ECS tasks no Airflow task instance owns; --yes stops them"),
     "plan": ("airflow_ecs.deploy.terraform_runner", "terraform init + plan with a var-file"),
@@ -25,7 +26,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported (for its arguments), so ``airflow-ecs render`` does not
+    import the local ECS, and ``airflow-ecs --help`` imports no command at all."""
     from airflow_ecs import __version__
 
     parser = argparse.ArgumentParser(prog="airflow-ecs", description="Airflow tasks as ECS/Fargate tasks.")
@@ -33,14 +36,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
-        module = importlib.import_module(module_name)
-        module.add_arguments(command_parser, name)
-        command_parser.set_defaults(_module=module)
+        if name == command:
+            module = importlib.import_module(module_name)
+            module.add_arguments(command_parser, name)
+            command_parser.set_defaults(_module=module)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((arg for arg in argv if not arg.startswith("-")), None)  # the top level has only flags
+    args = build_parser(command).parse_args(argv)
     return int(args._module.run(args) or 0)
 
 

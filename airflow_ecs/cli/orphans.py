@@ -88,7 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Exit 0 when listed (or all stopped), 1 when AWS or Airflow's database could not be asked or a stop
     failed, 2 on bad config."""
-    from airflow_ecs.core.config import ConfigError, load_cli_config
+    from airflow_ecs.core.config import ConfigError
+    from airflow_ecs.glue.startup import load_cli_config
     from airflow_ecs.core.failures import classify_error
 
     try:

@@ -19,7 +19,7 @@ from airflow_ecs.aws import ecs_api
 from airflow_ecs.core.config import EcsConfig
 from airflow_ecs.core.diagnosis import diagnose
 from airflow_ecs.core.task_logs import container_name_of, task_id
-from airflow_ecs.core.task_state import airflow_container
+from airflow_ecs.core.task_state import ECS_STATES, airflow_container
 
 
 @dataclass(frozen=True)
@@ -153,14 +153,9 @@ def add_filters(parser: Any) -> None:
     parser.add_argument("--since", help="only tasks created since: 30m, 2h, 1d or an ISO time")
 
 
-# ECS's lastStatus values, in lifecycle order.
-ECS_STATES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING",
-              "STOPPED")
-
-
 def run(args: argparse.Namespace) -> int:
     """Exit 0 with the table (possibly empty), 1 when AWS could not be asked, 2 on bad config."""
-    from airflow_ecs.core.config import load_cli_config
+    from airflow_ecs.glue.startup import load_cli_config
 
     try:
         since = parse_since(args.since, datetime.datetime.now(datetime.timezone.utc)) if args.since else None

@@ -672,18 +672,6 @@ def load_config(get: Callable[[str], str | None]) -> EcsConfig:
     return EcsConfig(**values)
 
 
-def load_cli_config(path: str | None) -> EcsConfig:
-    """The config a command line tool works with: an airflow.cfg file's [ecs_fargate] (the environment over it,
-    as Airflow layers them), else Airflow's own."""
-    if path:
-        from airflow_ecs.glue.startup import file_section
-
-        return load_config(file_section(path)[1])
-    from airflow.configuration import conf
-
-    return load_config(airflow_getter(conf))
-
-
 def airflow_getter(conf: Any) -> Callable[[str], str | None]:
     """Adapt Airflow's config (``conf`` or an executor's team-aware ``ExecutorConf``) to ``load_config``.
 

@@ -1,27 +1,18 @@
-"""ECS Task State Change events from EventBridge, through SQS.
+"""ECS Task State Change events from EventBridge, through SQS: reading one, pure.
 
-The consumer thread only receives; the executor applies events in ``sync()`` and then deletes them.
-Delivery is at least once and unordered, so every event is ordered per task by ``detail.version``.
+The SQS side (the consumer thread, release and delete) is ``airflow_ecs.aws.event_queue``; the executor applies
+events in ``sync()`` and then deletes them. Delivery is at least once and unordered, so every event is ordered
+per task by ``detail.version``.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import queue
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-log = logging.getLogger(__name__)
-
 DETAIL_TYPE = "ECS Task State Change"
-RECEIVE_WAIT_SECONDS = 20  # SQS long polling: one call per 20 s when nothing happens
-RECEIVE_BATCH = 10  # SQS's maximum per ReceiveMessage
-# Seconds before another scheduler's event is visible again: long enough that this consumer's next
-# receive rarely takes it back, short enough that its owner hears of it within a heartbeat or two.
-RELEASE_DELAY = 1
 
 
 @dataclass(frozen=True)
@@ -69,66 +60,3 @@ def parse_event(body: str) -> TaskEvent | None:
 def is_newer(event_version: int, applied_version: int) -> bool:
     """Apply an event only if it is newer than what this task already showed; equal is a duplicate."""
     return event_version > applied_version
-
-
-class EventConsumer:
-    """Long-polls the queue on a daemon thread and hands what it receives to ``results``."""
-
-    def __init__(self, sqs: Any, queue_url: str, results: queue.SimpleQueue, *, wait_seconds: int = RECEIVE_WAIT_SECONDS):
-        self._sqs = sqs
-        self._queue_url = queue_url
-        self._results = results
-        self._wait_seconds = wait_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ecs-events", daemon=True)
-        self.receive_calls = 0
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.receive_calls += 1
-                response = self._sqs.receive_message(
-                    QueueUrl=self._queue_url,
-                    MaxNumberOfMessages=RECEIVE_BATCH,
-                    WaitTimeSeconds=self._wait_seconds,
-                )
-            except Exception as error:  # noqa: BLE001 - the thread must survive; sync() reports it
-                self._results.put(ReceiveFailed(f"{type(error).__name__}: {error}"))
-                self._stop.wait(5)
-                continue
-            messages = tuple(
-                ReceivedMessage(m["ReceiptHandle"], parse_event(m.get("Body", "")))
-                for m in response.get("Messages") or []
-            )
-            if messages:
-                self._results.put(EventsReceived(messages))
-
-    def stop(self) -> None:
-        self._stop.set()
-
-
-def release_messages(sqs: Any, queue_url: str, receipt_handles: list[str], delay: int) -> None:
-    """Make messages visible again after ``delay`` seconds, for the consumer that owns them.
-
-    With several schedulers on one queue, each receives the others' events too; waiting out the queue's
-    visibility timeout (30 s or more) would delay the owner by that much at every wrong delivery.
-    """
-    for start in range(0, len(receipt_handles), RECEIVE_BATCH):
-        batch = receipt_handles[start:start + RECEIVE_BATCH]
-        sqs.change_message_visibility_batch(
-            QueueUrl=queue_url,
-            Entries=[{"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": delay}
-                     for index, handle in enumerate(batch)],
-        )
-
-
-def delete_messages(sqs: Any, queue_url: str, receipt_handles: list[str]) -> None:
-    for start in range(0, len(receipt_handles), RECEIVE_BATCH):
-        batch = receipt_handles[start:start + RECEIVE_BATCH]
-        sqs.delete_message_batch(
-            QueueUrl=queue_url,
-            Entries=[{"Id": str(index), "ReceiptHandle": handle} for index, handle in enumerate(batch)],
-        )

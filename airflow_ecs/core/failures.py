@@ -12,6 +12,7 @@ import random
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 class FailureKind(enum.Enum):
@@ -146,3 +147,14 @@ def start_retry_delay(failed_checks: int, elapsed: float, budget: float,
     or None when waiting would pass ``budget`` seconds since the first (then the scheduler stops)."""
     delay = retry_delay(FailureKind.TRANSIENT, failed_checks, rand)
     return delay if elapsed + delay <= budget else None
+
+
+# What one RunTask call came to; declared here (not in ecs_api) so the launcher's and rate limit's callers
+# need no boto3 to name it.
+@dataclass(frozen=True)
+class RunTaskResult:
+    task_arn: str | None = None
+    task: Mapping[str, Any] | None = None
+    failure: LaunchFailure | None = None
+    # ECS answered (``failures[]``): it placed no task for this clientToken, and may replay that answer for it.
+    answered: bool = False

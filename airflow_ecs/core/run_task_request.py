@@ -8,7 +8,6 @@ data; the executor only calls ``build_request``.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import re
 import traceback
@@ -20,7 +19,16 @@ from typing import Any
 
 import jinja2
 
-from airflow_ecs.core.config import EcsConfig, uses_fargate
+from airflow_ecs.core.config import EcsConfig
+# The identity of a try and its tokens live in identity.py (tracking needs them without jinja2); re-exported here.
+from airflow_ecs.core.identity import (  # noqa: F401
+    CLIENT_TOKEN_LIMIT,
+    STARTED_BY_LIMIT,
+    TaskIdentity,
+    client_token,
+    started_by,
+    with_launch,
+)
 from airflow_ecs.core.executor_config import (
     TaskSettings,
     apply_settings,
@@ -30,8 +38,6 @@ from airflow_ecs.core.executor_config import (
 )
 
 OVERRIDES_LIMIT = 8192  # characters of the overrides JSON, as ECS counts them
-STARTED_BY_LIMIT = 36
-CLIENT_TOKEN_LIMIT = 64
 TAGS_LIMIT = 50  # per ECS resource; botocore's model does not check it
 _TAG_VALUE_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
 DEFAULT_TEMPLATE_NAME = "run_task_template.json.j2"
@@ -43,24 +49,6 @@ class RequestError(ValueError):
 
 class TemplateError(RequestError):
     """The run_task template does not render to a valid request; names the template and its line."""
-
-
-@dataclass(frozen=True)
-class TaskIdentity:
-    """What identifies one Airflow task instance try in ECS."""
-
-    dag_id: str
-    task_id: str
-    run_id: str
-    map_index: int
-    try_number: int
-    ti_id: str = ""
-    queue: str = "default"
-    team: str = ""  # the Airflow team (multi-team deployments) whose executor launches it
-
-    def describe(self) -> str:
-        mapped = f"[{self.map_index}]" if self.map_index >= 0 else ""
-        return f"{self.dag_id}.{self.task_id}{mapped} run {self.run_id} try {self.try_number}"
 
 
 def default_template_path() -> Path:
@@ -147,32 +135,6 @@ def template_context(
         "queue": identity.queue,
         "executor_config": executor_config or {},
     }
-
-
-def client_token(identity: TaskIdentity, launch: int, request: Mapping[str, Any] | None = None) -> str:
-    """The RunTask idempotency key of one launch of one try, with these parameters.
-
-    A retried call (same launch, same request) reuses it, so ECS never starts a second container for it. A
-    deliberate relaunch (new launch number) or other parameters need a new one, or ECS answers
-    ConflictException: that includes the same try queued again by Airflow (its workload carries a new
-    token), hence the digest of the request in the key.
-    """
-    parts = [identity.dag_id, identity.task_id, identity.run_id, str(identity.map_index), str(identity.try_number),
-             identity.ti_id, str(launch)]
-    if request is not None:
-        body = {name: value for name, value in request.items() if name != "clientToken"}
-        parts.append(hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest())
-    key = "\x1f".join(parts)
-    return "airflow-" + hashlib.sha256(key.encode()).hexdigest()[: CLIENT_TOKEN_LIMIT - len("airflow-")]
-
-
-def started_by(identity: TaskIdentity) -> str:
-    """ECS keeps 36 characters: the task instance's UUID exactly, or a digest of its key."""
-    if identity.ti_id and len(identity.ti_id) <= STARTED_BY_LIMIT:
-        return identity.ti_id
-    digest = hashlib.sha256(f"{identity.dag_id}\x1f{identity.task_id}\x1f{identity.run_id}\x1f{identity.map_index}"
-                            .encode()).hexdigest()
-    return "airflow-" + digest[: STARTED_BY_LIMIT - len("airflow-")]
 
 
 def tag_value(value: object) -> str:
@@ -286,16 +248,3 @@ def build_request(
     request["clientToken"] = client_token(identity, launch, request)
     validate(request, template)
     return request
-
-
-def with_launch(request: Mapping[str, Any], identity: TaskIdentity, launch: int,
-                strategy: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The same request for another launch (after an infrastructure failure), optionally on another strategy."""
-    updated = dict(request)
-    if strategy is not None:
-        updated.pop("launchType", None)
-        updated["capacityProviderStrategy"] = [dict(item) for item in strategy]
-        if not uses_fargate("", strategy):
-            updated.pop("platformVersion", None)  # ECS refuses platformVersion for EC2 capacity
-    updated["clientToken"] = client_token(identity, launch, updated)
-    return updated

@@ -113,3 +113,8 @@ def judge_missing(*, seen_running: bool, age: float | None = None) -> TaskOutcom
     diagnosis = Diagnosis("ECS reports the task MISSING", "Relaunched if it had not started; otherwise failed so "
                           "Airflow retries it", infrastructure=True)
     return TaskOutcome(Verdict.FAILED if seen_running else Verdict.RELAUNCH, "MISSING", diagnosis)
+
+
+# ECS's lastStatus values, in lifecycle order (the status commands' --state choices).
+ECS_STATES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING",
+              "STOPPED")

@@ -27,7 +27,7 @@ from typing import Any
 from airflow_ecs.core.diagnosis import Diagnosis
 from airflow_ecs.core.events import TaskEvent, is_newer
 from airflow_ecs.core.failures import LaunchFailure, decide_retry
-from airflow_ecs.core.run_task_request import TaskIdentity, with_launch
+from airflow_ecs.core.identity import TaskIdentity, with_launch
 from airflow_ecs.core.task_state import TaskOutcome, Verdict, judge, judge_missing
 
 RECENTLY_FINISHED = 10_000  # ARNs remembered after they finish, so late duplicate events are recognised

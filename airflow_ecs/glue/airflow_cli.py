@@ -32,7 +32,7 @@ def get_cli_commands() -> list:
         Arg(("--config",), help="an airflow.cfg holding [ecs_fargate] (default: Airflow's own config)"),
         Arg(("--json",), action="store_true", help="print JSON"),
     )
-    from airflow_ecs.cli.task_status import ECS_STATES
+    from airflow_ecs.core.task_state import ECS_STATES
 
     filters = (
         Arg(("--dag",), help="only this DAG's tasks"),
@@ -45,7 +45,7 @@ def get_cli_commands() -> list:
         subcommands=(
             ActionCommand(name="check", help="Deep health check: credentials, cluster, task definition, network, "
                                              "PassRole, events queue, execution API",
-                          func=_run("airflow_ecs.aws.health"), args=common),
+                          func=_run("airflow_ecs.cli.check"), args=common),
             ActionCommand(name="status", help="ECS tasks running or recently stopped, with their Airflow keys",
                           func=_run("airflow_ecs.cli.task_status"), args=(*common, *filters)),
             ActionCommand(name="orphans", help="ECS tasks no Airflow task instance owns; --yes stops them",

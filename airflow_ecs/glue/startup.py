@@ -146,3 +146,15 @@ def check_cli_settings(path: str | None) -> tuple[EcsConfig, RunTaskTemplate]:
     """What ``check`` and ``status`` read: ``--config FILE`` (with the environment over it), else Airflow's own."""
     section, get = file_section(path) if path else airflow_section()
     return check_settings(section, get)
+
+
+def load_cli_config(path: str | None) -> EcsConfig:
+    """The config a command line tool works with: an airflow.cfg file's [ecs_fargate] (the environment over it,
+    as Airflow layers them), else Airflow's own."""
+    if path:
+        return load_config(file_section(path)[1])
+    from airflow.configuration import conf
+
+    from airflow_ecs.core.config import airflow_getter
+
+    return load_config(airflow_getter(conf))
