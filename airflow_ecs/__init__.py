@@ -1,9 +1,9 @@
 """airflow-ecs: every Airflow 3 task as its own ECS or Fargate task.
 
-The data flow, one module each: terraform outputs (``terraform_outputs``) -> ``generator`` -> the
-``[ecs_fargate]`` section (``config``) and the run_task template (``run_task_request``) -> ``executor``
-(launching through ``launcher`` under ``rate_limit``, tracking with ``task_state``/``diagnosis``) -> ECS
-(``ecs_api``) -> state back to Airflow.
+The data flow: terraform outputs (``deploy.terraform_outputs``) -> ``deploy.generator`` -> the
+``[ecs_fargate]`` section (``core.config``) and the run_task template (``core.run_task_request``) -> ``executor``
+(launching through ``aws.launcher`` under ``aws.rate_limit``, tracking with ``core.tracking``) -> ECS
+(``aws.ecs_api``) -> state back to Airflow. README's "How it fits together" lists each subpackage.
 """
 
 __version__ = "0.1.0"

@@ -8,6 +8,7 @@ at module level or inside a function (a lazy import is still a dependency). Impo
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +142,34 @@ def test_no_import_cycles_in_the_runtime_package():
                 if not (module.startswith(found.name + ".") or found.name.startswith(module + ".")):
                     cycles.append(f"{module} <-> {found.name}")
     assert not cycles, sorted(set(cycles))
+
+
+def readme_layout() -> dict[str, set[str]]:
+    """README's module names per directory: the block after "The package, one directory per layer"."""
+    text = (REPO / "README.md").read_text()
+    block = text[text.index("The package, one directory per layer"):].split("```")[1]
+    listed: dict[str, set[str]] = {}
+    directory = ""
+    for line in block.strip("\n").splitlines():
+        if line[:1].strip():  # a directory's first line: the directory, what it is, then ": its modules"
+            directory, _, line = line.partition(" ")
+            line = re.sub(r"\([^)]*\)", "", line).partition(":")[2]
+        else:  # the list goes on
+            line = re.sub(r"\([^)]*\)", "", line)
+        listed.setdefault(directory, set()).update(
+            word.strip() for word in line.split(",") if word.strip().isidentifier())
+    return listed
+
+
+def test_readme_lists_every_module_of_each_layer():
+    listed = readme_layout()
+    for directory in [*(f"airflow_ecs/{sub.name}/" for sub in sorted((REPO / "airflow_ecs").iterdir())
+                        if (sub / "__init__.py").is_file() and sub.name != "templates"), "devtools/"]:
+        files = {path.stem for path in (REPO / directory).glob("*.py") if path.stem != "__init__"}
+        assert directory in listed, f"README's layout does not list {directory}"
+        assert files <= listed[directory], f"README's layout misses {sorted(files - listed[directory])} of {directory}"
+        assert listed[directory] <= files, \
+            f"README's layout names {sorted(listed[directory] - files)} in {directory}, which has no such module"
 
 
 def test_the_wheel_holds_every_runtime_package_and_no_dev_tools():
