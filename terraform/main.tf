@@ -45,6 +45,19 @@ locals {
       length(setintersection([for item in coalesce(profile.capacity_provider_strategy, []) : item.capacity_provider], local.ec2_providers)) > 0
     ],
   )
+  # Teams: one prefix per team for its AWS names (underscores, which Airflow team names may hold, become hyphens).
+  team_prefix    = { for team in keys(var.teams) : team => "${var.name}-${replace(team, "_", "-")}" }
+  team_family    = { for team in keys(var.teams) : team => "${local.team_prefix[team]}-worker" }
+  team_log_group = { for team in keys(var.teams) : team => "/aws/ecs/${var.name}/${team}/worker" }
+  team_name_errors = [
+    for team in sort(keys(var.teams)) :
+    "teams: ${team}: ${local.team_prefix[team]} (name-team) is ${length(local.team_prefix[team])} characters; the team's role and queue names allow 31: shorten name or the team's name"
+    if length(local.team_prefix[team]) > 31
+  ]
+  # The teams whose names fit. Only these are built: a team whose names are too long is then refused by the
+  # teams output's precondition, in one line, instead of by each module's name check in terms of its own inputs.
+  teams = { for team, settings in var.teams : team => settings if length(local.team_prefix[team]) <= 31 }
+
   # Fargate Spot runs X86_64 tasks only.
   uses_spot = anytrue(concat(
     [for item in var.capacity_provider_strategy : item.capacity_provider == "FARGATE_SPOT"],
@@ -158,7 +171,8 @@ module "events" {
 
   name        = var.name
   cluster_arn = module.cluster.cluster_arn
-  # Only our worker families: other workloads on the cluster never fill the executor's queue.
+  # Only our worker families: other workloads on the cluster never fill the executor's queue (nor do the
+  # teams' tasks, whose events go to each team's own queue).
   task_definition_families = concat([local.family], [for name in sort(keys(var.profiles)) : local.profile_family[name]])
 
   tags = var.tags
@@ -191,4 +205,74 @@ check "public_ip_needs_public_subnets" {
     condition     = !(var.assign_public_ip && var.create_vpc)
     error_message = "assign_public_ip = true has no effect in the created private subnets; it is meant for existing public subnets."
   }
+}
+
+################################################################################
+# Teams (multi-team Airflow): on the shared cluster and network, each team has its own task definition, task
+# and execution roles, log group, events queue and scheduler policy. Its tasks run as the team's role, write
+# to the team's log group, and their events reach only the team's executor.
+################################################################################
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+module "team_iam" {
+  source   = "./modules/iam"
+  for_each = local.teams
+
+  name                   = local.team_prefix[each.key]
+  cluster_name           = module.cluster.cluster_name
+  cluster_arn            = module.cluster.cluster_arn
+  task_definition_family = local.team_family[each.key]
+  # Built from the name: the team's worker module takes this module's roles, and for_each modules referring to
+  # each other's outputs both ways would form a cycle (the root's single worker and iam modules do not).
+  log_group_arn = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:${local.team_log_group[each.key]}"
+  # The shared image's repository, unless the team runs its own image from elsewhere.
+  ecr_repository_arns       = var.create_ecr_repository && each.value.image == null ? [module.worker.ecr_repository_arn] : []
+  extra_ecr_repository_arns = var.image_repository_arns
+  secret_arns               = values(each.value.secrets)
+  secrets_kms_key_arns      = each.value.secrets_kms_key_arns
+  task_role_policy_arns     = each.value.task_role_policy_arns
+  grant_events_queue        = var.create_events_queue
+  events_queue_arn          = var.create_events_queue ? module.team_events[each.key].queue_arn : null
+
+  tags = merge(var.tags, { "airflow:team" = each.key })
+}
+
+module "team_worker" {
+  source   = "./modules/worker"
+  for_each = local.teams
+
+  name                     = local.team_prefix[each.key]
+  family                   = local.team_family[each.key]
+  container_name           = var.container_name
+  image                    = coalesce(each.value.image, module.worker.image)
+  execution_role_arn       = module.team_iam[each.key].execution_role_arn
+  task_role_arn            = module.team_iam[each.key].task_role_arn
+  task_cpu                 = coalesce(each.value.task_cpu, var.task_cpu)
+  task_memory              = coalesce(each.value.task_memory, var.task_memory)
+  cpu_architecture         = var.cpu_architecture
+  ephemeral_storage_gib    = var.ephemeral_storage_gib
+  execution_api_server_url = coalesce(each.value.execution_api_server_url, var.execution_api_server_url)
+  environment              = merge(var.environment, each.value.environment)
+  secrets                  = each.value.secrets
+
+  log_group_name        = local.team_log_group[each.key]
+  log_stream_prefix     = var.log_stream_prefix
+  log_retention_days    = var.log_retention_days
+  create_ecr_repository = false
+
+  tags = merge(var.tags, { "airflow:team" = each.key })
+}
+
+module "team_events" {
+  source   = "./modules/events"
+  for_each = var.create_events_queue ? local.teams : {}
+
+  name                     = local.team_prefix[each.key]
+  cluster_arn              = module.cluster.cluster_arn
+  task_definition_families = [local.team_family[each.key]]
+
+  tags = merge(var.tags, { "airflow:team" = each.key })
 }

@@ -115,3 +115,26 @@ output "profiles" {
     }
   }
 }
+
+output "teams" {
+  precondition {
+    condition     = length(local.team_name_errors) == 0
+    error_message = join("; ", local.team_name_errors)
+  }
+
+  description = "Airflow teams ([<team>=ecs_fargate] sections): team -> {task_definition_family, task_definition_arn, container_name, log_group_name, log_stream_prefix, execution_role_arn, task_role_arn, scheduler_policy_arn, events_queue_url, events_queue_arn (null without create_events_queue)}; empty without teams. The cluster, network and launch settings are the deployment's."
+  value = {
+    for team in keys(local.teams) : team => {
+      task_definition_family = module.team_worker[team].task_definition_family
+      task_definition_arn    = module.team_worker[team].task_definition_arn
+      container_name         = module.team_worker[team].container_name
+      log_group_name         = module.team_worker[team].log_group_name
+      log_stream_prefix      = module.team_worker[team].log_stream_prefix
+      execution_role_arn     = module.team_iam[team].execution_role_arn
+      task_role_arn          = module.team_iam[team].task_role_arn
+      scheduler_policy_arn   = module.team_iam[team].scheduler_policy_arn
+      events_queue_url       = var.create_events_queue ? module.team_events[team].queue_url : null
+      events_queue_arn       = var.create_events_queue ? module.team_events[team].queue_arn : null
+    }
+  }
+}

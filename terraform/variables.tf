@@ -399,3 +399,46 @@ variable "profiles" {
     error_message = "profiles: an ec2 block needs 0 <= min_size <= desired_size <= max_size, max_size >= 1, and root_volume_gib from 30 to 16384."
   }
 }
+
+################################################################################
+# Teams (multi-team Airflow)
+################################################################################
+
+variable "teams" {
+  description = "Airflow teams ([core] multi_team): name -> {image, task_cpu, task_memory, environment, secrets, secrets_kms_key_arns, task_role_policy_arns, execution_api_server_url}. Each team gets, on the shared cluster and network, its own task definition <name>-<team>-worker, task and execution roles, log group, events queue (its tasks' events reach only it) and scheduler policy; null fields take the root's value, environment is merged over it. Team names as Airflow takes them, lower case without hyphens (they become AIRFLOW__<TEAM>___ECS_FARGATE__* variables)."
+  type = map(object({
+    image                    = optional(string)
+    task_cpu                 = optional(number)
+    task_memory              = optional(number)
+    environment              = optional(map(string), {})
+    secrets                  = optional(map(string), {})
+    secrets_kms_key_arns     = optional(list(string), [])
+    task_role_policy_arns    = optional(map(string), {})
+    execution_api_server_url = optional(string)
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    # Airflow's team names are [a-zA-Z0-9_-]{3,50}; a hyphen cannot be in an environment variable's name and
+    # AWS resource names here are lower case, so: 3-12 lower-case letters, digits or underscores.
+    condition     = alltrue([for team in keys(var.teams) : can(regex("^[a-z][a-z0-9_]{2,11}$", team))])
+    error_message = "teams: each team name must start with a lower-case letter and hold 3 to 12 lower-case letters, digits or underscores (Airflow's team name, part of AIRFLOW__<TEAM>___ECS_FARGATE__* and of the team's AWS resource names): ${join(", ", [for team in keys(var.teams) : team if !can(regex("^[a-z][a-z0-9_]{2,11}$", team))])}."
+  }
+  validation {
+    condition     = alltrue([for team in values(var.teams) : team.task_cpu == null || contains([256, 512, 1024, 2048, 4096, 8192, 16384], coalesce(team.task_cpu, 1024))])
+    error_message = "teams: task_cpu must be one of Fargate's sizes: 256, 512, 1024, 2048, 4096, 8192, 16384 (or null for the root's task_cpu): ${join(", ", [for name, team in var.teams : name if team.task_cpu != null && !contains([256, 512, 1024, 2048, 4096, 8192, 16384], coalesce(team.task_cpu, 1024))])}."
+  }
+  validation {
+    condition     = alltrue([for team in values(var.teams) : team.task_memory == null || (coalesce(team.task_memory, 2048) >= 512 && coalesce(team.task_memory, 2048) <= 122880 && floor(coalesce(team.task_memory, 2048)) == coalesce(team.task_memory, 2048))])
+    error_message = "teams: task_memory must be whole MiB from 512 to 122880 (or null for the root's task_memory)."
+  }
+  validation {
+    condition     = alltrue([for team in values(var.teams) : team.image == null || can(regex("^[^\\s]+[:@][^\\s]+$", coalesce(team.image, "x:y")))])
+    error_message = "teams: image must name a tag or digest, e.g. registry/repo:1.2.3 (or null for the root's image)."
+  }
+  validation {
+    condition     = alltrue([for team in values(var.teams) : alltrue([for arn in values(team.secrets) : can(regex("^arn:[a-z-]+:(secretsmanager|ssm):", arn))])])
+    error_message = "teams: each secrets value must be a Secrets Manager secret ARN or an SSM parameter ARN."
+  }
+}

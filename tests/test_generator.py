@@ -32,7 +32,7 @@ from airflow_ecs.core.run_task_request import TaskIdentity, load_template, rende
 from airflow_ecs.deploy.terraform_outputs import CONTRACT, OutputsError, parse_outputs
 
 FIXTURES = Path(__file__).parent / "fixtures"
-CASES = ("spot_with_events", "fargate_minimal", "queue_profiles")
+CASES = ("spot_with_events", "fargate_minimal", "queue_profiles", "teams")
 GOLDEN_TEMPLATE_PATH = "/opt/airflow/generated/run_task_template.json.j2"
 
 
@@ -78,6 +78,12 @@ EXPECTED = {
         container_name="airflow-worker", launch_type="", subnets=("subnet-0a1b2c3d", "subnet-4e5f6a7b"),
         security_groups=("sg-0123456789abcdef0",), assign_public_ip=False, strategy=[("FARGATE", 1, 0)],
         events_queue_url="",
+    ),
+    "teams": dict(
+        region="eu-west-1", cluster="airflow-queues", task_definition="airflow-queues-worker",
+        container_name="airflow-worker", launch_type="", subnets=("subnet-0a1b2c3d", "subnet-4e5f6a7b"),
+        security_groups=("sg-0123456789abcdef0",), assign_public_ip=False, strategy=[("FARGATE", 1, 0)],
+        events_queue_url="https://sqs.eu-west-1.amazonaws.com/123456789012/airflow-queues-task-events",
     ),
 }
 
@@ -147,12 +153,15 @@ def test_the_rendered_files_load_into_the_executors_config_and_a_valid_request(c
     assert Path(config.run_task_template).is_file()
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(cfg_text)
-    assert parser.sections() == ["ecs_fargate"]  # appended to a user's airflow.cfg, it adds no second [core]
+    # Appended to a user's airflow.cfg, it adds no second [core]: only ours (and each team's).
+    assert parser.sections() == ["ecs_fargate"] + [f"{team}=ecs_fargate" for team in ("team_a", "team_b")
+                                                   if case == "teams"]
 
     # The env file is the same configuration for the scheduler's environment.
     env_text = (out / "airflow_ecs.env").read_text()
     assert load_config(values_from_env(env_text).get) == config
-    assert "AIRFLOW__CORE__EXECUTOR=airflow_ecs.executor.EcsFargateExecutor" in env_text.splitlines()
+    executor = f"'{EXECUTOR_WITH_TEAMS}'" if case == "teams" else "airflow_ecs.executor.EcsFargateExecutor"
+    assert f"AIRFLOW__CORE__EXECUTOR={executor}" in env_text.splitlines()
 
     template = load_template(config.run_task_template)
     identity = TaskIdentity("etl", "extract", "manual__2026-01-01", -1, 1)
@@ -181,7 +190,7 @@ def test_a_missing_output_is_named(name):
 
 @pytest.mark.parametrize("name", list(CONTRACT))
 def test_a_mistyped_output_is_named(name):
-    data = outputs_json("queue_profiles" if name == "profiles" else "spot_with_events")
+    data = outputs_json({"profiles": "queue_profiles", "teams": "teams"}.get(name, "spot_with_events"))
     kind = CONTRACT[name][0]
     data[name]["value"] = WRONG_VALUE[kind]
     expected = "a list of id strings, e.g. " if name in ("subnet_ids", "security_group_ids") else f"a {kind.__name__}$"
@@ -522,3 +531,77 @@ def test_render_refuses_outputs_and_dir_together(capsys, tmp_path):
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
         "airflow-ecs render: error: argument --dir: not allowed with argument --outputs")
+
+
+# --- teams: each team's whole section, as Airflow 3.3 names it, and [core] executor with the team mapping ---
+
+TEAM_A_QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/airflow-queues-team-a-task-events"
+EXECUTOR_WITH_TEAMS = ("airflow_ecs.executor.EcsFargateExecutor;team_a=airflow_ecs.executor.EcsFargateExecutor;"
+                       "team_b=airflow_ecs.executor.EcsFargateExecutor")
+
+
+def test_each_team_gets_its_whole_section_with_its_task_definition_and_queue():
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(rendered("teams")["airflow.cfg"])
+    assert parser.sections() == ["ecs_fargate", "team_a=ecs_fargate", "team_b=ecs_fargate"]
+    shared, team_a = dict(parser["ecs_fargate"]), dict(parser["team_a=ecs_fargate"])
+    assert team_a["task_definition"] == "airflow-queues-team-a-worker"
+    assert parser["team_b=ecs_fargate"]["task_definition"] == "airflow-queues-team-b-worker"
+    # Its own events queue: the deployment's and the other team's never carry its tasks' events.
+    assert team_a["events_queue_url"] == TEAM_A_QUEUE != shared["events_queue_url"]
+    # No fallback to [ecs_fargate] in Airflow: everything else is written again. No profiles (their task
+    # definitions run as the deployment's task role).
+    assert "profiles" in shared and "profiles" not in team_a
+    same = {key: value for key, value in shared.items() if key not in ("task_definition", "events_queue_url", "profiles")}
+    assert {key: team_a[key] for key in same} == same
+    # Each team's section passes the executor's own checks.
+    assert load_config({**team_a, "run_task_template": ""}.get).task_definition == "airflow-queues-team-a-worker"
+
+
+def test_the_env_file_sets_the_team_mapping_and_each_teams_variables():
+    run = subprocess.run(["bash", "-c", "set -a; . /dev/stdin; set +a; env -0"], input=rendered("teams")["airflow_ecs.env"],
+                         text=True, capture_output=True, env={"PATH": os.environ["PATH"]}, check=True)
+    env = dict(entry.partition("=")[::2] for entry in run.stdout.split("\0") if entry)
+    assert env["AIRFLOW__CORE__EXECUTOR"] == EXECUTOR_WITH_TEAMS
+    assert env["AIRFLOW__CORE__MULTI_TEAM"] == "True"
+    assert env["AIRFLOW__TEAM_A___ECS_FARGATE__TASK_DEFINITION"] == "airflow-queues-team-a-worker"
+    assert env["AIRFLOW__TEAM_A___ECS_FARGATE__EVENTS_QUEUE_URL"] == TEAM_A_QUEUE
+    assert env["AIRFLOW__TEAM_B___ECS_FARGATE__CLUSTER"] == "airflow-queues"
+    assert "AIRFLOW__TEAM_A___ECS_FARGATE__PROFILES" not in env
+
+
+def test_without_teams_nothing_of_multi_team_is_written():
+    files = rendered("queue_profiles")
+    assert "MULTI_TEAM" not in files["airflow_ecs.env"] and "=ecs_fargate]" not in files["airflow.cfg"]
+    assert "AIRFLOW__CORE__EXECUTOR=airflow_ecs.executor.EcsFargateExecutor\n" in files["airflow_ecs.env"]
+
+
+def test_render_says_the_team_mapping_and_what_airflow_needs_besides(capsys, tmp_path):
+    source = tmp_path / "outputs.json"
+    source.write_text(json.dumps(outputs_json("teams")))
+    assert cli.main(["render", "--outputs", str(source), "--out", str(tmp_path / "generated")]) == 0
+    out = capsys.readouterr().out
+    assert f"executor = {EXECUTOR_WITH_TEAMS} and multi_team = True" in out
+    assert "airflow teams create" in out and "team_name" in out and "scheduler_policy_arn" in out
+
+
+@pytest.mark.parametrize(("team", "value", "line"), [
+    ("team-a", {}, r"teams\['team-a'\]: a team name must be 3 to 50 letters, digits or underscores .*"
+                   r"AIRFLOW__TEAM-A___ECS_FARGATE__\*"),
+    ("ab", {}, r"teams\['ab'\]: a team name must be 3 to 50"),
+    ("team_a", ["x"], r"teams\['team_a'\] is list \['x'\]; expected an object \{task_definition_family, "),
+    ("team_a", {"task_definition_family": ""}, r"teams\['team_a'\]\.task_definition_family is str ''; expected a "
+                                               r"non-empty string$"),
+])
+def test_a_wrong_team_output_is_one_line_naming_it(capsys, tmp_path, team, value, line):
+    data = outputs_json("teams")
+    data["teams"]["value"] = {team: value}
+    source = tmp_path / "outputs.json"
+    source.write_text(json.dumps(data))
+    assert cli.main(["render", "--outputs", str(source), "--out", str(tmp_path / "generated")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    import re
+
+    assert re.search(line, err.strip().removeprefix("airflow-ecs render: terraform outputs: ")), err
+    assert not (tmp_path / "generated").exists()

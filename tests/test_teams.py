@@ -102,3 +102,26 @@ def test_a_teams_metrics_carry_the_team_tag_and_others_none():
         metrics.timing("adopt_task_instances.duration", 0.5)
     assert [kwargs for _, _, kwargs in tagged.calls] == [{"tags": {"team": "team_a"}}] * 3
     assert [kwargs for _, _, kwargs in plain.calls] == [{}] * 3
+
+
+def test_airflow_reads_the_rendered_team_mapping_and_each_teams_section(monkeypatch):
+    """What `airflow-ecs render` writes for Terraform's teams output, read by Airflow 3.3's own executor loader
+    and team-scoped config: a global executor and one per team, each team's section its own."""
+    from pathlib import Path
+
+    from airflow.executors.executor_loader import ExecutorLoader
+
+    from airflow_ecs.glue.airflow_compat import config_section
+    from airflow_ecs.deploy.generator import read_env_file, render_files
+    from airflow_ecs.deploy.terraform_outputs import parse_outputs
+
+    outputs = json.loads((Path(__file__).parent / "fixtures" / "outputs" / "teams.json").read_text())
+    env = read_env_file(render_files(parse_outputs(outputs), "/opt/airflow/run_task_template.json.j2")["airflow_ecs.env"])
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    path = "airflow_ecs.executor.EcsFargateExecutor"
+    assert ExecutorLoader._get_team_executor_configs(validate_teams=False) == [
+        (None, [path]), ("team_a", [path]), ("team_b", [path])]
+    assert config_section("ecs_fargate", "team_a")["task_definition"] == "airflow-queues-team-a-worker"
+    assert config_section("ecs_fargate", "team_b")["events_queue_url"].endswith("/airflow-queues-team-b-task-events")
+    assert config_section("ecs_fargate")["task_definition"] == "airflow-queues-worker"

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from airflow_ecs.deploy.generator import RenderError, next_steps, render_to
-from airflow_ecs.deploy.terraform_outputs import OutputsError
+from airflow_ecs.deploy.terraform_outputs import OutputsError, parse_outputs
 from airflow_ecs.deploy.terraform_runner import TERRAFORM_CHOICES, TerraformError, outputs_from_dir
 
 
@@ -52,12 +52,13 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out).resolve()
     protected = (Path(args.outputs).resolve(),) if args.outputs not in (None, "-") else ()
     try:
-        render_to(read_outputs(args.outputs, args.dir, args.terraform), out_dir, protected)
+        outputs = read_outputs(args.outputs, args.dir, args.terraform)
+        render_to(outputs, out_dir, protected)
     except (OutputsError, RenderError) as error:
         print(f"airflow-ecs render: {error}", file=sys.stderr)
         return 2
     except OSError as error:
         print(f"airflow-ecs render: {error.filename or out_dir}: {error.strerror or error}", file=sys.stderr)
         return 2
-    print(next_steps(out_dir))
+    print(next_steps(out_dir, parse_outputs(outputs).teams))
     return 0

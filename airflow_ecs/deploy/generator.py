@@ -20,7 +20,13 @@ import jinja2
 
 from airflow_ecs.core.config import ConfigError, load_config
 from airflow_ecs.core.run_task_request import default_template_path
-from airflow_ecs.deploy.terraform_outputs import DeploymentOutputs, OutputsError, ProfileOutputs, parse_outputs
+from airflow_ecs.deploy.terraform_outputs import (
+    DeploymentOutputs,
+    OutputsError,
+    ProfileOutputs,
+    TeamOutputs,
+    parse_outputs,
+)
 
 TEMPLATE_FILE = "run_task_template.json.j2"
 # The first line of every file render writes says so: render replaces a file only when it carries this.
@@ -94,6 +100,40 @@ def section_values(outputs: DeploymentOutputs, template_path: str) -> list[tuple
     return values
 
 
+def team_section_values(outputs: DeploymentOutputs, team: TeamOutputs, template_path: str) -> list[tuple[str, str]]:
+    """A team's whole section: a team's executor reads only ``[<team>=ecs_fargate]`` (no fallback to the global
+    one), so every key is written again, with the team's task definition and events queue. No profiles: their
+    task definitions run as the deployment's task role, which a team's tasks must not get."""
+    values = []
+    for key, value in section_values(outputs, template_path):
+        if key == "task_definition":
+            value = team.task_definition_family
+        elif key == "container_name":
+            value = team.container_name
+        elif key in ("events_queue_url", "profiles"):
+            continue
+        values.append((key, value))
+    if team.events_queue_url:
+        values.append(("events_queue_url", team.events_queue_url))
+    return values
+
+
+def executor_value(teams: tuple[TeamOutputs, ...]) -> str:
+    """``[core] executor``: ours for the deployment (Airflow 3.3 wants a global executor before any team's) and
+    one per team, ``<global>;<team>=<executor>;...``."""
+    return ";".join([EXECUTOR_PATH, *(f"{team.name}={EXECUTOR_PATH}" for team in teams)])
+
+
+def config_sections(outputs: DeploymentOutputs, template_path: str) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(airflow.cfg section name, environment variable prefix, values) of the deployment and of each team, as
+    Airflow 3.3 names a team's: ``[<team>=ecs_fargate]``, ``AIRFLOW__<TEAM>___ECS_FARGATE__<KEY>``."""
+    sections = [("ecs_fargate", "AIRFLOW__ECS_FARGATE__", section_values(outputs, template_path))]
+    for team in outputs.teams:
+        sections.append((f"{team.name}=ecs_fargate", f"AIRFLOW__{team.name.upper()}___ECS_FARGATE__",
+                         team_section_values(outputs, team, template_path)))
+    return sections
+
+
 def refuse_what_the_executor_would(section: list[tuple[str, str]]) -> None:
     """Outputs of the right types may still make a section the scheduler refuses at start (a profile with cpu 0,
     a queue in two profiles): the executor's own checks run here, so render fails instead of the scheduler."""
@@ -109,11 +149,13 @@ def render_files(outputs: DeploymentOutputs, template_path: str) -> dict[str, st
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(default_template_path().parent)),
                                      undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     environment.filters["shell_value"] = shell_value
-    section = section_values(outputs, template_path)
-    refuse_what_the_executor_would(section)
+    sections = config_sections(outputs, template_path)
+    for _, _, values in sections:
+        refuse_what_the_executor_would(values)
+    context = {"sections": sections, "executor": executor_value(outputs.teams), "multi_team": bool(outputs.teams)}
     return {
-        "airflow.cfg": environment.get_template("airflow.cfg.j2").render(section=section),
-        "airflow_ecs.env": environment.get_template("airflow_ecs.env.j2").render(section=section),
+        "airflow.cfg": environment.get_template("airflow.cfg.j2").render(**context),
+        "airflow_ecs.env": environment.get_template("airflow_ecs.env.j2").render(**context),
         # A Jinja comment renders to nothing: the copy says who wrote it and stays the same template.
         TEMPLATE_FILE: f"{{# {MARKER} (a copy of the package's template); edit it freely under another name. #}}\n"
                        + default_template_path().read_text(),
@@ -186,11 +228,20 @@ def render_to(outputs: Mapping[str, Any], out_dir: Path, protected: tuple[Path, 
     return [out_dir / name for name in files]
 
 
-def next_steps(out_dir: Path) -> str:
+def next_steps(out_dir: Path, teams: tuple[TeamOutputs, ...] = ()) -> str:
     """What to do with the files, exactly: both ways leave the user's airflow.cfg loadable (its [core] section
-    stays the only one; the rendered airflow.cfg holds [ecs_fargate] alone)."""
-    return (f"Wrote {out_dir}/airflow.cfg, {out_dir}/{TEMPLATE_FILE} and {out_dir}/airflow_ecs.env.\n"
+    stays the only one; the rendered airflow.cfg holds [ecs_fargate] and the teams' sections alone)."""
+    executor = executor_value(teams)
+    core = f"executor = {executor}" + (" and multi_team = True" if teams else "")
+    holds = "[ecs_fargate]" + (" and " + ", ".join(f"[{team.name}=ecs_fargate]" for team in teams) if teams else "")
+    exports = f"export AIRFLOW__CORE__EXECUTOR={shell_value(executor)}" + (" AIRFLOW__CORE__MULTI_TEAM=True" if teams else "")
+    text = (f"Wrote {out_dir}/airflow.cfg, {out_dir}/{TEMPLATE_FILE} and {out_dir}/airflow_ecs.env.\n"
             f"Scheduler, either: set -a; . {out_dir}/airflow_ecs.env; set +a   (sets [core] executor too)\n"
-            f"or: cat {out_dir}/airflow.cfg >> $AIRFLOW_HOME/airflow.cfg (once; it holds only [ecs_fargate]) and set "
-            f"executor = {EXECUTOR_PATH} in that file's [core] section, "
-            f"or export AIRFLOW__CORE__EXECUTOR={EXECUTOR_PATH}.")
+            f"or: cat {out_dir}/airflow.cfg >> $AIRFLOW_HOME/airflow.cfg (once; it holds only {holds}) and set "
+            f"{core} in that file's [core] section, or {exports}.")
+    if teams:
+        text += (f"\nTeams: each must exist in Airflow (airflow teams create <name>) and own its DAG bundle "
+                 f"([dag_processor] dag_bundle_config_list, \"team_name\"); attach each team's "
+                 f"scheduler_policy_arn to the role its executor runs as.")
+    return text
+

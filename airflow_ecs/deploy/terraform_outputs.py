@@ -11,6 +11,7 @@ by one without repeating each, and a module's value is the object of its outputs
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,7 @@ CONTRACT: dict[str, tuple[type, bool]] = {
     "events_queue_url": (str, False),
     "events_queue_arn": (str, False),
     "profiles": (dict, False),
+    "teams": (dict, False),
 }
 
 
@@ -64,6 +66,23 @@ class ProfileOutputs:
 
 
 @dataclass(frozen=True)
+class TeamOutputs:
+    """One Airflow team's own resources on the deployment's cluster (``teams`` output); the rest is shared."""
+
+    name: str
+    task_definition_family: str
+    task_definition_arn: str
+    container_name: str
+    log_group_name: str
+    log_stream_prefix: str
+    execution_role_arn: str
+    task_role_arn: str
+    scheduler_policy_arn: str
+    events_queue_url: str | None = None
+    events_queue_arn: str | None = None
+
+
+@dataclass(frozen=True)
 class DeploymentOutputs:
     region: str
     cluster_name: str
@@ -84,6 +103,7 @@ class DeploymentOutputs:
     events_queue_url: str | None = None
     events_queue_arn: str | None = None
     profiles: tuple[ProfileOutputs, ...] = ()
+    teams: tuple[TeamOutputs, ...] = ()
 
 
 def _whole_number(value: Any) -> bool:
@@ -141,6 +161,38 @@ def parse_profiles(value: Mapping[str, Any]) -> tuple[ProfileOutputs, ...]:
     return tuple(_profile(name, value[name]) for name in sorted(value))
 
 
+# An Airflow team name as render can write it: Airflow takes [a-zA-Z0-9_-]{3,50}, but the team's variables are
+# AIRFLOW__<TEAM>___ECS_FARGATE__*, and no shell sets a name with a hyphen.
+TEAM_NAME = re.compile(r"^[A-Za-z0-9_]{3,50}$")
+TEAM_FIELDS = ("task_definition_family", "task_definition_arn", "container_name", "log_group_name",
+               "log_stream_prefix", "execution_role_arn", "task_role_arn", "scheduler_policy_arn")
+
+
+def _team(name: str, value: Any) -> TeamOutputs:
+    where = f"teams[{name!r}]"
+    if not TEAM_NAME.match(name):
+        raise OutputsError(f"terraform outputs: {where}: a team name must be 3 to 50 letters, digits or underscores "
+                           f"(its settings are AIRFLOW__{name.upper()}___ECS_FARGATE__*, which a hyphen makes "
+                           "unsettable); rename the team")
+    if not isinstance(value, Mapping):
+        raise OutputsError(f"terraform outputs: {where} is {type(value).__name__} {value!r}; expected an object "
+                           f"{{{', '.join(TEAM_FIELDS)}, events_queue_url, events_queue_arn}}")
+    fields: dict[str, Any] = {"name": name}
+    for field in (*TEAM_FIELDS, "events_queue_url", "events_queue_arn"):
+        text = value.get(field)
+        optional = field.startswith("events_queue")
+        if not (isinstance(text, str) and text) and not (optional and text is None):
+            raise OutputsError(f"terraform outputs: {where}.{field} is {type(text).__name__} {text!r}; expected a "
+                               f"non-empty string{' or null' if optional else ''}")
+        fields[field] = text
+    return TeamOutputs(**fields)
+
+
+def parse_teams(value: Mapping[str, Any]) -> tuple[TeamOutputs, ...]:
+    """The ``teams`` output, by name; each mistyped field is named with its team."""
+    return tuple(_team(name, value[name]) for name in sorted(value))
+
+
 # The output a calling configuration re-exports the whole module with.
 MODULE_OUTPUT = "airflow_ecs"
 
@@ -186,4 +238,5 @@ def parse_outputs(data: Mapping[str, Any]) -> DeploymentOutputs:
     values["capacity_provider_strategy"] = _strategy(values["capacity_provider_strategy"],
                                                      "capacity_provider_strategy")
     values["profiles"] = parse_profiles(values["profiles"] or {})
+    values["teams"] = parse_teams(values["teams"] or {})
     return DeploymentOutputs(**values)
