@@ -57,6 +57,10 @@ class AirflowStack:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     # A SQLAlchemy URL; None is SQLite in ``home``. Only postgresql+psycopg2 is read back besides SQLite.
     database_url: str | None = None
+    # Multi-team ([core] multi_team): create the teams the DAG bundle config names (`airflow teams sync`, one
+    # command for all) after the database is migrated, before anything starts: the scheduler refuses a team's
+    # executor, and the dag-processor a team's bundle, for a team not in the database.
+    sync_teams: bool = False
     api_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     _api_token: str | None = field(default=None, repr=False)
@@ -107,6 +111,8 @@ class AirflowStack:
     def start(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         self.airflow("db", "migrate")
+        if self.sync_teams:
+            self.airflow("teams", "sync")
         # The api-server writes the JWT secret into airflow.cfg; the others must read the same one.
         self.start_component("api-server")
         self.wait_for_api()

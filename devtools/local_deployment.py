@@ -37,15 +37,23 @@ def local_deployment(work: Path, dags: Path, *, env: Mapping[str, str | None] | 
                      secret_key: str = "local", start_delay: float = 0.3, max_concurrent: int = 8,
                      stop_timeout: float = 5.0, outputs_path: Path | None = None,
                      fault_plan: FaultPlan | None = None,
-                     database_url: str | None = None, runtime: str = "process") -> Iterator[LocalDeployment]:
+                     database_url: str | None = None, runtime: str = "process",
+                     teams: Mapping[str, Mapping[str, str]] | None = None) -> Iterator[LocalDeployment]:
     """Start it all in ``work``; ``env`` adds to (or, with None, removes from) the scheduler's environment.
 
     With a ``fault_plan`` the executor talks to the fault layer in front of the local ECS. ``database_url``
     is Airflow's metadata database (default: SQLite in ``work``). ``runtime`` "container" runs each task in
     a container of the worker image, with ``dags`` mounted read-only over the image's own DAG folder (so a
     test's DAGs need no image of their own), AIRFLOW_HOME the image's.
+
+    ``teams`` (multi-team Airflow): team -> environment of its container. Each team gets its own task
+    definition, log group and events queue on the cluster (what terraform/'s ``teams`` builds), its section in
+    the rendered config. The DAG bundles that give each team its DAGs are the caller's (``env``:
+    ``AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST``, each with its ``team_name``); Airflow's teams are
+    created from them.
     """
-    stack = AirflowStack(home=work / "airflow", dags_folder=dags, database_url=database_url)
+    stack = AirflowStack(home=work / "airflow", dags_folder=dags, database_url=database_url,
+                         sync_teams=bool(teams))
     if runtime == "container":
         task_env = {"AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
         mounts = {str(Path(dags).resolve()): IMAGE_DAGS_FOLDER}
@@ -57,7 +65,11 @@ def local_deployment(work: Path, dags: Path, *, env: Mapping[str, str | None] | 
                   start_delay=start_delay, max_concurrent=max_concurrent, stop_timeout=stop_timeout,
                   outputs_path=outputs_path, fault_plan=fault_plan, runtime=runtime,
                   container_mounts=mounts) as local:
+        for team, team_env in (teams or {}).items():
+            local.add_team(team, team_env)
         rendered = config_env(local.outputs, work / "config")
+        for team in teams or ():  # each team's executor reads its own section only
+            rendered[f"AIRFLOW__{team.upper()}___ECS_FARGATE__ENDPOINT_URL"] = local.executor_endpoint_url
         rendered.update({"AIRFLOW__ECS_FARGATE__ENDPOINT_URL": local.executor_endpoint_url, "AWS_ACCESS_KEY_ID": "local",
                          "AWS_SECRET_ACCESS_KEY": secret_key,
                          "AWS_DEFAULT_REGION": rendered.get("AIRFLOW__ECS_FARGATE__REGION", "us-east-1")})

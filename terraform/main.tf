@@ -255,8 +255,10 @@ module "team_worker" {
   cpu_architecture         = var.cpu_architecture
   ephemeral_storage_gib    = var.ephemeral_storage_gib
   execution_api_server_url = coalesce(each.value.execution_api_server_url, var.execution_api_server_url)
-  environment              = merge(var.environment, each.value.environment)
-  secrets                  = each.value.secrets
+  # The task runner parses the team's DAG bundle, whose config names the team: Airflow refuses that outside
+  # multi-team mode.
+  environment = merge(var.environment, each.value.environment, { AIRFLOW__CORE__MULTI_TEAM = "True" })
+  secrets     = each.value.secrets
 
   log_group_name        = local.team_log_group[each.key]
   log_stream_prefix     = var.log_stream_prefix

@@ -83,3 +83,64 @@ def provision(clients: Callable[[str], Any], region: str, *, execution_api_serve
         "events_queue_url": _output(queue_url),
         "events_queue_arn": _output(queue_arn),
     }
+
+
+def provision_team(clients: Callable[[str], Any], outputs: Mapping[str, Any], team: str, *,
+                   environment: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """What terraform/ builds per team (``teams``), on the deployment's cluster: the team's task definition (the
+    worker's container with ``environment`` added, its own roles and log group), its events queue and rule;
+    returns the team's entry of the ``teams`` output. The deployment's rule is narrowed to the worker's family,
+    as Terraform's is, so a team's task events reach only the team's queue."""
+    ecs, iam, logs, events, sqs = (clients(s) for s in ("ecs", "iam", "logs", "events", "sqs"))
+    prefix = f"airflow-ecs-{team.replace('_', '-')}"
+    family, log_group = f"{prefix}-worker", f"/airflow-ecs/{team}/worker"
+    cluster_arn = outputs["cluster_arn"]["value"]
+    definitions = f"{':'.join(cluster_arn.split(':')[:5])}:task-definition/"
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                                 "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]})
+    execution_role = iam.create_role(RoleName=f"{prefix}-execution", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    task_role = iam.create_role(RoleName=f"{prefix}-task", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    policy = iam.create_policy(PolicyName=f"{prefix}-scheduler", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["ecs:RunTask"], "Resource": f"{definitions}{family}:*"}]}))
+    logs.create_log_group(logGroupName=log_group)
+    worker = ecs.describe_task_definition(taskDefinition=FAMILY)["taskDefinition"]
+    container = dict(worker["containerDefinitions"][0])
+    container["environment"] = sorted([*container.get("environment", []),
+                                       *({"name": k, "value": v} for k, v in (environment or {}).items()),
+                                       # As terraform/ sets it: the task runner parses the team's bundle,
+                                       # whose config names the team, which Airflow refuses outside multi-team.
+                                       {"name": "AIRFLOW__CORE__MULTI_TEAM", "value": "True"}],
+                                      key=lambda item: item["name"])
+    container["logConfiguration"] = {"logDriver": "awslogs", "options": {
+        **container["logConfiguration"]["options"], "awslogs-group": log_group}}
+    definition = ecs.register_task_definition(
+        family=family, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu=worker["cpu"],
+        memory=worker["memory"], executionRoleArn=execution_role, taskRoleArn=task_role,
+        containerDefinitions=[container])["taskDefinition"]
+    dlq = sqs.create_queue(QueueName=f"{prefix}-events-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(QueueName=f"{prefix}-events", Attributes={
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "50"})})["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    def route(rule: str, family: str, target: str) -> None:
+        events.put_rule(Name=rule, EventPattern=json.dumps({
+            "source": ["aws.ecs"], "detail-type": ["ECS Task State Change"],
+            "detail": {"clusterArn": [cluster_arn], "taskDefinitionArn": [{"prefix": f"{definitions}{family}:"}]}}))
+        events.put_targets(Rule=rule, Targets=[{"Id": "sqs", "Arn": target}])
+
+    route(f"{prefix}-task-state", family, queue_arn)
+    route("airflow-ecs-task-state", FAMILY, outputs["events_queue_arn"]["value"])
+    return {
+        "task_definition_family": family,
+        "task_definition_arn": definition["taskDefinitionArn"],
+        "container_name": container["name"],
+        "log_group_name": log_group,
+        "log_stream_prefix": LOG_PREFIX,
+        "execution_role_arn": execution_role,
+        "task_role_arn": task_role,
+        "scheduler_policy_arn": policy["Policy"]["Arn"],
+        "events_queue_url": queue_url,
+        "events_queue_arn": queue_arn,
+    }

@@ -17,7 +17,7 @@ import boto3
 
 from airflow_ecs.local.containers import ContainerRunner, ContainerRuntimeUnavailable, check_podman
 from airflow_ecs.local.faults import FaultPlan, FaultProxy, FaultyEvents
-from airflow_ecs.local.provision import provision
+from airflow_ecs.local.provision import provision, provision_team
 from airflow_ecs.local.runtime import LocalRuntime
 
 REGION = "us-east-1"
@@ -90,6 +90,16 @@ class LocalEcs:
         self.runtime = LocalRuntime(region=self.region, clients=clients, containers=containers, **self.runtime_options)
         self.runtime.start()
         return self
+
+    def add_team(self, team: str, environment: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Provision an Airflow team's own resources on the cluster (terraform/'s ``teams``) and add the team
+        to the outputs; ``environment`` goes into the team's container. Returns the team's outputs entry."""
+        entry = provision_team(self.client, self.outputs, team, environment=environment)
+        teams = self.outputs.setdefault("teams", {"sensitive": False, "type": ["object", {}], "value": {}})
+        teams["value"][team] = entry
+        if self.outputs_path:
+            self.outputs_path.write_text(json.dumps(self.outputs, indent=2, sort_keys=True) + "\n")
+        return entry
 
     @property
     def executor_endpoint_url(self) -> str:
