@@ -96,17 +96,59 @@ def configuration_page(options: Sequence[Option] = OPTIONS) -> str:
         *(f"{option.name} = {option.example}" for option in required),
         "```",
         "",
+        "## AWS credentials",
+        "",
+        "In this order: `aws_conn_id`, an Airflow `aws` connection; else `aws_profile`; else boto3's standard chain "
+        "(the scheduler's role on ECS or EKS, environment variables). With the amazon provider installed "
+        "(`pip install 'airflow-ecs[amazon]'`) the connection is read by its AwsBaseHook, as AwsEcsExecutor and "
+        "every Airflow AWS hook read it: `role_arn` with `assume_role_method` (`assume_role`, "
+        "`assume_role_with_web_identity`, `assume_role_with_saml`), `region_name`, `endpoint_url`, "
+        "`service_config` and the other extras. Without the provider, login and password are the access key and "
+        "secret, and the extra may hold only `aws_session_token`, `region_name`, `profile_name` and `endpoint_url`. "
+        "Every client (ECS, SQS, CloudWatch Logs) shares one set of credentials, refreshed before they expire and "
+        "read again when AWS answers ExpiredToken, so an assumed role or a rotated key never stops the scheduler. "
+        "For example, a connection that assumes the scheduler's role:",
+        "",
+        "```sh",
+        "airflow connections add aws_ecs --conn-type aws "
+        "--conn-extra '{\"role_arn\": \"arn:aws:iam::123456789012:role/airflow-scheduler\", \"region_name\": "
+        "\"eu-west-1\"}'",
+        "```",
+        "",
+        "and `aws_conn_id = aws_ecs`. A connection the executor cannot read, or credentials AWS refuses, stop the "
+        "start with one line naming the connection (no secret is logged).",
+        "",
         "## Teams (multi-team Airflow)",
         "",
         "With `[core] multi_team = True` each team's executor is an `EcsFargateExecutor` of its own, e.g. "
-        "`[core] executor = LocalExecutor;team_a=airflow_ecs.executor.EcsFargateExecutor`. A team's executor reads "
+        "`[core] executor = airflow_ecs.executor.EcsFargateExecutor;team_a=airflow_ecs.executor.EcsFargateExecutor` "
+        "(Airflow wants a global executor first). A team's executor reads "
         f"only its team's section: `[team_a={SECTION}]` in `airflow.cfg`, or `AIRFLOW__TEAM_A___{SECTION.upper()}__"
         "<KEY>` (three underscores after the team), with no fallback to the global section; the unknown-key check "
         "reads the same. `aws_conn_id` is looked up among the team's connections. When the section sets no "
         "`execution_api_server_url`, the team's `[core] execution_api_server_url` (if it has one) is given to its "
-        "containers. Its ECS tasks carry the tag `airflow:team`, and its metrics the tag `team`. Give each team its "
-        "own `events_queue_url` (one Terraform deployment per team makes one), so each team's events reach only "
-        "that team's executor.",
+        "containers. Its ECS tasks carry the tag `airflow:team`, and its metrics the tag `team`.",
+        "",
+        "From Terraform: `teams` in terraform/ (see [terraform/README.md](../terraform/README.md#teams)) gives each "
+        "team, on the shared cluster and network, its own task definition, task and execution roles, log group, "
+        "events queue and scheduler policy, and `airflow-ecs render` writes everything the executors read: a "
+        f"`[<team>={SECTION}]` section per team (the deployment's settings with the team's task definition and "
+        "events queue, and no queue profiles, whose task definitions run as the deployment's task role), and "
+        "`[core] executor` with the team mapping plus `multi_team = True` (set by `airflow_ecs.env`; for "
+        "`airflow.cfg`, render prints the line to put in `[core]`).",
+        "",
+        "Each team's events must reach that team's executor only: each team has its own `events_queue_url`, fed by "
+        "its own EventBridge rule on its own task definition family, and the deployment's rule matches only the "
+        "deployment's families. (Executors sharing one queue still work: each hands back the events of tasks it "
+        "does not own, as with several schedulers, at the cost of a few receives per event.)",
+        "",
+        "What Airflow itself needs besides: each team in its database (`airflow teams create team_a`, or "
+        "`airflow teams sync` from the bundle config), and each team's DAGs in a DAG bundle with its `team_name` in "
+        "`[dag_processor] dag_bundle_config_list`. The team's containers parse the same bundle: give them the same "
+        "`dag_bundle_config_list` (the team's `environment` in Terraform, or the image's airflow.cfg) and "
+        "`[core] multi_team = True` (Terraform sets it on every team's task definition). To keep a team's executor "
+        "to its own resources, give the team an `aws` connection whose `role_arn` is a role carrying the team's "
+        "`scheduler_policy_arn` (output `teams`), and set `aws_conn_id` in its section.",
         "",
         "## Keys",
     ]

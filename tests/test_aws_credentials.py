@@ -107,8 +107,8 @@ def test_a_rotated_connection_key_is_used_after_an_expired_token_answer(moto_ser
     connection_env(monkeypatch, "rotating", login="AKIDOLD", password="old-secret",
                    extra={"aws_session_token": "token-1"})
     make = ecs_api.client_factory(section(moto_server, aws_conn_id="rotating"))
-    ecs, logs = make("ecs", retries=1), make("logs", retries=1)
-    ecs_keys, logs_keys = signed_with(ecs), signed_with(logs)
+    ecs, logs, sqs = make("ecs", retries=1), make("logs", retries=1), make("sqs", retries=1)
+    ecs_keys, logs_keys, sqs_keys = signed_with(ecs), signed_with(logs), signed_with(sqs)
     ecs.list_clusters()
 
     # Whoever owns the connection rotates it; AWS starts refusing the old token.
@@ -123,8 +123,9 @@ def test_a_rotated_connection_key_is_used_after_an_expired_token_answer(moto_ser
 
     ecs.list_clusters()
     logs.describe_log_groups()  # every client shares the refreshed credentials, not only the one refused
+    sqs.list_queues()
     assert ecs_keys == ["AKIDOLD", "AKIDOLD", "AKIDNEW"]
-    assert logs_keys == ["AKIDNEW"]
+    assert logs_keys == ["AKIDNEW"] and sqs_keys == ["AKIDNEW"]
 
 
 def test_without_the_provider_an_extra_it_alone_reads_is_one_line_naming_it(moto_server, monkeypatch):

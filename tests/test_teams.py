@@ -125,3 +125,20 @@ def test_airflow_reads_the_rendered_team_mapping_and_each_teams_section(monkeypa
     assert config_section("ecs_fargate", "team_a")["task_definition"] == "airflow-queues-team-a-worker"
     assert config_section("ecs_fargate", "team_b")["events_queue_url"].endswith("/airflow-queues-team-b-task-events")
     assert config_section("ecs_fargate")["task_definition"] == "airflow-queues-worker"
+
+
+def test_a_teams_executor_signs_with_the_teams_connection_not_the_global_one(team_a, monkeypatch):
+    # Airflow 3.3's team-scoped connection, AIRFLOW_CONN__<TEAM>___<CONN_ID>, beside a global one of the same id.
+    monkeypatch.setenv("AIRFLOW__CORE__MULTI_TEAM", "True")
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_ECS", json.dumps({"conn_type": "aws", "login": "AKIDGLOBAL", "password": "g"}))
+    monkeypatch.setenv("AIRFLOW_CONN__TEAM_A___AWS_ECS",
+                       json.dumps({"conn_type": "aws", "login": "AKIDTEAMA", "password": "a"}))
+    monkeypatch.setenv("AIRFLOW__TEAM_A___ECS_FARGATE__AWS_CONN_ID", "aws_ecs")
+    executor = EcsFargateExecutor(team_name="team_a")
+    executor.start()
+    keys: list[str] = []
+    executor._ecs_launch.meta.events.register("before-send.ecs.RunTask", lambda request, **_: keys.append(
+        request.headers["Authorization"].decode().split("Credential=")[1].split("/")[0]))
+    launch_one(executor)
+    assert keys == ["AKIDTEAMA"]
+    executor.terminate()

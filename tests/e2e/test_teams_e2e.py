@@ -93,6 +93,15 @@ def test_two_teams_on_one_scheduler_each_run_with_their_teams_settings(tmp_path)
             assert family == f"airflow-ecs-{team.replace('_', '-')}-worker"
             # The task's output, in the team's own log group: the team's environment reached its container.
             assert f"team mark: mark-of-{team}" in wait_for(lambda: log_text(team), 10, f"no log of {team}")
+        # Each team's events reached its own queue only, and its executor deleted them there: nothing is left in
+        # any queue (an event of a task its executor does not own would be handed back, and stay).
+        sqs = local.client("sqs")
+        queues = [local.outputs["events_queue_url"]["value"],
+                  *(entry["events_queue_url"] for entry in local.outputs["teams"]["value"].values())]
+        left = {url.rsplit("/", 1)[-1]: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"] for url in queues}
+        assert all(counts == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
+                   for counts in left.values()), left
         # Each team's executor ran in the scheduler, by its team's name.
         scheduler_log = (stack.home / "scheduler.log").read_text(errors="replace")
         assert "team_a" in scheduler_log and "team_b" in scheduler_log
