@@ -115,6 +115,7 @@ def test_apply_builds_the_local_ecs_and_render_reads_it(workspace, moto, tmp_pat
         var_file.write_text(json.dumps({
             "region": "us-east-1", "name": "airflow-local", "execution_api_server_url": "http://127.0.0.1:8080/execution/",
             "create_ecr_repository": False, "image": "local/airflow-worker:latest", "tags": {"env": "local"},
+            "teams": {"team_a": {"environment": {"TEAM_MARK": "a"}}},
         }))
         result = workspace.run("", "apply", "-auto-approve", "-input=false", "-no-color", f"-var-file={var_file}",
                                env=moto_env(layer.url), timeout=900)
@@ -125,6 +126,10 @@ def test_apply_builds_the_local_ecs_and_render_reads_it(workspace, moto, tmp_pat
         layer.stop()
     files = render_files(parse_outputs(outputs), str(tmp_path / "run_task_template.json.j2"))
     assert "cluster = " in files["airflow.cfg"]
+    # The team's section, from the team's applied resources.
+    team = outputs["teams"]["value"]["team_a"]
+    assert "[team_a=ecs_fargate]" in files["airflow.cfg"]
+    assert f"AIRFLOW__TEAM_A___ECS_FARGATE__TASK_DEFINITION={team['task_definition_family']}" in files["airflow_ecs.env"]
     ecs = boto3.client("ecs", region_name="us-east-1", endpoint_url=moto, aws_access_key_id="testing",
                        aws_secret_access_key="testing")
     (cluster,) = ecs.describe_clusters(clusters=[outputs["cluster_arn"]["value"]])["clusters"]
@@ -134,3 +139,11 @@ def test_apply_builds_the_local_ecs_and_render_reads_it(workspace, moto, tmp_pat
     sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=moto, aws_access_key_id="testing",
                        aws_secret_access_key="testing")
     assert sqs.get_queue_attributes(QueueUrl=outputs["events_queue_url"]["value"], AttributeNames=["QueueArn"])
+    # The team's task definition: its own family, roles and log group, its environment, in multi-team mode.
+    team_definition = ecs.describe_task_definition(taskDefinition=team["task_definition_family"])["taskDefinition"]
+    (container,) = team_definition["containerDefinitions"]
+    environment = {item["name"]: item["value"] for item in container["environment"]}
+    assert environment["TEAM_MARK"] == "a" and environment["AIRFLOW__CORE__MULTI_TEAM"] == "True"
+    assert container["logConfiguration"]["options"]["awslogs-group"] == "/aws/ecs/airflow-local/team_a/worker"
+    assert team_definition["taskRoleArn"] == team["task_role_arn"] != outputs["task_role_arn"]["value"]
+    assert sqs.get_queue_attributes(QueueUrl=team["events_queue_url"], AttributeNames=["QueueArn"])
