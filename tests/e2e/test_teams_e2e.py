@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from airflow_ecs.airflow_compat import AIRFLOW_RELEASE
-from airflow_ecs.local.deployment import local_deployment
+from airflow_ecs.glue.airflow_compat import AIRFLOW_RELEASE
+from devtools.local_deployment import local_deployment
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(AIRFLOW_RELEASE < (3, 3), reason="multi-team executors are Airflow 3.3's")]
