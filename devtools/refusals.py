@@ -195,6 +195,8 @@ OUTPUT_CHANGES: list[tuple[str, Any]] = [
     ("profiles", {"heavy": {"queues": ["heavy"], "cpu": 1.5}}),
     ("profiles", {"heavy": {"queues": ["heavy"], "cpu": 0}}),
     ("profiles", {"heavy": {"queues": ["heavy"], "capacity_provider_strategy": "FARGATE"}}),
+    ("teams", {"team-a": {}}), ("teams", {"team_a": ["airflow-team-a-worker"]}),
+    ("teams", {"team_a": {"task_definition_family": ""}}),
     ("airflow_ecs", "cluster"),
 ]
 
