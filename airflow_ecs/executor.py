@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import math
 import queue
 import threading
 import time
@@ -85,6 +86,11 @@ LOG_TAIL_CONCURRENCY = 4
 LOG_CACHE_STREAMS = 32  # streams whose lines get_task_log keeps between UI refreshes
 # Scheduler time per heartbeat spent building RunTask requests (see _build_pending).
 BUILD_BUDGET_SECONDS = 0.02
+# Requests are built only as far ahead as the rate limit lets them out: this many seconds of launches (plus
+# one per launch thread) waiting in the launcher. Longer than a scheduler loop, so the launcher never runs
+# dry between heartbeats; short, so a burst of 2,000 is built 20 a second, not all at once (each build costs
+# the scheduler's loop most of a millisecond, and each built request waits in memory until it is sent).
+BUILD_AHEAD_SECONDS = 5.0
 # How long start() keeps retrying a health check that failed for a transient reason (throttling, 5xx).
 START_RETRY_SECONDS = 120
 
@@ -125,6 +131,12 @@ class LogTail:
 class BackgroundError:
     what: str
     error: str
+
+
+def build_ahead(tokens_ahead: float, concurrency: int, backlog: int) -> int:
+    """How many more requests to build now: what the rate limit lets out in the look-ahead, plus one for each
+    launch thread, less the launches already waiting in the launcher (``backlog``)."""
+    return max(0, math.ceil(tokens_ahead) + concurrency - backlog)
 
 
 def identity_of(ti: Any) -> TaskIdentity:
@@ -386,15 +398,21 @@ class EcsFargateExecutor(BaseExecutor):
             self._to_build.append(workload)
 
     def _build_pending(self) -> None:
-        """Render and validate queued requests for at most BUILD_BUDGET_SECONDS of this heartbeat.
+        """Render and validate queued requests for at most BUILD_BUDGET_SECONDS of this heartbeat, and only as
+        many as the launcher can send in the next BUILD_AHEAD_SECONDS.
 
-        Building (Jinja, JSON, botocore's validation) costs about 0.3 ms a task: 500 tasks queued at once
-        would hold the scheduler's loop for 150 ms. Spread over heartbeats it never does, and the launch
-        rate limit (20/s) is reached long before this budget is.
+        Building (Jinja, JSON, botocore's validation) costs 0.3-1 ms a task: 500 tasks queued at once
+        would hold the scheduler's loop for 150 ms or more. Spread over heartbeats it never does, and the
+        launch rate limit (20/s) is reached long before this budget is.
         """
+        if not self._to_build or self._launcher is None:
+            return
+        wanted = build_ahead(self._launcher.ahead(BUILD_AHEAD_SECONDS), self._launcher.concurrency,
+                             self._launcher.in_flight)
         deadline = time.perf_counter() + self.build_budget_seconds
-        while self._to_build:  # at least one a heartbeat, whatever the budget
+        while self._to_build and wanted > 0:  # at least one a heartbeat when wanted, whatever the budget
             self._build_and_submit(self._to_build.popleft())
+            wanted -= 1
             if time.perf_counter() >= deadline:
                 return
 
@@ -451,9 +469,8 @@ class EcsFargateExecutor(BaseExecutor):
 
     def _emit_gauges(self) -> None:
         counts = dict.fromkeys(("tasks.provisioning", "tasks.pending", "tasks.running", "tasks.stopping"), 0)
-        for task in self.tasks:
-            if task.arn:
-                counts[status_gauge(task.last_status)] += 1
+        for status, count in self.tasks.status_counts().items():  # kept by the tracker: no walk over every task
+            counts[status_gauge(status)] += count
         for name, value in counts.items():
             self.metrics.gauge(name, value)
         self.metrics.gauge("launches.pending", len(self._to_build) + self.tasks.pending_launches())
@@ -607,7 +624,8 @@ class EcsFargateExecutor(BaseExecutor):
         stopped: list[str] = []
         for family in sorted(self._families) or [None]:
             stopped += self._counted("ListTasks", ecs_api.list_task_arns, self._ecs, config.cluster, family, "STOPPED")
-        wanted = [arn for arn in dict.fromkeys([*stopped, *stale]) if arn in set(ours)]
+        tracked = set(ours)
+        wanted = [arn for arn in dict.fromkeys([*stopped, *stale]) if arn in tracked]
         return self._describe(wanted) if wanted else Polled()
 
     def _read_log_tail(self, command: ReadLogTail) -> None:

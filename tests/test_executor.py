@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from airflow.utils.state import TaskInstanceState
 
-from airflow_ecs.executor import EcsFargateExecutor, ExecutorStartError
+from airflow_ecs.executor import EcsFargateExecutor, ExecutorStartError, build_ahead
 from devtools import aws_fixtures as aws
 
 from tests.executor_harness import (
@@ -493,4 +493,27 @@ def test_credentials_that_expire_mid_run_fail_the_task_with_the_aws_message_afte
     assert executor.aws_calls["RunTask"] == 3
     (entry,) = [e for e in executor._task_event_logs if e.event == "ecs run_task failed"]
     assert "ExpiredTokenException" in entry.extra and "gave up after 3 attempts" in entry.extra
+    executor.terminate()
+
+
+@pytest.mark.parametrize(("tokens_ahead", "concurrency", "backlog", "wanted"),
+                         [(200.0, 10, 0, 210), (100.4, 10, 105, 6), (0.0, 10, 10, 0), (0.0, 10, 25, 0),
+                          (0.2, 1, 0, 2)])
+def test_requests_are_built_as_far_ahead_as_the_rate_limit_lets_them_out(tokens_ahead, concurrency, backlog,
+                                                                          wanted):
+    assert build_ahead(tokens_ahead, concurrency, backlog) == wanted
+
+
+def test_a_burst_is_built_only_as_fast_as_it_can_be_launched(ecs_env, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__ECS_FARGATE__LAUNCH_RATE", "1")
+    monkeypatch.setenv("AIRFLOW__ECS_FARGATE__LAUNCH_BURST", "2")
+    monkeypatch.setenv("AIRFLOW__ECS_FARGATE__LAUNCH_CONCURRENCY", "2")
+    executor = started(parallelism=100)
+    executor.build_budget_seconds = 10.0  # the look-ahead alone bounds the builds
+    queue_all(executor, [make_workload(f"t{i}") for i in range(40)])
+    for _ in range(3):
+        executor.heartbeat()
+    # 2 tokens now, 1/s for 5 s, one per launch thread: 9 built; the other 31 wait as workloads, not requests.
+    assert len(executor.running) == 40
+    assert 9 <= len(executor.tasks) <= 12  # a token or three more as the heartbeats take time
     executor.terminate()

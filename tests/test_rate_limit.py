@@ -382,3 +382,13 @@ def test_the_launcher_feeds_each_answer_to_the_bucket(clock, answer, rate_after)
     assert results.get(timeout=30).result is answer
     launcher.shutdown()
     assert limiter.rate == pytest.approx(rate_after)
+
+
+def test_ahead_counts_the_tokens_there_and_those_the_rate_adds_and_none_while_paused(clock):
+    limiter = bucket(clock, 20.0, 100)
+    assert limiter.ahead(5.0) == pytest.approx(200.0)  # a full burst, and 5 s at 20/s
+    drain(limiter)
+    assert limiter.ahead(5.0) == pytest.approx(100.0)
+    limiter.throttled(clock(), 1.0)  # rate halved to 10/s, paused 1 s: 10 tokens owed
+    assert limiter.ahead(0.5) == 0.0
+    assert limiter.ahead(5.0) == pytest.approx(40.0)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import os
 import json
+import random
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -33,6 +35,7 @@ from airflow_ecs.core.tracking import (
     ReadLogTail,
     Release,
     Report,
+    RequestPacker,
     Settings,
     Stop,
     Tracker,
@@ -419,6 +422,46 @@ DECLARED = {metric.name: metric.kind for metric in METRICS}
 METRIC_KINDS = {"incr": "counter", "timing": "timer", "timing_since_epoch": "timer"}
 
 
+class ScanTracker(Tracker):
+    """tick() as it was before the deadline heap: every tracked attempt looked at, in the order tracked."""
+
+    def _due(self, now: float) -> list:
+        return list(self._attempts.values())
+
+
+COMMAND_METHODS = {"queued", "handed_over", "adopt", "revoke", "launch_answered", "observed", "missing", "event",
+                   "log_tail", "sweep_done", "stop_launching", "tick"}
+
+
+class Twin:
+    """A Tracker and a ScanTracker fed the same inputs: every input's commands must be the same from both, so
+    the heap finds exactly the attempts a full scan finds, in the same order. Queries answer from the Tracker."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.fast, self.scan = Tracker(settings), ScanTracker(settings)
+
+    def __getattr__(self, name: str) -> Any:
+        fast = getattr(self.fast, name)
+        if name not in COMMAND_METHODS:
+            return fast
+
+        def both(*args: Any, **kwargs: Any) -> Any:
+            jitter = random.getstate()  # retries are jittered: both draw the same
+            expected = getattr(self.scan, name)(*args, **kwargs)
+            random.setstate(jitter)
+            got = fast(*args, **kwargs)
+            assert got == expected, f"{name}{args}: the heap gave {got}, a full scan {expected}"
+            return got
+
+        return both
+
+    def __iter__(self):
+        return iter(self.fast)
+
+    def __len__(self) -> int:
+        return len(self.fast)
+
+
 class Interleavings(RuleBasedStateMachine):
     """A scheduler, a launcher and ECS, as the tracker sees them, in any order.
 
@@ -427,7 +470,7 @@ class Interleavings(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.tracker = Tracker(Settings(max_attempts=3, events=True))
+        self.tracker = Twin(Settings(max_attempts=3, events=True))
         self.now = 0.0
         self.newest: dict[str, int] = {}  # key -> generation Airflow wants (absent: revoked or finished)
         self.in_flight: list[Launch] = []  # sent, not yet answered
@@ -539,7 +582,7 @@ class Interleavings(RuleBasedStateMachine):
         """The scheduler restarts: end() waits for launches in flight, the next one adopts by ARN."""
         while self.in_flight:
             self.answer(0, "task")
-        old, self.tracker = self.tracker, Tracker(Settings(max_attempts=3, events=True))
+        old, self.tracker = self.tracker, Twin(Settings(max_attempts=3, events=True))
         for attempt in old:
             if attempt.arn:
                 self.run(self.tracker.adopt(attempt.key, attempt.identity, attempt.started_by, attempt.arn,
@@ -561,6 +604,12 @@ class Interleavings(RuleBasedStateMachine):
             untracked = [arn for arn in arns if arn not in tracked]
             assert not untracked, f"{key}: ECS tasks neither tracked, stopped nor reported: {untracked}"
             assert len(arns) <= 1, f"{key} has {len(arns)} live ECS tasks"
+
+    @invariant()
+    def the_kept_counts_agree_with_a_full_count(self) -> None:
+        attempts = list(self.tracker.fast)
+        assert self.tracker.status_counts() == dict(Counter(a.last_status for a in attempts if a.arn))
+        assert self.tracker.pending_launches() == sum(1 for a in attempts if a.in_flight or a.retry_at is not None)
 
     @invariant()
     def tracked_tasks_belong_to_the_newest_attempt(self) -> None:
@@ -588,3 +637,123 @@ class Interleavings(RuleBasedStateMachine):
 TestInterleavings = Interleavings.TestCase
 TestInterleavings.settings = settings(max_examples=int(os.environ.get("TRACKER_EXAMPLES", "150")), stateful_step_count=40, deadline=None,
                                       suppress_health_check=[HealthCheck.too_slow])
+
+
+# --- what a tick costs, and what a tracked task keeps ---
+
+
+def test_a_tick_looks_only_at_the_attempts_due():
+    tracker = Tracker(Settings(pending_timeout=600.0))
+    for i in range(1000):
+        launched(tracker, f"t{i}", now=float(i))
+    looked_at: list = []
+    due = tracker._due
+    tracker._due = lambda now: looked_at.extend(due(now)) or looked_at  # type: ignore[method-assign]
+    assert not of(tracker.tick(500.0), Stop)
+    assert looked_at == []
+    stops = of(tracker.tick(605.5), Stop)  # tasks launched at 0..5 have been pending for more than 600 s
+    assert [stop.reason for stop in stops] == ["pending_timeout exceeded"] * 6
+    assert len(looked_at) == 6
+
+
+def test_a_shorter_pending_timeout_set_later_applies_to_the_tasks_already_tracked():
+    tracker = Tracker()  # the executor sets its settings at start()
+    launched(tracker, "a", now=0.0)
+    tracker.settings = Settings(pending_timeout=60.0)
+    assert reports(tracker.tick(61.0)) == [("a", "failed", ARN.format("a1"))]
+
+
+def test_the_status_gauges_and_the_launch_backlog_are_kept_as_tasks_change():
+    tracker = Tracker(Settings(max_attempts=3))
+    launch_of(queue(tracker, "a"))
+    assert tracker.pending_launches() == 1 and tracker.status_counts() == {}
+    _, arn = launched(tracker, "b")
+    assert tracker.pending_launches() == 1 and tracker.status_counts() == {"PROVISIONING": 1}
+    tracker.observed(arn, described(arn, "RUNNING"), 1.0)
+    assert tracker.status_counts() == {"RUNNING": 1}
+    tracker.observed(arn, described(arn, "STOPPED", 0), 2.0)
+    assert tracker.status_counts() == {}
+    tracker.revoke("a")
+    assert tracker.pending_launches() == 0
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**53, 2**53) | st.text(max_size=30),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
+                                                                                max_size=4), max_leaves=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(first=st.dictionaries(st.text(max_size=10), JSON, max_size=5),
+       request=st.dictionaries(st.text(max_size=10), JSON, max_size=5))
+def test_a_packed_request_unpacks_to_the_same_request(first, request):
+    packer = RequestPacker()
+    packer.pack(first)  # the preset dictionary comes from the first request packed
+    assert packer.unpack(packer.pack(request)) == request
+
+
+def test_a_request_that_is_not_json_is_kept_as_it_is():
+    packer = RequestPacker()
+    request = {"cluster": "airflow", "tags": {("not", "json")}}
+    assert packer.unpack(packer.pack(request)) is request
+
+
+def test_a_relaunch_sends_the_request_that_was_packed():
+    tracker = Tracker(Settings(max_attempts=3))
+    first, arn = launched(tracker, "a", now=0.0)
+    relaunch = launch_of(tracker.missing(arn, 400.0))  # MISSING, never seen running, old: relaunched
+    assert relaunch.launch == 1
+    assert {k: v for k, v in relaunch.request.items() if k != "clientToken"} == \
+        {k: v for k, v in first.request.items() if k != "clientToken"}
+    assert relaunch.request["clientToken"] != first.request["clientToken"]
+
+
+def test_a_tracked_task_costs_under_2_kb_with_a_realistic_request():
+    """Memory per tracked task, as tracemalloc sees it: 1,000 launched attempts, each with its own RunTask
+    request rendered from the default template (a workload JSON with its own JWT in the command), everything
+    the tracker keeps counted (key, identity, ARN, request), the caller's copies dropped as a scheduler's are."""
+    import tracemalloc
+    import uuid
+
+    from airflow_ecs.config import load_config
+    from airflow_ecs.executor_config import parse_executor_config
+    from airflow_ecs.run_task_request import build_request, load_template
+
+    config = load_config({"region": "us-east-1", "cluster": "airflow", "container_name": "airflow-worker",
+                          "task_definition": "airflow-worker:3", "subnets": "subnet-0a1b2c3d,subnet-4e5f6a7b",
+                          "security_groups": "sg-0123456789abcdef0"}.get)
+    template = load_template(None)
+
+    def track(tracker: Tracker, i: int) -> None:
+        ti_id = str(uuid.UUID(int=i + 1))
+        ident = TaskIdentity("etl", f"load_{i % 50}", "scheduled__2026-01-01T00:00:00+00:00", i % 7, 1, ti_id)
+        token = token_with_exp(2_000_000_000 + i) + base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+        workload = json.dumps({"token": token, "ti": {"id": ti_id, "dag_id": "etl", "task_id": ident.task_id,
+                                                      "run_id": ident.run_id, "try_number": 1, "map_index": i % 7,
+                                                      "pool_slots": 1, "queue": "default", "priority_weight": 1},
+                               "dag_rel_path": "etl.py", "bundle_info": {"name": "dags-folder", "version": None},
+                               "log_path": f"dag_id=etl/run_id={ident.run_id}/task_id={ident.task_id}/attempt=1.log",
+                               "type": "ExecuteTask"})
+        request = build_request(template=template, config=config, identity=ident,
+                                command=["python", "-m", "airflow.sdk.execution_time.execute_workload",
+                                         "--json-string", workload],
+                                executor_config=None, settings=parse_executor_config(None))
+        assert len(json.dumps(request)) > 1000  # the request would be the bulk of what a task keeps
+        key = ("etl", ident.task_id, ident.run_id, 1, ident.map_index)  # a TaskInstanceKey's shape
+        launch = launch_of(tracker.queued(key, ident, request["startedBy"], request, CONTAINER, 0.0))
+        arn = f"arn:aws:ecs:us-east-1:123456789012:task/airflow/{uuid.uuid4().hex}"
+        tracker.launch_answered(key, launch.generation, 0, 0.0, arn=arn, status="PROVISIONING")
+
+    warm = Tracker()
+    track(warm, 0)  # template, botocore model and caches loaded before counting
+    tracker = Tracker()
+    track(tracker, 0)  # and the preset dictionary: the first request, once per scheduler
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(1, 1001):
+            track(tracker, i)
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    per_task = (after - before) / 1000
+    assert per_task < 2048, f"{per_task:.0f} bytes per tracked task"

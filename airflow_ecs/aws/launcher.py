@@ -41,6 +41,7 @@ class Launcher:
         self._call = call
         self._bucket = bucket
         self._results = results
+        self.concurrency = concurrency
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ecs-launch")
         self._futures: dict[Hashable, tuple[int, Future]] = {}
         self._cancelled: set[Hashable] = set()
@@ -51,6 +52,10 @@ class Launcher:
     def in_flight(self) -> int:
         with self._lock:
             return len(self._futures)
+
+    def ahead(self, seconds: float) -> float:
+        """Launches the rate limit lets out within ``seconds``."""
+        return self._bucket.ahead(seconds)
 
     def submit(self, key: Hashable, request: Mapping[str, Any], launch: int) -> None:
         """``key`` names one attempt (the executor passes Airflow's key with the attempt's generation), so a

@@ -80,6 +80,12 @@ class TokenBucket:
                 return 0.0
             return (1 - self._tokens) / self.rate
 
+    def ahead(self, seconds: float) -> float:
+        """Tokens this bucket can hand out within ``seconds`` at its current rate (fewer while it pauses)."""
+        with self._lock:
+            self._refill()
+            return max(0.0, self._tokens + self.rate * seconds)
+
     def acquire(self, cancelled: Callable[[], bool] = lambda: False) -> bool:
         """Block until a token is taken (True) or ``cancelled()`` turns true (False)."""
         while True:

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import json
+import zlib
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -152,31 +154,155 @@ class Settings:
     events: bool = False  # an events queue tracks tasks; sweeps only reconcile
 
 
-@dataclass
-class Attempt:
-    """One attempt (generation) of one Airflow key: at most one ECS task at a time."""
+class _Counts:
+    """What the gauges and the launch backlog need, kept as attempts change instead of counted per heartbeat:
+    tracked attempts with an ECS task by ``last_status``, and attempts whose launch is in flight or due."""
 
-    key: Hashable
-    generation: int
-    identity: TaskIdentity
-    started_by: str
-    request: Mapping[str, Any] | None  # None for an adopted task: it cannot be relaunched
-    container_name: str
-    queued_at: float
-    token_expires_at: float | None = None
-    fallback_strategy: tuple[Mapping[str, Any], ...] = ()
-    launch: int = 0  # which launch of this attempt; part of the clientToken
-    attempts: int = 0  # RunTask calls plus relaunches, bounded by max_attempts
-    failures: int = 0
-    on_fallback: bool = False
-    in_flight: bool = False  # a Launch was emitted and not answered yet
-    retry_at: float | None = None
-    arn: str | None = None
-    launched_at: float | None = None
-    last_status: str = ""
-    seen_running: bool = False
-    version: int = -1  # detail.version of the last applied event
-    failing: str | None = None  # the failure message, while its log tail is read
+    __slots__ = ("by_status", "pending")
+
+    def __init__(self) -> None:
+        self.by_status: dict[str, int] = {}
+        self.pending = 0
+
+    def add(self, status: str | None, pending: bool, sign: int) -> None:
+        if status is not None:
+            count = self.by_status.get(status, 0) + sign
+            if count:
+                self.by_status[status] = count
+            else:
+                del self.by_status[status]
+        if pending:
+            self.pending += sign
+
+
+class Attempt:
+    """One attempt (generation) of one Airflow key: at most one ECS task at a time.
+
+    ``__slots__`` and the request kept as compressed JSON (``request``, decoded only for a relaunch or a
+    retry): a scheduler tracks ten thousand of these. The four fields the gauges count (``arn``,
+    ``last_status``, ``in_flight``, ``retry_at``) update the tracker's counts when set, while the attempt is
+    tracked, so no heartbeat has to walk every attempt to count them.
+    """
+
+    __slots__ = ("key", "generation", "identity", "started_by", "_request", "_packer", "container_name",
+                 "queued_at", "token_expires_at", "fallback_strategy", "launch", "attempts", "failures",
+                 "on_fallback", "_in_flight", "_retry_at", "_arn", "launched_at", "_last_status", "seen_running",
+                 "version", "failing", "_counts")
+
+    def __init__(self, key: Hashable, generation: int, identity: TaskIdentity, started_by: str,
+                 request: Mapping[str, Any] | None, container_name: str, queued_at: float, *,
+                 token_expires_at: float | None = None, fallback_strategy: tuple[Mapping[str, Any], ...] = (),
+                 attempts: int = 0, arn: str | None = None, launched_at: float | None = None,
+                 seen_running: bool = False, packer: RequestPacker | None = None) -> None:
+        self.key = key
+        self.generation = generation
+        self.identity = identity
+        self.started_by = started_by
+        self._packer = packer or RequestPacker()
+        # None for an adopted task: it cannot be relaunched.
+        self._request = None if request is None else self._packer.pack(request)
+        self.container_name = container_name
+        self.queued_at = queued_at
+        self.token_expires_at = token_expires_at
+        self.fallback_strategy = fallback_strategy
+        self.launch = 0  # which launch of this attempt; part of the clientToken
+        self.attempts = attempts  # RunTask calls plus relaunches, bounded by max_attempts
+        self.failures = 0
+        self.on_fallback = False
+        self._counts: _Counts | None = None  # set while the tracker tracks it
+        self._in_flight = False  # a Launch was emitted and not answered yet
+        self._retry_at: float | None = None
+        self._arn = arn
+        self.launched_at = launched_at
+        self._last_status = ""
+        self.seen_running = seen_running
+        self.version = -1  # detail.version of the last applied event
+        self.failing: str | None = None  # the failure message, while its log tail is read
+
+    def __repr__(self) -> str:
+        return (f"Attempt(key={self.key!r}, generation={self.generation}, arn={self.arn!r}, "
+                f"last_status={self.last_status!r}, launch={self.launch}, attempts={self.attempts})")
+
+    @property
+    def request(self) -> Mapping[str, Any] | None:
+        return None if self._request is None else self._packer.unpack(self._request)
+
+    @property
+    def relaunchable(self) -> bool:
+        return self._request is not None
+
+    def counted(self) -> tuple[str | None, bool]:
+        """What this attempt adds to the counts: its status if it has an ECS task, and a launch pending."""
+        return (self._last_status if self._arn else None), (self._in_flight or self._retry_at is not None)
+
+    def _set(self, name: str, value: Any) -> None:
+        counts = self._counts
+        if counts is None:
+            object.__setattr__(self, name, value)
+            return
+        counts.add(*self.counted(), -1)
+        object.__setattr__(self, name, value)
+        counts.add(*self.counted(), 1)
+
+    @property
+    def arn(self) -> str | None:
+        return self._arn
+
+    @arn.setter
+    def arn(self, value: str | None) -> None:
+        self._set("_arn", value)
+
+    @property
+    def last_status(self) -> str:
+        return self._last_status
+
+    @last_status.setter
+    def last_status(self, value: str) -> None:
+        self._set("_last_status", value)
+
+    @property
+    def in_flight(self) -> bool:
+        return self._in_flight
+
+    @in_flight.setter
+    def in_flight(self, value: bool) -> None:
+        self._set("_in_flight", value)
+
+    @property
+    def retry_at(self) -> float | None:
+        return self._retry_at
+
+    @retry_at.setter
+    def retry_at(self, value: float | None) -> None:
+        self._set("_retry_at", value)
+
+
+class RequestPacker:
+    """A RunTask request as compact bytes for as long as its attempt is tracked (about 1.5 KB of JSON, several
+    KB as Python dicts, times ten thousand tasks): JSON compressed with zlib against a preset dictionary, the
+    first request packed, which shares the template's keys and values with every later one."""
+
+    __slots__ = ("_zdict",)
+
+    def __init__(self) -> None:
+        self._zdict: bytes | None = None
+
+    def pack(self, request: Mapping[str, Any]) -> bytes | Mapping[str, Any]:
+        try:
+            raw = json.dumps(request, separators=(",", ":")).encode()
+        except (TypeError, ValueError):
+            return request  # not JSON (a value botocore would take, but JSON not): kept as it is
+        if self._zdict is None:
+            self._zdict = raw[-32768:]
+        packer = zlib.compressobj(6, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, self._zdict)
+        return packer.compress(raw) + packer.flush()
+
+    def unpack(self, packed: bytes | Mapping[str, Any]) -> Mapping[str, Any]:
+        if not isinstance(packed, bytes):
+            return packed
+        assert self._zdict is not None
+        unpacker = zlib.decompressobj(-15, self._zdict)
+        return json.loads(unpacker.decompress(packed) + unpacker.flush())
 
 
 def token_expiry(token: str) -> float | None:
@@ -197,8 +323,14 @@ def token_expiry(token: str) -> float | None:
 
 class Tracker:
     def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or Settings()
         self._attempts: dict[Hashable, Attempt] = {}
+        # When an attempt may next need the clock: its retry, or its pending timeout. (when, generation, key);
+        # an entry whose attempt has gone or changed is dropped when it comes up, so a tick costs the
+        # attempts due, not every attempt tracked.
+        self._deadlines: list[tuple[float, int, Hashable]] = []
+        self._counts = _Counts()
+        self._packer = RequestPacker()
+        self.settings = settings or Settings()
         self._by_arn: dict[str, Hashable] = {}
         self._by_started_by: dict[str, Hashable] = {}
         # Events that beat RunTask's answer: ARN -> (key, generation, [(receipt, event)]).
@@ -208,6 +340,15 @@ class Tracker:
         self._accepting = True
         self._sweep_in_flight = False
         self._next_sweep = 0.0
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: Settings) -> None:
+        self._settings = settings
+        self._rebuild_deadlines()  # a new pending_timeout moves every deadline
 
     # --- queries ---
 
@@ -235,7 +376,12 @@ class Tracker:
         return len(self._attempts) + len(self._by_arn) + len(self._by_started_by) + len(self._early)
 
     def pending_launches(self) -> int:
-        return sum(1 for a in self._attempts.values() if a.in_flight or a.retry_at is not None)
+        """Attempts whose launch is in flight or waits for its retry."""
+        return self._counts.pending
+
+    def status_counts(self) -> Mapping[str, int]:
+        """Attempts with an ECS task, by the ECS lastStatus last seen ("" when none was)."""
+        return dict(self._counts.by_status)
 
     # --- inputs ---
 
@@ -245,14 +391,13 @@ class Tracker:
         """Airflow handed a workload over (its request already built): launch it, superseding an older attempt."""
         commands = self._supersede(key, "superseded: Airflow queued this try again")
         self._generations += 1
-        attempt = Attempt(key=key, generation=self._generations, identity=identity, started_by=started_by,
-                          request=request, container_name=container_name, queued_at=now,
-                          token_expires_at=token_expires_at, fallback_strategy=tuple(fallback_strategy))
-        self._attempts[key] = attempt
-        self._by_started_by[started_by] = key
+        attempt = Attempt(key, self._generations, identity, started_by, request, container_name, now,
+                          token_expires_at=token_expires_at, fallback_strategy=tuple(fallback_strategy),
+                          packer=self._packer)
+        self._track(attempt)
         if not self._accepting:
             return [*commands, *self._forget(attempt)]
-        return [*commands, *self._launch(attempt, now)]
+        return [*commands, *self._launch(attempt, now, request)]
 
     def handed_over(self, key: Hashable) -> list[Command]:
         """Airflow handed the key over again; its request is built later (a bounded number per heartbeat).
@@ -267,11 +412,9 @@ class Tracker:
         """A task another (dead) scheduler launched: track its ECS task from now on."""
         commands = self._supersede(key, "superseded by adoption")
         self._generations += 1
-        attempt = Attempt(key=key, generation=self._generations, identity=identity, started_by=started_by,
-                          request=None, container_name=container_name, queued_at=now, attempts=1,
-                          arn=arn, launched_at=now, seen_running=seen_running)
-        self._attempts[key] = attempt
-        self._by_started_by[started_by] = key
+        attempt = Attempt(key, self._generations, identity, started_by, None, container_name, now, attempts=1,
+                          arn=arn, launched_at=now, seen_running=seen_running, packer=self._packer)
+        self._track(attempt)
         self._by_arn[arn] = key
         self._finished.pop(arn, None)
         self._next_sweep = 0.0  # learn their state at the next tick
@@ -303,6 +446,7 @@ class Tracker:
             attempt.failures = 0
             attempt.launched_at = now
             attempt.arn = arn
+            self._schedule(attempt)
             attempt.last_status = status or "PROVISIONING"
             self._by_arn[arn] = key
             commands: list[Command] = [Metric("incr", "run_task.launched"), Report(key, "queued", arn)]
@@ -324,6 +468,7 @@ class Tracker:
             # answer for a known token, so the retry needs a new one.
             attempt.launch += 1
         attempt.retry_at = now + decision.delay
+        self._schedule(attempt)
         return commands + [Note(key, f"RunTask {failure.kind.value} ({failure.describe()}); retrying in "
                                      f"{decision.delay:.1f}s")]
 
@@ -395,18 +540,65 @@ class Tracker:
     def tick(self, now: float) -> list[Command]:
         """Time passed: due retries, pending timeouts, token expiry, and the next sweep."""
         commands: list[Command] = []
-        for attempt in list(self._attempts.values()):
+        for attempt in self._due(now):
             if attempt.retry_at is not None and attempt.retry_at <= now:
                 attempt.retry_at = None
                 commands += self._launch(attempt, now) if self._accepting else self._forget(attempt)
-            elif (attempt.arn and not attempt.seen_running and attempt.launched_at is not None
-                  and attempt.failing is None and now - attempt.launched_at > self.settings.pending_timeout):
+            elif self._pending_too_long(attempt, now):
+                assert attempt.arn is not None
                 commands.append(Stop(attempt.arn, "pending_timeout exceeded"))
                 commands += self._finish(
                     attempt, "failed",
                     f"{attempt.arn} did not reach RUNNING within pending_timeout={self.settings.pending_timeout:g}s "
                     f"(last status {attempt.last_status or 'unknown'}); stopped it", "ecs task pending timeout")
         return commands + self._maybe_sweep(now)
+
+    # --- deadlines: what tick() must look at ---
+
+    def _due(self, now: float) -> list[Attempt]:
+        """The attempts whose retry or pending timeout may be due, in the order they were tracked (a superset:
+        tick checks each). Entries of attempts gone, superseded or changed are dropped; those still waiting
+        are pushed again at their current deadline."""
+        due: dict[int, Attempt] = {}
+        waiting: list[Attempt] = []
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, generation, key = heapq.heappop(self._deadlines)
+            attempt = self._attempts.get(key)
+            if attempt is None or attempt.generation != generation or generation in due:
+                continue
+            if (attempt.retry_at is not None and attempt.retry_at <= now) or self._pending_too_long(attempt, now):
+                due[generation] = attempt
+            else:
+                waiting.append(attempt)
+        for attempt in waiting:
+            if attempt.generation not in due:
+                self._schedule(attempt)
+        return [due[generation] for generation in sorted(due)]  # generations grow with insertion order
+
+    def _pending_too_long(self, attempt: Attempt, now: float) -> bool:
+        return bool(attempt.arn and not attempt.seen_running and attempt.launched_at is not None
+                    and attempt.failing is None and now - attempt.launched_at > self.settings.pending_timeout)
+
+    def _schedule(self, attempt: Attempt) -> None:
+        """Push the attempt's deadlines (a retry, a pending timeout) that tick() must not miss."""
+        if attempt.retry_at is not None:
+            heapq.heappush(self._deadlines, (attempt.retry_at, attempt.generation, attempt.key))
+        if attempt.arn and not attempt.seen_running and attempt.launched_at is not None and attempt.failing is None:
+            heapq.heappush(self._deadlines, (attempt.launched_at + self.settings.pending_timeout,
+                                             attempt.generation, attempt.key))
+        if len(self._deadlines) > 2 * len(self._attempts) + 64:
+            self._rebuild_deadlines()  # entries of ended attempts: dropped, so the heap follows the tracked
+
+    def _rebuild_deadlines(self) -> None:
+        self._deadlines = []
+        for attempt in self._attempts.values():
+            if attempt.retry_at is not None:
+                self._deadlines.append((attempt.retry_at, attempt.generation, attempt.key))
+            if attempt.arn and not attempt.seen_running and attempt.launched_at is not None \
+                    and attempt.failing is None:
+                self._deadlines.append((attempt.launched_at + self.settings.pending_timeout, attempt.generation,
+                                        attempt.key))
+        heapq.heapify(self._deadlines)
 
     # --- the rules ---
 
@@ -422,8 +614,9 @@ class Tracker:
         self._next_sweep = now + self.settings.poll_interval
         return [Describe(tuple(self._by_arn))]
 
-    def _launch(self, attempt: Attempt, now: float) -> list[Command]:
-        assert attempt.request is not None
+    def _launch(self, attempt: Attempt, now: float, request: Mapping[str, Any] | None = None) -> list[Command]:
+        """``request``: the attempt's request when the caller has it at hand (not decoded again)."""
+        assert attempt.relaunchable
         if attempt.token_expires_at is not None and now + TOKEN_START_MARGIN >= attempt.token_expires_at:
             left = attempt.token_expires_at - now
             expiry = f"expires in {left:.0f}s" if left > 0 else f"expired {-left:.0f}s ago"
@@ -436,8 +629,10 @@ class Tracker:
         attempt.attempts += 1
         attempt.in_flight = True
         strategy = [dict(item) for item in attempt.fallback_strategy] if attempt.on_fallback else None
-        request = (attempt.request if attempt.launch == 0 and strategy is None
-                   else with_launch(attempt.request, attempt.identity, attempt.launch, strategy))
+        request = request if request is not None else attempt.request
+        assert request is not None
+        if attempt.launch or strategy is not None:
+            request = with_launch(request, attempt.identity, attempt.launch, strategy)
         return [Launch(attempt.key, attempt.generation, attempt.launch, request)]
 
     def _apply(self, attempt: Attempt, outcome: TaskOutcome, task: Mapping[str, Any] | None,
@@ -457,7 +652,7 @@ class Tracker:
         if outcome.verdict is Verdict.SUCCEEDED:
             return commands + self._finish(attempt, "success")
         message = outcome.diagnosis.line() if outcome.diagnosis else "the task stopped"
-        if (outcome.verdict is Verdict.RELAUNCH and attempt.request is not None and self._accepting
+        if (outcome.verdict is Verdict.RELAUNCH and attempt.relaunchable and self._accepting
                 and attempt.attempts < self.settings.max_attempts):
             assert attempt.arn is not None
             old = attempt.arn
@@ -515,10 +710,19 @@ class Tracker:
         """Forget the attempt everywhere; its ARN is remembered as finished, its stashed events deleted."""
         if self._attempts.get(attempt.key) is attempt:
             del self._attempts[attempt.key]
+            self._counts.add(*attempt.counted(), -1)
+            attempt._counts = None
         if self._by_started_by.get(attempt.started_by) == attempt.key and attempt.key not in self._attempts:
             del self._by_started_by[attempt.started_by]
         self._unindex_arn(attempt)
         return self._drop_early(attempt)
+
+    def _track(self, attempt: Attempt) -> None:
+        self._attempts[attempt.key] = attempt
+        self._by_started_by[attempt.started_by] = attempt.key
+        self._counts.add(*attempt.counted(), 1)
+        attempt._counts = self._counts
+        self._schedule(attempt)
 
     def _unindex_arn(self, attempt: Attempt) -> None:
         if attempt.arn:
