@@ -61,7 +61,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "burst2000": {"kind": "launch", "tasks": 2000, "latency_ms": 100, "timeout": 300},
     # Launched (not made RUNNING: moto's DescribeTasks at 10,000 tasks would be what is measured) and tracked.
     "tracked10k": {"kind": "loaded", "tracked": 10000, "tasks": 2000, "latency_ms": 100, "timeout": 300,
-                   "executors": ("ours", "ours_gcfreeze")},
+                   "executors": ("ours",)},  # ours_gcfreeze was measured once (docs/benchmarks.md): --executor
     # Driven by shared_limit.py: several of these at once, each told when to queue.
     "shared": {"kind": "shared", "tasks": 500, "latency_ms": 100, "timeout": 600, "hidden": True},
 }
@@ -146,7 +146,8 @@ def make_executor(executor: str, parallelism: int) -> Any:
 
 # Where heartbeat() spends its time, per executor: the methods its sync() is made of.
 PHASES = {
-    "ours": ("_emit_metrics", "trigger_tasks", "sync", "_drain_results", "_build_pending", "_build_and_submit",
+    "ours": ("_emit_metrics", "trigger_tasks", "_process_workloads", "sync", "_drain_results", "_build_pending",
+             "_build_and_submit",
              "_apply_result", "_run", "_flush_event_deletes",
              "_save_task_event_logs"),
     "ours_gcfreeze": (),  # filled in below: the same as ours
@@ -455,14 +456,24 @@ def loaded(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[
     not swept as stale (a DescribeTasks of each after 60 s without news) during the burst, the stale-pending
     sweep is held off for the run. Memory per tracked task: RSS growth over the set-up / ``tracked``.
     """
+    import tracemalloc
+
     import airflow_ecs.core.tracking as ours
 
     ours.STALE_PENDING_SECONDS = 10**9
     gc.collect()
     before = rss_mib()
+    # tracemalloc over the set-up: the bytes still allocated after it, by where they were allocated (set-up
+    # only: tracing slows every allocation, so it is off again before anything is timed).
+    tracemalloc.start()
+    traced_before = tracemalloc.take_snapshot()
     setup = track(driver, {**spec, "tasks": spec["tracked"]}, world, running=False)
     gc.collect()
+    traced = traced_by_package(tracemalloc.take_snapshot().compare_to(traced_before, "filename"))
+    tracemalloc.stop()
+    gc.collect()
     after = rss_mib()
+    quiet = quiet_heartbeats(driver, spec)
     # The driver's own records of the set-up's tasks live in this process too: not the executor's memory.
     bookkeeping = deep_size([driver.launched, driver.arn_to_key, driver.queued_at, driver.sent_at, driver.done])
     driver.launched.clear()
@@ -478,9 +489,51 @@ def loaded(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[
     driver.executor._launcher._bucket = TokenBucket(FARGATE_LAUNCH_RATE, FARGATE_LAUNCH_BURST)
     result = launch(driver, spec, world)
     growth = (after - before) * 2**20 - bookkeeping
+    scheduler_bytes = sum(v for k, v in traced.items() if k != "benchmark driver")
     return {**result, "tracked": spec["tracked"], "rss_growth_tracked_mib": round(after - before, 1),
             "driver_bookkeeping_mib": round(bookkeeping / 2**20, 1),
-            "bytes_per_tracked_task": round(growth / spec["tracked"]), **setup}
+            "rss_bytes_per_tracked_task": round(growth / spec["tracked"]),
+            "bytes_per_tracked_task": round(scheduler_bytes / spec["tracked"]),
+            "traced_bytes_per_tracked_task_by_package": {k: round(v / spec["tracked"]) for k, v in traced.items()},
+            **quiet, **setup}
+
+
+def traced_by_package(stats: list[Any]) -> dict[str, int]:
+    """tracemalloc's size differences grouped by who allocated: our package, Airflow, botocore and the rest,
+    and the benchmark driver itself (its records of the tasks, not the scheduler's memory)."""
+    groups: dict[str, int] = {}
+    for stat in stats:
+        name = stat.traceback[0].filename.replace("\\", "/")
+        if "/benchmarks/" in name:
+            group = "benchmark driver"
+        elif "/airflow_ecs/" in name:
+            group = "airflow_ecs"
+        elif "/airflow/" in name:
+            group = "airflow"
+        elif any(f"/{lib}/" in name for lib in ("botocore", "boto3", "urllib3", "s3transfer")):
+            group = "botocore"
+        else:
+            group = "other (stdlib, pydantic, ...)"
+        groups[group] = groups.get(group, 0) + stat.size_diff
+    return dict(sorted(groups.items()))
+
+
+def quiet_heartbeats(driver: Driver, spec: dict[str, Any]) -> dict[str, Any]:
+    """With every tracked task quiet (no event, nothing due): AWS calls and time per heartbeat, 100 ms a call,
+    heartbeats 5 s apart for a minute (one reconciliation sweep falls in it)."""
+    driver.settings(latency_ms=spec["latency_ms"], throttle=True, rate=RATE, burst=BURST)
+    counted = driver.counts()
+    first = len(driver.beats)
+    for _ in range(12):
+        t0 = time.perf_counter()
+        driver.beat()
+        time.sleep(max(0.0, 5.0 - (time.perf_counter() - t0)))
+    calls = {k: v - counted.get(k, 0) for k, v in driver.counts().items() if v != counted.get(k, 0)}
+    beats = sorted(driver.beats[first:])
+    return {"quiet_heartbeats": len(beats), "quiet_aws_calls": calls,
+            "quiet_aws_calls_per_heartbeat": round(sum(v for k, v in calls.items() if not k.endswith(".throttled"))
+                                                   / len(beats), 2),
+            "quiet_max_heartbeat_ms": ms(beats[-1]), "quiet_p50_heartbeat_ms": ms(percentile(beats, 50))}
 
 
 def deep_size(root: Any) -> int:
@@ -631,7 +684,10 @@ FIGURES = {
                    ("p99 heartbeat (ms)", "p99_heartbeat_ms", True, "< 20 ms"),
                    ("queue_workload -> RunTask sent p50 (s)", "launch_latency_sent_p50_s", True, "reported"),
                    ("queue_workload -> RunTask sent p99 (s)", "launch_latency_sent_p99_s", True, "reported"),
-                   ("memory per tracked task (bytes)", "bytes_per_tracked_task", True, "< 2 KB")],
+                   ("memory per tracked task, tracemalloc (bytes)", "bytes_per_tracked_task", True, "< 2 KB"),
+                   ("memory per tracked task, RSS (bytes)", "rss_bytes_per_tracked_task", True, "-"),
+                   ("AWS calls per quiet heartbeat", "quiet_aws_calls_per_heartbeat", True, "<= 1"),
+                   ("longest quiet heartbeat (ms)", "quiet_max_heartbeat_ms", True, "-")],
 }
 
 

@@ -392,3 +392,16 @@ def test_ahead_counts_the_tokens_there_and_those_the_rate_adds_and_none_while_pa
     limiter.throttled(clock(), 1.0)  # rate halved to 10/s, paused 1 s: 10 tokens owed
     assert limiter.ahead(0.5) == 0.0
     assert limiter.ahead(5.0) == pytest.approx(40.0)
+
+
+def test_the_launch_threads_are_started_with_the_launcher_not_at_the_first_launch():
+    import queue
+
+    before = set(threading.enumerate())
+    launcher = Launcher(lambda request: RunTaskResult(), TokenBucket(20.0, 100), concurrency=3,
+                        results=queue.SimpleQueue())
+    try:
+        started = [t for t in set(threading.enumerate()) - before if t.name.startswith("ecs-launch")]
+        assert len(started) == 3
+    finally:
+        launcher.shutdown()

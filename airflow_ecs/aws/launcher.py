@@ -47,6 +47,19 @@ class Launcher:
         self._cancelled: set[Hashable] = set()
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self._start_threads(concurrency)
+
+    def _start_threads(self, concurrency: int) -> None:
+        """Start every launch thread now, at the executor's start, not in the heartbeat of the first burst:
+        a pool starts a thread at a submit, and starting one waits until the OS runs it (tens of ms on a busy
+        machine, ten times over in one heartbeat)."""
+        started = threading.Barrier(concurrency + 1)
+        for _ in range(concurrency):
+            self._pool.submit(started.wait, 10)
+        try:
+            started.wait(10)
+        except threading.BrokenBarrierError:
+            pass  # a slow start: the threads still come, as launches need them
 
     @property
     def in_flight(self) -> int:
