@@ -276,7 +276,11 @@ class Driver:
         index = max(range(since, len(self.beats)), key=self.beats.__getitem__)
         beats = sorted(self.beats[since:])
         gen2 = [p.get("gc_gen2", 0.0) for p in self.beat_phases[since:]]
+        top = sorted(range(since, len(self.beats)), key=self.beats.__getitem__)[-5:][::-1]
         return {"max_heartbeat_ms": ms(self.beats[index]), "slowest_heartbeat_index": index,
+                "slowest_5_heartbeats": [{"index": i, "ms": ms(self.beats[i]),
+                                          "phases_ms": {k: ms(v) for k, v in self.beat_phases[i].items()
+                                                        if v >= 0.0005}} for i in top],
                 "p99_heartbeat_ms": ms(percentile(beats, 99)), "p50_heartbeat_ms": ms(percentile(beats, 50)),
                 "heartbeats_with_gen2_gc": sum(1 for g in gen2 if g), "longest_gen2_gc_in_heartbeat_ms": ms(max(gen2,
                                                                                                             default=0)),
