@@ -4,6 +4,7 @@ the tracking state machine (their pure counterparts are in tests/test_tracking.p
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from types import SimpleNamespace
@@ -105,8 +106,12 @@ def test_end_records_the_tasks_launched_while_it_shut_down(ecs_env, monkeypatch)
     recorded: dict = {}
     monkeypatch.setattr("airflow_ecs.glue.airflow_compat.save_external_executor_ids", recorded.update)
     workload = make_workload("late")
+    sent = threading.Event()
+    executor._ecs_launch.meta.events.register("before-send.ecs.RunTask", lambda **_: sent.set())
     queue_all(executor, [workload])
-    executor.heartbeat()  # the launch is in flight when the scheduler stops
+    executor.heartbeat()
+    # The launch is in flight when the scheduler stops: sent (one still waiting for a thread is dropped by end()).
+    assert sent.wait(10)
     executor.ecs_config = executor.ecs_config.__class__(**{**executor.ecs_config.__dict__, "end_timeout": 0.0})
     executor.end()
     assert list(recorded) == [workload.ti.key] and recorded[workload.ti.key].startswith("arn:aws:ecs:")
