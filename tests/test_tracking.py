@@ -714,9 +714,9 @@ def test_a_tracked_task_costs_under_2_kb_with_a_realistic_request():
     import tracemalloc
     import uuid
 
-    from airflow_ecs.config import load_config
-    from airflow_ecs.executor_config import parse_executor_config
-    from airflow_ecs.run_task_request import build_request, load_template
+    from airflow_ecs.core.config import load_config
+    from airflow_ecs.core.executor_config import parse_executor_config
+    from airflow_ecs.core.run_task_request import build_request, load_template
 
     config = load_config({"region": "us-east-1", "cluster": "airflow", "container_name": "airflow-worker",
                           "task_definition": "airflow-worker:3", "subnets": "subnet-0a1b2c3d,subnet-4e5f6a7b",
