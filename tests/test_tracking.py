@@ -682,7 +682,7 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**53, 2**53) | st.
                                                                                 max_size=4), max_leaves=30)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=75, deadline=None)
 @given(first=st.dictionaries(st.text(max_size=10), JSON, max_size=5),
        request=st.dictionaries(st.text(max_size=10), JSON, max_size=5))
 def test_a_packed_request_unpacks_to_the_same_request(first, request):
