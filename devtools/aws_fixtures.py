@@ -1,4 +1,4 @@
-"""Small AWS set-ups on moto's server, shared by the executor tests."""
+"""Small AWS set-ups on moto's server, shared by the executor tests and the benchmarks."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ from typing import Any
 
 import boto3
 
+from airflow_ecs.local.provision import provision as local_provision
+from airflow_ecs.local.terraform_gaps import fill_in_process_gaps
+
 REGION = "us-east-1"
 CLUSTER = "airflow-test"
 FAMILY = "airflow-worker"
 CONTAINER = "airflow-worker"
+LOG_GROUP = f"/aws/ecs/{CLUSTER}/worker"  # the module's /aws/ecs/<name>/worker
 
 
 def client(endpoint_url: str, service: str) -> Any:
@@ -18,30 +22,13 @@ def client(endpoint_url: str, service: str) -> Any:
 
 
 def provision(endpoint_url: str) -> dict[str, Any]:
-    """A cluster, a task definition with an awslogs container, two subnets and a security group."""
-    ecs, ec2, logs = (client(endpoint_url, s) for s in ("ecs", "ec2", "logs"))
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24")["Subnet"]["SubnetId"] for i in (1, 2)]
-    sg = ec2.create_security_group(GroupName="worker", Description="worker", VpcId=vpc)["GroupId"]
-    ecs.create_cluster(clusterName=CLUSTER, capacityProviders=["FARGATE", "FARGATE_SPOT"])
-    logs.create_log_group(logGroupName="/airflow-ecs/worker")
-    definition = ecs.register_task_definition(
-        family=FAMILY,
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="256",
-        memory="512",
-        containerDefinitions=[{
-            "name": CONTAINER,
-            "image": "apache/airflow:3.3.2",
-            "memory": 512,
-            "essential": True,
-            "logConfiguration": {"logDriver": "awslogs", "options": {
-                "awslogs-group": "/airflow-ecs/worker", "awslogs-region": REGION, "awslogs-stream-prefix": "airflow"}},
-        }],
-    )["taskDefinition"]
-    return {"subnets": subnets, "security_group": sg, "task_definition_arn": definition["taskDefinitionArn"]}
+    """What terraform/ builds (airflow_ecs.local.provision, the one provisioner) for a deployment named
+    airflow-test, with a 0.25 vCPU / 512 MiB task definition of the public Airflow image."""
+    outputs = local_provision(lambda service: client(endpoint_url, service), REGION, name=CLUSTER, family=FAMILY,
+                              image="apache/airflow:3.3.2", cpu=256, memory=512)
+    fill_in_process_gaps(REGION)  # RunTask of a task definition with task-level memory only (terraform_gaps.py)
+    return {"subnets": outputs["subnet_ids"]["value"], "security_group": outputs["security_group_ids"]["value"][0],
+            "task_definition_arn": outputs["task_definition_arn"]["value"], "outputs": outputs}
 
 
 def env_for(endpoint_url: str, resources: dict[str, Any], **extra: str) -> dict[str, str]:

@@ -458,8 +458,8 @@ def test_get_task_log_reads_the_stream_named_by_the_task_definition(ecs_env):
     key, arn = launch_one(executor)
     logs = aws.client(ecs_env.url, "logs")
     stream = f"airflow/{aws.CONTAINER}/{arn.rsplit('/', 1)[-1]}"
-    logs.create_log_stream(logGroupName="/airflow-ecs/worker", logStreamName=stream)
-    logs.put_log_events(logGroupName="/airflow-ecs/worker", logStreamName=stream,
+    logs.create_log_stream(logGroupName=aws.LOG_GROUP, logStreamName=stream)
+    logs.put_log_events(logGroupName=aws.LOG_GROUP, logStreamName=stream,
                         logEvents=[{"timestamp": int(time.time() * 1000), "message": "hello from ECS"}])
     api_side = EcsFargateExecutor()  # the api-server's instance: never start()ed
     sources, lines = api_side.get_task_log(SimpleNamespace(external_executor_id=arn), 1)

@@ -200,7 +200,7 @@ def test_get_task_log_reads_only_what_is_new_at_each_refresh(ecs_env):
     executor = started()
     _, arn = launch_one(executor)
     logs = aws.client(ecs_env.url, "logs")
-    group, stream = "/airflow-ecs/worker", f"airflow/{aws.CONTAINER}/{arn.rsplit('/', 1)[-1]}"
+    group, stream = aws.LOG_GROUP, f"airflow/{aws.CONTAINER}/{arn.rsplit('/', 1)[-1]}"
     logs.create_log_stream(logGroupName=group, logStreamName=stream)
 
     def put(*messages: str) -> None:

@@ -274,7 +274,10 @@ class LocalRuntime:
 
     def _attach(self) -> None:
         """Be told of each task as RunTask places it, on moto's request thread, before it answers."""
+        from airflow_ecs.local.terraform_gaps import fill_run_task_gap
+
         backend = self._backend()
+        fill_run_task_gap(backend)
         if not isinstance(backend.tasks, ClusterTables):
             backend.tasks = ClusterTables(self._on_new_task, backend.tasks)
 

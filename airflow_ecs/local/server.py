@@ -1,13 +1,22 @@
-"""``LocalEcs``: moto's server on 127.0.0.1, our runtime beside it, and the provisioned resources."""
+"""``LocalEcs``: moto's server on 127.0.0.1, our runtime beside it, and the provisioned resources.
+
+How the resources are made (``provision``): "terraform" applies terraform/ into it, as ``make apply`` does on
+AWS (terraform_apply.py); "python" creates the same shapes with boto3 calls (provision.py: fast, needs no
+Terraform); "auto" applies the modules where Terraform and the AWS provider can be had, else says in one line
+why not and uses provision.py.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import shutil
 import signal
 import sys
+import tempfile
 import threading
+import time
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +27,7 @@ import boto3
 from airflow_ecs.local.containers import ContainerRunner, ContainerRuntimeUnavailable, check_podman
 from airflow_ecs.local.faults import FaultPlan, FaultProxy, FaultyEvents
 from airflow_ecs.local.provision import provision, provision_team
+from airflow_ecs.local.terraform_apply import LOCAL_NAME, TerraformWorkspace, local_variables, why_not
 from airflow_ecs.local.runtime import LocalRuntime
 
 REGION = "us-east-1"
@@ -28,11 +38,22 @@ class LocalEcs:
                  task_environment: Mapping[str, str] | None = None, outputs_path: str | Path | None = None,
                  start_delay: float = 0.5, max_concurrent: int = 8, stop_timeout: float = 10.0,
                  fault_plan: FaultPlan | None = None, runtime: str = "process",
-                 container_mounts: Mapping[str, str] | None = None):
+                 container_mounts: Mapping[str, str] | None = None, provision: str = "python",
+                 terraform_work: str | Path | None = None):
         """``runtime``: "process" (each container a local process) or "container" (a podman container of the
-        task definition's image, with ``container_mounts`` (host path -> container path) mounted read-only)."""
+        task definition's image, with ``container_mounts`` (host path -> container path) mounted read-only).
+        ``provision``: terraform, python or auto (above); ``terraform_work``: where the Terraform workspace
+        and its state go (default: a temporary directory, removed at stop)."""
         if runtime not in ("process", "container"):
             raise ValueError(f"runtime {runtime!r}: expected process or container")
+        if provision not in ("terraform", "python", "auto"):
+            raise ValueError(f"provision {provision!r}: expected terraform, python or auto")
+        self.provision = provision
+        self.provisioned_by = ""  # "terraform" or "python" once started
+        self.provision_note = ""  # with auto: why the modules were not applied
+        self.terraform_work = Path(terraform_work) if terraform_work else None
+        self._own_terraform_work = False
+        self.gaps: Any = None
         self.runtime_kind = runtime
         self.container_mounts = dict(container_mounts or {})
         self.port = port
@@ -73,8 +94,7 @@ class LocalEcs:
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")).close()
-        self.outputs = provision(self.client, self.region, execution_api_server_url=self.execution_api_server_url,
-                                 task_environment=self.task_environment)
+        self.outputs = self._provision()
         clients = self.client
         self.faults = FaultProxy(self.endpoint_url, self.fault_plan or FaultPlan(), port=self.port).start()
         if self.outputs_path:  # only once the port is ours: a busy port must not leave a dead server's outputs
@@ -101,6 +121,47 @@ class LocalEcs:
             self.outputs_path.write_text(json.dumps(self.outputs, indent=2, sort_keys=True) + "\n")
         return entry
 
+    def _provision(self) -> dict[str, Any]:
+        use_terraform = self.provision == "terraform"
+        if self.provision == "auto":
+            self.provision_note = why_not() or ""
+            use_terraform = not self.provision_note
+        if not use_terraform:
+            self.provisioned_by = "python"
+            return provision(self.client, self.region, execution_api_server_url=self.execution_api_server_url,
+                             task_environment=self.task_environment)
+        from airflow_ecs.local.terraform_gaps import GapLayer
+
+        if self.terraform_work is None:
+            self.terraform_work = Path(tempfile.mkdtemp(prefix="airflow-ecs-local-terraform-"))
+            self._own_terraform_work = True
+        # The layer stays in front of moto while the local ECS runs: a later plan or destroy reads through it.
+        self.gaps = GapLayer(self.endpoint_url).start()
+        applied = TerraformWorkspace(self.terraform_work).apply(self.gaps.url, local_variables(
+            region=self.region, execution_api_server_url=self.execution_api_server_url,
+            environment=self.task_environment))
+        print(f"[local-ecs] terraform apply of terraform/ ({LOCAL_NAME}): {applied.resources} resources in "
+              f"{applied.seconds:.0f}s", flush=True)
+        self.provisioned_by = "terraform"
+        return applied.outputs
+
+    def quiesce(self, timeout: float = 30.0) -> None:
+        """An idle cluster and an empty events queue for the next Airflow on this local ECS: the tasks still
+        running are stopped (as StopTask does) and, once they have ended, the queue is purged, so nothing an
+        earlier deployment launched reaches the next one's executor."""
+        if self.runtime is None:
+            return
+        ecs = self.client("ecs")
+        live = [task for task in list(self.runtime.tasks.values()) if not task.done]
+        for task in live:
+            ecs.stop_task(cluster=task.moto_task.cluster_arn, task=task.arn, reason="the local ECS is handed over")
+        deadline = time.monotonic() + timeout
+        while any(not task.done for task in live) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        queue_url = (self.outputs.get("events_queue_url") or {}).get("value")
+        if queue_url and self.runtime.tasks:  # an earlier deployment's events are not the next one's
+            self.client("sqs").purge_queue(QueueUrl=queue_url)
+
     @property
     def executor_endpoint_url(self) -> str:
         """Where the executor should send its AWS calls: the fault layer when there is one, else moto."""
@@ -113,8 +174,12 @@ class LocalEcs:
             self.event_faults.stop()
         if self.faults is not None:
             self.faults.stop()
+        if self.gaps is not None:
+            self.gaps.stop()
         if self._server is not None:
             self._server.stop()
+        if self._own_terraform_work and self.terraform_work is not None:
+            shutil.rmtree(self.terraform_work, ignore_errors=True)
 
     def __enter__(self) -> LocalEcs:
         return self.start()

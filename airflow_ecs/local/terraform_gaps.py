@@ -1,4 +1,6 @@
-"""What the AWS provider needs from AWS that moto's server does not keep, filled in front of it.
+"""What terraform/'s resources need from AWS that moto does not do, filled in our local layer (moto is not
+patched): what the AWS provider waits for (below), and RunTask of the task definition the modules register
+(at the end).
 
 ``terraform apply`` of terraform/ against moto creates every resource but one: the provider writes an SQS
 queue's ``RedriveAllowPolicy`` and then waits until GetQueueAttributes returns it, and moto does not keep that
@@ -11,6 +13,7 @@ GetQueueAttributes answers, the way SQS does. Everything else passes through unc
 
 from __future__ import annotations
 
+import copy
 import http.client
 import json
 import threading
@@ -130,3 +133,48 @@ class GapLayer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+# --- RunTask of a Fargate task definition whose container has no memory of its own ---
+#
+# ECS lets a Fargate task definition give memory at task level only (terraform/modules/worker does: the task's
+# cpu/memory, no container-level limit). moto's RunTask adds up the containers' memory to place the task and
+# fails with a TypeError (HTTP 500) on such a container. moto keeps its backends in this process; the local
+# layer wraps the one ECS backend's calculation (an attribute of that backend object: moto's code is not
+# changed) so such a container counts the task's memory, as Fargate does. Installed again after each reset.
+
+
+def container_memory_filled(task_memory: object, containers: list[dict]) -> list[dict]:
+    """The containers as moto's calculation needs them: one without memory or memoryReservation gets the
+    task's memory (a Fargate task definition's container may leave both out)."""
+    filled = []
+    for container in containers:
+        if any(container.get(key) is not None for key in ("memory", "memoryReservation", "Memory",
+                                                           "MemoryReservation")):
+            filled.append(container)
+        else:
+            filled.append({**container, "memory": int(task_memory) if task_memory else 0})
+    return filled
+
+
+def fill_run_task_gap(ecs_backend: object) -> None:
+    """Wrap ``ecs_backend``'s resource calculation (idempotent)."""
+    calculate = ecs_backend._calculate_task_resource_requirements  # type: ignore[attr-defined]
+    if getattr(calculate, "airflow_ecs_gap", False):
+        return
+
+    def requirements(task_definition):
+        view = copy.copy(task_definition)
+        view.container_definitions = container_memory_filled(task_definition.memory,
+                                                             task_definition.container_definitions)
+        return calculate(view)
+
+    requirements.airflow_ecs_gap = True  # type: ignore[attr-defined]
+    ecs_backend._calculate_task_resource_requirements = requirements  # type: ignore[attr-defined]
+
+
+def fill_in_process_gaps(region: str, account: str = "123456789012") -> None:
+    """The gaps above for moto's backends in this process (moto's server threads share them)."""
+    from moto.backends import get_backend
+
+    fill_run_task_gap(get_backend("ecs")[account][region])

@@ -10,8 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from devtools.airflow_stack import AirflowStack
-from devtools.local_deployment import local_deployment
+from airflow_ecs.local.server import LocalEcs
+from devtools.airflow_stack import AirflowStack, free_port
+from devtools.local_deployment import airflow_on, execution_api_url, task_settings
 from tests.e2e.workloads import (DEADLINE, SENSORS, enqueue_connection_test, launches_by_workload, task_end_states,
                                  uuid_hex, wait_for_callbacks, wait_for_connection_test)
 
@@ -21,14 +22,29 @@ DAGS = Path(__file__).parent / "dags"
 SECRET_KEY = f"e2eSecret{uuid.uuid4().hex}"
 
 
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory):
+    """The local ECS as `make apply` builds AWS: terraform/ applied into it (once for the module), or, where
+    Terraform or the AWS provider cannot be had, provision.py (test_the_deployment_is_what_terraform_applied
+    then skips, saying why)."""
+    work = tmp_path_factory.mktemp("e2e")
+    api_port = free_port()  # every Airflow below listens here: the task definition's execution API URL
+    task_env, mounts = task_settings(work, DAGS, "process")
+    with LocalEcs(execution_api_server_url=execution_api_url(api_port), task_environment=task_env,
+                  start_delay=0.3, max_concurrent=8, stop_timeout=5.0, provision="auto",
+                  terraform_work=work / "terraform") as local:
+        yield SimpleNamespace(local=local, work=work, api_port=api_port)
+
+
 @pytest.fixture(scope="module", params=["events", "polling"])
-def deployment(request, tmp_path_factory):
-    """The whole deployment, once tracking tasks by the events queue and once by DescribeTasks polling."""
-    work = tmp_path_factory.mktemp(f"e2e-{request.param}")
+def deployment(request, applied):
+    """The whole deployment, once tracking tasks by the events queue and once by DescribeTasks polling: two
+    Airflows, one after the other, on the one applied local ECS."""
     env = {"AIRFLOW__ECS_FARGATE__POLL_INTERVAL": "1"}
     if request.param == "polling":
         env["AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL"] = None
-    with local_deployment(work, DAGS, env=env, secret_key=SECRET_KEY) as deployed:
+    with airflow_on(applied.local, applied.work, DAGS, api_port=applied.api_port, env=env, secret_key=SECRET_KEY,
+                    home=applied.work / f"airflow-{request.param}") as deployed:
         queue_url = deployed.env.get("AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL")
         assert queue_url == (None if request.param == "polling" else
                              deployed.local.outputs["events_queue_url"]["value"])
