@@ -1,8 +1,14 @@
 """The whole path through a real Airflow 3: scheduler, api-server and dag-processor as processes, the
-executor talking HTTP to the local ECS, each task a local process under the runtime."""
+executor talking HTTP to the local ECS, each task a local process under the runtime.
+
+The local ECS is what `make apply` builds: terraform/ applied into it by the real AWS provider, once for the
+module; `terraform output -json` -> the generator's files -> the executor's only [ecs_fargate] settings.
+Where Terraform or the provider cannot be had, provision.py builds it and the tests that check the applied
+modules skip, saying why."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from pathlib import Path
@@ -253,8 +259,6 @@ def test_the_executor_tracked_tasks_the_configured_way(deployment):
 def test_no_log_holds_a_workload_token_or_a_credential(deployment):
     """The JWT of every workload this run launched (read from the commands the local ECS ran) appears in
     no Airflow log, no executor log line, no task log in CloudWatch, and no rendered config file."""
-    import json
-
     runtime, local = deployment.local.runtime, deployment.local
     tokens = set()
     for task in runtime.tasks.values():
@@ -296,3 +300,86 @@ def test_a_bad_setting_stops_a_real_scheduler_with_one_line(tmp_path):
     assert f"[error    ] {line}" in log
     # Airflow adds its traceback; the line it ends with is the same one line, nothing from deep inside.
     assert log.rstrip().splitlines()[-1].endswith(line), log[-3000:]
+
+
+# --- what the deployment above stands on: terraform/ applied, and the Python provisioner's likeness ---
+
+
+def _terraform_applied(applied) -> None:
+    if applied.local.provisioned_by != "terraform":
+        pytest.skip(f"the local ECS was provisioned by provision.py: {applied.local.provision_note}")
+
+
+def test_the_deployment_is_what_terraform_applied_and_render_read(applied):
+    """The modules as `make apply` applies them (all 38 resources of the default deployment), their outputs
+    through the generator, and the cluster, task definition and events queue read back from the local ECS.
+    The Airflows above got [ecs_fargate] only from those rendered files (plus the local endpoint and keys)."""
+    _terraform_applied(applied)
+    from airflow_ecs.deploy.generator import render_files
+    from airflow_ecs.deploy.terraform_outputs import parse_outputs
+
+    local, outputs = applied.local, applied.local.outputs
+    files = render_files(parse_outputs(outputs), str(applied.work / "run_task_template.json.j2"))
+    assert "cluster = airflow-ecs-local" in files["airflow.cfg"]
+    (cluster,) = local.client("ecs").describe_clusters(clusters=[outputs["cluster_arn"]["value"]])["clusters"]
+    assert cluster["status"] == "ACTIVE" and cluster["clusterName"] == "airflow-ecs-local"
+    assert sorted(cluster["capacityProviders"]) == ["FARGATE", "FARGATE_SPOT"]
+    definition = local.client("ecs").describe_task_definition(taskDefinition="airflow-ecs-local-worker")["taskDefinition"]
+    (container,) = definition["containerDefinitions"]
+    assert container["name"] == outputs["container_name"]["value"] == "airflow-worker"
+    environment = {item["name"]: item["value"] for item in container["environment"]}
+    assert environment["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == execution_api_url(applied.api_port)
+    assert "memory" not in container  # task-level memory only, as Fargate allows (moto's gap: terraform_gaps.py)
+    sqs = local.client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=outputs["events_queue_url"]["value"],
+                                          AttributeNames=["All"])["Attributes"]
+    assert json.loads(attributes["RedrivePolicy"])["maxReceiveCount"] == 50
+    # What moto drops and the provider waited for, kept by the layer in front of it.
+    (kept,) = [v for k, v in local.gaps.kept.items() if k.endswith("/airflow-ecs-local-task-events-dlq")]
+    assert json.loads(kept["RedriveAllowPolicy"])["redrivePermission"] == "byQueue"
+
+
+def _shape(local, outputs: dict, name: str) -> dict:
+    """What the executor reads from a deployment, with its name taken out."""
+    ecs, sqs, events = local.client("ecs"), local.client("sqs"), local.client("events")
+    (cluster,) = ecs.describe_clusters(clusters=[outputs["cluster_name"]["value"]], include=["SETTINGS"])["clusters"]
+    definition = ecs.describe_task_definition(taskDefinition=outputs["task_definition_family"]["value"])["taskDefinition"]
+    (container,) = definition["containerDefinitions"]
+    queue = sqs.get_queue_attributes(QueueUrl=outputs["events_queue_url"]["value"], AttributeNames=["All"])["Attributes"]
+    rule = events.describe_rule(Name=f"{name}-task-state")
+    (target,) = events.list_targets_by_rule(Rule=f"{name}-task-state")["Targets"]
+    subnets = local.client("ec2").describe_subnets(SubnetIds=outputs["subnet_ids"]["value"])["Subnets"]
+    shape = {
+        "outputs": {key: (type(value["value"]).__name__, value["value"] is None) for key, value in outputs.items()},
+        "cluster": {"status": cluster["status"], "capacityProviders": sorted(cluster["capacityProviders"]),
+                    "defaultCapacityProviderStrategy": cluster["defaultCapacityProviderStrategy"],
+                    "settings": cluster["settings"]},
+        "task_definition": {key: definition.get(key) for key in (
+            "requiresCompatibilities", "networkMode", "cpu", "memory", "runtimePlatform", "status")},
+        "roles": (bool(definition.get("executionRoleArn")), bool(definition.get("taskRoleArn"))),
+        "container": {key: container.get(key) for key in (
+            "name", "image", "essential", "memory", "readonlyRootFilesystem", "linuxParameters", "logConfiguration",
+            "environment", "secrets")},
+        "queue": {key: queue.get(key) for key in ("VisibilityTimeout", "ReceiveMessageWaitTimeSeconds",
+                                                  "MessageRetentionPeriod", "SqsManagedSseEnabled")},
+        "redrive": json.loads(queue["RedrivePolicy"])["maxReceiveCount"],
+        "rule": json.loads(rule["EventPattern"]), "rule_state": rule["State"],
+        "target": target["Arn"] == outputs["events_queue_arn"]["value"],
+        "subnets": (len(subnets), len({s["AvailabilityZone"] for s in subnets})),
+    }
+    return json.loads(json.dumps(shape).replace(name, "<name>"))
+
+
+def test_the_python_provisioner_builds_what_terraform_applied(applied):
+    """provision.py (the in-process moto tests and the benchmarks stand on it) against the applied modules,
+    on one local ECS: the same cluster, task definition, queue and rule shapes, and the same outputs."""
+    _terraform_applied(applied)
+    from airflow_ecs.local.provision import provision
+
+    local = applied.local
+    definition = local.client("ecs").describe_task_definition(taskDefinition="airflow-ecs-local-worker")["taskDefinition"]
+    environment = {item["name"]: item["value"] for item in definition["containerDefinitions"][0]["environment"]}
+    url = environment.pop("AIRFLOW__CORE__EXECUTION_API_SERVER_URL")
+    python_outputs = provision(local.client, local.region, name="airflow-ecs-python", execution_api_server_url=url,
+                               task_environment=environment)
+    assert _shape(local, python_outputs, "airflow-ecs-python") == _shape(local, local.outputs, "airflow-ecs-local")
