@@ -55,7 +55,7 @@ def run_summary(state: object, wrong: list[str], expected: dict[str, str]) -> st
     return f"[demo] DAG run {state}" + (" (some tasks not as expected, below)" if wrong else "")
 
 
-def run_demo(work_dir: Path, *, keep_running: bool = False, runtime: str = "process") -> int:
+def run_demo(work_dir: Path, *, keep_running: bool = False, runtime: str = "process", provision: str = "auto") -> int:
     from airflow_ecs.local.containers import ContainerRuntimeUnavailable, choose_runtime
     from devtools.local_deployment import local_deployment
 
@@ -71,10 +71,13 @@ def run_demo(work_dir: Path, *, keep_running: bool = False, runtime: str = "proc
     if work_dir.exists():
         shutil.rmtree(work_dir)
     dags = REPO / "examples" / "dags"
-    print(f"[demo] starting the local ECS (moto + {runtime} runtime), rendering the config from its outputs, "
-          f"starting Airflow 3 (api-server, dag-processor, scheduler, triggerer) in {work_dir}", flush=True)
+    print(f"[demo] starting the local ECS (moto + {runtime} runtime; resources: {provision}), rendering the config "
+          f"from its outputs, starting Airflow 3 (api-server, dag-processor, scheduler, triggerer) in {work_dir}", flush=True)
     with local_deployment(work_dir, dags, start_delay=0.5, outputs_path=work_dir / "outputs.json",
-                          runtime=runtime) as deployed:
+                          runtime=runtime, provision=provision) as deployed:
+        if deployed.local.provision_note:
+            print(f"[demo] --provision auto: the local ECS was built by provision.py, not terraform apply "
+                  f"({deployed.local.provision_note})", flush=True)
         stack = deployed.stack
         stack.wait_for_dag(DAG_ID)
         run_id = f"demo__{int(time.time())}"
@@ -102,8 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runtime", choices=("process", "container", "auto"), default="process",
                         help="each ECS task as a local process, a podman container of the worker image "
                              "(make worker-image), or auto: containers when podman has the image")
+    parser.add_argument("--provision", choices=("auto", "terraform", "python"), default="auto",
+                        help="terraform: apply terraform/ into the local ECS as make apply does on AWS (about 1-2 "
+                             "min); python: the same shapes at once; auto: terraform when terraform and the AWS "
+                             "provider can be had")
     args = parser.parse_args(argv)
-    return run_demo(args.work_dir, keep_running=args.keep_running, runtime=args.runtime)
+    return run_demo(args.work_dir, keep_running=args.keep_running, runtime=args.runtime, provision=args.provision)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -281,13 +282,31 @@ def terraform_page(tf_dir: Path) -> str:
         "has no default.",
         "",
     ]
-    lines += [f"- [{name}](#{_anchor(name)})" for name in names]
+    checks = checks_section(tf_dir)
+    lines += [f"- [{name}](#{_anchor(name)})" for name in [*([checks[0][3:]] if checks else []), *names]]
     lines.append("")
+    lines += checks
     for directory, name in zip(directories, names):
         readme = directory / "README.md"
         link = f"../{readme.relative_to(tf_dir.parent).as_posix()}" if readme.is_file() else None
         lines += module_section(name, link, load_module(directory))
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def checks_section(tf_dir: Path) -> list[str]:
+    """terraform/README.md's "## Checks" section (what is proven on one machine, what only AWS can prove), its
+    links made relative to docs/; empty without one."""
+    readme = tf_dir / "README.md"
+    if not readme.is_file():
+        return []
+    lines = readme.read_text(encoding="utf-8").splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("## Checks")), None)
+    if start is None:
+        return []
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    prefix = f"../{tf_dir.name}/"
+    relink = re.compile(r"\]\((?!https?:|#|\.\./|/)([^)]+)\)")
+    return [relink.sub(lambda m: f"]({prefix}{m.group(1)})", line) for line in lines[start:end]] + [""]
 
 
 def _anchor(heading: str) -> str:

@@ -224,7 +224,8 @@ def test_airflow_ecs_local_serves_until_signalled_and_its_outputs_render(tmp_pat
 
     outputs = tmp_path / "outputs.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_ecs", "local", "--port", "0", "--outputs", str(outputs), "--start-delay", "0"],
+        [sys.executable, "-m", "airflow_ecs", "local", "--port", "0", "--outputs", str(outputs), "--start-delay", "0",
+         "--provision", "python"],  # the applied modules: tests/e2e/test_airflow_e2e.py
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )

@@ -27,7 +27,8 @@ import boto3
 from airflow_ecs.local.containers import ContainerRunner, ContainerRuntimeUnavailable, check_podman
 from airflow_ecs.local.faults import FaultPlan, FaultProxy, FaultyEvents
 from airflow_ecs.local.provision import provision, provision_team
-from airflow_ecs.local.terraform_apply import LOCAL_NAME, TerraformWorkspace, local_variables, why_not
+from airflow_ecs.local.terraform_apply import (LOCAL_NAME, TerraformApplyError, TerraformWorkspace, local_variables,
+                                               why_not)
 from airflow_ecs.local.runtime import LocalRuntime
 
 REGION = "us-east-1"
@@ -198,6 +199,10 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     parser.add_argument("--runtime", choices=("process", "container", "auto"), default="process",
                         help="run each task as a local process, as a podman container of the worker image "
                              "(make worker-image), or auto: containers when podman has the image")
+    parser.add_argument("--provision", choices=("auto", "terraform", "python"), default="auto",
+                        help="how the local ECS gets its cluster, task definition and queue: terraform applies "
+                             "terraform/ into it as make apply does on AWS (about 1-2 min; needs terraform and the "
+                             "AWS provider), python creates the same shapes at once, auto: terraform when it can")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -218,15 +223,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"[local-ecs] --runtime auto: tasks run as local processes ({why_not})", flush=True)
     local = LocalEcs(port=args.port, execution_api_server_url=args.execution_api_server_url,
                      outputs_path=args.outputs, start_delay=args.start_delay, max_concurrent=args.max_concurrent,
-                     runtime=runtime)
+                     runtime=runtime, provision=args.provision)
     try:
         local.start()
+    except TerraformApplyError as error:
+        local.stop()
+        print(f"airflow-ecs local --provision {args.provision}: {error}", file=sys.stderr)
+        return 2
     except OSError as error:  # the port is taken (EADDRINUSE) or not ours to bind
         local.stop()
         print(f"airflow-ecs local: cannot listen on 127.0.0.1:{args.port} ({error.strerror or error}); stop what "
               "uses it or give another --port (0: any free port)", file=sys.stderr)
         return 2
-    print(f"local ECS on {local.executor_endpoint_url} ({runtime} runtime); outputs in {args.outputs}. "
+    if local.provision_note:
+        print(f"[local-ecs] --provision auto: provision.py, not terraform apply ({local.provision_note})", flush=True)
+    print(f"local ECS on {local.executor_endpoint_url} ({runtime} runtime, provisioned by {local.provisioned_by}); "
+          f"outputs in {args.outputs}. "
           f"Render the config with:\n"
           f"  airflow-ecs render --outputs {args.outputs} --out generated\n"
           f"and set AIRFLOW__ECS_FARGATE__ENDPOINT_URL={local.executor_endpoint_url}. Ctrl-C stops it.", flush=True)
