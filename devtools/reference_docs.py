@@ -275,7 +275,8 @@ def terraform_page(tf_dir: Path) -> str:
     lines = [
         "# Terraform module reference",
         "",
-        _generated_notice("the `variable` and `output` blocks of `terraform/**/*.tf`"),
+        _generated_notice("the `variable` and `output` blocks of `terraform/**/*.tf` and the \"Checks\" section of "
+                          "`terraform/README.md`"),
         "",
         "Apply the root module (`make apply`); it composes the others and its outputs are what "
         "`airflow-ecs render` reads. The modules can also be used on their own. \"required\" means the input "
