@@ -968,3 +968,37 @@ def test_the_documented_s3_backend_locks_and_encrypts():
     settings = backend['"s3"'] if '"s3"' in backend else backend["s3"]
     assert settings["use_lockfile"] is True and settings["encrypt"] is True
     assert "backend-s3.tf.example" in (TF_DIR / "README.md").read_text()
+
+
+def test_the_root_module_configures_its_provider_with_the_region_and_default_tags():
+    """make plan / make apply run the root module as it is: its provider block takes the region variable and
+    puts the tags on every resource (review of #14: the root module as users run it)."""
+    (provider,) = load(TF_DIR / "providers.tf")["provider"]
+    aws = provider[next(iter(provider))]
+    assert unquote(next(iter(provider))) == "aws"
+    assert aws["region"] == "${var.region}"
+    (default_tags,) = as_list(aws["default_tags"])
+    assert default_tags["tags"] == "${var.tags}"
+
+
+def test_the_ecs_service_linked_role_is_optional_and_created_before_the_capacity_providers():
+    role = _resource(TF_DIR / "modules" / "cluster" / "main.tf", "aws_iam_service_linked_role", "ecs")
+    assert role["count"] == "${var.create_service_linked_role ? 1 : 0}"
+    assert unquote(role["aws_service_name"]) == "ecs.amazonaws.com"
+    (cluster,) = [body for item in load(TF_DIR / "main.tf")["module"] for name, body in item.items()
+                  if unquote(name) == "cluster"]
+    assert cluster["create_service_linked_role"] == "${var.create_ecs_service_linked_role}"
+    # ...and the capacity providers wait for it: test_cluster_capacity_providers_are_replaced_with_a_replaced_provider.
+
+
+@pytest.mark.parametrize(("approve", "flag"), [("1", True), ("", False), ("no", False)])
+def test_make_apply_and_destroy_pass_auto_approve_only_when_asked(approve, flag):
+    """make apply/destroy ask on a terminal unless AUTO_APPROVE=1 (airflow-ecs apply's own rule: tested in
+    test_terraform_runner.py); the Makefile must pass the switch through, and only then."""
+    import subprocess
+
+    for target in ("apply", "destroy"):
+        dry = subprocess.run(["make", "-n", target, f"AUTO_APPROVE={approve}", "VENV=.venv"], cwd=TF_DIR.parent,
+                             capture_output=True, text=True, check=True).stdout
+        (line,) = [line for line in dry.splitlines() if f"airflow-ecs {target} " in line]
+        assert ("--auto-approve" in line) is flag, line
