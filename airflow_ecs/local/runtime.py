@@ -147,6 +147,12 @@ class ClusterTables(dict):
     def __setitem__(self, cluster: str, tasks: Any) -> None:
         super().__setitem__(cluster, TaskTable(self._on_new, tasks))
 
+    def rebind(self, on_new: Callable[[str, Any], None]) -> None:
+        """Tell ``on_new`` (a new runtime's) of the tasks placed from now on."""
+        self._on_new = on_new
+        for tasks in self.values():
+            tasks._on_new = on_new
+
 
 @dataclass
 class LocalTask:
@@ -278,7 +284,9 @@ class LocalRuntime:
 
         backend = self._backend()
         fill_run_task_gap(backend)
-        if not isinstance(backend.tasks, ClusterTables):
+        if isinstance(backend.tasks, ClusterTables):  # a runtime before this one on the same local ECS
+            backend.tasks.rebind(self._on_new_task)
+        else:
             backend.tasks = ClusterTables(self._on_new_task, backend.tasks)
 
     def _on_new_task(self, arn: str, moto_task: Any) -> None:

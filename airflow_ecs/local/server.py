@@ -107,8 +107,8 @@ class LocalEcs:
 
             def clients(service: str) -> Any:
                 return event_faults if service == "events" else self.client(service)
-        containers = ContainerRunner(mounts=self.container_mounts) if self.runtime_kind == "container" else None
-        self.runtime = LocalRuntime(region=self.region, clients=clients, containers=containers, **self.runtime_options)
+        self._runtime_clients = clients
+        self.runtime = self._new_runtime()
         self.runtime.start()
         return self
 
@@ -146,11 +146,17 @@ class LocalEcs:
         self.provisioned_by = "terraform"
         return applied.outputs
 
+    def _new_runtime(self) -> LocalRuntime:
+        containers = ContainerRunner(mounts=self.container_mounts) if self.runtime_kind == "container" else None
+        return LocalRuntime(region=self.region, clients=self._runtime_clients, containers=containers,
+                            **self.runtime_options)
+
     def quiesce(self, timeout: float = 30.0) -> None:
-        """An idle cluster and an empty events queue for the next Airflow on this local ECS: the tasks still
-        running are stopped (as StopTask does) and, once they have ended, the queue is purged, so nothing an
-        earlier deployment launched reaches the next one's executor."""
-        if self.runtime is None:
+        """An idle cluster, an empty events queue and a fresh runtime for the next Airflow on this local ECS:
+        the tasks still running are stopped (as StopTask does), and once they have ended the queue is purged
+        and the runtime replaced, so nothing an earlier deployment launched reaches the next one's executor
+        or its tests' counts. A no-op on a local ECS that has run nothing."""
+        if self.runtime is None or not self.runtime.tasks:
             return
         ecs = self.client("ecs")
         live = [task for task in list(self.runtime.tasks.values()) if not task.done]
@@ -159,9 +165,12 @@ class LocalEcs:
         deadline = time.monotonic() + timeout
         while any(not task.done for task in live) and time.monotonic() < deadline:
             time.sleep(0.2)
+        self.runtime.stop()
         queue_url = (self.outputs.get("events_queue_url") or {}).get("value")
-        if queue_url and self.runtime.tasks:  # an earlier deployment's events are not the next one's
+        if queue_url:
             self.client("sqs").purge_queue(QueueUrl=queue_url)
+        self.runtime = self._new_runtime()
+        self.runtime.start()
 
     @property
     def executor_endpoint_url(self) -> str:
