@@ -26,7 +26,7 @@ def provision(endpoint_url: str) -> dict[str, Any]:
     airflow-test, with a 0.25 vCPU / 512 MiB task definition of the public Airflow image."""
     outputs = local_provision(lambda service: client(endpoint_url, service), REGION, name=CLUSTER, family=FAMILY,
                               image="apache/airflow:3.3.2", cpu=256, memory=512)
-    fill_in_process_gaps(REGION)  # RunTask of a task definition with task-level memory only (terraform_gaps.py)
+    fill_in_process_gaps()  # RunTask of a task definition with task-level memory only (terraform_gaps.py)
     return {"subnets": outputs["subnet_ids"]["value"], "security_group": outputs["security_group_ids"]["value"][0],
             "task_definition_arn": outputs["task_definition_arn"]["value"], "outputs": outputs}
 

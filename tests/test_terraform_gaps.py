@@ -59,13 +59,19 @@ def test_a_container_without_memory_counts_the_tasks_memory():
     assert containers[0] == {"name": "airflow-worker"}  # the registered definition is not changed
 
 
-def test_moto_runs_a_fargate_task_definition_with_task_level_memory_only(moto_server):
+def test_moto_runs_a_fargate_task_definition_with_task_level_memory_only(moto_server, monkeypatch):
     """Without the gap filled moto answers 500 (TypeError in its placement); with it the task is placed."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    from airflow_ecs.local.terraform_gaps import fill_in_process_gaps
+
+    calculate = EC2ContainerServiceBackend._calculate_task_resource_requirements
+    if getattr(calculate, "airflow_ecs_gap", False):  # an earlier test in this process installed it
+        monkeypatch.setattr(EC2ContainerServiceBackend, "_calculate_task_resource_requirements",
+                            staticmethod(calculate.__wrapped__))
     import boto3
     import botocore.exceptions
     import pytest
-
-    from airflow_ecs.local.terraform_gaps import fill_in_process_gaps
 
     from botocore.config import Config
 
@@ -82,7 +88,7 @@ def test_moto_runs_a_fargate_task_definition_with_task_level_memory_only(moto_se
     network = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}}
     with pytest.raises(botocore.exceptions.ClientError, match="500"):
         ecs.run_task(cluster="c", taskDefinition="f", launchType="FARGATE", networkConfiguration=network)
-    fill_in_process_gaps("us-east-1")
-    fill_in_process_gaps("us-east-1")  # once is enough: a second call does not wrap the wrapper
+    fill_in_process_gaps()
+    fill_in_process_gaps()  # once is enough: a second call does not wrap the wrapper
     (task,) = ecs.run_task(cluster="c", taskDefinition="f", launchType="FARGATE", networkConfiguration=network)["tasks"]
     assert task["taskDefinitionArn"].endswith(":task-definition/f:1")

@@ -280,10 +280,10 @@ class LocalRuntime:
 
     def _attach(self) -> None:
         """Be told of each task as RunTask places it, on moto's request thread, before it answers."""
-        from airflow_ecs.local.terraform_gaps import fill_run_task_gap
+        from airflow_ecs.local.terraform_gaps import fill_in_process_gaps
 
+        fill_in_process_gaps()
         backend = self._backend()
-        fill_run_task_gap(backend)
         if isinstance(backend.tasks, ClusterTables):  # a runtime before this one on the same local ECS
             backend.tasks.rebind(self._on_new_task)
         else:

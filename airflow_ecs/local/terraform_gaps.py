@@ -139,9 +139,10 @@ class GapLayer:
 #
 # ECS lets a Fargate task definition give memory at task level only (terraform/modules/worker does: the task's
 # cpu/memory, no container-level limit). moto's RunTask adds up the containers' memory to place the task and
-# fails with a TypeError (HTTP 500) on such a container. moto keeps its backends in this process; the local
-# layer wraps the one ECS backend's calculation (an attribute of that backend object: moto's code is not
-# changed) so such a container counts the task's memory, as Fargate does. Installed again after each reset.
+# fails with a TypeError (HTTP 500) on such a container. The local layer wraps that one calculation of moto's
+# ECS backend in the process that serves it (moto's files are not changed; the wrapper survives moto's resets)
+# so such a container counts the task's memory, as Fargate does. The local ECS, the tests' moto server and the
+# benchmark gateway install it.
 
 
 def container_memory_filled(task_memory: object, containers: list[dict]) -> list[dict]:
@@ -157,9 +158,11 @@ def container_memory_filled(task_memory: object, containers: list[dict]) -> list
     return filled
 
 
-def fill_run_task_gap(ecs_backend: object) -> None:
-    """Wrap ``ecs_backend``'s resource calculation (idempotent)."""
-    calculate = ecs_backend._calculate_task_resource_requirements  # type: ignore[attr-defined]
+def fill_in_process_gaps() -> None:
+    """Install the wrapper above on moto's ECS backend in this process (idempotent)."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    calculate = EC2ContainerServiceBackend._calculate_task_resource_requirements  # a staticmethod in moto
     if getattr(calculate, "airflow_ecs_gap", False):
         return
 
@@ -170,11 +173,6 @@ def fill_run_task_gap(ecs_backend: object) -> None:
         return calculate(view)
 
     requirements.airflow_ecs_gap = True  # type: ignore[attr-defined]
-    ecs_backend._calculate_task_resource_requirements = requirements  # type: ignore[attr-defined]
-
-
-def fill_in_process_gaps(region: str, account: str = "123456789012") -> None:
-    """The gaps above for moto's backends in this process (moto's server threads share them)."""
-    from moto.backends import get_backend
-
-    fill_run_task_gap(get_backend("ecs")[account][region])
+    requirements.__wrapped__ = calculate  # type: ignore[attr-defined]
+    wrapped = staticmethod(requirements)
+    EC2ContainerServiceBackend._calculate_task_resource_requirements = wrapped  # type: ignore[method-assign]
