@@ -427,3 +427,20 @@ def test_the_tfvars_example_passes_the_variable_check_without_warnings():
                                                 str(ROOT_MODULE / "terraform.tfvars.example"))
     # This machine's TF_CLI_CONFIG_FILE may name a missing file: Terraform's warning about it is not the example's.
     assert [w for w in warnings if not w.startswith("Unable to open CLI configuration file")] == []
+
+
+def test_an_undeclared_variable_is_shown_as_a_warning_and_the_plan_goes_on(capsys, tmp_path):
+    """Terraform only warns about a var-file variable the module does not declare: a typo the user must see
+    (review of #14: make plan/apply show Terraform's warnings). A module declaring its variables in
+    variables.tf, as terraform/ does, and needing no provider."""
+    module = tmp_path / "module"
+    module.mkdir()
+    (module / "variables.tf").write_text('variable "assign_public_ip" {\n  type    = bool\n  default = false\n}\n')
+    (module / "main.tf").write_text('output "assign_public_ip" {\n  value = var.assign_public_ip\n}\n')
+    tfvars = tmp_path / "typo.tfvars"
+    tfvars.write_text("asign_public_ip = true\n")
+    code, stdout, err = airflow_ecs(capsys, "plan", "--terraform", "bundled", "--dir", str(module),
+                                    "--var-file", str(tfvars), "--skip-credentials-check")
+    assert code == 0, err
+    (warning,) = [line for line in err.splitlines() if "asign_public_ip" in line]
+    assert warning.startswith("airflow-ecs plan: warning: Value for undeclared variable"), err
