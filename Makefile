@@ -102,7 +102,7 @@ test-unit: $(VENV)/.installed ## Only the fast tests (no e2e, no checkov)
 # Tests that never import Airflow (Terraform, the generator, the local ECS's runtime, the docs) say nothing new
 # on another Airflow: the main suite runs them once.
 AIRFLOW_FREE_TESTS := tests/test_terraform_static.py tests/test_terraform_runner.py tests/test_terraform_provider.py \
-	tests/test_terraform_providers.py tests/test_terraform_gaps.py \
+	tests/test_terraform_providers.py tests/test_terraform_gaps.py tests/test_terraform_apply.py \
 	tests/test_generator.py \
 	tests/test_local_runtime.py tests/test_container_runtime.py tests/test_faults.py tests/test_docs.py \
 	tests/test_layering.py
