@@ -67,6 +67,9 @@ PODMAN := $(SUDO) env CONTAINERS_CONF=$(CONTAINERS_CONF) podman
 # the build only, never copied into the image.
 HOST_CA ?= $(firstword $(wildcard /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt))
 RUNTIME ?= process
+# How make demo / make local build the local ECS: auto (terraform apply of terraform/ when terraform and the AWS
+# provider can be had, else provision.py), terraform, or python (the same shapes at once: the demo in ~45 s).
+PROVISION ?= auto
 
 # debian-archive-keyring: debootstrap checks bookworm's signatures with it (Debian has it; Ubuntu may not).
 podman: ## Install podman, runc, catatonit and debootstrap (Debian's packages) if they are missing
@@ -124,7 +127,7 @@ mutate: $(VENV)/.mutmut-installed ## Mutation run over the pure decision modules
 
 # RUNTIME=container runs each task in a container of the worker image (built first), process as a local process.
 demo: $(VENV)/.installed $(if $(filter container,$(RUNTIME)),worker-image) ## Run the example DAGs through a real Airflow on the local ECS (RUNTIME=process|container|auto)
-	$(PY) -m devtools.demo --runtime $(RUNTIME)
+	$(PY) -m devtools.demo --runtime $(RUNTIME) --provision $(PROVISION)
 
 # Airflow's own AwsEcsExecutor (apache-airflow-providers-amazon, the amazon extra): the dev extra includes it;
 # this installs it into a venv made without it.
@@ -142,7 +145,7 @@ chaos: $(VENV)/.installed ## Fault-injection run through a real Airflow (1,000 t
 	$(PY) -m tests.chaos.harness
 
 local: $(VENV)/.installed $(if $(filter container,$(RUNTIME)),worker-image) ## Start the local ECS in the foreground (Ctrl-C stops it; RUNTIME=...)
-	$(VENV)/bin/airflow-ecs local --runtime $(RUNTIME)
+	$(VENV)/bin/airflow-ecs local --runtime $(RUNTIME) --provision $(PROVISION)
 
 render: $(VENV)/.installed ## terraform output -json -> $(OUT)/ (airflow.cfg section and run_task template)
 	$(VENV)/bin/airflow-ecs render --dir $(TF_DIR) --out $(OUT)

@@ -55,7 +55,8 @@ def provision(clients: Callable[[str], Any], region: str, *, name: str = NAME, f
                                                VpcId=vpc)["GroupId"]
     cluster_arn = ecs.create_cluster(clusterName=name, settings=[{"name": "containerInsights", "value": "enabled"}])[
         "cluster"]["clusterArn"]
-    strategy = [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}]
+    # As the provider sends the module's default strategy: a base of 0 is left out.
+    strategy = [{"capacityProvider": "FARGATE", "weight": 1}]
     ecs.put_cluster_capacity_providers(cluster=name, capacityProviders=["FARGATE", "FARGATE_SPOT"],
                                        defaultCapacityProviderStrategy=strategy)
     trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
@@ -99,7 +100,7 @@ def provision(clients: Callable[[str], Any], region: str, *, name: str = NAME, f
             "detail": {"clusterArn": [cluster_arn],
                        "taskDefinitionArn": [{"prefix": f"{ecs_prefix}:task-definition/{family}:"}]}}))
         events.put_targets(Rule=f"{name}-task-state", Targets=[{"Id": "airflow-ecs-events-queue", "Arn": queue_arn}])
-    return {
+    outputs = {
         "region": _output(region),
         "cluster_name": _output(name),
         "cluster_arn": _output(cluster_arn),
@@ -115,11 +116,14 @@ def provision(clients: Callable[[str], Any], region: str, *, name: str = NAME, f
         "execution_role_arn": _output(execution_role),
         "task_role_arn": _output(task_role),
         "scheduler_policy_arn": _output(policy),
-        "ecr_repository_url": {"sensitive": False, "type": "string", "value": None},
-        "events_queue_url": _output(queue_url) if queue_url else {"sensitive": False, "type": "string", "value": None},
-        "events_queue_arn": _output(queue_arn) if queue_arn else {"sensitive": False, "type": "string", "value": None},
+        "ecr_repository_url": _output(None),  # no repository: the image is a local one
+        "events_queue_url": _output(queue_url),
+        "events_queue_arn": _output(queue_arn),
         "profiles": {"sensitive": False, "type": ["map", "string"], "value": {}},
+        "teams": {"sensitive": False, "type": ["object", {}], "value": {}},  # provision_team adds them
     }
+    # `terraform output -json` leaves out an output whose value is null.
+    return {key: output for key, output in outputs.items() if output["value"] is not None}
 
 
 def provision_team(clients: Callable[[str], Any], outputs: Mapping[str, Any], team: str, *,
