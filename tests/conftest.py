@@ -5,7 +5,7 @@ import urllib.request
 
 import pytest
 
-from tests.executor_harness import ecs_env, frozen_moto_tasks  # noqa: F401 - fixtures for every test file
+from tests.executor_harness import ecs_env, ended_executors, frozen_moto_tasks  # noqa: F401 - fixtures for every test file
 
 # moto accepts any credentials; boto3 must find some before it signs a request.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -14,8 +14,9 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 
 @pytest.fixture
-def moto_server():
-    """A real moto server over HTTP, fresh for each test."""
+def moto_server(monkeypatch):
+    """A real moto server over HTTP, fresh for each test; every executor the test started is terminated
+    before the server stops, and none of its threads may outlive the test."""
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -25,7 +26,8 @@ def moto_server():
     # moto's backends live in this process, shared by every server it starts: begin each test empty.
     urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).close()
     try:
-        yield url
+        with ended_executors(monkeypatch):
+            yield url
     finally:
         server.stop()
 

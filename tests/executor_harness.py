@@ -8,6 +8,7 @@ every injected answer through its parser. Tasks change state only when a test sa
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,52 @@ from devtools import aws_fixtures as aws
 from devtools.workload import make_workload  # noqa: F401 - the executor tests import it from here
 
 ACCOUNT = "123456789012"
+
+
+# The executor's threads: launches, tracking calls, log tails, the events queue's consumer.
+EXECUTOR_THREADS = ("ecs-launch", "ecs-track", "ecs-logs", "ecs-events")
+
+
+def executor_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(EXECUTOR_THREADS)]
+
+
+@contextmanager
+def ended_executors(monkeypatch: pytest.MonkeyPatch, *, grace: float = 10.0) -> Iterator[None]:
+    """Terminate, at the end of the test, every executor it started and did not end or terminate itself (as
+    Airflow's scheduler does at exit), then hold the executor to it: no thread of its may still be alive.
+
+    The events consumer is in a long poll when told to stop; it polls for 1 s here (20 s in production), so
+    it notices within ``grace``.
+    """
+    from airflow_ecs import events
+
+    monkeypatch.setattr(events, "RECEIVE_WAIT_SECONDS", 1)
+    live: list[EcsFargateExecutor] = []
+    start, end, terminate = EcsFargateExecutor.start, EcsFargateExecutor.end, EcsFargateExecutor.terminate
+
+    def tracked(method, alive: bool):
+        def call(self, *args, **kwargs):
+            if self in live:
+                live.remove(self)
+            if alive:
+                live.append(self)
+            return method(self, *args, **kwargs)
+        return call
+
+    monkeypatch.setattr(EcsFargateExecutor, "start", tracked(start, alive=True))
+    monkeypatch.setattr(EcsFargateExecutor, "end", tracked(end, alive=False))
+    monkeypatch.setattr(EcsFargateExecutor, "terminate", tracked(terminate, alive=False))
+    try:
+        yield
+    finally:
+        with fast_backoff():
+            for executor in list(live):
+                executor.terminate()
+        deadline = time.monotonic() + grace
+        while (alive := executor_threads()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive, f"executor threads outlived the test after end()/terminate(): {sorted(t.name for t in alive)}"
 
 
 @pytest.fixture

@@ -22,11 +22,12 @@ RELEASE_DELAY = 1
 class EventConsumer:
     """Long-polls the queue on a daemon thread and hands what it receives to ``results``."""
 
-    def __init__(self, sqs: Any, queue_url: str, results: queue.SimpleQueue, *, wait_seconds: int = RECEIVE_WAIT_SECONDS):
+    def __init__(self, sqs: Any, queue_url: str, results: queue.SimpleQueue, *, wait_seconds: int | None = None):
         self._sqs = sqs
         self._queue_url = queue_url
         self._results = results
-        self._wait_seconds = wait_seconds
+        # Read when built, not when defined: the tests poll for 1 s, so a stopped consumer ends within 1 s.
+        self._wait_seconds = RECEIVE_WAIT_SECONDS if wait_seconds is None else wait_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ecs-events", daemon=True)
         self.receive_calls = 0
