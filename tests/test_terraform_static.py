@@ -562,6 +562,29 @@ def test_dockerfile_pins_airflow_installs_the_package_and_runs_as_airflow():
     assert ".venv*" in ignored and ".git" in ignored
 
 
+def test_the_dockerfile_installs_airflow_from_the_runtime_dependency_list_alone(tmp_path):
+    """The minutes-long pip install of Airflow is cached on [project] dependencies only: nothing else of the
+    repository is copied into the final stage before it, and the list the first stage writes is exactly
+    pyproject.toml's (its command run here, on this Python)."""
+    import sys
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+, as in both bases
+
+    text = (REPO / "docker" / "Dockerfile").read_text()
+    first, final = text.split("\nFROM ${BASE_IMAGE}\n", 1)
+    install = re.search(r'^RUN pip install --no-cache-dir "apache-airflow==\$\{AIRFLOW_VERSION\}" -r /tmp/requirements.txt',
+                        final, re.M)
+    assert install, "the final stage must pip install Airflow at the base's version with the requirements file"
+    assert re.findall(r"^(?:COPY|ADD) .*$", final[:install.start()], re.M) == [
+        "COPY --from=requirements --chown=airflow:0 /tmp/requirements.txt /tmp/requirements.txt"]
+    command = re.search(r"^RUN (python -c .*?) > /tmp/requirements.txt$", first.replace("\\\n", " "), re.M)
+    assert command and "FROM ${BASE_IMAGE} AS requirements" in first
+    script = re.search(r"-c '([^']+)'", command.group(1)).group(1)
+    listed = subprocess.run([sys.executable, "-c", script, str(REPO / "pyproject.toml")], capture_output=True,
+                            text=True, check=True).stdout.split("\n")
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert [line for line in listed if line] == declared and any(d.startswith("apache-airflow") for d in declared)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # queue profiles: the root variable's validations, the Fargate sizes, the output the generator reads
 # ---------------------------------------------------------------------------------------------------------
