@@ -90,13 +90,35 @@ worker-image: base-image ## Build the worker image (docker/Dockerfile) on the lo
 		-t $(LOCAL_WORKER_IMAGE) . >/dev/null
 	@echo "worker image $(LOCAL_WORKER_IMAGE): built"
 
-# The container e2e test needs the worker image; where podman cannot be installed (no root, no network) it
-# skips, saying why, and everything else still runs.
-test: $(VENV)/.installed $(CHECKOV_VENV)/.installed postgresql ## Unit, Terraform (checkov included) and end-to-end tests, then test-oldest
-	@$(MAKE) --no-print-directory worker-image \
-		|| echo "make test: no worker image (see above); the container e2e test will skip"
-	$(PY) -m pytest -q -rs -p no:cacheprovider
-	$(MAKE) --no-print-directory test-oldest
+# make test, on 2 cores, within 15 minutes from a fresh clone. The two venvs it needs first are made side by
+# side (pip mostly waits on the network and the disk). Then three things run at once, since most of each is
+# waiting too: the worker image is built (podman, base image, image: minutes the first time, then cached) and
+# test-oldest makes its venv and runs, each in the background with its output in $(TEST_RUN)/, while the main
+# suite runs on PYTEST_WORKERS processes (pytest-xdist; tests/conftest.py says how it splits them). The container
+# e2e tests wait for the image (at most 15 minutes) and skip in one line if its build failed, which is then
+# printed; test-oldest's output is printed when the main suite ends. `make test PYTEST_WORKERS=0` runs the
+# main suite in one process; PYTEST_ARGS (test files, -k ...) narrows it.
+TEST_RUN := .test-run
+PYTEST_WORKERS ?= 4
+# Runs make target $(1) in the background: output to $(TEST_RUN)/$(1).log, exit code to $(TEST_RUN)/$(1).status.
+background = ( $(MAKE) --no-print-directory $(1) >$(TEST_RUN)/$(1).log 2>&1; echo $$? >$(TEST_RUN)/$(1).status ) &
+# Waits for background target $(1): prints the last line of its output (its whole output if it failed) and fails
+# if it failed, unless $(2) = optional (the tests that need it said why they skipped).
+await = while [ ! -f $(TEST_RUN)/$(1).status ]; do sleep 1; done; code=$$(cat $(TEST_RUN)/$(1).status); \
+	if [ "$$code" = 0 ]; then tail -n 1 $(TEST_RUN)/$(1).log; else cat $(TEST_RUN)/$(1).log; fi; \
+	[ "$$code" = 0 ] || { echo "make test: $(1) failed (exit $$code)"; [ "$(2)" = optional ]; }
+test: ## Unit, Terraform (checkov included) and end-to-end tests, and test-oldest beside them
+	@$(MAKE) --no-print-directory -j2 $(VENV)/.installed $(CHECKOV_VENV)/.installed
+	@$(MAKE) --no-print-directory postgresql
+	@rm -rf $(TEST_RUN) && mkdir -p $(TEST_RUN)
+	@$(call background,worker-image)
+	@$(call background,test-oldest)
+	AIRFLOW_ECS_WORKER_IMAGE_STATUS=$(CURDIR)/$(TEST_RUN)/worker-image.status \
+		$(PY) -m pytest -q -rs -p no:cacheprovider --durations=20 -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS); \
+		echo $$? >$(TEST_RUN)/main.status
+	@echo "--- make worker-image (built beside the main suite) ---"; $(call await,worker-image,optional)
+	@echo "--- make test-oldest (run beside the main suite) ---"; $(call await,test-oldest)
+	@exit $$(cat $(TEST_RUN)/main.status)
 
 test-unit: $(VENV)/.installed ## Only the fast tests (no e2e, no checkov)
 	$(PY) -m pytest -q -p no:cacheprovider -m 'not e2e' --deselect tests/test_terraform_static.py::test_checkov_finds_nothing \
@@ -173,5 +195,5 @@ fmt: $(VENV)/.installed ## terraform fmt over terraform/ (Terraform core bundled
 	$(PY) -m airflow_ecs.deploy.terraform_fmt $(TF_DIR)
 
 clean: ## Remove venvs, generated files and caches
-	rm -rf $(VENV) $(CHECKOV_VENV) $(OLDEST_VENV) $(OUT) .demo .local-ecs .chaos benchmarks/results mutants build *.egg-info
+	rm -rf $(VENV) $(CHECKOV_VENV) $(OLDEST_VENV) $(TEST_RUN) $(OUT) .demo .local-ecs .chaos benchmarks/results mutants build *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

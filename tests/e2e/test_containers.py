@@ -7,6 +7,7 @@ Every container carries its runtime's label; each test module checks that none o
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -17,18 +18,48 @@ from devtools.local_deployment import local_deployment
 from airflow_ecs.local.server import LocalEcs
 from tests.test_local_runtime import log_lines, run, wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+# make test builds the worker image in the background while the other tests run, and says where it writes
+# the build's exit code (and its log beside it): these tests wait for that file, at most IMAGE_WAIT seconds.
+IMAGE_STATUS = os.environ.get("AIRFLOW_ECS_WORKER_IMAGE_STATUS")
+IMAGE_WAIT = float(os.environ.get("AIRFLOW_ECS_WORKER_IMAGE_WAIT", "900"))
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600 + (IMAGE_WAIT if IMAGE_STATUS else 0))]
 DAGS = Path(__file__).parent / "dags"
 
 
-try:
-    check_podman()
-except ContainerRuntimeUnavailable as why_not:  # one line in the test summary (make test runs pytest -rs)
-    pytest.skip(f"no containers here, so no container runtime tests: {why_not}", allow_module_level=True)
+def why_no_containers() -> str | None:
+    try:
+        check_podman()
+    except ContainerRuntimeUnavailable as why_not:
+        return f"no containers here, so no container runtime tests: {why_not}"
+    return None
+
+
+if not IMAGE_STATUS and (why := why_no_containers()):  # one line in the test summary (make test runs pytest -rs)
+    pytest.skip(why, allow_module_level=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def worker_image():
+    """Wait for make test's background build of the worker image; skip in one line if it failed or is late."""
+    if not IMAGE_STATUS:
+        return
+    status, log = Path(IMAGE_STATUS), Path(IMAGE_STATUS).with_suffix(".log")
+    deadline = time.monotonic() + IMAGE_WAIT
+    while not status.exists():
+        if time.monotonic() > deadline:
+            pytest.skip(f"no container runtime tests: the worker image was not built within {IMAGE_WAIT:g} s "
+                        f"(its build's log: {log})")
+        time.sleep(1)
+    code = status.read_text().strip()
+    if code != "0":
+        last = (log.read_text(errors="replace").strip().splitlines() or ["no output"])[-1] if log.exists() else ""
+        pytest.skip(f"no container runtime tests: make worker-image failed (exit {code}): {last} (log: {log})")
+    if why := why_no_containers():
+        pytest.skip(why)
 
 
 @pytest.fixture(scope="module")
-def local():
+def local(worker_image):
     """The local ECS with the container runtime; the task definition gains a secret and a stopTimeout of 1 s."""
     with LocalEcs(port=0, start_delay=0.2, max_concurrent=4, stop_timeout=30.0, runtime="container") as ecs:
         secret_arn = ecs.client("secretsmanager").create_secret(
@@ -124,7 +155,7 @@ def test_an_image_that_is_not_there_fails_to_start(local):
     assert "exitCode" not in task["containers"][0]
 
 
-def test_the_outcomes_dag_in_containers(tmp_path):
+def test_the_outcomes_dag_in_containers(worker_image, tmp_path):
     """Success, failure through the API, a crash's exit code and OOM, each task in its own container."""
     with local_deployment(tmp_path, DAGS, env={"AIRFLOW__ECS_FARGATE__POLL_INTERVAL": "1"},
                           runtime="container") as deployed:
