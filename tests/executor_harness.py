@@ -44,9 +44,9 @@ def ended_executors(monkeypatch: pytest.MonkeyPatch, *, grace: float = 10.0) -> 
     The events consumer is in a long poll when told to stop; it polls for 1 s here (20 s in production), so
     it notices within ``grace``.
     """
-    from airflow_ecs import events
+    from airflow_ecs.aws import event_queue
 
-    monkeypatch.setattr(events, "RECEIVE_WAIT_SECONDS", 1)
+    monkeypatch.setattr(event_queue, "RECEIVE_WAIT_SECONDS", 1)
     live: list[EcsFargateExecutor] = []
     start, end, terminate = EcsFargateExecutor.start, EcsFargateExecutor.end, EcsFargateExecutor.terminate
 

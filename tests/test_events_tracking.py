@@ -175,3 +175,28 @@ def test_a_lost_stop_event_is_caught_by_the_reconciliation_sweep(events_env):
     # Only our task definition's family: the sweep's cost follows our tasks, not the rest of the cluster.
     assert listed and all(params.get("family") == "airflow-worker" for params in listed)
     executor.terminate()
+
+
+def test_the_consumer_long_polls_20_seconds_for_up_to_10_messages_and_ends_when_stopped():
+    """One ReceiveMessage per 20 s when nothing happens (SQS's longest wait), 10 messages per call (its most)."""
+    import queue
+    import threading
+
+    from airflow_ecs.aws.event_queue import EventConsumer
+
+    calls: list[dict] = []
+    polled = threading.Event()
+
+    class Sqs:
+        def receive_message(self, **kwargs):
+            calls.append(kwargs)
+            consumer.stop()  # the consumer checks its flag after each call, as after a real long poll
+            polled.set()
+            return {}
+
+    consumer = EventConsumer(Sqs(), "https://sqs.example/q", queue.SimpleQueue())
+    consumer.start()
+    assert polled.wait(5)
+    consumer._thread.join(5)
+    assert not consumer._thread.is_alive()
+    assert calls == [{"QueueUrl": "https://sqs.example/q", "MaxNumberOfMessages": 10, "WaitTimeSeconds": 20}]
