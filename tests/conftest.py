@@ -44,25 +44,22 @@ def pytest_terminal_summary(terminalreporter):
 
 # make test runs the suite on several processes (pytest-xdist, --dist loadgroup --no-loadscope-reorder): each
 # group below runs on one process, in this order, the slowest first, so that no process is left with a long
-# test at the end. A file is a group (its module-scoped fixtures are set up once), except the e2e module,
-# whose two tracking modes are two deployments and so two groups that run side by side. Files not listed
-# follow in their own order. The container tests come after the first wave: make test builds their image
-# meanwhile, and they wait for it.
+# test at the end. A file is a group: its module-scoped fixtures are set up once. The e2e module's two
+# tracking modes stay in one group because both stand on one terraform apply (its `applied` fixture): split
+# across processes, each would apply the modules again. Files not listed follow in their own order. The
+# container tests come after the first wave: make test builds their image meanwhile, and they wait for it.
 SLOWEST_FIRST = (
     "tests/chaos/test_chaos_short.py",
-    "tests/e2e/test_airflow_e2e.py[events]",
-    "tests/e2e/test_airflow_e2e.py[polling]",
-    "tests/e2e/test_two_schedulers.py",
+    "tests/e2e/test_airflow_e2e.py",
     "tests/test_terraform_provider.py",
+    "tests/e2e/test_two_schedulers.py",
+    "tests/e2e/test_teams_e2e.py",
     "tests/e2e/test_containers.py",
 )
 
 
 def xdist_group(item: pytest.Item) -> str:
-    path = item.nodeid.split("::", 1)[0]
-    if path == "tests/e2e/test_airflow_e2e.py" and hasattr(item, "callspec") and "deployment" in item.callspec.params:
-        return f"{path}[{item.callspec.params['deployment']}]"
-    return path
+    return item.nodeid.split("::", 1)[0]
 
 
 def pytest_collection_modifyitems(config, items):
