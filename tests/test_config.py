@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from importlib import metadata
 
 import pytest
@@ -15,6 +16,7 @@ from airflow_ecs.core.config import (
     CapacityProviderItem,
     ConfigError,
     EcsConfig,
+    Profile,
     airflow_getter,
     load_config,
     parse_capacity_provider_strategy,
@@ -405,6 +407,29 @@ def test_every_option_is_a_config_field_with_the_same_default():
         else:
             # The declared default string, parsed, is the dataclass default.
             assert getattr(defaults, option.name) == fields[option.name].default, option.name
+
+
+# What Airflow's type names mean, as a field's value: the declaration says both, so they can disagree.
+AIRFLOW_TYPES = {"boolean": bool, "integer": int, "float": float}
+
+
+@pytest.mark.parametrize("option", OPTIONS, ids=lambda o: o.name)
+def test_each_option_s_airflow_type_is_its_field_s_type(option):
+    annotation = typing.get_type_hints(EcsConfig)[option.name]
+    if option.type in AIRFLOW_TYPES:
+        assert annotation is AIRFLOW_TYPES[option.type], f"{option.name}: {option.type} but the field is {annotation}"
+    else:
+        # A string key may parse into a structure (ids, a strategy, profiles), never into a number or a flag.
+        assert option.type == "string" and annotation not in (bool, int, float), option.name
+    if not option.required:
+        value = option.parse(option.name, option.default or "")
+        assert isinstance(value, typing.get_origin(annotation) or annotation), option.name
+
+
+def test_the_profiles_description_names_every_profile_setting():
+    described = OPTIONS_BY_NAME["profiles"].description
+    for name in (f.name for f in dataclasses.fields(Profile) if f.name != "name"):
+        assert name in described, name
 
 
 @pytest.mark.parametrize("option", OPTIONS, ids=lambda o: o.name)

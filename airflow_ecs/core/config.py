@@ -1,9 +1,11 @@
 """The ``[ecs_fargate]`` section: declared once, read into one frozen object.
 
-``OPTIONS`` is the only place a key is named, typed, defaulted and described. Airflow lists the section
-through the provider entry point (``provider.py``), the docs are generated from it, and ``load_config``
-turns raw strings into an ``EcsConfig`` or one ``ConfigError`` line naming the key, the bad value and a good
-example. Reading is a pure function of a ``get(key) -> str | None`` callable, so it is tested without Airflow.
+Each key is declared once, as a field of ``EcsConfig``: its name, Python type, default (as Airflow's config
+spells it), description and the function that parses it. ``OPTIONS`` is derived from those fields, and the
+dataclass default is the declared default string, parsed. Airflow lists the section through the provider
+entry point (``provider.py``), the docs are generated from ``OPTIONS``, and ``load_config`` turns raw strings
+into an ``EcsConfig`` or one ``ConfigError`` line naming the key, the bad value and a good example. Reading
+is a pure function of a ``get(key) -> str | None`` callable, so it is tested without Airflow.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from airflow_ecs.core.errors import UserError
 
 SECTION = "ecs_fargate"
 
@@ -30,7 +34,7 @@ RESERVED_TAG_PREFIXES = ("airflow:", "aws:")
 FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 
 
-class ConfigError(ValueError):
+class ConfigError(ValueError, UserError):
     """A bad ``[ecs_fargate]`` value; the message is one line naming key, value and a good example."""
 
     def __init__(self, key: str, value: object, expected: str, *, show_value: bool = True):
@@ -39,8 +43,14 @@ class ConfigError(ValueError):
         super().__init__(f"[{SECTION}] {key} = {shown}: {expected}")
 
 
+def parse_text(key: str, raw: str) -> str:
+    return raw
+
+
 @dataclass(frozen=True)
 class Option:
+    """One key as Airflow's provider config lists it, with the function that turns its raw string into the value."""
+
     name: str
     type: str  # "string", "boolean", "integer", "float" as Airflow's provider config spells them
     default: str | None
@@ -48,225 +58,8 @@ class Option:
     example: str | None = None
     required: bool = False
     version_added: str | None = None  # None: kept from airflow-ecs-fargate-executor 0.12
-
-
-OPTIONS: tuple[Option, ...] = (
-    # The keys of airflow-ecs-fargate-executor 0.12 keep their names and meaning.
-    Option("region", "string", None, "AWS Region of the cluster.", "us-east-1", required=True),
-    Option("cluster", "string", None, "Name or ARN of the ECS cluster that runs the tasks.", "airflow", required=True),
-    Option(
-        "container_name",
-        "string",
-        None,
-        "Name of the Airflow container in the task definition. It receives the task's command, and only its "
-        "exit code decides the task's outcome (sidecars do not).",
-        "airflow-worker",
-        required=True,
-    ),
-    Option(
-        "task_definition",
-        "string",
-        None,
-        "Task definition family, family:revision or ARN. Required by the shipped run_task template.",
-        "airflow-worker",
-    ),
-    Option(
-        "launch_type",
-        "string",
-        "FARGATE",
-        "FARGATE, EC2, EXTERNAL or MANAGED_INSTANCES. Leave empty to use capacity_provider_strategy or the "
-        "cluster's default strategy; a strategy replaces the default FARGATE.",
-        "FARGATE",
-    ),
-    Option(
-        "platform_version",
-        "string",
-        "LATEST",
-        "Fargate platform version. Sent only when the task runs on Fargate, never with EC2.",
-        "1.4.0",
-    ),
-    Option("assign_public_ip", "boolean", "False", "Give each task a public IP (awsvpc only).", "False"),
-    Option("security_groups", "string", "", "Security group ids for the tasks, comma-separated.", "sg-0123456789abcdef0"),
-    Option("subnets", "string", "", "Subnet ids for the tasks, comma-separated.", "subnet-0a1b2c3d,subnet-4e5f6a7b"),
-    Option(
-        "run_task_template",
-        "string",
-        "",
-        "Path of the Jinja-templated JSON run_task request. Empty: the template shipped with the package.",
-        "/opt/airflow/config/run_task_template.json.j2",
-    ),
-    # New in airflow-ecs.
-    Option(
-        "capacity_provider_strategy",
-        "string",
-        "",
-        "Capacity providers as name:weight[:base], comma-separated, or the JSON list boto3 takes. "
-        "Mutually exclusive with a launch_type other than the default.",
-        "FARGATE_SPOT:1,FARGATE:0",
-        version_added="0.1.0",
-    ),
-    Option(
-        "fallback_capacity_provider_strategy",
-        "string",
-        "",
-        "Strategy for relaunching a task that failed for lack of capacity (e.g. Spot to on-demand). "
-        "Empty: retry with the same strategy.",
-        "FARGATE:1",
-        version_added="0.1.0",
-    ),
-    Option(
-        "max_run_task_attempts",
-        "integer",
-        "5",
-        "How many times one task may be launched: RunTask retries after throttling, transient and capacity "
-        "errors, and relaunches after an infrastructure failure, together.",
-        "5",
-        version_added="0.1.0",
-    ),
-    Option(
-        "launch_concurrency",
-        "integer",
-        "10",
-        "RunTask calls in flight at once, on worker threads outside the scheduler loop.",
-        "10",
-        version_added="0.1.0",
-    ),
-    Option(
-        "launch_rate",
-        "float",
-        str(FARGATE_LAUNCH_RATE),
-        "Most RunTask calls per second, sustained (Fargate allows 20 task launches per second per account and "
-        "Region, shared by every scheduler). The executor starts here, halves its rate when ECS throttles it and "
-        "climbs back as calls succeed, so several schedulers sharing the account converge on their share.",
-        "20",
-        version_added="0.1.0",
-    ),
-    Option(
-        "launch_burst",
-        "integer",
-        str(FARGATE_LAUNCH_BURST),
-        "RunTask calls allowed at once before launch_rate applies (Fargate's burst is 100).",
-        "100",
-        version_added="0.1.0",
-    ),
-    Option(
-        "poll_interval",
-        "float",
-        "5",
-        "Seconds between DescribeTasks sweeps when no events queue is configured.",
-        "5",
-        version_added="0.1.0",
-    ),
-    Option(
-        "pending_timeout",
-        "float",
-        "600",
-        "Seconds a task may stay before RUNNING (PROVISIONING, PENDING) before it is stopped and failed. "
-        "The workload's token is valid for [scheduler] task_queued_timeout, 600 s by default.",
-        "600",
-        version_added="0.1.0",
-    ),
-    Option(
-        "end_timeout",
-        "float",
-        "300",
-        "Seconds end() waits for running tasks when the scheduler shuts down.",
-        "300",
-        version_added="0.1.0",
-    ),
-    Option(
-        "execution_api_server_url",
-        "string",
-        "",
-        "Airflow's execution API as the containers reach it; put into the container environment as "
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL when set.",
-        "http://airflow-api.internal:8080/execution/",
-        version_added="0.1.0",
-    ),
-    Option(
-        "aws_profile",
-        "string",
-        "",
-        "Profile from the shared AWS config files. Empty: boto3's standard credential chain (environment, "
-        "shared files, ECS/EC2 role).",
-        "airflow-scheduler",
-        version_added="0.1.0",
-    ),
-    Option(
-        "aws_conn_id",
-        "string",
-        "",
-        "Airflow connection holding the AWS credentials. With the amazon provider installed (the extra "
-        "airflow-ecs[amazon]) its AwsBaseHook reads the connection as every Airflow AWS hook does (role_arn, "
-        "assume_role_method, web identity, service_config and every other extra); without it, login = access "
-        "key id, password = secret key, and the extra may set aws_session_token, region_name, profile_name and "
-        "endpoint_url. Credentials are refreshed before they expire and read again after AWS answers "
-        "ExpiredToken. Empty: aws_profile, else boto3's standard credential chain.",
-        "aws_ecs_executor",
-        version_added="0.1.0",
-    ),
-    Option(
-        "endpoint_url",
-        "string",
-        "",
-        "Endpoint for every AWS call instead of AWS's own; for the local ECS and tests.",
-        "http://127.0.0.1:5000",
-        version_added="0.1.0",
-    ),
-    Option(
-        "events_queue_url",
-        "string",
-        "",
-        "SQS queue receiving the cluster's ECS Task State Change events. Empty: track tasks by polling.",
-        "https://sqs.us-east-1.amazonaws.com/123456789012/airflow-ecs-events",
-        version_added="0.1.0",
-    ),
-    Option(
-        "reconcile_interval",
-        "float",
-        "60",
-        "With an events queue: seconds between DescribeTasks sweeps that catch a lost event.",
-        "60",
-        version_added="0.1.0",
-    ),
-    Option(
-        "check_health_on_startup",
-        "boolean",
-        "True",
-        "Check at start-up that the cluster, task definitions and containers exist and can be reached, and stop "
-        "the scheduler with one line when they cannot. Throttling and transient AWS errors are retried for up to "
-        "two minutes first. False starts without calling AWS (as AwsEcsExecutor's key of the same name does); a "
-        "wrong setting then fails each task instead.",
-        "True",
-        version_added="0.1.0",
-    ),
-    Option(
-        "run_task_kwargs",
-        "string",
-        "",
-        "Extra RunTask arguments as a JSON object, merged into every request after the run_task template (dicts "
-        "key by key, containers by name) and before each task's executor_config; checked by botocore's RunTask "
-        "model. AwsEcsExecutor's key of the same name and meaning.",
-        '{"propagateTags": "TASK_DEFINITION", "enableExecuteCommand": true}',
-        version_added="0.1.0",
-    ),
-    Option(
-        "profiles",
-        "string",
-        "",
-        "Launch profiles as JSON: profile name -> settings, each optional (task_definition, container_name, "
-        "launch_type, capacity_provider_strategy, fallback_capacity_provider_strategy, platform_version, cpu, memory, "
-        "gpu, subnets, security_groups, assign_public_ip, tags) and the Airflow queues it serves (queues). A profile "
-        "with its own launch_type or capacity_provider_strategy falls back only to its own "
-        "fallback_capacity_provider_strategy, never to the section's. A task's queue picks its profile and "
-        "its executor_config refines it; a queue in no profile uses the profile named default, else this "
-        "section's own settings. airflow-ecs render writes it from Terraform's profiles output.",
-        '{"heavy": {"queues": ["heavy"], "cpu": 4096, "memory": 16384}}',
-        version_added="0.1.0",
-    ),
-)
-
-OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
+    # (key, stripped raw string) -> the typed value, or ConfigError naming the key.
+    parse: Callable[[str, str], Any] = field(default=parse_text, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -277,11 +70,6 @@ class CapacityProviderItem:
 
     def to_boto(self) -> dict[str, Any]:
         return {"capacityProvider": self.capacity_provider, "weight": self.weight, "base": self.base}
-
-
-PROFILE_FIELDS = ("queues", "task_definition", "container_name", "launch_type", "capacity_provider_strategy",
-                  "fallback_capacity_provider_strategy",
-                  "platform_version", "cpu", "memory", "gpu", "subnets", "security_groups", "assign_public_ip", "tags")
 
 
 @dataclass(frozen=True)
@@ -305,109 +93,12 @@ class Profile:
     tags: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
-class EcsConfig:
-    region: str
-    cluster: str
-    container_name: str
-    task_definition: str = ""
-    launch_type: str = "FARGATE"
-    platform_version: str = "LATEST"
-    assign_public_ip: bool = False
-    security_groups: tuple[str, ...] = ()
-    subnets: tuple[str, ...] = ()
-    run_task_template: str = ""
-    capacity_provider_strategy: tuple[CapacityProviderItem, ...] = ()
-    fallback_capacity_provider_strategy: tuple[CapacityProviderItem, ...] = ()
-    max_run_task_attempts: int = 5
-    launch_concurrency: int = 10
-    launch_rate: float = FARGATE_LAUNCH_RATE
-    launch_burst: int = FARGATE_LAUNCH_BURST
-    poll_interval: float = 5.0
-    pending_timeout: float = 600.0
-    end_timeout: float = 300.0
-    execution_api_server_url: str = ""
-    aws_profile: str = ""
-    aws_conn_id: str = ""
-    endpoint_url: str = ""
-    events_queue_url: str = ""
-    reconcile_interval: float = 60.0
-    check_health_on_startup: bool = True
-    run_task_kwargs: str = ""  # canonical JSON of an object (a string keeps the config hashable); see run_task_extra
-    profiles: tuple[Profile, ...] = ()
-
-    def run_task_extra(self) -> dict[str, Any]:
-        return json.loads(self.run_task_kwargs) if self.run_task_kwargs else {}
-
-    def profile_for_queue(self, queue: str) -> Profile | None:
-        """The profile serving ``queue``; else the one named ``default``; else None (the section itself)."""
-        fallback = None
-        for profile in self.profiles:
-            if queue in profile.queues:
-                return profile
-            if profile.name == "default":
-                fallback = profile
-        return fallback
-
-    def launch_views(self) -> list[EcsConfig]:
-        """The config as each profile sees it (the section's own first), one per task definition and container."""
-        views: dict[tuple[str, str], EcsConfig] = {}
-        for profile in (None, *self.profiles):
-            view = self.for_profile(profile)
-            views.setdefault((view.task_definition, view.container_name), view)
-        return list(views.values())
-
-    def for_profile(self, profile: Profile | None) -> EcsConfig:
-        """This config as a task of ``profile`` sees it: the profile's settings over the section's."""
-        if profile is None:
-            return self
-        changes: dict[str, Any] = {
-            name: getattr(profile, name)
-            for name in ("task_definition", "container_name", "platform_version", "subnets", "security_groups",
-                         "assign_public_ip")
-            if getattr(profile, name) is not None
-        }
-        # The section's fallback is for the section's capacity (e.g. FARGATE_SPOT -> FARGATE): a profile with
-        # capacity of its own (a GPU/EC2 provider) falls back only to the fallback it names itself.
-        if profile.capacity_provider_strategy is not None:
-            changes.update(capacity_provider_strategy=profile.capacity_provider_strategy, launch_type="",
-                           fallback_capacity_provider_strategy=())
-        elif profile.launch_type is not None:
-            changes.update(launch_type=profile.launch_type, capacity_provider_strategy=(),
-                           fallback_capacity_provider_strategy=())
-        if profile.fallback_capacity_provider_strategy is not None:
-            changes.update(fallback_capacity_provider_strategy=profile.fallback_capacity_provider_strategy)
-        return dataclasses.replace(self, **changes)
-
-    @property
-    def runs_on_fargate(self) -> bool:
-        return uses_fargate(self.launch_type, self.capacity_provider_strategy)
-
-    def template_values(self) -> dict[str, Any]:
-        """The config as the run_task template sees it (``conf.*``): lists as lists, strategies in boto3 form."""
-        values = dataclasses.asdict(self)
-        values["security_groups"] = list(self.security_groups)
-        values["subnets"] = list(self.subnets)
-        values["capacity_provider_strategy"] = [item.to_boto() for item in self.capacity_provider_strategy]
-        values["fallback_capacity_provider_strategy"] = [
-            item.to_boto() for item in self.fallback_capacity_provider_strategy
-        ]
-        values["runs_on_fargate"] = self.runs_on_fargate
-        values.pop("profiles")  # a template renders one task, of one profile: for_profile() already applied it
-        values["run_task_kwargs"] = self.run_task_extra()
-        return values
+# A profile's settings are its fields; ``queues`` says which tasks it serves, the rest what they run with.
+PROFILE_FIELDS = tuple(item.name for item in fields(Profile) if item.name != "name")
+PROFILE_SETTINGS = tuple(name for name in PROFILE_FIELDS if name != "queues")
 
 
-def uses_fargate(launch_type: str, strategy: tuple[CapacityProviderItem, ...] | list) -> bool:
-    """True when ECS will place the task on Fargate, the only case that accepts ``platformVersion``."""
-    if strategy:
-        names = [item.capacity_provider if isinstance(item, CapacityProviderItem) else item["capacityProvider"]
-                 for item in strategy]
-        return all(name in FARGATE_PROVIDERS for name in names)
-    return launch_type == "FARGATE"
-
-
-# --- parsing: small pure functions, each raising ConfigError with the key it was given ---
+# --- parsing: small pure functions, each raising ConfigError with the key it was given; one per option ---
 
 
 def parse_bool(key: str, raw: str) -> bool:
@@ -419,9 +110,6 @@ def parse_bool(key: str, raw: str) -> bool:
     raise ConfigError(key, raw, "expected True or False")
 
 
-# Seconds that must be more than zero: 0 would stop every task at once (pending_timeout) or sweep DescribeTasks at
-# every scheduler loop, into ECS's throttling (poll_interval), or spin (reconcile_interval).
-POSITIVE_FLOATS = ("launch_rate", "poll_interval", "pending_timeout", "reconcile_interval")
 # ECS's pattern for a capacity provider name (FARGATE, FARGATE_SPOT or one the account created).
 _PROVIDER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 
@@ -436,13 +124,70 @@ def parse_number(key: str, raw: str, kind: type, minimum: float) -> Any:
         raise ConfigError(key, raw, f"expected a finite number, e.g. {OPTIONS_BY_NAME[key].example}")
     if value < minimum:
         raise ConfigError(key, raw, f"expected at least {minimum}, e.g. {OPTIONS_BY_NAME[key].example}")
-    if key in POSITIVE_FLOATS and value <= 0:
+    return value
+
+
+def parse_whole(key: str, raw: str) -> int:
+    """A count: at least 1."""
+    return int(parse_number(key, raw, int, 1))
+
+
+def parse_float(key: str, raw: str) -> float:
+    return float(parse_number(key, raw, float, 0.0))
+
+
+def parse_positive_float(key: str, raw: str) -> float:
+    """Seconds or a rate that must be more than zero: 0 would stop every task at once (pending_timeout), sweep
+    DescribeTasks at every scheduler loop into ECS's throttling (poll_interval), spin (reconcile_interval), or
+    never launch (launch_rate)."""
+    value = parse_float(key, raw)
+    if value <= 0:
         raise ConfigError(key, raw, f"expected more than 0, e.g. {OPTIONS_BY_NAME[key].example}")
     return value
 
 
 def parse_list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _ids(prefix: str, spaced_example: str | None = None) -> Callable[[str, str], tuple[str, ...]]:
+    """A parser of comma-separated AWS ids that all start with ``prefix``."""
+
+    def parse(key: str, raw: str) -> tuple[str, ...]:
+        items = parse_list(raw)
+        for item in items:
+            if any(character.isspace() for character in item):
+                raise ConfigError(key, raw, f"ids are separated by commas, not spaces, e.g. "
+                                            f"{spaced_example or OPTIONS_BY_NAME[key].example}")
+            if not item.startswith(prefix):
+                raise ConfigError(key, item, f"expected ids starting with {prefix}, e.g. {OPTIONS_BY_NAME[key].example}")
+        return items
+
+    return parse
+
+
+parse_subnets = _ids("subnet-")
+parse_security_groups = _ids("sg-", "sg-0a1b,sg-2c3d")
+
+
+def parse_launch_type(key: str, raw: str) -> str:
+    launch_type = raw.upper()
+    if launch_type and launch_type not in LAUNCH_TYPES:
+        raise ConfigError(key, raw, f"expected one of {', '.join(LAUNCH_TYPES)} or empty")
+    return launch_type
+
+
+def parse_template_path(key: str, raw: str) -> str:
+    if raw and not Path(raw).is_file():
+        raise ConfigError(key, raw, "no such file; give the path of a Jinja-templated JSON file, or leave it empty for "
+                                    "the shipped template")
+    return raw
+
+
+def parse_url(key: str, raw: str) -> str:
+    if raw and not raw.startswith(("http://", "https://")):
+        raise ConfigError(key, raw, f"expected a URL, e.g. {OPTIONS_BY_NAME[key].example}")
+    return raw
 
 
 def parse_capacity_provider_strategy(key: str, raw: str | list | None) -> tuple[CapacityProviderItem, ...]:
@@ -501,25 +246,23 @@ def _strategy_item(key: str, shown: object, name: str, weight: object, base: obj
     return CapacityProviderItem(name.strip(), weight_i, base_i)
 
 
-def parse_run_task_kwargs(raw: str) -> str:
+def parse_run_task_kwargs(key: str, raw: str) -> str:
     """A JSON object of RunTask arguments, as canonical JSON; the executor's own arguments are refused. Its values
     may hold secrets (environment overrides): an error shows no value but the offending entry's name."""
     if not raw.strip():
         return ""
-    example = OPTIONS_BY_NAME["run_task_kwargs"].example
+    example = OPTIONS_BY_NAME[key].example
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as err:
-        raise ConfigError("run_task_kwargs", raw, f"not valid JSON ({err.msg} at line {err.lineno} column "
-                                                  f"{err.colno}); e.g. {example}", show_value=False) from None
+        raise ConfigError(key, raw, f"not valid JSON ({err.msg} at line {err.lineno} column {err.colno}); "
+                                    f"e.g. {example}", show_value=False) from None
     if not isinstance(data, Mapping):
-        raise ConfigError("run_task_kwargs", raw, f"expected a JSON object of RunTask arguments; e.g. {example}",
-                          show_value=False)
+        raise ConfigError(key, raw, f"expected a JSON object of RunTask arguments; e.g. {example}", show_value=False)
     reserved = sorted(set(data) & {"startedBy", "clientToken", "count"})
     if reserved:
-        raise ConfigError("run_task_kwargs", raw, f"{reserved[0]!r} is set by the executor (startedBy and clientToken "
-                                                  "identify the try; one Airflow task is one ECS task); remove it",
-                          show_value=False)
+        raise ConfigError(key, raw, f"{reserved[0]!r} is set by the executor (startedBy and clientToken identify the "
+                                    "try; one Airflow task is one ECS task); remove it", show_value=False)
     return json.dumps(data, sort_keys=True)
 
 
@@ -543,6 +286,10 @@ def parse_profiles(raw: str) -> tuple[Profile, ...]:
                                                    f"{profile.name!r}; a queue picks one profile")
             owner[queue] = profile.name
     return tuple(profiles)
+
+
+def parse_profiles_option(key: str, raw: str) -> tuple[Profile, ...]:
+    return parse_profiles(raw)
 
 
 def _profile(name: str, settings: object) -> Profile:
@@ -607,6 +354,309 @@ def _profile(name: str, settings: object) -> Profile:
     return Profile(**values)
 
 
+_PARSERS_BY_TYPE: dict[str, Callable[[str, str], Any]] = {
+    "string": parse_text, "boolean": parse_bool, "integer": parse_whole, "float": parse_float,
+}
+
+
+def _option(type: str, default: str | None, description: str, example: str | None = None, *, required: bool = False,
+            version_added: str | None = None, parse: Callable[[str, str], Any] | None = None) -> Any:
+    """An ``EcsConfig`` field declaring its key: the dataclass default is ``default`` parsed (none when required);
+    the field's name becomes the option's name in ``OPTIONS``."""
+    option = Option("", type, default, description, example, required, version_added, parse or _PARSERS_BY_TYPE[type])
+    if required:
+        return field(metadata={"option": option})
+    return field(default=option.parse("(default)", default or ""), metadata={"option": option})
+
+
+@dataclass(frozen=True)
+class EcsConfig:
+    """The ``[ecs_fargate]`` section, read and checked. Each field declares its key (see ``_option``)."""
+
+    # The keys of airflow-ecs-fargate-executor 0.12 keep their names and meaning.
+    region: str = _option("string", None, "AWS Region of the cluster.", "us-east-1", required=True)
+    cluster: str = _option("string", None, "Name or ARN of the ECS cluster that runs the tasks.", "airflow",
+                           required=True)
+    container_name: str = _option(
+        "string",
+        None,
+        "Name of the Airflow container in the task definition. It receives the task's command, and only its "
+        "exit code decides the task's outcome (sidecars do not).",
+        "airflow-worker",
+        required=True,
+    )
+    task_definition: str = _option(
+        "string",
+        None,
+        "Task definition family, family:revision or ARN. Required by the shipped run_task template.",
+        "airflow-worker",
+    )
+    launch_type: str = _option(
+        "string",
+        "FARGATE",
+        "FARGATE, EC2, EXTERNAL or MANAGED_INSTANCES. Leave empty to use capacity_provider_strategy or the "
+        "cluster's default strategy; a strategy replaces the default FARGATE.",
+        "FARGATE",
+        parse=parse_launch_type,
+    )
+    platform_version: str = _option(
+        "string",
+        "LATEST",
+        "Fargate platform version. Sent only when the task runs on Fargate, never with EC2.",
+        "1.4.0",
+    )
+    assign_public_ip: bool = _option("boolean", "False", "Give each task a public IP (awsvpc only).", "False")
+    security_groups: tuple[str, ...] = _option("string", "", "Security group ids for the tasks, comma-separated.",
+                                               "sg-0123456789abcdef0", parse=parse_security_groups)
+    subnets: tuple[str, ...] = _option("string", "", "Subnet ids for the tasks, comma-separated.",
+                                       "subnet-0a1b2c3d,subnet-4e5f6a7b", parse=parse_subnets)
+    run_task_template: str = _option(
+        "string",
+        "",
+        "Path of the Jinja-templated JSON run_task request. Empty: the template shipped with the package.",
+        "/opt/airflow/config/run_task_template.json.j2",
+        parse=parse_template_path,
+    )
+    # New in airflow-ecs.
+    capacity_provider_strategy: tuple[CapacityProviderItem, ...] = _option(
+        "string",
+        "",
+        "Capacity providers as name:weight[:base], comma-separated, or the JSON list boto3 takes. "
+        "Mutually exclusive with a launch_type other than the default.",
+        "FARGATE_SPOT:1,FARGATE:0",
+        version_added="0.1.0",
+        parse=parse_capacity_provider_strategy,
+    )
+    fallback_capacity_provider_strategy: tuple[CapacityProviderItem, ...] = _option(
+        "string",
+        "",
+        "Strategy for relaunching a task that failed for lack of capacity (e.g. Spot to on-demand). "
+        "Empty: retry with the same strategy.",
+        "FARGATE:1",
+        version_added="0.1.0",
+        parse=parse_capacity_provider_strategy,
+    )
+    max_run_task_attempts: int = _option(
+        "integer",
+        "5",
+        "How many times one task may be launched: RunTask retries after throttling, transient and capacity "
+        "errors, and relaunches after an infrastructure failure, together.",
+        "5",
+        version_added="0.1.0",
+    )
+    launch_concurrency: int = _option(
+        "integer",
+        "10",
+        "RunTask calls in flight at once, on worker threads outside the scheduler loop.",
+        "10",
+        version_added="0.1.0",
+    )
+    launch_rate: float = _option(
+        "float",
+        str(FARGATE_LAUNCH_RATE),
+        "Most RunTask calls per second, sustained (Fargate allows 20 task launches per second per account and "
+        "Region, shared by every scheduler). The executor starts here, halves its rate when ECS throttles it and "
+        "climbs back as calls succeed, so several schedulers sharing the account converge on their share.",
+        "20",
+        version_added="0.1.0",
+        parse=parse_positive_float,
+    )
+    launch_burst: int = _option(
+        "integer",
+        str(FARGATE_LAUNCH_BURST),
+        "RunTask calls allowed at once before launch_rate applies (Fargate's burst is 100).",
+        "100",
+        version_added="0.1.0",
+    )
+    poll_interval: float = _option(
+        "float",
+        "5",
+        "Seconds between DescribeTasks sweeps when no events queue is configured.",
+        "5",
+        version_added="0.1.0",
+        parse=parse_positive_float,
+    )
+    pending_timeout: float = _option(
+        "float",
+        "600",
+        "Seconds a task may stay before RUNNING (PROVISIONING, PENDING) before it is stopped and failed. "
+        "The workload's token is valid for [scheduler] task_queued_timeout, 600 s by default.",
+        "600",
+        version_added="0.1.0",
+        parse=parse_positive_float,
+    )
+    end_timeout: float = _option(
+        "float",
+        "300",
+        "Seconds end() waits for running tasks when the scheduler shuts down.",
+        "300",
+        version_added="0.1.0",
+    )
+    execution_api_server_url: str = _option(
+        "string",
+        "",
+        "Airflow's execution API as the containers reach it; put into the container environment as "
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL when set.",
+        "http://airflow-api.internal:8080/execution/",
+        version_added="0.1.0",
+        parse=parse_url,
+    )
+    aws_profile: str = _option(
+        "string",
+        "",
+        "Profile from the shared AWS config files. Empty: boto3's standard credential chain (environment, "
+        "shared files, ECS/EC2 role).",
+        "airflow-scheduler",
+        version_added="0.1.0",
+    )
+    aws_conn_id: str = _option(
+        "string",
+        "",
+        "Airflow connection holding the AWS credentials. With the amazon provider installed (the extra "
+        "airflow-ecs[amazon]) its AwsBaseHook reads the connection as every Airflow AWS hook does (role_arn, "
+        "assume_role_method, web identity, service_config and every other extra); without it, login = access "
+        "key id, password = secret key, and the extra may set aws_session_token, region_name, profile_name and "
+        "endpoint_url. Credentials are refreshed before they expire and read again after AWS answers "
+        "ExpiredToken. Empty: aws_profile, else boto3's standard credential chain.",
+        "aws_ecs_executor",
+        version_added="0.1.0",
+    )
+    endpoint_url: str = _option(
+        "string",
+        "",
+        "Endpoint for every AWS call instead of AWS's own; for the local ECS and tests.",
+        "http://127.0.0.1:5000",
+        version_added="0.1.0",
+        parse=parse_url,
+    )
+    events_queue_url: str = _option(
+        "string",
+        "",
+        "SQS queue receiving the cluster's ECS Task State Change events. Empty: track tasks by polling.",
+        "https://sqs.us-east-1.amazonaws.com/123456789012/airflow-ecs-events",
+        version_added="0.1.0",
+        parse=parse_url,
+    )
+    reconcile_interval: float = _option(
+        "float",
+        "60",
+        "With an events queue: seconds between DescribeTasks sweeps that catch a lost event.",
+        "60",
+        version_added="0.1.0",
+        parse=parse_positive_float,
+    )
+    check_health_on_startup: bool = _option(
+        "boolean",
+        "True",
+        "Check at start-up that the cluster, task definitions and containers exist and can be reached, and stop "
+        "the scheduler with one line when they cannot. Throttling and transient AWS errors are retried for up to "
+        "two minutes first. False starts without calling AWS (as AwsEcsExecutor's key of the same name does); a "
+        "wrong setting then fails each task instead.",
+        "True",
+        version_added="0.1.0",
+    )
+    # Canonical JSON of an object (a string keeps the config hashable); see run_task_extra.
+    run_task_kwargs: str = _option(
+        "string",
+        "",
+        "Extra RunTask arguments as a JSON object, merged into every request after the run_task template (dicts "
+        "key by key, containers by name) and before each task's executor_config; checked by botocore's RunTask "
+        "model. AwsEcsExecutor's key of the same name and meaning.",
+        '{"propagateTags": "TASK_DEFINITION", "enableExecuteCommand": true}',
+        version_added="0.1.0",
+        parse=parse_run_task_kwargs,
+    )
+    profiles: tuple[Profile, ...] = _option(
+        "string",
+        "",
+        f"Launch profiles as JSON: profile name -> settings, each optional ({', '.join(PROFILE_SETTINGS)}) and the "
+        "Airflow queues it serves (queues). A profile "
+        "with its own launch_type or capacity_provider_strategy falls back only to its own "
+        "fallback_capacity_provider_strategy, never to the section's. A task's queue picks its profile and "
+        "its executor_config refines it; a queue in no profile uses the profile named default, else this "
+        "section's own settings. airflow-ecs render writes it from Terraform's profiles output.",
+        '{"heavy": {"queues": ["heavy"], "cpu": 4096, "memory": 16384}}',
+        version_added="0.1.0",
+        parse=parse_profiles_option,
+    )
+
+    def run_task_extra(self) -> dict[str, Any]:
+        return json.loads(self.run_task_kwargs) if self.run_task_kwargs else {}
+
+    def profile_for_queue(self, queue: str) -> Profile | None:
+        """The profile serving ``queue``; else the one named ``default``; else None (the section itself)."""
+        fallback = None
+        for profile in self.profiles:
+            if queue in profile.queues:
+                return profile
+            if profile.name == "default":
+                fallback = profile
+        return fallback
+
+    def launch_views(self) -> list[EcsConfig]:
+        """The config as each profile sees it (the section's own first), one per task definition and container."""
+        views: dict[tuple[str, str], EcsConfig] = {}
+        for profile in (None, *self.profiles):
+            view = self.for_profile(profile)
+            views.setdefault((view.task_definition, view.container_name), view)
+        return list(views.values())
+
+    def for_profile(self, profile: Profile | None) -> EcsConfig:
+        """This config as a task of ``profile`` sees it: the profile's settings over the section's."""
+        if profile is None:
+            return self
+        changes: dict[str, Any] = {
+            name: getattr(profile, name)
+            for name in ("task_definition", "container_name", "platform_version", "subnets", "security_groups",
+                         "assign_public_ip")
+            if getattr(profile, name) is not None
+        }
+        # The section's fallback is for the section's capacity (e.g. FARGATE_SPOT -> FARGATE): a profile with
+        # capacity of its own (a GPU/EC2 provider) falls back only to the fallback it names itself.
+        if profile.capacity_provider_strategy is not None:
+            changes.update(capacity_provider_strategy=profile.capacity_provider_strategy, launch_type="",
+                           fallback_capacity_provider_strategy=())
+        elif profile.launch_type is not None:
+            changes.update(launch_type=profile.launch_type, capacity_provider_strategy=(),
+                           fallback_capacity_provider_strategy=())
+        if profile.fallback_capacity_provider_strategy is not None:
+            changes.update(fallback_capacity_provider_strategy=profile.fallback_capacity_provider_strategy)
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def runs_on_fargate(self) -> bool:
+        return uses_fargate(self.launch_type, self.capacity_provider_strategy)
+
+    def template_values(self) -> dict[str, Any]:
+        """The config as the run_task template sees it (``conf.*``): lists as lists, strategies in boto3 form."""
+        values = dataclasses.asdict(self)
+        values["security_groups"] = list(self.security_groups)
+        values["subnets"] = list(self.subnets)
+        values["capacity_provider_strategy"] = [item.to_boto() for item in self.capacity_provider_strategy]
+        values["fallback_capacity_provider_strategy"] = [
+            item.to_boto() for item in self.fallback_capacity_provider_strategy
+        ]
+        values["runs_on_fargate"] = self.runs_on_fargate
+        values.pop("profiles")  # a template renders one task, of one profile: for_profile() already applied it
+        values["run_task_kwargs"] = self.run_task_extra()
+        return values
+
+
+OPTIONS: tuple[Option, ...] = tuple(
+    dataclasses.replace(item.metadata["option"], name=item.name) for item in fields(EcsConfig)
+)
+OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
+
+
+def uses_fargate(launch_type: str, strategy: tuple[CapacityProviderItem, ...] | list) -> bool:
+    """True when ECS will place the task on Fargate, the only case that accepts ``platformVersion``."""
+    if strategy:
+        names = [item.capacity_provider if isinstance(item, CapacityProviderItem) else item["capacityProvider"]
+                 for item in strategy]
+        return all(name in FARGATE_PROVIDERS for name in names)
+    return launch_type == "FARGATE"
+
+
 def load_config(get: Callable[[str], str | None]) -> EcsConfig:
     """Read and check every key. ``get(key)`` returns the raw configured string, or None when unset."""
     raw: dict[str, str] = {}
@@ -617,58 +667,19 @@ def load_config(get: Callable[[str], str | None]) -> EcsConfig:
         raw[option.name] = value.strip()
         if option.required and not raw[option.name]:
             raise ConfigError(option.name, value, f"required; e.g. {option.example}")
+    values: dict[str, Any] = {option.name: option.parse(option.name, raw[option.name]) for option in OPTIONS}
 
-    values: dict[str, Any] = {}
-    for option in OPTIONS:
-        text = raw[option.name]
-        if option.type == "boolean":
-            values[option.name] = parse_bool(option.name, text)
-        elif option.type == "integer":
-            values[option.name] = parse_number(option.name, text, int, 1)
-        elif option.type == "float":
-            values[option.name] = parse_number(option.name, text, float, 0.0)
-        elif option.name in ("security_groups", "subnets"):
-            values[option.name] = parse_list(text)
-        elif option.name.endswith("capacity_provider_strategy"):
-            values[option.name] = parse_capacity_provider_strategy(option.name, text)
-        elif option.name == "profiles":
-            values[option.name] = parse_profiles(text)
-        elif option.name == "run_task_kwargs":
-            values[option.name] = parse_run_task_kwargs(text)
-        else:
-            values[option.name] = text
-
-    launch_type = values["launch_type"].upper()
-    if launch_type and launch_type not in LAUNCH_TYPES:
-        raise ConfigError("launch_type", raw["launch_type"], f"expected one of {', '.join(LAUNCH_TYPES)} or empty")
+    # What no one key decides alone.
     if values["capacity_provider_strategy"]:
-        if launch_type not in ("", "FARGATE"):
+        if values["launch_type"] not in ("", "FARGATE"):
             raise ConfigError(
                 "launch_type", raw["launch_type"],
                 "launch_type and capacity_provider_strategy are mutually exclusive in RunTask; leave launch_type empty",
             )
-        launch_type = ""  # the strategy replaces the default FARGATE launch type
-    values["launch_type"] = launch_type
-    for key in ("subnets", "security_groups"):
-        prefix = "subnet-" if key == "subnets" else "sg-"
-        for item in values[key]:
-            if any(character.isspace() for character in item):
-                raise ConfigError(key, raw[key], f"ids are separated by commas, not spaces, e.g. "
-                                                 f"{OPTIONS_BY_NAME['subnets'].example if key == 'subnets' else 'sg-0a1b,sg-2c3d'}")
-            if not item.startswith(prefix):
-                raise ConfigError(key, item, f"expected ids starting with {prefix}, e.g. {OPTIONS_BY_NAME[key].example}")
+        values["launch_type"] = ""  # the strategy replaces the default FARGATE launch type
     if values["aws_conn_id"] and values["aws_profile"]:
         raise ConfigError("aws_conn_id", values["aws_conn_id"], "set aws_conn_id or aws_profile, not both "
                                                                 "(a connection's extra may name a profile_name)")
-    template = values["run_task_template"]
-    if template and not Path(template).is_file():
-        raise ConfigError("run_task_template", template, "no such file; give the path of a Jinja-templated JSON "
-                                                         "file, or leave it empty for the shipped template")
-    if values["endpoint_url"] and not values["endpoint_url"].startswith(("http://", "https://")):
-        raise ConfigError("endpoint_url", values["endpoint_url"], "expected a URL, e.g. http://127.0.0.1:5000")
-    for key in ("execution_api_server_url", "events_queue_url"):
-        if values[key] and not values[key].startswith(("http://", "https://")):
-            raise ConfigError(key, values[key], f"expected a URL, e.g. {OPTIONS_BY_NAME[key].example}")
     return EcsConfig(**values)
 
 

@@ -12,42 +12,15 @@ by one without repeating each, and a module's value is the object of its outputs
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
-
-class OutputsError(ValueError):
-    pass
+from airflow_ecs.core.errors import UserError
 
 
-# name -> (python type, required)
-CONTRACT: dict[str, tuple[type, bool]] = {
-    "region": (str, True),
-    "cluster_name": (str, True),
-    "cluster_arn": (str, True),
-    "task_definition_family": (str, True),
-    "task_definition_arn": (str, True),
-    "container_name": (str, True),
-    "subnet_ids": (list, True),
-    "security_group_ids": (list, True),
-    "assign_public_ip": (bool, True),
-    "capacity_provider_strategy": (list, True),
-    "log_group_name": (str, True),
-    "log_stream_prefix": (str, True),
-    "execution_role_arn": (str, True),
-    "task_role_arn": (str, True),
-    "scheduler_policy_arn": (str, True),
-    "ecr_repository_url": (str, False),
-    "events_queue_url": (str, False),
-    "events_queue_arn": (str, False),
-    "profiles": (dict, False),
-    "teams": (dict, False),
-}
-
-
-# The outputs that are lists of ids, with an example of each.
-ID_LISTS = {"subnet_ids": '["subnet-0a1b2c3d"]', "security_group_ids": '["sg-0123456789abcdef0"]'}
+class OutputsError(ValueError, UserError):
+    """Terraform outputs that break the contract: one line naming the output and what was expected."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +36,9 @@ class ProfileOutputs:
     cpu: int | None = None
     memory: int | None = None
     gpu: int | None = None
+
+
+PROFILE_OUTPUT_FIELDS = tuple(item.name for item in fields(ProfileOutputs) if item.name != "name")
 
 
 @dataclass(frozen=True)
@@ -82,28 +58,9 @@ class TeamOutputs:
     events_queue_arn: str | None = None
 
 
-@dataclass(frozen=True)
-class DeploymentOutputs:
-    region: str
-    cluster_name: str
-    cluster_arn: str
-    task_definition_family: str
-    task_definition_arn: str
-    container_name: str
-    subnet_ids: tuple[str, ...]
-    security_group_ids: tuple[str, ...]
-    assign_public_ip: bool
-    capacity_provider_strategy: tuple[tuple[str, int, int], ...]
-    log_group_name: str
-    log_stream_prefix: str
-    execution_role_arn: str
-    task_role_arn: str
-    scheduler_policy_arn: str
-    ecr_repository_url: str | None = None
-    events_queue_url: str | None = None
-    events_queue_arn: str | None = None
-    profiles: tuple[ProfileOutputs, ...] = ()
-    teams: tuple[TeamOutputs, ...] = ()
+# A team's fields: those without a default are required strings, those with one may be null.
+TEAM_FIELDS = tuple(item.name for item in fields(TeamOutputs) if item.name != "name" and item.default is MISSING)
+TEAM_OPTIONAL_FIELDS = tuple(item.name for item in fields(TeamOutputs) if item.default is not MISSING)
 
 
 def _whole_number(value: Any) -> bool:
@@ -131,8 +88,7 @@ def _profile(name: str, value: Any) -> ProfileOutputs:
     where = f"profiles[{name!r}]"
     if not isinstance(value, Mapping):
         raise OutputsError(f"terraform outputs: {where} is {type(value).__name__} {value!r}; expected an object "
-                           "{queues, task_definition, container_name, launch_type, capacity_provider_strategy, cpu, "
-                           "memory, gpu}")
+                           f"{{{', '.join(PROFILE_OUTPUT_FIELDS)}}}")
     queues = value.get("queues")
     if not isinstance(queues, list) or not queues or not all(isinstance(q, str) and q for q in queues):
         raise OutputsError(f"terraform outputs: {where}.queues is {queues!r}; expected a non-empty list of queue "
@@ -161,11 +117,27 @@ def parse_profiles(value: Mapping[str, Any]) -> tuple[ProfileOutputs, ...]:
     return tuple(_profile(name, value[name]) for name in sorted(value))
 
 
+@dataclass(frozen=True)
+class Output:
+    """How one output of terraform/ is read: its JSON type, whether it must be there, the example of an id list,
+    and the function that turns its value into the ``DeploymentOutputs`` field (named for its errors)."""
+
+    kind: type
+    required: bool = True
+    ids_example: str | None = None
+    convert: Callable[[Any, str], Any] | None = None
+
+
+def _output(kind: type, *, required: bool = True, default: Any = None, ids_example: str | None = None,
+            convert: Callable[[Any, str], Any] | None = None) -> Any:
+    """A ``DeploymentOutputs`` field declaring its output; an optional one absent is ``default``."""
+    metadata = {"output": Output(kind, required, ids_example, convert)}
+    return field(metadata=metadata) if required else field(default=default, metadata=metadata)
+
+
 # An Airflow team name as render can write it: Airflow takes [a-zA-Z0-9_-]{3,50}, but the team's variables are
 # AIRFLOW__<TEAM>___ECS_FARGATE__*, and no shell sets a name with a hyphen.
 TEAM_NAME = re.compile(r"^[A-Za-z0-9_]{3,50}$")
-TEAM_FIELDS = ("task_definition_family", "task_definition_arn", "container_name", "log_group_name",
-               "log_stream_prefix", "execution_role_arn", "task_role_arn", "scheduler_policy_arn")
 
 
 def _team(name: str, value: Any) -> TeamOutputs:
@@ -176,21 +148,64 @@ def _team(name: str, value: Any) -> TeamOutputs:
                            "unsettable); rename the team")
     if not isinstance(value, Mapping):
         raise OutputsError(f"terraform outputs: {where} is {type(value).__name__} {value!r}; expected an object "
-                           f"{{{', '.join(TEAM_FIELDS)}, events_queue_url, events_queue_arn}}")
-    fields: dict[str, Any] = {"name": name}
-    for field in (*TEAM_FIELDS, "events_queue_url", "events_queue_arn"):
-        text = value.get(field)
-        optional = field.startswith("events_queue")
+                           f"{{{', '.join((*TEAM_FIELDS, *TEAM_OPTIONAL_FIELDS))}}}")
+    values: dict[str, Any] = {"name": name}
+    for field_name in (*TEAM_FIELDS, *TEAM_OPTIONAL_FIELDS):
+        text = value.get(field_name)
+        optional = field_name in TEAM_OPTIONAL_FIELDS
         if not (isinstance(text, str) and text) and not (optional and text is None):
-            raise OutputsError(f"terraform outputs: {where}.{field} is {type(text).__name__} {text!r}; expected a "
-                               f"non-empty string{' or null' if optional else ''}")
-        fields[field] = text
-    return TeamOutputs(**fields)
+            raise OutputsError(f"terraform outputs: {where}.{field_name} is {type(text).__name__} {text!r}; expected "
+                               f"a non-empty string{' or null' if optional else ''}")
+        values[field_name] = text
+    return TeamOutputs(**values)
 
 
 def parse_teams(value: Mapping[str, Any]) -> tuple[TeamOutputs, ...]:
     """The ``teams`` output, by name; each mistyped field is named with its team."""
     return tuple(_team(name, value[name]) for name in sorted(value))
+
+
+def _id_list(value: Any, name: str) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _profiles(value: Any, name: str) -> tuple[ProfileOutputs, ...]:
+    return parse_profiles(value)
+
+
+def _teams(value: Any, name: str) -> tuple[TeamOutputs, ...]:
+    return parse_teams(value)
+
+
+@dataclass(frozen=True)
+class DeploymentOutputs:
+    """The contract between terraform/ and the generator: one field per output, declared with how it is read."""
+
+    region: str = _output(str)
+    cluster_name: str = _output(str)
+    cluster_arn: str = _output(str)
+    task_definition_family: str = _output(str)
+    task_definition_arn: str = _output(str)
+    container_name: str = _output(str)
+    subnet_ids: tuple[str, ...] = _output(list, ids_example='["subnet-0a1b2c3d"]', convert=_id_list)
+    security_group_ids: tuple[str, ...] = _output(list, ids_example='["sg-0123456789abcdef0"]', convert=_id_list)
+    assign_public_ip: bool = _output(bool)
+    capacity_provider_strategy: tuple[tuple[str, int, int], ...] = _output(list, convert=_strategy)
+    log_group_name: str = _output(str)
+    log_stream_prefix: str = _output(str)
+    execution_role_arn: str = _output(str)
+    task_role_arn: str = _output(str)
+    scheduler_policy_arn: str = _output(str)
+    ecr_repository_url: str | None = _output(str, required=False)
+    events_queue_url: str | None = _output(str, required=False)
+    events_queue_arn: str | None = _output(str, required=False)
+    profiles: tuple[ProfileOutputs, ...] = _output(dict, required=False, default=(), convert=_profiles)
+    teams: tuple[TeamOutputs, ...] = _output(dict, required=False, default=(), convert=_teams)
+
+
+OUTPUTS: dict[str, Output] = {item.name: item.metadata["output"] for item in fields(DeploymentOutputs)}
+# name -> (JSON type, required), as the tests and the Terraform checks read the contract.
+CONTRACT: dict[str, tuple[type, bool]] = {name: (output.kind, output.required) for name, output in OUTPUTS.items()}
 
 
 # The output a calling configuration re-exports the whole module with.
@@ -214,29 +229,23 @@ def parse_outputs(data: Mapping[str, Any]) -> DeploymentOutputs:
         raise OutputsError("terraform outputs: expected the JSON object `terraform output -json` prints")
     data = contract_entries(data)
     values: dict[str, Any] = {}
-    for name, (kind, required) in CONTRACT.items():
+    for name, output in OUTPUTS.items():
         entry = data.get(name)
         value = entry.get("value") if isinstance(entry, Mapping) else None
+        kind = output.kind
         if value is None:
-            if required:
+            if output.required:
                 raise OutputsError(f"terraform outputs: {name!r} is missing; expected a {kind.__name__} (is the root "
                                    "module in terraform/ applied, or, calling it as a module, is it re-exported as "
                                    f"output {MODULE_OUTPUT!r}?)")
-            values[name] = None
-            continue
-        if name in ID_LISTS and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            continue  # the field's default
+        if output.ids_example and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             # [1, 2] is a list too: name what is wrong in it, not only the container.
             wrong = value if not isinstance(value, list) else next(v for v in value if not isinstance(v, str))
             raise OutputsError(f"terraform outputs: {name!r} is {type(value).__name__} {value!r}; expected a list of "
-                               f"id strings, e.g. {ID_LISTS[name]} (not {type(wrong).__name__} {wrong!r})")
+                               f"id strings, e.g. {output.ids_example} (not {type(wrong).__name__} {wrong!r})")
         if not isinstance(value, kind):
             raise OutputsError(f"terraform outputs: {name!r} is {type(value).__name__} {value!r}; expected a "
                                f"{kind.__name__}")
-        values[name] = value
-    values["subnet_ids"] = tuple(values["subnet_ids"])
-    values["security_group_ids"] = tuple(values["security_group_ids"])
-    values["capacity_provider_strategy"] = _strategy(values["capacity_provider_strategy"],
-                                                     "capacity_provider_strategy")
-    values["profiles"] = parse_profiles(values["profiles"] or {})
-    values["teams"] = parse_teams(values["teams"] or {})
+        values[name] = output.convert(value, name) if output.convert else value
     return DeploymentOutputs(**values)
