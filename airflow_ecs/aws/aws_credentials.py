@@ -35,6 +35,8 @@ import botocore.exceptions
 import botocore.session
 from botocore.credentials import CredentialProvider, CredentialResolver, Credentials, ReadOnlyCredentials
 
+from airflow_ecs.core.errors import UserError
+
 # What AWS answers when a signature's credentials have expired or been rotated away. Reading the source
 # again is the fix for the first three; for the last two it is harmless, and the call's own error still
 # reaches the caller.
@@ -46,7 +48,7 @@ MIN_RELOAD_SECONDS = 10.0
 LIGHT_EXTRA_KEYS = ("aws_session_token", "region_name", "profile_name", "endpoint_url")
 
 
-class CredentialsError(ValueError):
+class CredentialsError(ValueError, UserError):
     """The configured credentials source cannot give AWS credentials; the message says which and why."""
 
 

@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 # command name -> (module, one-line help). The module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -24,6 +25,58 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "destroy": ("airflow_ecs.deploy.terraform_runner", "terraform init + destroy with a var-file"),
     "output-value": ("airflow_ecs.deploy.terraform_runner", "print one terraform output (for scripts, e.g. make image)"),
 }
+
+
+# The options commands share, each declared once: flags -> argparse's keyword arguments. ``airflow ecs check``,
+# ``status`` and ``orphans`` (glue/airflow_cli.py) declare their Airflow ``Arg``s from the same table.
+Flag = tuple[tuple[str, ...], dict[str, Any]]
+CONFIG: Flag = (("--config",), {"help": "an airflow.cfg holding [ecs_fargate] (default: Airflow's own config)"})
+
+
+def json_flag(what: str) -> Flag:
+    return ("--json",), {"action": "store_true", "help": f"print {what} as JSON"}
+
+
+def filter_flags() -> list[Flag]:
+    from airflow_ecs.core.task_state import ECS_STATES
+
+    return [
+        (("--dag",), {"help": "only this DAG's tasks"}),
+        (("--state",), {"type": str.upper, "choices": ECS_STATES, "help": "only tasks in this ECS status"}),
+        (("--since",), {"help": "only tasks created since: 30m, 2h, 1d or an ISO time"}),
+    ]
+
+
+def shared_flags(command: str) -> list[Flag]:
+    """The options of the commands that read the deployment's ``[ecs_fargate]`` (ours and Airflow's CLI alike)."""
+    if command == "check":
+        return [CONFIG, json_flag("the checks")]
+    if command == "status":
+        return [CONFIG, json_flag("the tasks"), *filter_flags()]
+    if command == "orphans":
+        return [CONFIG, json_flag("the orphans"),
+                (("--yes",), {"action": "store_true", "help": "stop them (default: only list them)"})]
+    raise KeyError(command)
+
+
+def add_flags(parser: argparse.ArgumentParser, flags: Sequence[Flag]) -> None:
+    for names, options in flags:
+        parser.add_argument(*names, **options)
+
+
+def run_command(command: str, module: Any, args: argparse.Namespace) -> int:
+    """Run one command's module; the error boundary of every command, ``airflow ecs ...`` included.
+
+    A refusal (``core.errors.UserError``: bad config, template, outputs, credentials, a Terraform step) is its one
+    line on stderr and its exit status (2 unless it says otherwise), never a traceback.
+    """
+    from airflow_ecs.core.errors import UserError
+
+    try:
+        return int(module.run(args) or 0)
+    except UserError as error:
+        print(f"airflow-ecs {command}: {error}", file=sys.stderr)
+        return error.exit_status
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -47,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((arg for arg in argv if not arg.startswith("-")), None)  # the top level has only flags
     args = build_parser(command).parse_args(argv)
-    return int(args._module.run(args) or 0)
+    return run_command(args.command, args._module, args)
 
 
 if __name__ == "__main__":

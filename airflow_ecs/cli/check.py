@@ -4,31 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import asdict
 
 from airflow_ecs.aws import ecs_api
+from airflow_ecs.cli import add_flags, shared_flags
 from airflow_ecs.aws.health import FAIL, OK, SKIP, WARN, Check, run_checks
 
 
 def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
-    parser.add_argument("--config", help="an airflow.cfg holding [ecs_fargate] (default: Airflow's own config)")
-    parser.add_argument("--json", action="store_true", help="print the checks as JSON")
+    add_flags(parser, shared_flags(command_name))
 
 
 def run(args: argparse.Namespace) -> int:
     """Exit 0 when nothing failed (warnings and skipped checks allowed), 1 when a check failed, 2 when the
     scheduler would refuse to start (the same line it logs) or no credentials can be made."""
-    from airflow_ecs.core.config import ConfigError
-    from airflow_ecs.core.run_task_request import RequestError
     from airflow_ecs.glue.startup import check_cli_settings
 
-    try:
-        config, _ = check_cli_settings(args.config)  # exactly the scheduler's start-up checks
-        client = ecs_api.client_factory(config)
-    except (ConfigError, RequestError, ecs_api.CredentialsError) as error:
-        print(f"airflow-ecs check: {error}", file=sys.stderr)
-        return 2
+    config, _ = check_cli_settings(args.config)  # exactly the scheduler's start-up checks
+    client = ecs_api.client_factory(config)
     checks = run_checks(config, client)
     if args.json:
         print(json.dumps([asdict(check) for check in checks], indent=2))

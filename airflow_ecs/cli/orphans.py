@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
 from airflow_ecs.aws import ecs_api
+from airflow_ecs.cli import add_flags, shared_flags
 from airflow_ecs.cli.task_status import TaskRow, collect
 
 # Task instance states in which its ECS task may rightly be running (queued: launched, not yet reported).
@@ -80,24 +81,17 @@ def task_instances(keys: Iterable[TiKey]) -> dict[TiKey, TiState]:
 
 
 def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
-    parser.add_argument("--config", help="an airflow.cfg holding [ecs_fargate] (default: Airflow's own config)")
-    parser.add_argument("--json", action="store_true", help="print the orphans as JSON")
-    parser.add_argument("--yes", action="store_true", help="stop them (default: only list them)")
+    add_flags(parser, shared_flags(command_name))
 
 
 def run(args: argparse.Namespace) -> int:
     """Exit 0 when listed (or all stopped), 1 when AWS or Airflow's database could not be asked or a stop
     failed, 2 on bad config."""
-    from airflow_ecs.core.config import ConfigError
     from airflow_ecs.glue.startup import load_cli_config
     from airflow_ecs.core.failures import classify_error
 
-    try:
-        config = load_cli_config(args.config)
-        ecs = ecs_api.client_factory(config)("ecs")
-    except (ConfigError, ecs_api.CredentialsError) as error:
-        print(f"airflow-ecs orphans: {error}", file=sys.stderr)
-        return 2
+    config = load_cli_config(args.config)
+    ecs = ecs_api.client_factory(config)("ecs")
     try:
         rows = [row for row in collect(ecs, config) if row.last_status in LIVE_STATUSES]
     except Exception as error:  # noqa: BLE001 - one line, whatever boto3 raised

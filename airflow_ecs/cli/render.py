@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from airflow_ecs.deploy.generator import RenderError, next_steps, render_to
+from airflow_ecs.deploy.generator import next_steps, render_to
 from airflow_ecs.deploy.terraform_outputs import OutputsError, parse_outputs
 from airflow_ecs.deploy.terraform_runner import TERRAFORM_CHOICES, TerraformError, outputs_from_dir
 
@@ -54,9 +54,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         outputs = read_outputs(args.outputs, args.dir, args.terraform)
         render_to(outputs, out_dir, protected)
-    except (OutputsError, RenderError) as error:
-        print(f"airflow-ecs render: {error}", file=sys.stderr)
-        return 2
     except OSError as error:
         print(f"airflow-ecs render: {error.filename or out_dir}: {error.strerror or error}", file=sys.stderr)
         return 2

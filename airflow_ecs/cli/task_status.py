@@ -16,10 +16,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from airflow_ecs.aws import ecs_api
+from airflow_ecs.cli import add_flags, shared_flags
 from airflow_ecs.core.config import EcsConfig
+from airflow_ecs.core.containers import container_named
 from airflow_ecs.core.diagnosis import diagnose
+from airflow_ecs.core.errors import UserError
 from airflow_ecs.core.task_logs import container_name_of, task_id
-from airflow_ecs.core.task_state import ECS_STATES, airflow_container
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ def row_of(task: Mapping[str, Any], container_name: str) -> TaskRow | None:
     tags = {tag.get("key"): tag.get("value") for tag in task.get("tags") or []}
     if "airflow:dag_id" not in tags:
         return None
-    container = airflow_container(task, container_name) or {}
+    container = container_named(task.get("containers"), container_name) or {}
     exit_code = container.get("exitCode")
     reason = ""
     if task.get("lastStatus") == "STOPPED" and exit_code != 0:
@@ -78,6 +80,10 @@ _AGO = re.compile(r"^(\d+)\s*([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+class SinceError(ValueError, UserError):
+    """A ``--since`` that is neither a duration nor a time."""
+
+
 def parse_since(text: str, now: datetime.datetime) -> datetime.datetime:
     """``30m``, ``2h``, ``1d`` ago, or an ISO 8601 time (UTC when it names no zone)."""
     match = _AGO.match(text.strip())
@@ -86,7 +92,7 @@ def parse_since(text: str, now: datetime.datetime) -> datetime.datetime:
     try:
         moment = datetime.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(f"--since {text!r}: expected a duration such as 30m, 2h or 1d, or a time such as "
+        raise SinceError(f"--since {text!r}: expected a duration such as 30m, 2h or 1d, or a time such as "
                          "2026-01-01T12:00") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
 
@@ -142,28 +148,16 @@ def render_table(rows: Iterable[TaskRow], title: str) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
-    parser.add_argument("--config", help="an airflow.cfg holding [ecs_fargate] (default: Airflow's own config)")
-    parser.add_argument("--json", action="store_true", help="print the tasks as JSON")
-    add_filters(parser)
-
-
-def add_filters(parser: Any) -> None:
-    parser.add_argument("--dag", help="only this DAG's tasks")
-    parser.add_argument("--state", type=str.upper, choices=ECS_STATES, help="only tasks in this ECS status")
-    parser.add_argument("--since", help="only tasks created since: 30m, 2h, 1d or an ISO time")
+    add_flags(parser, shared_flags(command_name))
 
 
 def run(args: argparse.Namespace) -> int:
     """Exit 0 with the table (possibly empty), 1 when AWS could not be asked, 2 on bad config."""
     from airflow_ecs.glue.startup import load_cli_config
 
-    try:
-        since = parse_since(args.since, datetime.datetime.now(datetime.timezone.utc)) if args.since else None
-        config = load_cli_config(args.config)
-        ecs = ecs_api.client_factory(config)("ecs")
-    except (ValueError, ecs_api.CredentialsError) as error:  # ConfigError is a ValueError
-        print(f"airflow-ecs status: {error}", file=sys.stderr)
-        return 2
+    since = parse_since(args.since, datetime.datetime.now(datetime.timezone.utc)) if args.since else None
+    config = load_cli_config(args.config)
+    ecs = ecs_api.client_factory(config)("ecs")
     try:
         rows = collect(ecs, config)
     except Exception as error:  # noqa: BLE001 - one line, whatever boto3 raised

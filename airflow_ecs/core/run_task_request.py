@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 
 from airflow_ecs.core.config import EcsConfig
+from airflow_ecs.core.errors import UserError
 # The identity of a try and its tokens live in identity.py (tracking needs them without jinja2); re-exported here.
 from airflow_ecs.core.identity import (  # noqa: F401
     CLIENT_TOKEN_LIMIT,
@@ -43,7 +44,7 @@ _TAG_VALUE_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
 DEFAULT_TEMPLATE_NAME = "run_task_template.json.j2"
 
 
-class RequestError(ValueError):
+class RequestError(ValueError, UserError):
     """The request for one task cannot be built; the message says why and what would be right."""
 
 

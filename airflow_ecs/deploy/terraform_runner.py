@@ -29,6 +29,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from airflow_ecs.core.errors import UserError
 from airflow_ecs.deploy.generator import render_to
 from airflow_ecs.deploy.terraform_providers import MIRROR_ENV, mirror_cli_config, mirror_versions
 from airflow_ecs.deploy.terraform_outputs import OutputsError
@@ -42,7 +43,7 @@ AUTO_APPROVE_ENV = "AUTO_APPROVE"
 PREFLIGHT_FAILED = 2
 
 
-class TerraformError(Exception):
+class TerraformError(UserError):
     """A step that stops the run: ``str()`` is the one line to show, ``exit_status`` the status to exit with."""
 
     def __init__(self, message: str, exit_status: int = PREFLIGHT_FAILED):
@@ -407,14 +408,12 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     command = args.command
+    # A TerraformError or OutputsError is a refusal: airflow_ecs.cli.run_command shows it and exits with its status.
     try:
         if command == "output-value":
             return _output_value(args)
         return _plan_apply_destroy(command, args)
-    except TerraformError as error:
-        print(f"airflow-ecs {command}: {error}", file=sys.stderr)
-        return error.exit_status
-    except (OutputsError, OSError) as error:
+    except OSError as error:
         print(f"airflow-ecs {command}: {error}", file=sys.stderr)
         return PREFLIGHT_FAILED
 
