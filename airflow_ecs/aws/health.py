@@ -19,7 +19,7 @@ from typing import Any
 from airflow_ecs.aws import ecs_api
 from airflow_ecs.core.config import EcsConfig
 from airflow_ecs.core.failures import FailureKind, classify_error
-from airflow_ecs.core.task_logs import container_definition
+from airflow_ecs.core.containers import container_named
 
 OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
 
@@ -100,7 +100,7 @@ def check_task_definition(describe: Callable[[str], Mapping[str, Any]],
 
 
 def check_logs(definition: Mapping[str, Any], config: EcsConfig) -> Check:
-    container = container_definition(definition, config.container_name)
+    container = container_named(definition.get("containerDefinitions"), config.container_name)
     if container is None:
         return Check("logs", SKIP, "no task definition to read")
     log_config = container.get("logConfiguration") or {}
@@ -129,7 +129,7 @@ def ecr_image(image: str) -> dict[str, str] | None:
 
 def check_image(ecr: Any, definition: Mapping[str, Any], config: EcsConfig) -> Check:
     """The Airflow container's image exists in ECR: else every task stops with CannotPullContainerError."""
-    container = container_definition(definition, config.container_name)
+    container = container_named(definition.get("containerDefinitions"), config.container_name)
     if container is None:
         return Check("image", SKIP, "no task definition to read")
     image = str(container.get("image") or "")
@@ -218,7 +218,8 @@ def check_events_queue(sqs: Any, config: EcsConfig) -> Check:
 def execution_api_url(config: EcsConfig, definition: Mapping[str, Any] | None) -> str:
     if config.execution_api_server_url:
         return config.execution_api_server_url
-    for item in (container_definition(definition, config.container_name) or {}).get("environment") or []:
+    container = container_named((definition or {}).get("containerDefinitions"), config.container_name)
+    for item in (container or {}).get("environment") or []:
         if item.get("name") == "AIRFLOW__CORE__EXECUTION_API_SERVER_URL":
             return str(item.get("value") or "")
     return ""

@@ -20,6 +20,7 @@ from airflow_ecs.core.config import (
     parse_capacity_provider_strategy,
     uses_fargate,
 )
+from airflow_ecs.core.containers import container_named
 from airflow_ecs.core.fargate_sizes import describe_invalid, is_valid
 
 KNOWN_KEYS = (
@@ -247,9 +248,9 @@ def container_override(request: dict[str, Any], container_name: str) -> dict[str
     """The request's override for the Airflow container, created if the template had none."""
     overrides = request.setdefault("overrides", {})
     containers = overrides.setdefault("containerOverrides", [])
-    for container in containers:
-        if container.get("name") == container_name:
-            return container
+    container = container_named(containers, container_name)
+    if container is not None:
+        return container
     container = {"name": container_name}
     containers.append(container)
     return container

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_ecs.core.containers import container_named
 from airflow_ecs.core.diagnosis import Diagnosis, diagnose
 
 PENDING_STATUSES = frozenset({"PROVISIONING", "PENDING", "ACTIVATING"})
@@ -41,13 +42,6 @@ class TaskOutcome:
         return self.verdict in (Verdict.SUCCEEDED, Verdict.FAILED, Verdict.RELAUNCH)
 
 
-def airflow_container(task: Mapping[str, Any], container_name: str) -> Mapping[str, Any] | None:
-    for container in task.get("containers") or []:
-        if container.get("name") == container_name:
-            return container
-    return None
-
-
 def judge(task: Mapping[str, Any], container_name: str, *, seen_running: bool = False) -> TaskOutcome:
     """What one observation of an ECS task means for its Airflow task.
 
@@ -62,7 +56,7 @@ def judge(task: Mapping[str, Any], container_name: str, *, seen_running: bool = 
     if status == "RUNNING" or status in ENDING_STATUSES:
         return TaskOutcome(Verdict.RUNNING if reached_running or status == "RUNNING" else Verdict.PENDING, status)
 
-    container = airflow_container(task, container_name)
+    container = container_named(task.get("containers"), container_name)
     exit_code = container.get("exitCode") if container else None
     stopped_at = epoch_seconds(task.get("stoppedAt"))
     if container is not None and exit_code == 0:

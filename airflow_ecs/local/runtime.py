@@ -28,6 +28,8 @@ from typing import Any
 
 import psutil
 
+from airflow_ecs.core.containers import container_named
+from airflow_ecs.core.task_logs import stream_name
 from airflow_ecs.local.containers import OOM_REASON, ContainerRunner, cpu_units, judge_exit, resolve_secrets
 
 ACCOUNT = "123456789012"
@@ -44,10 +46,10 @@ def container_command(definition: Mapping[str, Any], overrides: Mapping[str, Any
     name = container["name"]
     command = list(container.get("command") or [])
     environment = {item["name"]: item["value"] for item in container.get("environment") or []}
-    for override in (overrides or {}).get("containerOverrides") or []:
-        if override.get("name") == name:
-            command = list(override.get("command") or command)
-            environment.update({item["name"]: item["value"] for item in override.get("environment") or []})
+    override = container_named((overrides or {}).get("containerOverrides"), name)
+    if override is not None:
+        command = list(override.get("command") or command)
+        environment.update({item["name"]: item["value"] for item in override.get("environment") or []})
     if local_python and command and command[0] in ("python", "python3"):
         command[0] = sys.executable
     return name, command, environment
@@ -59,11 +61,6 @@ def memory_limit_mib(task_memory: Any, container: Mapping[str, Any], overrides: 
         if value:
             return int(value)
     return None
-
-
-def stream_name(prefix: str | None, container: str, task_arn: str) -> str:
-    task_id = task_arn.rsplit("/", 1)[-1]
-    return f"{prefix}/{container}/{task_id}" if prefix else task_id
 
 
 def event_detail(task: Any, version: int) -> dict[str, Any]:
