@@ -1,11 +1,12 @@
-"""The emulated ECS endpoint both executors are benchmarked against: moto behind a gateway.
+"""The emulated ECS endpoint both executors are benchmarked against: moto behind the local ECS's proxy.
 
 Runs in its own process (``python benchmarks/gateway.py --port P --admin-port A``) so that moto's work
 never competes for the GIL of the process being measured. One moto, served on two ports:
 
-* the gateway port, which the executors call: every AWS call waits a fixed latency, RunTask goes
-  through a token bucket like ECS's (20/s, burst 100) and answers ``ThrottlingException: Rate exceeded``
-  when it is empty, and every call is counted per ``service.Action``;
+* the gateway port, which the executors call: the local ECS's fault proxy (``airflow_ecs.local.faults``) with
+  no faults and the endpoint options of its plan: every AWS call waits a fixed latency, RunTask goes through a
+  token bucket like ECS's (20/s, burst 100) and answers ``ThrottlingException: Rate exceeded`` when it is empty,
+  StopTask of an unknown task is answered as ECS answers it, and every call is counted per ``service.Action``;
 * the admin port, plain moto, for the harness's own set-up calls (never delayed, throttled or counted).
 
 ``/_bench/*`` on the gateway port is the harness's control: settings, counts, and the task state
@@ -15,107 +16,35 @@ changes moto cannot make by itself (stop tasks, publish ECS Task State Change ev
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
-import io
 import json
 import sys
 import threading
 import time
 import uuid
-from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from airflow_ecs.local.faults import FaultPlan, FaultProxy  # noqa: E402 - the one proxy in front of moto
 from airflow_ecs.local.runtime import event_detail  # noqa: E402 - the local ECS's event format, reused
 
 REGION = "us-east-1"
-JSON_11 = "application/x-amz-json-1.1"
+# No fault: only the endpoint's own behaviour, with ECS's RunTask bucket (the settings change it per scenario).
+ENDPOINT = FaultPlan(services=(), run_task_rate=20.0, run_task_burst=100, stop_unknown_as_ecs=True)
 
 
-class Bucket:
-    """ECS's per-action token bucket, kept apart from the executor's own so the emulation is independent."""
+class Control:
+    """The ``/_bench/*`` endpoints: the proxy's settings and counts, and moto's state, in this process."""
 
-    def __init__(self, rate: float, burst: int):
-        self.rate, self.burst = rate, burst
-        self._tokens = float(burst)
-        self._updated = time.monotonic()
-        self._lock = threading.Lock()
-
-    def take(self) -> bool:
-        with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
-            self._updated = now
-            if self._tokens >= 1:
-                self._tokens -= 1
-                return True
-            return False
-
-
-def action_of(environ: dict[str, Any], body: bytes) -> str:
-    """``service.Action`` from SigV4's credential scope and the JSON target or the query body."""
-    auth = environ.get("HTTP_AUTHORIZATION", "")
-    service = "unknown"
-    if "Credential=" in auth:
-        scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
-        if len(scope) >= 4:
-            service = scope[3]
-    target = environ.get("HTTP_X_AMZ_TARGET", "")
-    if target:
-        return f"{service}.{target.rsplit('.', 1)[-1]}"
-    action = parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
-    return f"{service}.{action}"
-
-
-def json_error(start_response: Any, status: str, kind: str, message: str) -> list[bytes]:
-    payload = json.dumps({"__type": kind, "message": message}).encode()
-    start_response(status, [("Content-Type", JSON_11), ("Content-Length", str(len(payload))),
-                            ("x-amzn-RequestId", str(uuid.uuid4()))])
-    return [payload]
-
-
-class Gateway:
-    """WSGI middleware in front of moto's app."""
-
-    def __init__(self, app: Any):
-        self.app = app
-        self.latency = 0.0
-        self.throttle = True
-        self.bucket = Bucket(20.0, 100)
-        self.counts: Counter[str] = Counter()
-        self.lock = threading.Lock()
+    def __init__(self) -> None:
+        self.proxy: FaultProxy | None = None
         self.versions: dict[str, int] = {}  # per task: the detail.version of its last published event
-
-    # --- the emulated endpoint ---
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        path = environ.get("PATH_INFO", "")
-        if path.startswith("/_bench/"):
-            return self.control(environ, start_response)
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)
-        action = action_of(environ, body)
-        with self.lock:
-            self.counts[action] += 1
-        if self.latency:
-            time.sleep(self.latency)
-        if action == "ecs.RunTask" and self.throttle and not self.bucket.take():
-            with self.lock:
-                self.counts["ecs.RunTask.throttled"] += 1
-            return json_error(start_response, "400 Bad Request", "ThrottlingException", "Rate exceeded")
-        if action == "ecs.StopTask" and not self._task_exists(json.loads(body or b"{}")):
-            # moto answers an unknown task with a 500; ECS answers this, and Airflow's executor's health
-            # check (a StopTask of a made-up task) counts exactly this answer as healthy.
-            return json_error(start_response, "400 Bad Request", "InvalidParameterException",
-                              "The referenced task was not found.")
-        return self.app(environ, start_response)
 
     # --- moto's state, in this process ---
 
@@ -130,10 +59,6 @@ class Gateway:
         from moto.sqs.models import sqs_backends
 
         return sqs_backends[DEFAULT_ACCOUNT_ID][REGION]
-
-    def _task_exists(self, request: dict[str, Any]) -> bool:
-        wanted = str(request.get("task", "")).rsplit("/", 1)[-1]
-        return any(arn.endswith("/" + wanted) for tasks in self._ecs().tasks.values() for arn in tasks)
 
     def _tasks(self, cluster: str) -> list[Any]:
         return list(self._ecs().tasks.get(cluster, {}).values())
@@ -181,34 +106,25 @@ class Gateway:
 
     # --- control ---
 
-    def control(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        path = environ["PATH_INFO"]
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        args = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+    def __call__(self, path: str, args: dict[str, Any]) -> Any:
+        assert self.proxy is not None
         if path == "/_bench/counts":
-            with self.lock:
-                result: Any = dict(self.counts)
-        elif path == "/_bench/settings":
+            return self.proxy.counted()
+        if path == "/_bench/settings":
             # New settings start from a full bucket and zero counts: each measurement starts alike.
-            self.latency = float(args.get("latency_ms", 0)) / 1000
-            self.throttle = bool(args.get("throttle", True))
-            self.bucket = Bucket(float(args.get("rate", 20)), int(args.get("burst", 100)))
-            with self.lock:
-                self.counts.clear()
-            result = {"ok": True}
-        elif path == "/_bench/forget":
+            throttle = bool(args.get("throttle", True))
+            self.proxy.configure(dataclasses.replace(
+                ENDPOINT, latency=float(args.get("latency_ms", 0)) / 1000,
+                run_task_rate=float(args.get("rate", 20)) if throttle else None, run_task_burst=int(args.get("burst", 100))))
+            return {"ok": True}
+        if path == "/_bench/forget":
             self.versions.clear()
-            result = {"ok": True}
-        elif path == "/_bench/running":
-            result = self.running(args["cluster"], args.get("queue_url", ""))
-        elif path == "/_bench/stop":
-            result = self.stop(args["cluster"], args.get("queue_url", ""), int(args["count"]),
-                               int(args.get("exit_code", 0)))
-        else:
-            return json_error(start_response, "404 Not Found", "NotFound", f"no control endpoint {path}")
-        payload = json.dumps(result).encode()
-        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
-        return [payload]
+            return {"ok": True}
+        if path == "/_bench/running":
+            return self.running(args["cluster"], args.get("queue_url", ""))
+        if path == "/_bench/stop":
+            return self.stop(args["cluster"], args.get("queue_url", ""), int(args["count"]), int(args.get("exit_code", 0)))
+        return {"error": f"no control endpoint {path}"}
 
 
 def main() -> int:
@@ -224,9 +140,11 @@ def main() -> int:
     fill_in_process_gaps()
     moto = DomainDispatcherApplication(create_backend_app)
     admin = make_server(args.host, args.admin_port, moto, threaded=True, request_handler=MotoRequestHandler)
-    gateway = make_server(args.host, args.port, Gateway(moto), threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=admin.serve_forever, daemon=True).start()
-    gateway.serve_forever()
+    control = Control()
+    control.proxy = FaultProxy(f"http://{args.host}:{args.admin_port}", ENDPOINT, port=args.port, control=control,
+                               control_prefix="/_bench/").start()
+    threading.Event().wait()
     return 0
 
 

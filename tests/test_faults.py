@@ -18,10 +18,12 @@ from airflow_ecs.local.faults import (
     ClientTokens,
     FaultPlan,
     FaultyEvents,
+    TokenBucket,
     choose_event_fault,
     choose_fault,
     parse_target,
     request_fingerprint,
+    signed_action,
 )
 from airflow_ecs.local.server import LocalEcs
 
@@ -34,6 +36,22 @@ def test_the_target_header_names_the_service_and_the_action():
     assert parse_target("AmazonEC2ContainerServiceV20141113.RunTask") == (ECS_PREFIX, "RunTask")
     assert parse_target("AmazonSQS.ReceiveMessage") == (SQS_PREFIX, "ReceiveMessage")
     assert parse_target(None) == ("", "")
+
+
+def test_a_signed_call_is_counted_as_service_and_action():
+    auth = "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/ecs/aws4_request, SignedHeaders=host, Signature=x"
+    assert signed_action({"Authorization": auth, "X-Amz-Target": f"{ECS_PREFIX}.RunTask"}, b"") == "ecs.RunTask"
+    query = auth.replace("/ecs/", "/sqs/")
+    assert signed_action({"Authorization": query}, b"Action=ReceiveMessage&Version=2012-11-05") == "sqs.ReceiveMessage"
+    assert signed_action({}, b"") == "unknown.?"
+
+
+def test_the_run_task_bucket_allows_the_burst_then_the_rate():
+    now = [0.0]
+    bucket = TokenBucket(rate=20.0, burst=100, clock=lambda: now[0])
+    assert sum(bucket.take() for _ in range(150)) == 100
+    now[0] += 0.5  # 10 tokens back
+    assert sum(bucket.take() for _ in range(50)) == 10
 
 
 def test_a_roll_picks_the_fault_whose_band_it_falls_in():
@@ -250,3 +268,28 @@ def test_describe_tasks_answers_young_tasks_missing(local):
     old = faulted(local, FaultPlan(describe_missing=1.0, missing_max_age=0.0)).describe_tasks(cluster=cluster, tasks=[arn])
     assert [t["taskArn"] for t in old["tasks"]] == [arn]
     assert local.faults.figures()["injected"]["describe_missing"] >= 1
+
+
+def test_the_endpoint_options_delay_throttle_count_and_answer_stop_task_as_ecs(local):
+    # The benchmarks' endpoint (benchmarks/gateway.py) is this proxy with these options and no faults.
+    plan = FaultPlan(latency=0.2, run_task_rate=0.001, run_task_burst=1, stop_unknown_as_ecs=True)
+    local.faults.configure(plan)
+    try:
+        client = faulted(local, plan)
+        start = time.monotonic()
+        client.list_clusters()
+        assert time.monotonic() - start >= 0.2
+        client.run_task(**run_task_request(local, "token-bucket-1", "try-bucket-1", seconds=1))  # the burst's one
+        with pytest.raises(botocore.exceptions.ClientError) as raised:
+            client.run_task(**run_task_request(local, "token-bucket-2", "try-bucket-2", seconds=1))
+        assert raised.value.response["Error"]["Code"] == "ThrottlingException"
+        assert "try-bucket-2" not in local.runtime.launches_by_started_by
+        cluster = local.outputs["cluster_name"]["value"]
+        with pytest.raises(botocore.exceptions.ClientError) as raised:
+            client.stop_task(cluster=cluster, task=f"arn:aws:ecs:{local.region}:123456789012:task/{cluster}/0000")
+        assert raised.value.response["Error"] == {"Code": "InvalidParameterException",
+                                                   "Message": "The referenced task was not found."}
+        assert local.faults.counted() == {"ecs.ListClusters": 1, "ecs.RunTask": 2, "ecs.RunTask.throttled": 1,
+                                          "ecs.StopTask": 1}
+    finally:
+        local.faults.configure(FaultPlan())

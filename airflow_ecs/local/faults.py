@@ -11,6 +11,10 @@ retry of a call that did reach "ECS" returns the task it started instead of star
 twice or late (hence out of order).
 
 Only the executor's calls go through the proxy; the runtime and the test harness talk to moto directly.
+
+The benchmarks' emulated endpoint is this proxy too (benchmarks/gateway.py), with the plan's endpoint options:
+a fixed latency before every call, ECS's RunTask token bucket, StopTask answered as ECS answers it, and every
+call counted per ``service.Action``.
 """
 
 from __future__ import annotations
@@ -74,11 +78,18 @@ class FaultPlan:
     # Which services' calls get the HTTP faults (target prefixes); CloudWatch Logs reads are left alone.
     services: tuple[str, ...] = (ECS_PREFIX, SQS_PREFIX)
     idempotency_window: float = 3600.0
+    # The endpoint itself: seconds every call waits before anything else; ECS's per-account RunTask bucket
+    # (Fargate: 20 per second, burst 100), ThrottlingException when empty (None: no bucket); and a StopTask of a
+    # task moto does not know answered as ECS does (400 InvalidParameterException; moto says 500).
+    latency: float = 0.0
+    run_task_rate: float | None = None
+    run_task_burst: int = 100
+    stop_unknown_as_ecs: bool = False
 
     def __post_init__(self) -> None:
         for item in fields(self):
             value = getattr(self, item.name)
-            if item.type == "float" and item.name not in ("stall_seconds", "idempotency_window") \
+            if item.type == "float" and item.name not in ("stall_seconds", "idempotency_window", "latency") \
                     and not 0.0 <= value <= 1.0:
                 raise ValueError(f"FaultPlan.{item.name} = {value!r}: expected a probability between 0 and 1")
         total = sum(getattr(self, name) for name in HTTP_FAULTS) + self.capacity
@@ -86,6 +97,41 @@ class FaultPlan:
             raise ValueError(f"FaultPlan: the HTTP fault rates and capacity add up to {total:g}; at most 1")
         if self.event_drop + self.event_duplicate + self.event_delay > 1.0:
             raise ValueError("FaultPlan: event_drop + event_duplicate + event_delay must be at most 1")
+
+
+class TokenBucket:
+    """ECS's per-action token bucket, kept apart from the executor's own so the emulation is independent."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic):
+        self.rate, self.burst, self._clock = rate, burst, clock
+        self._tokens = float(burst)
+        self._updated = clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return True
+            return False
+
+
+def signed_action(headers: Mapping[str, str], body: bytes) -> str:
+    """``service.Action`` (``ecs.RunTask``) from SigV4's credential scope and the JSON target or the query body."""
+    auth = headers.get("Authorization") or ""
+    service = "unknown"
+    if "Credential=" in auth:
+        scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+        if len(scope) >= 4:
+            service = scope[3]
+    target = headers.get("X-Amz-Target") or ""
+    if target:
+        return f"{service}.{target.rsplit('.', 1)[-1]}"
+    action = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
+    return f"{service}.{action}"
 
 
 def parse_target(header: str | None) -> tuple[str, str]:
@@ -204,11 +250,17 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length",
 class FaultProxy:
     """The proxy itself: ``start()`` it in front of moto's URL, point the executor at ``url``."""
 
-    def __init__(self, upstream_url: str, plan: FaultPlan, *, port: int = 0):
+    def __init__(self, upstream_url: str, plan: FaultPlan, *, port: int = 0,
+                 control: Callable[[str, dict[str, Any]], Any] | None = None, control_prefix: str = "/_control/"):
+        """``control``: the harness's own endpoints, ``control(path, JSON body) -> JSON answer``, for the paths
+        under ``control_prefix`` (never forwarded, delayed or counted)."""
         parsed = urllib.parse.urlsplit(upstream_url)
         self.upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
         self.plan = plan
         self.port = port
+        self.control, self.control_prefix = control, control_prefix
+        self.bucket = TokenBucket(plan.run_task_rate, plan.run_task_burst) if plan.run_task_rate else None
+        self.counts: collections.Counter[str] = collections.Counter()  # "service.Action" -> calls
         self.url = ""
         self.tokens = ClientTokens(plan.idempotency_window)
         self.calls: collections.Counter[str] = collections.Counter()
@@ -219,6 +271,13 @@ class FaultProxy:
         self._task_born: dict[str, float] = {}  # ARN -> when a RunTask through us created it
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
+
+    def configure(self, plan: FaultPlan) -> None:
+        """A new plan from the next call on, with a full bucket and zero counts: each measurement starts alike."""
+        with self._lock:
+            self.plan = plan
+            self.bucket = TokenBucket(plan.run_task_rate, plan.run_task_burst) if plan.run_task_rate else None
+            self.counts.clear()
 
     # --- decisions (under the lock: one RNG shared by every handler thread) ---
 
@@ -300,11 +359,23 @@ class FaultProxy:
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
+        if self.control is not None and handler.path.startswith(self.control_prefix):
+            return self._reply(handler, (200, [("Content-Type", "application/json")],
+                                         json.dumps(self.control(handler.path, _json_or_empty(body))).encode()))
         service, action = parse_target(handler.headers.get("X-Amz-Target"))
         name = action or "(other)"
+        signed = signed_action(handler.headers, body)
         with self._lock:
+            plan, bucket = self.plan, self.bucket
             self.calls[name] += 1
-        fault = choose_fault(self.plan, service, action, self._roll())
+            self.counts[signed] += 1
+        if plan.latency:
+            time.sleep(plan.latency)
+        if bucket is not None and service == ECS_PREFIX and action == "RunTask" and not bucket.take():
+            with self._lock:
+                self.counts[f"{signed}.throttled"] += 1
+            return self._reply(handler, error_response(400, "ThrottlingException", "Rate exceeded"))
+        fault = choose_fault(plan, service, action, self._roll())
         headers = list(handler.headers.items())
 
         if fault in BEFORE:
@@ -345,6 +416,11 @@ class FaultProxy:
                 self._count("describe_missing", name, len(missing))
                 payload = without_missing(payload, missing)
 
+        if plan.stop_unknown_as_ecs and service == ECS_PREFIX and action == "StopTask" and status >= 500:
+            # ECS's answer, which Airflow's own executor's health check (a StopTask of a made-up task) counts
+            # as healthy.
+            status, out_headers, payload = error_response(400, "InvalidParameterException",
+                                                          "The referenced task was not found.")
         if fault in AFTER:
             self._count(fault, name)
             if fault == "server_error_after":
@@ -380,6 +456,11 @@ class FaultProxy:
             handler.connection.close()
         except OSError:
             pass
+
+    def counted(self) -> dict[str, int]:
+        """Calls per ``service.Action``, with ``ecs.RunTask.throttled`` for the bucket's refusals."""
+        with self._lock:
+            return dict(self.counts)
 
     def figures(self) -> dict[str, Any]:
         with self._lock:
