@@ -14,6 +14,7 @@ import io
 import json
 import os
 import subprocess
+import typing
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ from airflow_ecs.deploy.generator import (
     write_atomically,
 )
 from airflow_ecs.core.run_task_request import TaskIdentity, load_template, render, template_context, validate
-from airflow_ecs.deploy.terraform_outputs import CONTRACT, OutputsError, parse_outputs
+from airflow_ecs.deploy.terraform_outputs import CONTRACT, DeploymentOutputs, OutputsError, parse_outputs
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES = ("spot_with_events", "fargate_minimal", "queue_profiles", "teams")
@@ -178,6 +179,17 @@ def test_the_rendered_files_load_into_the_executors_config_and_a_valid_request(c
 
 REQUIRED = [name for name, (_, required) in CONTRACT.items() if required]
 WRONG_VALUE = {str: 42, list: "subnet-0a1b2c3d", bool: "false", dict: ["heavy"]}
+
+
+@pytest.mark.parametrize("name", list(CONTRACT))
+def test_each_output_s_json_type_fits_its_field(name):
+    # The field declares both (DeploymentOutputs): Terraform's lists and objects become tuples, the rest as given.
+    kind, required = CONTRACT[name]
+    annotation = typing.get_type_hints(DeploymentOutputs)[name]
+    if kind in (list, dict):
+        assert typing.get_origin(annotation) is tuple, f"{name}: {annotation}"
+    else:
+        assert annotation == (kind if required else kind | None), f"{name}: {annotation}"
 
 
 @pytest.mark.parametrize("name", REQUIRED)
