@@ -18,7 +18,7 @@ TF_VARS ?= $(TF_DIR)/terraform.tfvars
 OUT ?= generated
 
 .DEFAULT_GOAL := help
-.PHONY: help install postgresql podman base-image worker-image test test-unit test-oldest mutate demo bench chaos local render plan apply destroy image fmt clean
+.PHONY: help install postgresql podman base-image worker-image lint test test-unit test-oldest mutate demo bench chaos local render plan apply destroy image fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -91,6 +91,14 @@ worker-image: base-image ## Build the worker image (docker/Dockerfile) on the lo
 		$(if $(HOST_CA),--volume $(HOST_CA):/run/host-ca.crt:ro --build-arg PIP_CERT=/run/host-ca.crt) \
 		-t $(LOCAL_WORKER_IMAGE) . >/dev/null
 	@echo "worker image $(LOCAL_WORKER_IMAGE): built"
+
+# ruff (lint, then the formatter as a check) and mypy ([tool.ruff] and [tool.mypy] in pyproject.toml): seconds, so
+# make test runs it first and a finding fails the run before the slow parts start. `ruff check --fix` and
+# `ruff format` make most findings go away by themselves.
+lint: $(VENV)/.installed ## ruff check, ruff format --check and mypy
+	$(VENV)/bin/ruff check --no-cache .
+	$(VENV)/bin/ruff format --no-cache --check .
+	$(VENV)/bin/mypy
 
 # make test, on 2 cores, within 15 minutes from a fresh clone. The two venvs it needs first are made side by
 # side (pip mostly waits on the network and the disk). Then three things run at once, since most of each is
@@ -199,5 +207,6 @@ fmt: $(VENV)/.installed ## terraform fmt over terraform/ (Terraform core bundled
 	$(PY) -m airflow_ecs.deploy.terraform_fmt $(TF_DIR)
 
 clean: ## Remove venvs, generated files and caches
-	rm -rf $(VENV) $(CHECKOV_VENV) $(OLDEST_VENV) $(TEST_RUN) $(OUT) .demo .local-ecs .chaos benchmarks/results mutants build *.egg-info
+	rm -rf $(VENV) $(CHECKOV_VENV) $(OLDEST_VENV) $(TEST_RUN) $(OUT) .demo .local-ecs .chaos benchmarks/results mutants build \
+		*.egg-info .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
