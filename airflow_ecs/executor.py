@@ -21,12 +21,13 @@ import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow_ecs.glue.airflow_compat import BaseExecutor  # first: refuses an unsupported Airflow in one line
 from airflow_ecs.glue.airflow_compat import (
     CALLBACKS_SUPPORTED,
     CONNECTION_TESTS_SUPPORTED,
+    airflow_key,
     is_task_key,
     workload_key,
 )
@@ -77,6 +78,8 @@ from airflow_ecs.core.tracking import (
 
 if TYPE_CHECKING:
     from airflow.models.taskinstance import TaskInstance
+
+    from airflow_ecs.glue.airflow_compat import WorkloadKey
 
 TASK_COMMAND = ["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string"]
 LOG_TAIL_LINES = 50
@@ -386,7 +389,8 @@ class EcsFargateExecutor(BaseExecutor):
         """Take the workloads over; their requests are built in ``sync()``, a bounded amount per heartbeat."""
         for workload in workloads:
             key = workload_key(workload)
-            self.queued_tasks.pop(key, None)
+            if is_task_key(key):
+                self.queued_tasks.pop(key, None)
             getattr(self, "queued_callbacks", {}).pop(key, None)
             getattr(self, "queued_connection_tests", {}).pop(key, None)
             if not self._accepting:
@@ -448,7 +452,7 @@ class EcsFargateExecutor(BaseExecutor):
             return time.monotonic() + (expiry - time.time())
         return time.monotonic() + self._token_lifetime if self._token_lifetime else None
 
-    def _fail_before_launch(self, key: Hashable, message: str) -> None:
+    def _fail_before_launch(self, key: WorkloadKey, message: str) -> None:
         self.log.error("%s: %s", key, message)
         self.log_task_event(event="ecs task not launched", extra=message, ti_key=key)
         self.fail(key, None if is_task_key(key) else message)
@@ -507,7 +511,7 @@ class EcsFargateExecutor(BaseExecutor):
     def _apply_result(self, item: Any) -> None:
         now = time.monotonic()
         if isinstance(item, Launched):
-            key, generation = item.key
+            key, generation = cast("tuple[Hashable, int]", item.key)  # as _run submitted it
             result = item.result
             self._run(self.tasks.launch_answered(
                 key, generation, item.launch, now, arn=result.task_arn,
@@ -548,7 +552,7 @@ class EcsFargateExecutor(BaseExecutor):
             elif isinstance(command, EventLog):
                 getattr(self.log, command.level)("%s: %s: %s", command.key, command.event,
                                                  command.extra.splitlines()[0] if command.extra else "")
-                self.log_task_event(event=command.event, extra=command.extra, ti_key=command.key)
+                self.log_task_event(event=command.event, extra=command.extra, ti_key=airflow_key(command.key))
             elif isinstance(command, Note):
                 self.log.info("%s: %s", command.key, command.message)
             elif isinstance(command, Delete):
@@ -568,7 +572,7 @@ class EcsFargateExecutor(BaseExecutor):
                 self.running.discard(command.key)
 
     def _report(self, report: Report) -> None:
-        key = report.key
+        key = airflow_key(report.key)
         if report.state == "queued":
             # QUEUED with the ARN stores it as the external executor id: adoption finds it after a restart.
             # A callback or connection test has no such column (Airflow ignores their QUEUED).
@@ -622,7 +626,8 @@ class EcsFargateExecutor(BaseExecutor):
         config = self._require_config()
         self.metrics.incr("sweeps.reconcile")
         stopped: list[str] = []
-        for family in sorted(self._families) or [None]:
+        families: list[str | None] = [*sorted(self._families)] or [None]  # None: every family
+        for family in families:
             stopped += self._counted("ListTasks", ecs_api.list_task_arns, self._ecs, config.cluster, family, "STOPPED")
         tracked = set(ours)
         wanted = [arn for arn in dict.fromkeys([*stopped, *stale]) if arn in tracked]

@@ -24,7 +24,8 @@ so that change lands here and in ``EcsFargateExecutor._process_workloads``, nowh
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard, cast
 
 # The range pyproject.toml states; a test keeps the two equal.
 OLDEST = (3, 1)
@@ -82,7 +83,7 @@ from airflow.executors.workloads import BundleInfo, ExecuteTask  # noqa: E402
 try:
     from airflow.executors.workloads import TaskInstanceDTO
 except ImportError:  # Airflow 3.1
-    from airflow.executors.workloads import TaskInstance as TaskInstanceDTO  # type: ignore[assignment,no-redef]
+    from airflow.executors.workloads import TaskInstance as TaskInstanceDTO
 
 # Deadline-alert callbacks (``ExecuteCallback``, keyed by ``CallbackKey``) and connection tests (``TestConnection``,
 # keyed by ``ConnectionTestKey``) reach executors from 3.3 on: the base class has ``queued_callbacks`` and
@@ -105,6 +106,11 @@ except ImportError:  # Airflow 3.1 and 3.2
     TestConnection = None  # type: ignore[assignment,misc]
     ConnectionTestKey = None  # type: ignore[assignment,misc]
 
+if TYPE_CHECKING:
+    # Each key a workload is filed under, as BaseExecutor's methods take it (3.3). The tracker in core/ holds the
+    # same keys typed Hashable (core imports no Airflow); ``airflow_key`` gives them their type back.
+    WorkloadKey: TypeAlias = TaskInstanceKey | CallbackKey | ConnectionTestKey
+
 CALLBACKS_SUPPORTED = ExecuteCallback is not None and CallbackKey is not None
 CONNECTION_TESTS_SUPPORTED = TestConnection is not None and ConnectionTestKey is not None
 
@@ -112,19 +118,24 @@ __all__ = [
     "AIRFLOW_VERSION", "BaseExecutor", "BundleInfo", "CALLBACKS_SUPPORTED", "CONNECTION_TESTS_SUPPORTED",
     "CallbackKey", "ConnectionTestKey", "ExecuteCallback", "ExecuteTask", "TaskInstanceDTO", "TaskInstanceKey",
     "TestConnection", "airflow_stats", "config_section", "connection_from_secrets", "json_output_to_stdout_only",
-    "is_task_key", "workload_key",
+    "is_task_key", "workload_key", "airflow_key",
 ]
 
 
-def is_task_key(key: Any) -> bool:
+def is_task_key(key: object) -> TypeGuard[TaskInstanceKey]:
     """A task instance's key (its result goes to the task instance; ARNs and event-log lines are stored)."""
     return isinstance(key, TaskInstanceKey)
 
 
-def workload_key(workload: Any) -> Any:
+def workload_key(workload: Any) -> WorkloadKey:
     """The key Airflow files a workload under: ``ti.key`` for a task (3.1 has no ``key`` on it), else ``key``."""
     ti = getattr(workload, "ti", None)
     return ti.key if ti is not None else workload.key
+
+
+def airflow_key(key: Hashable) -> WorkloadKey:
+    """A key the tracker hands back: one the executor gave it (``workload_key``), so Airflow's own."""
+    return cast("WorkloadKey", key)
 
 
 def config_section(section: str, team_name: str | None = None) -> dict[str, Any]:
