@@ -20,7 +20,7 @@ from typing import Any
 BASE = {"region": "us-east-1", "cluster": "airflow", "container_name": "airflow-worker",
         "task_definition": "airflow-worker", "subnets": "subnet-0a1b2c3d", "security_groups": "sg-0123456789abcdef0"}
 TEMPLATE_PATH = "/opt/airflow/run_task_template.json.j2"
-FARGATE_REQUEST = {
+FARGATE_REQUEST: dict[str, Any] = {
     "cluster": "airflow", "taskDefinition": "airflow-worker", "launchType": "FARGATE", "platformVersion": "LATEST",
     "overrides": {"containerOverrides": [{"name": "airflow-worker", "command": ["python", "-c", "pass"]}]},
 }

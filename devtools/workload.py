@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import PurePosixPath
 from typing import Any
 
 from airflow_ecs.glue.airflow_compat import BundleInfo, ExecuteTask, TaskInstanceDTO
@@ -15,5 +16,5 @@ def make_workload(task_id: str = "hello", executor_config: Any = None, try_numbe
         pool_slots=1, queue=queue, priority_weight=1, dag_version_id=uuid.uuid4(),
         executor_config=executor_config,
     )
-    return ExecuteTask(ti=ti, dag_rel_path="demo.py", token="workload-token",
+    return ExecuteTask(ti=ti, dag_rel_path=PurePosixPath("demo.py"), token="workload-token",
                        bundle_info=BundleInfo(name="dags-folder", version=None), log_path="demo.log")

@@ -216,6 +216,10 @@ def test_strategy_forms(raw, expected):
     ('["FARGATE"]', "capacityProvider"),
     ('[{"capacityProvider": "FARGATE", "wieght": 1}]', "wieght"),
     ('[{"capacityProvider": "FARGATE", "weight": "heavy"}]', "whole numbers"),
+    ('[{"capacityProvider": "FARGATE", "weight": 1.5}]', "whole numbers"),
+    ('[{"capacityProvider": "FARGATE", "weight": 1, "base": 2.9}]', "whole numbers"),
+    ('[{"capacityProvider": "FARGATE", "weight": true}]', "whole numbers"),
+    ('[{"capacityProvider": "FARGATE", "weight": null}]', "whole numbers"),
     (42, "a string or a list"),
 ])
 def test_strategy_errors_name_the_key_and_show_a_good_example(raw, says):

@@ -233,10 +233,17 @@ def parse_capacity_provider_strategy(key: str, raw: str | list | None) -> tuple[
     return tuple(items)
 
 
+def _whole_number(value: object) -> int:
+    """An int, or text of one. Not int(value) alone: int(1.5) and int(True) are 1, so JSON's 1.5 and true would pass."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(value)
+    return int(value)
+
+
 def _strategy_item(key: str, shown: object, name: str, weight: object, base: object, good: str) -> CapacityProviderItem:
     try:
-        weight_i, base_i = int(weight), int(base)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        weight_i, base_i = _whole_number(weight), _whole_number(base)
+    except ValueError:
         raise ConfigError(key, shown, f"weight and base must be whole numbers; {good}") from None
     if not 0 <= weight_i <= 1000 or not 0 <= base_i <= 100000:
         raise ConfigError(key, shown, f"weight must be 0-1000 and base 0-100000; {good}")

@@ -305,7 +305,7 @@ class RequestPacker:
         return json.loads(unpacker.decompress(packed) + unpacker.flush())
 
 
-def token_expiry(token: str) -> float | None:
+def token_expiry(token: object) -> float | None:
     """The ``exp`` claim (epoch seconds) of a workload JWT, read without verifying it; None if unreadable.
 
     Only the expiry is read, and nothing of the token is ever logged.

@@ -206,13 +206,13 @@ def write_atomically(files: dict[str, str], out_dir: Path, protected: tuple[Path
     staged: list[tuple[str, Path]] = []
     try:
         for name, text in files.items():
-            descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
-            staged.append((name, Path(temporary)))
+            descriptor, path = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
+            staged.append((name, Path(path)))
             with os.fdopen(descriptor, "w", encoding="utf-8") as file:
                 file.write(text)
                 file.flush()
                 os.fsync(file.fileno())
-            os.chmod(temporary, mode)
+            os.chmod(path, mode)
         for name, temporary in staged:
             os.replace(temporary, out_dir / name)
     finally:

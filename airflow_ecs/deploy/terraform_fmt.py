@@ -29,7 +29,7 @@ def fmt_args(check: bool) -> list[str]:
 def parse_fmt_stdout(stdout: str) -> FmtResult:
     """Split fmt's stdout into the listed files and the diff that follows them."""
     lines = stdout.splitlines()
-    files = []
+    files: list[str] = []
     for index, line in enumerate(lines):
         if line.startswith(("--- ", "diff ")):
             return FmtResult(tuple(files), "\n".join(lines[index:]))

@@ -230,7 +230,8 @@ def _diagnostic(lines: list[str]) -> str:
     rest = lines[1:]
     while rest and rest[0].strip():
         summary.append(rest.pop(0).strip())
-    where, detail = "", []
+    where = ""
+    detail: list[str] = []
     for line in rest:
         if not line.strip():
             if detail:

@@ -62,8 +62,7 @@ class LocalEcs:
         self.execution_api_server_url = execution_api_server_url
         self.task_environment = dict(task_environment or {})
         self.outputs_path = Path(outputs_path) if outputs_path else None
-        self.runtime_options = {"start_delay": start_delay, "max_concurrent": max_concurrent,
-                                "stop_timeout": stop_timeout}
+        self.start_delay, self.max_concurrent, self.stop_timeout = start_delay, max_concurrent, stop_timeout
         self.endpoint_url = ""  # moto itself: the runtime, provisioning and test harnesses use it
         # The executor goes through the fault layer (``executor_endpoint_url``): always for RunTask's
         # clientToken idempotency, which ECS has and moto lacks; with a plan, for its faults too.
@@ -149,7 +148,8 @@ class LocalEcs:
     def _new_runtime(self) -> LocalRuntime:
         containers = ContainerRunner(mounts=self.container_mounts) if self.runtime_kind == "container" else None
         return LocalRuntime(region=self.region, clients=self._runtime_clients, containers=containers,
-                            **self.runtime_options)
+                            start_delay=self.start_delay, max_concurrent=self.max_concurrent,
+                            stop_timeout=self.stop_timeout)
 
     def quiesce(self, timeout: float = 30.0) -> None:
         """An idle cluster, an empty events queue and a fresh runtime for the next Airflow on this local ECS:

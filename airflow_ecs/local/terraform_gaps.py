@@ -68,6 +68,9 @@ class GapLayer:
 
     def __init__(self, upstream: str, host: str = "127.0.0.1", port: int = 0):
         self.upstream = urlsplit(upstream)
+        if not self.upstream.hostname:  # else every call would fail in the handler thread, far from the cause
+            raise ValueError(f"upstream {upstream!r}: expected moto's URL, e.g. http://127.0.0.1:5000")
+        upstream_host = self.upstream.hostname
         self.kept: dict[str, dict] = {}
         self._lock = threading.Lock()
         layer = self
@@ -83,7 +86,7 @@ class GapLayer:
                 target = self.headers.get("X-Amz-Target") or ""
                 sent = layer._outgoing(target, body) if target.startswith("AmazonSQS.") else body
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                connection = http.client.HTTPConnection(layer.upstream.hostname, layer.upstream.port, timeout=60)
+                connection = http.client.HTTPConnection(upstream_host, layer.upstream.port, timeout=60)
                 try:
                     connection.request(self.command, self.path, body=sent, headers=headers)
                     upstream = connection.getresponse()
