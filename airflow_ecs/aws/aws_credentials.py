@@ -100,15 +100,15 @@ class FollowingCredentials(Credentials):
     # botocore reads these on a few paths (presigning, some customisations): same answer as a signer gets.
     # Credentials.__init__ is not called: these properties are the only state a caller can see.
     @property
-    def access_key(self) -> str:  # type: ignore[override]
+    def access_key(self) -> str:
         return self.get_frozen_credentials().access_key
 
     @property
-    def secret_key(self) -> str:  # type: ignore[override]
+    def secret_key(self) -> str:
         return self.get_frozen_credentials().secret_key
 
     @property
-    def token(self) -> str | None:  # type: ignore[override]
+    def token(self) -> str | None:
         return self.get_frozen_credentials().token
 
 

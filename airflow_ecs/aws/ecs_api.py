@@ -6,7 +6,8 @@ without AWS, and these functions are tested against moto's server.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -21,8 +22,22 @@ from airflow_ecs.core.failures import classify_error, classify_run_task_failure
 DESCRIBE_BATCH = 100  # DescribeTasks takes at most 100 tasks per call
 
 
-def client_factory(config: EcsConfig, team_name: str | None = None) -> Callable[..., Any]:
-    """``make(service, **client_options)``: clients that share one set of credentials following its source.
+@dataclass(frozen=True)
+class ClientFactory:
+    """``factory(service, **client_options)``: clients that share one set of credentials following its source."""
+
+    config: EcsConfig
+    session: boto3.session.Session
+    credentials: aws_credentials.FollowingCredentials
+    endpoint_url: str | None
+
+    def __call__(self, service: str, **options: Any) -> Any:
+        client = make_client(self.session, service, self.config, endpoint_url=self.endpoint_url, **options)
+        return aws_credentials.reload_on_expiry(client, self.credentials)
+
+
+def client_factory(config: EcsConfig, team_name: str | None = None) -> ClientFactory:
+    """Clients of ``config``'s account and region that share one set of credentials following its source.
 
     The source is ``aws_conn_id`` (through the amazon provider's hook when installed), else ``aws_profile``,
     else boto3's chain (``aws_credentials``); the credentials are read once here and again whenever they are
@@ -31,13 +46,7 @@ def client_factory(config: EcsConfig, team_name: str | None = None) -> Callable[
     source = aws_credentials.source_for(config.aws_conn_id, config.aws_profile, config.region, team_name)
     credentials = aws_credentials.FollowingCredentials(source.load)
     session = aws_credentials.session_with(credentials, config.region)
-
-    def make(service: str, **options: Any) -> Any:
-        client = make_client(session, service, config, endpoint_url=source.endpoint_url, **options)
-        return aws_credentials.reload_on_expiry(client, credentials)
-
-    make.credentials = credentials  # type: ignore[attr-defined]  # for the tests and `check`
-    return make
+    return ClientFactory(config, session, credentials, source.endpoint_url)
 
 
 def make_client(session: boto3.session.Session, service: str, config: EcsConfig, *, retries: int = 3,

@@ -121,7 +121,7 @@ def parse_memory(value: object) -> int:
 def _whole_number(key: str, value: object, low: int, high: int, unit: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) and not (isinstance(value, str) and value.isdigit()):
         raise ExecutorConfigError(key, value, f"expected a whole number of {unit} from {low} to {high}")
-    number = int(value)  # type: ignore[arg-type]
+    number = int(value)
     if not low <= number <= high:
         raise ExecutorConfigError(key, value, f"expected {low}-{high} {unit}")
     return number

@@ -103,7 +103,7 @@ def runtime_task_class(moto_task_class: type) -> type:
     RunTask get this class, so what moto's API handlers set cannot run ahead of the process.
     """
 
-    class RuntimeTask(moto_task_class):  # type: ignore[misc, valid-type]
+    class RuntimeTask(moto_task_class):
         runtime_owns_stop = False
 
         @property
@@ -175,6 +175,7 @@ class LocalTask:
     done: bool = False
     container_name: str = ""  # podman's name for it (container runtime)
     last_line: str = ""  # the last line of output: podman's error when a container cannot start
+    pending_text: str = ""  # output after its last newline: the start of a line not yet complete
 
 
 class LocalRuntime:
@@ -302,7 +303,8 @@ class LocalRuntime:
             image=container_def.get("image") or "", cpu_units=cpu_units(definition.cpu, container_def, overrides),
             secrets=list(container_def.get("secrets") or []), stop_timeout=container_def.get("stopTimeout"),
         )
-        moto_task.__class__ = runtime_task_class(type(moto_task))
+        moto_class: type = type(moto_task)  # annotated: mypy takes type(...) for unhashable, a plain type it does not
+        moto_task.__class__ = runtime_task_class(moto_class)
         moto_task.status = "PROVISIONING"
         moto_task.created_at = time.time()
         for container in moto_task.containers:
@@ -398,8 +400,9 @@ class LocalRuntime:
             task.stop_reason = f"CannotStartContainerError: {error}"
             self._finish(task, None)
             return
+        assert task.process.stdout is not None  # both runtimes start it with stdout=PIPE
         os.set_blocking(task.process.stdout.fileno(), False)
-        task.pending_text = ""  # type: ignore[attr-defined]
+        task.pending_text = ""
         if task.log_group:
             try:
                 self._logs.create_log_stream(logGroupName=task.log_group, logStreamName=task.log_stream)
@@ -416,9 +419,9 @@ class LocalRuntime:
             chunk = task.process.stdout.read()
         except (BlockingIOError, ValueError):
             chunk = None
-        text = getattr(task, "pending_text", "") + (chunk.decode(errors="replace") if chunk else "")
+        text = task.pending_text + (chunk.decode(errors="replace") if chunk else "")
         lines = text.split("\n")
-        task.pending_text = "" if final else lines.pop()  # type: ignore[attr-defined]
+        task.pending_text = "" if final else lines.pop()
         lines = [line for line in lines if line]
         if lines:
             task.last_line = lines[-1]
