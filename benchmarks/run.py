@@ -706,7 +706,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
             rows.append((scenario, label, fmt(ours), fmt(theirs), ratio, target,
                          *(fmt(result.get(v, {}).get(key)) for v in variants)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
 def fmt(value: Any) -> str:

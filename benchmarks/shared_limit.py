@@ -124,7 +124,7 @@ def main() -> int:
                          f"{r['throttled_fraction']:.1%} ({r['run_task_throttled']:,} of {r['run_task_calls']:,})",
                          fmt(r["failed"]), fmt(r["seconds_to_launch_all"])))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    print("\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows))
+    print("\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows))
     return 0
 
 

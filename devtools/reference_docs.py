@@ -287,7 +287,7 @@ def terraform_page(tf_dir: Path) -> str:
     lines += [f"- [{name}](#{_anchor(name)})" for name in [*([checks[0][3:]] if checks else []), *names]]
     lines.append("")
     lines += checks
-    for directory, name in zip(directories, names):
+    for directory, name in zip(directories, names, strict=True):
         readme = directory / "README.md"
         link = f"../{readme.relative_to(tf_dir.parent).as_posix()}" if readme.is_file() else None
         lines += module_section(name, link, load_module(directory))

@@ -9,6 +9,7 @@ Pure: no AWS, no Airflow, no files outside a temporary directory.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import tempfile
@@ -253,7 +254,7 @@ def _config_file_lines() -> Iterator[tuple[str, str]]:
             path = Path(directory) / "airflow.cfg"
             if text is not None:
                 path.write_text(text)
-            yield f"--config with {given}", _line(lambda: file_section(str(path), {})).replace(directory, "$HOME")
+            yield f"--config with {given}", _line(functools.partial(file_section, str(path), {})).replace(directory, "$HOME")
             path.unlink(missing_ok=True)
 
 

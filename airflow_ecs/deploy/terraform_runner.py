@@ -196,7 +196,7 @@ def first_error(stderr: str, stdout: str = "") -> str:
     if not starts:
         fallback = [line.strip() for line in lines + (stdout or "").splitlines() if line.strip()]
         return fallback[-1] if fallback else "no error message"
-    errors = [_diagnostic(lines[start:end]) for start, end in zip(starts, starts[1:] + [len(lines)])]
+    errors = [_diagnostic(lines[start:end]) for start, end in zip(starts, [*starts[1:], len(lines)], strict=True)]
     # init wraps configuration errors in a general one ("... described below"), and the provider reports a
     # missing setting as "Invalid provider configuration" before the error that caused it: the others first.
     specific = ([text for text in errors if not _generic(text)] + [text for text in errors if _generic(text)]
@@ -215,7 +215,7 @@ def warnings_in(*outputs: str) -> list[str]:
     lines = [_BOX.sub("", _ANSI.sub("", line)).rstrip() for output in outputs for line in (output or "").splitlines()]
     starts = [i for i, line in enumerate(lines) if line.startswith("Warning: ")]
     found = []
-    for start, end in zip(starts, starts[1:] + [len(lines)]):
+    for start, end in zip(starts, [*starts[1:], len(lines)], strict=True):
         block = lines[start:end]
         block[0] = "Error: " + block[0][len("Warning: "):]
         text = _diagnostic(block)
