@@ -118,7 +118,7 @@ def test_secrets_are_read_from_the_local_secrets_manager_and_parameter_store():
         values = resolve_secrets([{"name": "DB_PASSWORD", "valueFrom": f"{arn}:password::"},
                                   {"name": "FERNET", "valueFrom": "/airflow/fernet"}], clients)
         assert values == {"DB_PASSWORD": "pw1", "FERNET": "k3y"}
-        with pytest.raises(ValueError) as error:
+        with pytest.raises(ValueError, match="unable to pull secrets") as error:
             resolve_secrets([{"name": "MISSING", "valueFrom": "/not/there"}], clients)
     assert str(error.value) == ("ResourceInitializationError: unable to pull secrets: MISSING from /not/there: "
                                 "ParameterNotFound")

@@ -48,7 +48,7 @@ def test_start_refuses_an_unknown_key_and_suggests_the_known_one(ecs_env, monkey
 
 def test_an_unknown_key_holding_a_credential_is_refused_without_its_value(ecs_env, monkeypatch, capfd):
     monkeypatch.setenv("AIRFLOW__ECS_FARGATE__AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI-not-to-be-logged")
-    with pytest.raises(ExecutorStartError, match=r"aws_secret_access_key = \(value not shown\): not a key") as caught:
+    with pytest.raises(ExecutorStartError, match=r"aws_secret_access_key = \(value not shown\): not a key"):
         EcsFargateExecutor().start()
     # Airflow's structlog writes the executor's log to stdout (caplog never sees it): read what was printed.
     logged = capfd.readouterr().out
@@ -84,7 +84,7 @@ def test_health_check_names_an_unknown_cluster(ecs_env):
 
 def test_health_check_names_a_wrong_container(ecs_env):
     ecs_env.configure(container_name="base")
-    with pytest.raises(ExecutorStartError, match="has no container 'base' .*airflow-worker"):
+    with pytest.raises(ExecutorStartError, match=r"has no container 'base' .*airflow-worker"):
         started()
 
 
@@ -175,7 +175,7 @@ def test_credentials_from_an_airflow_connection(ecs_env, monkeypatch):
 
 def test_a_missing_connection_stops_start_with_one_line(ecs_env, monkeypatch):
     ecs_env.configure(aws_conn_id="no_such_connection")
-    with pytest.raises(ExecutorStartError, match="aws_conn_id = 'no_such_connection'.*AIRFLOW_CONN_NO_SUCH_CONNECTION"):
+    with pytest.raises(ExecutorStartError, match=r"aws_conn_id = 'no_such_connection'.*AIRFLOW_CONN_NO_SUCH_CONNECTION"):
         EcsFargateExecutor().start()
 
 

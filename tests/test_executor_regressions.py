@@ -163,7 +163,7 @@ def test_start_refuses_a_template_of_the_wrong_shape_in_one_line(ecs_env, tmp_pa
     template = shipped_template_with(tmp_path, '"containerOverrides": [', '"containerOverrides": [[')
     template.write_text(template.read_text().replace("}\n    ]\n  },", "}\n    ]]\n  },"))
     ecs_env.configure(run_task_template=str(template))
-    with pytest.raises(ExecutorStartError, match="wrong shape.*containerOverrides must be a list") as caught:
+    with pytest.raises(ExecutorStartError, match=r"wrong shape.*containerOverrides must be a list") as caught:
         started()
     assert "\n" not in str(caught.value)
 

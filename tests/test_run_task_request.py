@@ -144,7 +144,7 @@ def test_a_custom_template_sees_the_task_and_executor_config(tmp_path):
 @pytest.mark.parametrize("launch_type", ["EC2", ""])
 def test_platform_version_never_reaches_a_request_that_may_not_run_on_fargate(tmp_path, launch_type):
     launch = f'"launchType": "{launch_type}",' if launch_type else ""
-    path = write_template(tmp_path, '{"cluster": "c", "taskDefinition": "t", %s "platformVersion": "1.4.0"}' % launch)
+    path = write_template(tmp_path, '{"cluster": "c", "taskDefinition": "t", ' + launch + ' "platformVersion": "1.4.0"}')
     request = build(config(launch_type=launch_type), template=load_template(path))
     assert "platformVersion" not in request
 
@@ -198,7 +198,7 @@ def test_an_undefined_variable_names_the_line_and_the_variable(tmp_path, text, l
     ('"enableExecuteCommand": "yes"', 3, "enableExecuteCommand"),
 ])
 def test_a_wrong_field_names_the_template_line(tmp_path, field_line, line_no, field):
-    path = write_template(tmp_path, '{\n  "cluster": "c",\n  %s,\n  "taskDefinition": "t"\n}\n' % field_line)
+    path = write_template(tmp_path, '{\n  "cluster": "c",\n  ' + field_line + ',\n  "taskDefinition": "t"\n}\n')
     with pytest.raises(RequestError) as caught:
         build(template=load_template(path))
     message = str(caught.value)
@@ -397,7 +397,7 @@ def test_config_run_task_kwargs_with_a_strategy_replace_the_launch_type():
 
 
 def test_config_run_task_kwargs_that_botocore_refuses_fail_the_build():
-    with pytest.raises(RequestError, match="invalid RunTask request.*propagateTags"):
+    with pytest.raises(RequestError, match=r"invalid RunTask request.*propagateTags"):
         build(config(run_task_kwargs='{"propagateTags": 5}'))
 
 
