@@ -148,7 +148,7 @@ class GapLayer:
 # benchmark gateway install it.
 
 
-def container_memory_filled(task_memory: object, containers: list[dict]) -> list[dict]:
+def container_memory_filled(task_memory: str | int | None, containers: list[dict]) -> list[dict]:
     """The containers as moto's calculation needs them: one without memory or memoryReservation gets the
     task's memory (a Fargate task definition's container may leave both out)."""
     filled = []
