@@ -32,6 +32,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -119,7 +120,7 @@ class TokenBucket:
             return False
 
 
-def signed_action(headers: Mapping[str, str], body: bytes) -> str:
+def signed_action(headers: Mapping[str, str] | Message, body: bytes) -> str:
     """``service.Action`` (``ecs.RunTask``) from SigV4's credential scope and the JSON target or the query body."""
     auth = headers.get("Authorization") or ""
     service = "unknown"
