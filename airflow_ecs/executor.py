@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow_ecs.glue.airflow_compat import BaseExecutor  # first: refuses an unsupported Airflow in one line
+
+# isort: split
 from airflow_ecs.glue.airflow_compat import (
     CALLBACKS_SUPPORTED,
     CONNECTION_TESTS_SUPPORTED,

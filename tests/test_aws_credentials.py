@@ -114,8 +114,9 @@ def test_a_rotated_connection_key_is_used_after_an_expired_token_answer(moto_ser
     # Whoever owns the connection rotates it; AWS starts refusing the old token.
     connection_env(monkeypatch, "rotating", login="AKIDNEW", password="new-secret",
                    extra={"aws_session_token": "token-2"})
-    expired = lambda **_: error_response(400, "ExpiredTokenException", "The security token included in the "  # noqa: E731
-                                                                         "request is expired")
+    def expired(**_):
+        return error_response(400, "ExpiredTokenException", "The security token included in the request is expired")
+
     ecs.meta.events.register("before-send.ecs.ListClusters", expired)
     with pytest.raises(ecs.exceptions.ClientError, match="ExpiredTokenException"):
         ecs.list_clusters()

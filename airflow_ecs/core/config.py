@@ -309,11 +309,11 @@ def _profile(name: str, settings: object) -> Profile:
     if unknown:
         raise bad(unknown[0], settings[unknown[0]], f"unknown field; known: {', '.join(PROFILE_FIELDS)}")
     values: dict[str, Any] = {"name": name}
-    for field in ("task_definition", "container_name", "platform_version", "launch_type"):
-        if settings.get(field) is not None:
-            if not isinstance(settings[field], str):
-                raise bad(field, settings[field], "expected a string")
-            values[field] = settings[field].strip()
+    for setting in ("task_definition", "container_name", "platform_version", "launch_type"):
+        if settings.get(setting) is not None:
+            if not isinstance(settings[setting], str):
+                raise bad(setting, settings[setting], "expected a string")
+            values[setting] = settings[setting].strip()
     if values.get("launch_type") is not None:
         values["launch_type"] = values["launch_type"].upper()
         if values["launch_type"] not in LAUNCH_TYPES:
@@ -327,26 +327,26 @@ def _profile(name: str, settings: object) -> Profile:
     if settings.get("fallback_capacity_provider_strategy") is not None:
         values["fallback_capacity_provider_strategy"] = parse_capacity_provider_strategy(
             "profiles", settings["fallback_capacity_provider_strategy"])
-    for field in ("cpu", "memory", "gpu"):
-        value = settings.get(field)
+    for setting in ("cpu", "memory", "gpu"):
+        value = settings.get(setting)
         if value is not None:
             if isinstance(value, bool) or not (isinstance(value, int) or isinstance(value, str) and value.isdigit()) \
                     or int(value) <= 0:
-                raise bad(field, value, "expected a positive whole number (CPU units, MiB, GPUs)")
-            values[field] = int(value)
+                raise bad(setting, value, "expected a positive whole number (CPU units, MiB, GPUs)")
+            values[setting] = int(value)
     queues = settings.get("queues", [])
     if not isinstance(queues, list) or not all(isinstance(q, str) and q for q in queues):
         raise bad("queues", queues, "expected a list of Airflow queue names")
     values["queues"] = tuple(queues)
-    for field, prefix in (("subnets", "subnet-"), ("security_groups", "sg-")):
-        value = settings.get(field)
+    for setting, prefix in (("subnets", "subnet-"), ("security_groups", "sg-")):
+        value = settings.get(setting)
         if value is None:
             continue
         items = parse_list(value) if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)) or not all(
                 isinstance(i, str) and i.startswith(prefix) and not any(c.isspace() for c in i) for i in items):
-            raise bad(field, value, f"expected ids starting with {prefix}, separated by commas")
-        values[field] = tuple(items)
+            raise bad(setting, value, f"expected ids starting with {prefix}, separated by commas")
+        values[setting] = tuple(items)
     if settings.get("assign_public_ip") is not None:
         if not isinstance(settings["assign_public_ip"], bool):
             raise bad("assign_public_ip", settings["assign_public_ip"], "expected true or false")

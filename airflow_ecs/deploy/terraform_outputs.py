@@ -94,18 +94,18 @@ def _profile(name: str, value: Any) -> ProfileOutputs:
         raise OutputsError(f"terraform outputs: {where}.queues is {queues!r}; expected a non-empty list of queue "
                            "names")
     fields: dict[str, Any] = {"name": name, "queues": tuple(queues)}
-    for field in ("task_definition", "container_name", "launch_type"):
-        text = value.get(field)
+    for key in ("task_definition", "container_name", "launch_type"):
+        text = value.get(key)
         if text is not None and not (isinstance(text, str) and text):
-            raise OutputsError(f"terraform outputs: {where}.{field} is {type(text).__name__} {text!r}; expected a "
+            raise OutputsError(f"terraform outputs: {where}.{key} is {type(text).__name__} {text!r}; expected a "
                                "non-empty string or null")
-        fields[field] = text
-    for field in ("cpu", "memory", "gpu"):
-        number = value.get(field)
+        fields[key] = text
+    for key in ("cpu", "memory", "gpu"):
+        number = value.get(key)
         if number is not None and not (_whole_number(number) and number >= 0):
-            raise OutputsError(f"terraform outputs: {where}.{field} is {type(number).__name__} {number!r}; expected "
+            raise OutputsError(f"terraform outputs: {where}.{key} is {type(number).__name__} {number!r}; expected "
                                "a whole number or null")
-        fields[field] = None if number is None else int(number)
+        fields[key] = None if number is None else int(number)
     strategy = value.get("capacity_provider_strategy")
     fields["capacity_provider_strategy"] = () if strategy is None else _strategy(
         strategy, f"{where}.capacity_provider_strategy")

@@ -4,6 +4,7 @@ team, with the team's environment, writing to the team's log group: its executor
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 
@@ -92,7 +93,7 @@ def test_two_teams_on_one_scheduler_each_run_with_their_teams_settings(tmp_path)
             family = ecs_task["taskDefinitionArn"].split("/")[-1].split(":")[0]
             assert family == f"airflow-ecs-{team.replace('_', '-')}-worker"
             # The task's output, in the team's own log group: the team's environment reached its container.
-            assert f"team mark: mark-of-{team}" in wait_for(lambda: log_text(team), 10, f"no log of {team}")
+            assert f"team mark: mark-of-{team}" in wait_for(functools.partial(log_text, team), 10, f"no log of {team}")
         # Each team's events reached its own queue only, and its executor deleted them there: nothing is left in
         # any queue (an event of a task its executor does not own would be handed back, and stay).
         sqs = local.client("sqs")
