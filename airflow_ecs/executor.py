@@ -26,16 +26,12 @@ from typing import TYPE_CHECKING, Any, cast
 from airflow_ecs.glue.airflow_compat import BaseExecutor  # first: refuses an unsupported Airflow in one line
 
 # isort: split
-from airflow_ecs.glue.airflow_compat import (
-    CALLBACKS_SUPPORTED,
-    CONNECTION_TESTS_SUPPORTED,
-    airflow_key,
-    is_task_key,
-    workload_key,
-)
 from airflow.utils.state import TaskInstanceState
 
-from airflow_ecs.aws import health, ecs_api
+from airflow_ecs.aws import ecs_api, health
+from airflow_ecs.aws.event_queue import RELEASE_DELAY, EventConsumer, delete_messages, release_messages
+from airflow_ecs.aws.launcher import Launched, Launcher
+from airflow_ecs.aws.rate_limit import TokenBucket
 from airflow_ecs.core.config import (
     SECTION,
     ConfigError,
@@ -44,20 +40,15 @@ from airflow_ecs.core.config import (
     airflow_getter,
     load_config,
 )
-from airflow_ecs.aws.event_queue import RELEASE_DELAY, EventConsumer, delete_messages, release_messages
 from airflow_ecs.core.events import EventsReceived, ReceiveFailed
 from airflow_ecs.core.executor_config import ExecutorConfigError
 from airflow_ecs.core.failures import start_retry_delay
-from airflow_ecs.aws.launcher import Launched, Launcher
-from airflow_ecs.glue.metrics import Metrics, status_gauge
-from airflow_ecs.aws.rate_limit import TokenBucket
 from airflow_ecs.core.run_task_request import (
     RequestError,
     RunTaskTemplate,
     TaskIdentity,
     started_by,
 )
-from airflow_ecs.glue.startup import build_task_request, check_settings
 from airflow_ecs.core.task_logs import awslogs_stream, container_name_of
 from airflow_ecs.core.tracking import (
     CancelLaunch,
@@ -77,6 +68,15 @@ from airflow_ecs.core.tracking import (
     Tracker,
     token_expiry,
 )
+from airflow_ecs.glue.airflow_compat import (
+    CALLBACKS_SUPPORTED,
+    CONNECTION_TESTS_SUPPORTED,
+    airflow_key,
+    is_task_key,
+    workload_key,
+)
+from airflow_ecs.glue.metrics import Metrics, status_gauge
+from airflow_ecs.glue.startup import build_task_request, check_settings
 
 if TYPE_CHECKING:
     from airflow.models.taskinstance import TaskInstance
@@ -146,8 +146,15 @@ def build_ahead(tokens_ahead: float, concurrency: int, backlog: int) -> int:
 
 def identity_of(ti: Any) -> TaskIdentity:
     """A workload's task instance (launching) or a database one (adopting), as ECS will know it."""
-    return TaskIdentity(ti.dag_id, ti.task_id, ti.run_id, ti.map_index, ti.try_number,
-                        str(getattr(ti, "id", "") or ""), ti.queue or "default")
+    return TaskIdentity(
+        ti.dag_id,
+        ti.task_id,
+        ti.run_id,
+        ti.map_index,
+        ti.try_number,
+        str(getattr(ti, "id", "") or ""),
+        ti.queue or "default",
+    )
 
 
 def fallback_strategy(config: EcsConfig) -> list[dict[str, Any]]:
@@ -182,8 +189,15 @@ def identity_of_workload(workload: Any) -> TaskIdentity:
         dag_id, run_id = (parts[1], "/".join(parts[2:-1])) if len(parts) >= 4 else ("", "")
         name = str((callback.data or {}).get("path") or "").rsplit(".", 1)[-1] or "callback"
         return TaskIdentity(dag_id or "callback", f"callback.{name}", run_id, -1, 1, str(callback.id), "default")
-    return TaskIdentity("connection-test", str(workload.connection_id), "", -1, 1, str(workload.connection_test_id),
-                        getattr(workload, "queue", None) or "default")
+    return TaskIdentity(
+        "connection-test",
+        str(workload.connection_id),
+        "",
+        -1,
+        1,
+        str(workload.connection_test_id),
+        getattr(workload, "queue", None) or "default",
+    )
 
 
 class EcsFargateExecutor(BaseExecutor):
@@ -217,8 +231,9 @@ class EcsFargateExecutor(BaseExecutor):
         self._families: set[str] = set()  # our task definitions' families: the reconcile sweep lists only these
         self._token_lifetime = 0.0
         # get_task_log: (log group, stream) -> (lines so far, forward token); ARN -> its stream. Bounded LRU.
-        self._log_cache: collections.OrderedDict[tuple[str, str], tuple[list[str], str | None]] = \
+        self._log_cache: collections.OrderedDict[tuple[str, str], tuple[list[str], str | None]] = (
             collections.OrderedDict()
+        )
         self._log_streams: collections.OrderedDict[str, tuple[str, str]] = collections.OrderedDict()
         self._log_lock = threading.Lock()
         self._accepting = True
@@ -265,22 +280,29 @@ class EcsFargateExecutor(BaseExecutor):
 
     def _start(self) -> None:
         # The same checks as `airflow-ecs check` (startup.check_settings): one verdict for both.
-        config, self._template = check_settings(self._configured_section(), airflow_getter(self.conf),
-                                                refine=self._for_team)
+        config, self._template = check_settings(
+            self._configured_section(), airflow_getter(self.conf), refine=self._for_team
+        )
         self.ecs_config = config
         self._connect(config)
         if config.check_health_on_startup:
             self.health_check()
         else:
-            self.log.info("check_health_on_startup = False: starting without checking the cluster and task "
-                          "definitions; a wrong setting will fail each task instead")
-        self._families = {str(definition["family"]) for definition in self._task_definitions.values()
-                          if definition.get("family")}
+            self.log.info(
+                "check_health_on_startup = False: starting without checking the cluster and task "
+                "definitions; a wrong setting will fail each task instead"
+            )
+        self._families = {
+            str(definition["family"]) for definition in self._task_definitions.values() if definition.get("family")
+        }
         self._token_lifetime = workload_token_lifetime()
-        self.tasks.settings = Settings(max_attempts=config.max_run_task_attempts,
-                                       pending_timeout=config.pending_timeout, poll_interval=config.poll_interval,
-                                       reconcile_interval=config.reconcile_interval,
-                                       events=bool(config.events_queue_url))
+        self.tasks.settings = Settings(
+            max_attempts=config.max_run_task_attempts,
+            pending_timeout=config.pending_timeout,
+            poll_interval=config.poll_interval,
+            reconcile_interval=config.reconcile_interval,
+            events=bool(config.events_queue_url),
+        )
         self._launcher = Launcher(
             lambda request: self._counted("RunTask", ecs_api.run_task, self._ecs_launch, request),
             TokenBucket(config.launch_rate, config.launch_burst),
@@ -294,9 +316,12 @@ class EcsFargateExecutor(BaseExecutor):
             self._events.start()
         self.log.info(
             "ECS executor ready: cluster %s, task definition %s, container %s, %s, tracking by %s",
-            config.cluster, config.task_definition or "(from template)", config.container_name,
+            config.cluster,
+            config.task_definition or "(from template)",
+            config.container_name,
             "capacity providers " + ",".join(i.capacity_provider for i in config.capacity_provider_strategy)
-            if config.capacity_provider_strategy else f"launch type {config.launch_type or 'cluster default'}",
+            if config.capacity_provider_strategy
+            else f"launch type {config.launch_type or 'cluster default'}",
             "events queue" if config.events_queue_url else f"polling every {config.poll_interval:g}s",
         )
 
@@ -334,8 +359,12 @@ class EcsFargateExecutor(BaseExecutor):
                 delay = start_retry_delay(failed_checks, self._clock() - began, START_RETRY_SECONDS)
             if delay is None:
                 raise HealthCheckError(f"ECS executor health check: {failed[0].detail}")
-            self.log.warning("ECS executor health check: %s; trying again in %.1f s (transient errors are retried "
-                             "for up to %d s)", failed[0].detail, delay, START_RETRY_SECONDS)
+            self.log.warning(
+                "ECS executor health check: %s; trying again in %.1f s (transient errors are retried for up to %d s)",
+                failed[0].detail,
+                delay,
+                START_RETRY_SECONDS,
+            )
             self._sleep(delay)
 
     def _failed_health_checks(self) -> list[health.Check]:
@@ -354,8 +383,9 @@ class EcsFargateExecutor(BaseExecutor):
 
     def _task_definition(self, name: str) -> Mapping[str, Any]:
         if name not in self._task_definitions:
-            self._task_definitions[name] = self._counted("DescribeTaskDefinition", ecs_api.describe_task_definition,
-                                                         self._ecs, name)
+            self._task_definitions[name] = self._counted(
+                "DescribeTaskDefinition", ecs_api.describe_task_definition, self._ecs, name
+            )
         return self._task_definitions[name]
 
     def _counted(self, action: str, call: Callable[..., Any], *args: Any) -> Any:
@@ -370,20 +400,36 @@ class EcsFargateExecutor(BaseExecutor):
         profile = config.profile_for_queue(queue)
         if profile is None and config.profiles and queue not in self._queues_without_profile:
             self._queues_without_profile.add(queue)
-            self.log.warning("Queue %r is in no profile and there is no profile named default: its tasks use the "
-                             "[ecs_fargate] section's own settings (said once per queue)", queue)
+            self.log.warning(
+                "Queue %r is in no profile and there is no profile named default: its tasks use the "
+                "[ecs_fargate] section's own settings (said once per queue)",
+                queue,
+            )
         return profile, config.for_profile(profile)
 
     def build_request_for(self, identity: TaskIdentity, command: Sequence[str], executor_config: Any) -> dict[str, Any]:
         profile, config = self.profile_config(identity.queue)
         return self._build(profile, config, identity, command, executor_config)
 
-    def _build(self, profile: Profile | None, config: EcsConfig, identity: TaskIdentity, command: Sequence[str],
-               executor_config: Any) -> dict[str, Any]:
+    def _build(
+        self,
+        profile: Profile | None,
+        config: EcsConfig,
+        identity: TaskIdentity,
+        command: Sequence[str],
+        executor_config: Any,
+    ) -> dict[str, Any]:
         assert self._template is not None
         identity = dataclasses.replace(identity, team=self._team) if self._team else identity
-        return build_task_request(self._template, profile, config, identity, command, executor_config,
-                                  definition=self._task_definitions.get(config.task_definition))
+        return build_task_request(
+            self._template,
+            profile,
+            config,
+            identity,
+            command,
+            executor_config,
+            definition=self._task_definitions.get(config.task_definition),
+        )
 
     # --- Airflow's entry points on the scheduler thread ---
 
@@ -413,8 +459,9 @@ class EcsFargateExecutor(BaseExecutor):
         """
         if not self._to_build or self._launcher is None:
             return
-        wanted = build_ahead(self._launcher.ahead(BUILD_AHEAD_SECONDS), self._launcher.concurrency,
-                             self._launcher.in_flight)
+        wanted = build_ahead(
+            self._launcher.ahead(BUILD_AHEAD_SECONDS), self._launcher.concurrency, self._launcher.in_flight
+        )
         deadline = time.perf_counter() + self.build_budget_seconds
         while self._to_build and wanted > 0:  # at least one a heartbeat when wanted, whatever the budget
             self._build_and_submit(self._to_build.popleft())
@@ -429,19 +476,30 @@ class EcsFargateExecutor(BaseExecutor):
         try:
             identity = identity_of_workload(workload)
             profile, config = self.profile_config(identity.queue)
-            request = self._build(profile, config, identity, [*TASK_COMMAND, workload.model_dump_json()],
-                                  getattr(getattr(workload, "ti", None), "executor_config", None))
+            request = self._build(
+                profile,
+                config,
+                identity,
+                [*TASK_COMMAND, workload.model_dump_json()],
+                getattr(getattr(workload, "ti", None), "executor_config", None),
+            )
         except Exception as error:  # noqa: BLE001 - whatever one workload's request does, only it fails
             known = isinstance(error, (RequestError, ExecutorConfigError))
             why = str(error) if known else f"its RunTask request could not be built ({type(error).__name__}: {error})"
             self._fail_before_launch(key, f"not launched: {' '.join(why.split())}")
             return
-        self._run(self.tasks.queued(
-            key, identity, request["startedBy"], request,
-            container_name_of(request, config.container_name), time.monotonic(),
-            token_expires_at=self._token_deadline(getattr(workload, "token", "")),
-            fallback_strategy=fallback_strategy(config),
-        ))
+        self._run(
+            self.tasks.queued(
+                key,
+                identity,
+                request["startedBy"],
+                request,
+                container_name_of(request, config.container_name),
+                time.monotonic(),
+                token_expires_at=self._token_deadline(getattr(workload, "token", "")),
+                fallback_strategy=fallback_strategy(config),
+            )
+        )
 
     def _token_deadline(self, token: str) -> float | None:
         """When the workload's token expires, on the monotonic clock the tracker uses.
@@ -470,7 +528,7 @@ class EcsFargateExecutor(BaseExecutor):
             self._flush_event_deletes()
             self._save_task_event_logs()
             self._emit_gauges()
-        except Exception:  # noqa: BLE001 - one bad task or answer must never stop the scheduler
+        except Exception:
             self.log.exception("ECS executor sync failed; it will try again at the next heartbeat")
 
     def _emit_gauges(self) -> None:
@@ -496,7 +554,7 @@ class EcsFargateExecutor(BaseExecutor):
         try:
             with create_session() as session:
                 session.add_all(records)
-        except Exception:  # noqa: BLE001
+        except Exception:
             self.log.exception("Could not save %d task event log entries", len(records))
 
     def _drain_results(self) -> None:
@@ -507,7 +565,7 @@ class EcsFargateExecutor(BaseExecutor):
                 return
             try:
                 self._apply_result(item)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 self.log.exception("ECS executor could not apply %r", type(item).__name__)
 
     def _apply_result(self, item: Any) -> None:
@@ -515,10 +573,19 @@ class EcsFargateExecutor(BaseExecutor):
         if isinstance(item, Launched):
             key, generation = cast("tuple[Hashable, int]", item.key)  # as _run submitted it
             result = item.result
-            self._run(self.tasks.launch_answered(
-                key, generation, item.launch, now, arn=result.task_arn,
-                status=str((result.task or {}).get("lastStatus") or ""), failure=result.failure,
-                answered=result.answered, cancelled=item.cancelled))
+            self._run(
+                self.tasks.launch_answered(
+                    key,
+                    generation,
+                    item.launch,
+                    now,
+                    arn=result.task_arn,
+                    status=str((result.task or {}).get("lastStatus") or ""),
+                    failure=result.failure,
+                    answered=result.answered,
+                    cancelled=item.cancelled,
+                )
+            )
         elif isinstance(item, Polled):
             if item.error:
                 self.log.warning("ECS DescribeTasks sweep failed (%s); trying again at the next sweep", item.error)
@@ -552,8 +619,9 @@ class EcsFargateExecutor(BaseExecutor):
             elif isinstance(command, Stop):
                 self._stop_in_background(command.arn, command.reason)
             elif isinstance(command, EventLog):
-                getattr(self.log, command.level)("%s: %s: %s", command.key, command.event,
-                                                 command.extra.splitlines()[0] if command.extra else "")
+                getattr(self.log, command.level)(
+                    "%s: %s: %s", command.key, command.event, command.extra.splitlines()[0] if command.extra else ""
+                )
                 self.log_task_event(event=command.event, extra=command.extra, ti_key=airflow_key(command.key))
             elif isinstance(command, Note):
                 self.log.info("%s: %s", command.key, command.message)
@@ -672,8 +740,9 @@ class EcsFargateExecutor(BaseExecutor):
                 if deletes:
                     self._counted("DeleteMessageBatch", delete_messages, self._sqs, url, deletes)
                 if releases:
-                    self._counted("ChangeMessageVisibilityBatch", release_messages, self._sqs, url, releases,
-                                  RELEASE_DELAY)
+                    self._counted(
+                        "ChangeMessageVisibilityBatch", release_messages, self._sqs, url, releases, RELEASE_DELAY
+                    )
             except Exception as error:  # noqa: BLE001 - undeleted events come back and are de-duplicated
                 self._results.put(BackgroundError("events queue", f"{type(error).__name__}: {error}"))
 
@@ -724,9 +793,17 @@ class EcsFargateExecutor(BaseExecutor):
         return not_adopted
 
     def _adopt(self, ti: Any, identity: TaskIdentity, arn: str, now: float) -> None:
-        self._run(self.tasks.adopt(ti.key, identity, started_by(identity), arn,
-                                   self.profile_config(identity.queue)[1].container_name, now,
-                                   seen_running=ti.state == TaskInstanceState.RUNNING))
+        self._run(
+            self.tasks.adopt(
+                ti.key,
+                identity,
+                started_by(identity),
+                arn,
+                self.profile_config(identity.queue)[1].container_name,
+                now,
+                seen_running=ti.state == TaskInstanceState.RUNNING,
+            )
+        )
         self.running.add(ti.key)
 
     def _find_started_by(self, wanted: set[str]) -> dict[str, str]:
@@ -735,11 +812,16 @@ class EcsFargateExecutor(BaseExecutor):
         if self._ecs is None or self.ecs_config is None:
             return {}
         try:
-            return self._counted("ListTasks", ecs_api.live_tasks_started_by, self._ecs, self.ecs_config.cluster,
-                                 sorted(self._families) or [None], wanted)
+            return self._counted(
+                "ListTasks",
+                ecs_api.live_tasks_started_by,
+                self._ecs,
+                self.ecs_config.cluster,
+                sorted(self._families) or [None],
+                wanted,
+            )
         except Exception as error:  # noqa: BLE001 - then Airflow resets them, as without this search
-            self.log.warning("Could not look for unrecorded launches by startedBy: %s: %s",
-                             type(error).__name__, error)
+            self.log.warning("Could not look for unrecorded launches by startedBy: %s: %s", type(error).__name__, error)
             return {}
 
     def revoke_task(self, *, ti: TaskInstance) -> None:
@@ -783,8 +865,10 @@ class EcsFargateExecutor(BaseExecutor):
             time.sleep(0.5)
             self.sync()
         if len(self.tasks):
-            self.log.warning("end(): %d ECS tasks still running after end_timeout; a restarted scheduler "
-                             "adopts them", len(self.tasks))
+            self.log.warning(
+                "end(): %d ECS tasks still running after end_timeout; a restarted scheduler adopts them",
+                len(self.tasks),
+            )
         self._shutdown_threads()
 
     def _record_launches(self) -> None:
@@ -798,8 +882,12 @@ class EcsFargateExecutor(BaseExecutor):
 
             save_external_executor_ids(launched)
         except Exception as error:  # noqa: BLE001 - the next scheduler then finds them by startedBy
-            self.log.warning("end(): could not record %d launched ECS tasks (%s: %s); the next scheduler looks "
-                             "them up by startedBy", len(launched), type(error).__name__, error)
+            self.log.warning(
+                "end(): could not record %d launched ECS tasks (%s: %s); the next scheduler looks them up by startedBy",
+                len(launched),
+                type(error).__name__,
+                error,
+            )
 
     def terminate(self) -> None:
         """Stop every task this executor started, then the threads."""
@@ -815,8 +903,11 @@ class EcsFargateExecutor(BaseExecutor):
         futures = []
         if self._control is not None:
             for arn in self.tasks.arns():
-                futures.append(self._control.submit(ecs_api.stop_task, self._ecs, config.cluster, arn,
-                                                    "Airflow scheduler terminated"))
+                futures.append(
+                    self._control.submit(
+                        ecs_api.stop_task, self._ecs, config.cluster, arn, "Airflow scheduler terminated"
+                    )
+                )
         for future in futures:
             try:
                 future.result(timeout=30)

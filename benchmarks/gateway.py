@@ -31,8 +31,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from airflow_ecs.local.faults import FaultPlan, FaultProxy  # noqa: E402 - the one proxy in front of moto
-from airflow_ecs.local.runtime import event_detail  # noqa: E402 - the local ECS's event format, reused
+from airflow_ecs.local.faults import FaultPlan, FaultProxy
+from airflow_ecs.local.runtime import event_detail
 
 REGION = "us-east-1"
 # No fault: only the endpoint's own behaviour, with ECS's RunTask bucket (the settings change it per scenario).
@@ -70,9 +70,17 @@ class Control:
         for task in tasks:
             version = self.versions.get(task.task_arn, 0) + 1
             self.versions[task.task_arn] = version
-            event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "ECS Task State Change",
-                     "source": "aws.ecs", "account": DEFAULT_ACCOUNT_ID, "time": now, "region": REGION,
-                     "resources": [task.task_arn], "detail": event_detail(task, version)}
+            event = {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "ECS Task State Change",
+                "source": "aws.ecs",
+                "account": DEFAULT_ACCOUNT_ID,
+                "time": now,
+                "region": REGION,
+                "resources": [task.task_arn],
+                "detail": event_detail(task, version),
+            }
             sqs.send_message(name, json.dumps(event))
 
     def running(self, cluster: str, queue_url: str) -> dict[str, Any]:
@@ -113,9 +121,14 @@ class Control:
         if path == "/_bench/settings":
             # New settings start from a full bucket and zero counts: each measurement starts alike.
             throttle = bool(args.get("throttle", True))
-            self.proxy.configure(dataclasses.replace(
-                ENDPOINT, latency=float(args.get("latency_ms", 0)) / 1000,
-                run_task_rate=float(args.get("rate", 20)) if throttle else None, run_task_burst=int(args.get("burst", 100))))
+            self.proxy.configure(
+                dataclasses.replace(
+                    ENDPOINT,
+                    latency=float(args.get("latency_ms", 0)) / 1000,
+                    run_task_rate=float(args.get("rate", 20)) if throttle else None,
+                    run_task_burst=int(args.get("burst", 100)),
+                )
+            )
             return {"ok": True}
         if path == "/_bench/forget":
             self.versions.clear()
@@ -123,7 +136,9 @@ class Control:
         if path == "/_bench/running":
             return self.running(args["cluster"], args.get("queue_url", ""))
         if path == "/_bench/stop":
-            return self.stop(args["cluster"], args.get("queue_url", ""), int(args["count"]), int(args.get("exit_code", 0)))
+            return self.stop(
+                args["cluster"], args.get("queue_url", ""), int(args["count"]), int(args.get("exit_code", 0))
+            )
         return {"error": f"no control endpoint {path}"}
 
 
@@ -142,8 +157,9 @@ def main() -> int:
     admin = make_server(args.host, args.admin_port, moto, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=admin.serve_forever, daemon=True).start()
     control = Control()
-    control.proxy = FaultProxy(f"http://{args.host}:{args.admin_port}", ENDPOINT, port=args.port, control=control,
-                               control_prefix="/_bench/").start()
+    control.proxy = FaultProxy(
+        f"http://{args.host}:{args.admin_port}", ENDPOINT, port=args.port, control=control, control_prefix="/_bench/"
+    ).start()
     threading.Event().wait()
     return 0
 

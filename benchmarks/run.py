@@ -60,14 +60,21 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "memory": {"kind": "memory", "tasks": 2000},
     "burst2000": {"kind": "launch", "tasks": 2000, "latency_ms": 100, "timeout": 300},
     # Launched (not made RUNNING: moto's DescribeTasks at 10,000 tasks would be what is measured) and tracked.
-    "tracked10k": {"kind": "loaded", "tracked": 10000, "tasks": 2000, "latency_ms": 100, "timeout": 300,
-                   "executors": ("ours",)},  # ours_gcfreeze was measured once (docs/benchmarks.md): --executor
+    "tracked10k": {
+        "kind": "loaded",
+        "tracked": 10000,
+        "tasks": 2000,
+        "latency_ms": 100,
+        "timeout": 300,
+        "executors": ("ours",),
+    },  # ours_gcfreeze was measured once (docs/benchmarks.md): --executor
     # Driven by shared_limit.py: several of these at once, each told when to queue.
     "shared": {"kind": "shared", "tasks": 500, "latency_ms": 100, "timeout": 600, "hidden": True},
 }
 
 
 # --- talking to the gateway ---
+
 
 def call(url: str, body: dict[str, Any] | None = None) -> Any:
     with urllib.request.urlopen(url, data=json.dumps(body or {}).encode(), timeout=120) as response:
@@ -78,8 +85,11 @@ def call(url: str, body: dict[str, Any] | None = None) -> Any:
 def start_gateway() -> tuple[subprocess.Popen, str, str]:
     """moto plus the gateway in their own process: in this one they would compete for the measured GIL."""
     port, admin_port = free_port(), free_port()
-    process = subprocess.Popen([sys.executable, str(REPO / "benchmarks" / "gateway.py"), "--port", str(port),
-                                "--admin-port", str(admin_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "benchmarks" / "gateway.py"), "--port", str(port), "--admin-port", str(admin_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     gateway, admin = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{admin_port}"
     deadline = time.monotonic() + 60
     while True:
@@ -100,8 +110,10 @@ def fresh_world(gateway: str, admin: str) -> dict[str, Any]:
     call(f"{admin}/moto-api/reset")
     call(f"{gateway}/_bench/forget")
     # Tasks change state only when the harness says so, never at a DescribeTasks.
-    call(f"{admin}/moto-api/state-manager/set-transition",
-         {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 10**12}})
+    call(
+        f"{admin}/moto-api/state-manager/set-transition",
+        {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 10**12}},
+    )
     world = aws.provision(admin)
     world["admin"] = admin
     world["queue_url"] = aws.client(admin, "sqs").create_queue(QueueName="bench-task-events")["QueueUrl"]
@@ -110,12 +122,20 @@ def fresh_world(gateway: str, admin: str) -> dict[str, Any]:
 
 # --- the executors, configured from the environment as a scheduler's would be ---
 
+
 def worker_env(executor: str, gateway: str, world: dict[str, Any], spec: dict[str, Any], home: str) -> dict[str, str]:
     from devtools import aws_fixtures as aws
 
-    env = {**os.environ, "AIRFLOW_HOME": home, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-           "AWS_DEFAULT_REGION": aws.REGION, "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING", "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": home,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": aws.REGION,
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "PYTHONPATH": str(REPO),
+    }
     if executor.startswith("ours"):
         # As `airflow-ecs render` configures it: with the events queue Terraform creates.
         extra = {"events_queue_url": world["queue_url"]}
@@ -124,13 +144,21 @@ def worker_env(executor: str, gateway: str, world: dict[str, Any], spec: dict[st
             extra.update(launch_rate="1000", launch_burst="5000")
         env.update(aws.env_for(gateway, world, **extra))
     else:
-        keys = {"region_name": aws.REGION, "cluster": aws.CLUSTER, "container_name": aws.CONTAINER,
-                "task_definition": aws.FAMILY, "launch_type": "FARGATE", "subnets": ",".join(world["subnets"]),
-                "security_groups": world["security_group"], "conn_id": THEIR_CONN_ID,
-                "check_health_on_startup": "True"}
+        keys = {
+            "region_name": aws.REGION,
+            "cluster": aws.CLUSTER,
+            "container_name": aws.CONTAINER,
+            "task_definition": aws.FAMILY,
+            "launch_type": "FARGATE",
+            "subnets": ",".join(world["subnets"]),
+            "security_groups": world["security_group"],
+            "conn_id": THEIR_CONN_ID,
+            "check_health_on_startup": "True",
+        }
         env.update({f"AIRFLOW__AWS_ECS_EXECUTOR__{k.upper()}": v for k, v in keys.items()})
         env[f"AIRFLOW_CONN_{THEIR_CONN_ID.upper()}"] = json.dumps(
-            {"conn_type": "aws", "extra": {"endpoint_url": gateway, "region_name": aws.REGION}})
+            {"conn_type": "aws", "extra": {"endpoint_url": gateway, "region_name": aws.REGION}}
+        )
     return env
 
 
@@ -146,10 +174,19 @@ def make_executor(executor: str, parallelism: int) -> Any:
 
 # Where heartbeat() spends its time, per executor: the methods its sync() is made of.
 PHASES = {
-    "ours": ("_emit_metrics", "trigger_tasks", "_process_workloads", "sync", "_drain_results", "_build_pending",
-             "_build_and_submit",
-             "_apply_result", "_run", "_flush_event_deletes",
-             "_save_task_event_logs"),
+    "ours": (
+        "_emit_metrics",
+        "trigger_tasks",
+        "_process_workloads",
+        "sync",
+        "_drain_results",
+        "_build_pending",
+        "_build_and_submit",
+        "_apply_result",
+        "_run",
+        "_flush_event_deletes",
+        "_save_task_event_logs",
+    ),
     "ours_gcfreeze": (),  # filled in below: the same as ours
     "theirs": ("_emit_metrics", "trigger_tasks", "sync", "sync_running_workloads", "attempt_workload_runs"),
 }
@@ -159,6 +196,7 @@ PHASES["ours_gcfreeze"] = PHASES["ours"]
 
 
 # --- the driver: what a scheduler does, with a stopwatch ---
+
 
 class Driver:
     def __init__(self, name: str, executor: Any, gateway: str):
@@ -227,11 +265,25 @@ class Driver:
 
         run = uuid.uuid4().hex[:8]
         for i in range(count):
-            ti = TaskInstanceDTO(id=uuid.uuid4(), dag_id="bench", task_id=f"t{i}", run_id=run, try_number=1,
-                                 map_index=-1, pool_slots=1, queue="default", priority_weight=1,
-                                 dag_version_id=uuid.uuid4())
-            workload = ExecuteTask(ti=ti, dag_rel_path="bench.py", token="t", log_path="l",
-                                   bundle_info=BundleInfo(name="dags-folder", version=None))
+            ti = TaskInstanceDTO(
+                id=uuid.uuid4(),
+                dag_id="bench",
+                task_id=f"t{i}",
+                run_id=run,
+                try_number=1,
+                map_index=-1,
+                pool_slots=1,
+                queue="default",
+                priority_weight=1,
+                dag_version_id=uuid.uuid4(),
+            )
+            workload = ExecuteTask(
+                ti=ti,
+                dag_rel_path="bench.py",
+                token="t",
+                log_path="l",
+                bundle_info=BundleInfo(name="dags-folder", version=None),
+            )
             self.queued_at[workload.ti.key] = time.perf_counter()
             self.executor.queue_workload(workload, session=None)
 
@@ -277,16 +329,24 @@ class Driver:
         beats = sorted(self.beats[since:])
         gen2 = [p.get("gc_gen2", 0.0) for p in self.beat_phases[since:]]
         top = sorted(range(since, len(self.beats)), key=self.beats.__getitem__)[-5:][::-1]
-        return {"max_heartbeat_ms": ms(self.beats[index]), "slowest_heartbeat_index": index,
-                "slowest_5_heartbeats": [{"index": i, "ms": ms(self.beats[i]),
-                                          "phases_ms": {k: ms(v) for k, v in self.beat_phases[i].items()
-                                                        if v >= 0.0005}} for i in top],
-                "p99_heartbeat_ms": ms(percentile(beats, 99)), "p50_heartbeat_ms": ms(percentile(beats, 50)),
-                "heartbeats_with_gen2_gc": sum(1 for g in gen2 if g), "longest_gen2_gc_in_heartbeat_ms": ms(max(gen2,
-                                                                                                            default=0)),
-                "slowest_heartbeat_phases_ms": {k: ms(v) for k, v in self.beat_phases[index].items() if v >= 0.0005},
-                "slowest_heartbeat_longest_call_ms": {k: ms(v) for k, v in self.beat_longest[index].items()
-                                                      if v >= 0.0005}}
+        return {
+            "max_heartbeat_ms": ms(self.beats[index]),
+            "slowest_heartbeat_index": index,
+            "slowest_5_heartbeats": [
+                {
+                    "index": i,
+                    "ms": ms(self.beats[i]),
+                    "phases_ms": {k: ms(v) for k, v in self.beat_phases[i].items() if v >= 0.0005},
+                }
+                for i in top
+            ],
+            "p99_heartbeat_ms": ms(percentile(beats, 99)),
+            "p50_heartbeat_ms": ms(percentile(beats, 50)),
+            "heartbeats_with_gen2_gc": sum(1 for g in gen2 if g),
+            "longest_gen2_gc_in_heartbeat_ms": ms(max(gen2, default=0)),
+            "slowest_heartbeat_phases_ms": {k: ms(v) for k, v in self.beat_phases[index].items() if v >= 0.0005},
+            "slowest_heartbeat_longest_call_ms": {k: ms(v) for k, v in self.beat_longest[index].items() if v >= 0.0005},
+        }
 
 
 def percentile(ordered: list[float], p: float) -> float:
@@ -323,6 +383,7 @@ def rss_mib() -> float:
 
 # --- scenarios, run inside a worker process ---
 
+
 def launch(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[str, Any]:
     tasks = spec["tasks"]
     driver.settings(latency_ms=spec["latency_ms"], throttle=True, rate=RATE, burst=BURST)
@@ -336,14 +397,21 @@ def launch(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[
     run_task = counts.get("ecs.RunTask", 0)
     throttled = counts.get("ecs.RunTask.throttled", 0)
     return {
-        "tasks": tasks, "latency_ms": spec["latency_ms"], "launched": len(driver.launched),
+        "tasks": tasks,
+        "latency_ms": spec["latency_ms"],
+        "launched": len(driver.launched),
         "failed": sum(1 for state, _ in driver.done.values() if state == "failed"),
-        "finished_within_timeout": finished, "timeout_s": spec["timeout"],
-        "seconds_to_launch_all": round(seconds, 2), "rate_limit_allows_seconds": round(allowed, 2),
+        "finished_within_timeout": finished,
+        "timeout_s": spec["timeout"],
+        "seconds_to_launch_all": round(seconds, 2),
+        "rate_limit_allows_seconds": round(allowed, 2),
         "throughput_vs_limit": round(allowed / seconds, 3) if seconds and len(driver.launched) == tasks else None,
-        "run_task_calls": run_task, "run_task_throttled": throttled,
+        "run_task_calls": run_task,
+        "run_task_throttled": throttled,
         "throttled_fraction": round(throttled / run_task, 4) if run_task else 0.0,
-        "heartbeats": len(driver.beats), **driver.slowest(), **latencies(driver),
+        "heartbeats": len(driver.beats),
+        **driver.slowest(),
+        **latencies(driver),
         "aws_calls": counts,
     }
 
@@ -389,8 +457,9 @@ def queued_events(world: dict[str, Any]) -> int:
     from devtools import aws_fixtures as aws
 
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    attributes = aws.client(world["admin"], "sqs").get_queue_attributes(QueueUrl=world["queue_url"],
-                                                                       AttributeNames=names)["Attributes"]
+    attributes = aws.client(world["admin"], "sqs").get_queue_attributes(
+        QueueUrl=world["queue_url"], AttributeNames=names
+    )["Attributes"]
     return sum(int(attributes.get(name, 0)) for name in names)
 
 
@@ -408,11 +477,17 @@ def steady(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[
     total = sum(v for k, v in counts.items() if not k.endswith(".throttled"))
     beats = driver.beats[first:]
     return {
-        "tasks": spec["tasks"], "latency_ms": spec["latency_ms"], "heartbeat_interval_s": spec["interval"],
-        "heartbeats": len(beats), "window_seconds": round(window, 1),
-        "aws_calls_per_heartbeat": round(total / len(beats), 2), "aws_calls": counts,
+        "tasks": spec["tasks"],
+        "latency_ms": spec["latency_ms"],
+        "heartbeat_interval_s": spec["interval"],
+        "heartbeats": len(beats),
+        "window_seconds": round(window, 1),
+        "aws_calls_per_heartbeat": round(total / len(beats), 2),
+        "aws_calls": counts,
         "describe_tasks_per_heartbeat": round(counts.get("ecs.DescribeTasks", 0) / len(beats), 2),
-        "mean_heartbeat_ms": ms(sum(beats) / len(beats)), **driver.slowest(first), **setup,
+        "mean_heartbeat_ms": ms(sum(beats) / len(beats)),
+        **driver.slowest(first),
+        **setup,
     }
 
 
@@ -422,8 +497,10 @@ def completion(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> d
     driver.beat()
     first = len(driver.beats)
     # Right after a heartbeat: the worst moment, a whole interval before the next one.
-    stopped = call(f"{driver.gateway}/_bench/stop", {"cluster": world["cluster"], "queue_url": world["queue_url"],
-                                                      "count": spec["stop"]})
+    stopped = call(
+        f"{driver.gateway}/_bench/stop",
+        {"cluster": world["cluster"], "queue_url": world["queue_url"], "count": spec["stop"]},
+    )
     keys = [driver.arn_to_key[arn] for arn in stopped["arns"]]
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not all(k in driver.done for k in keys):
@@ -433,12 +510,17 @@ def completion(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> d
     counts = driver.counts()
     beats = driver.beats[first:]
     return {
-        "tasks": spec["tasks"], "stopped": len(keys), "seen_final": len(seen),
+        "tasks": spec["tasks"],
+        "stopped": len(keys),
+        "seen_final": len(seen),
         "states": sorted({driver.done[k][0] for k in keys if k in driver.done}),
-        "latency_ms": spec["latency_ms"], "heartbeat_interval_s": spec["interval"],
+        "latency_ms": spec["latency_ms"],
+        "heartbeat_interval_s": spec["interval"],
         "seconds_event_to_all_seen": round(max(seen) - stopped["published_at"], 2) if seen else None,
-        "heartbeats_after_event": len(beats), "aws_calls_meanwhile": counts,
-        "mean_heartbeat_ms": ms(sum(beats) / len(beats)) if beats else None, **setup,
+        "heartbeats_after_event": len(beats),
+        "aws_calls_meanwhile": counts,
+        "mean_heartbeat_ms": ms(sum(beats) / len(beats)) if beats else None,
+        **setup,
     }
 
 
@@ -448,8 +530,13 @@ def memory(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[
     setup = track(driver, spec, world, running=False)
     gc.collect()
     after = rss_mib()
-    return {"tasks": spec["tasks"], "rss_before_mib": round(before, 1), "rss_after_mib": round(after, 1),
-            "rss_growth_mib": round(after - before, 1), **setup}
+    return {
+        "tasks": spec["tasks"],
+        "rss_before_mib": round(before, 1),
+        "rss_after_mib": round(after, 1),
+        "rss_growth_mib": round(after - before, 1),
+        **setup,
+    }
 
 
 def loaded(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[str, Any]:
@@ -487,19 +574,24 @@ def loaded(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[
     driver.beat_phases.clear()
     driver.beat_longest.clear()
     # The set-up launched at 1,000/s; the burst is measured with the defaults, as configured in production.
-    from airflow_ecs.core.config import FARGATE_LAUNCH_BURST, FARGATE_LAUNCH_RATE
     from airflow_ecs.aws.rate_limit import TokenBucket
+    from airflow_ecs.core.config import FARGATE_LAUNCH_BURST, FARGATE_LAUNCH_RATE
 
     driver.executor._launcher._bucket = TokenBucket(FARGATE_LAUNCH_RATE, FARGATE_LAUNCH_BURST)
     result = launch(driver, spec, world)
     growth = (after - before) * 2**20 - bookkeeping
     scheduler_bytes = sum(v for k, v in traced.items() if k != "benchmark driver")
-    return {**result, "tracked": spec["tracked"], "rss_growth_tracked_mib": round(after - before, 1),
-            "driver_bookkeeping_mib": round(bookkeeping / 2**20, 1),
-            "rss_bytes_per_tracked_task": round(growth / spec["tracked"]),
-            "bytes_per_tracked_task": round(scheduler_bytes / spec["tracked"]),
-            "traced_bytes_per_tracked_task_by_package": {k: round(v / spec["tracked"]) for k, v in traced.items()},
-            **quiet, **setup}
+    return {
+        **result,
+        "tracked": spec["tracked"],
+        "rss_growth_tracked_mib": round(after - before, 1),
+        "driver_bookkeeping_mib": round(bookkeeping / 2**20, 1),
+        "rss_bytes_per_tracked_task": round(growth / spec["tracked"]),
+        "bytes_per_tracked_task": round(scheduler_bytes / spec["tracked"]),
+        "traced_bytes_per_tracked_task_by_package": {k: round(v / spec["tracked"]) for k, v in traced.items()},
+        **quiet,
+        **setup,
+    }
 
 
 def traced_by_package(stats: list[Any]) -> dict[str, int]:
@@ -534,10 +626,15 @@ def quiet_heartbeats(driver: Driver, spec: dict[str, Any]) -> dict[str, Any]:
         time.sleep(max(0.0, 5.0 - (time.perf_counter() - t0)))
     calls = {k: v - counted.get(k, 0) for k, v in driver.counts().items() if v != counted.get(k, 0)}
     beats = sorted(driver.beats[first:])
-    return {"quiet_heartbeats": len(beats), "quiet_aws_calls": calls,
-            "quiet_aws_calls_per_heartbeat": round(sum(v for k, v in calls.items() if not k.endswith(".throttled"))
-                                                   / len(beats), 2),
-            "quiet_max_heartbeat_ms": ms(beats[-1]), "quiet_p50_heartbeat_ms": ms(percentile(beats, 50))}
+    return {
+        "quiet_heartbeats": len(beats),
+        "quiet_aws_calls": calls,
+        "quiet_aws_calls_per_heartbeat": round(
+            sum(v for k, v in calls.items() if not k.endswith(".throttled")) / len(beats), 2
+        ),
+        "quiet_max_heartbeat_ms": ms(beats[-1]),
+        "quiet_p50_heartbeat_ms": ms(percentile(beats, 50)),
+    }
 
 
 def deep_size(root: Any) -> int:
@@ -569,13 +666,19 @@ def shared(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[
     driver.queue(tasks)
     finished = driver.loop_until(lambda: len(driver.launched) + len(driver.done) >= tasks, spec["timeout"])
     bucket = getattr(getattr(driver.executor, "_launcher", None), "_bucket", None)
-    return {"tasks": tasks, "launched": len(driver.launched), "started_at": start,
-            "last_launched_at": max(driver.launched.values(), default=start),
-            "failed": sum(1 for state, _ in driver.done.values() if state == "failed"),
-            "finished_within_timeout": finished, "heartbeats": len(driver.beats),
-            "final_rate": round(bucket.rate, 2) if bucket is not None else None,
-            "launched_per_second": per_second([t - start for t in driver.launched.values()]),
-            **driver.slowest(), **latencies(driver)}
+    return {
+        "tasks": tasks,
+        "launched": len(driver.launched),
+        "started_at": start,
+        "last_launched_at": max(driver.launched.values(), default=start),
+        "failed": sum(1 for state, _ in driver.done.values() if state == "failed"),
+        "finished_within_timeout": finished,
+        "heartbeats": len(driver.beats),
+        "final_rate": round(bucket.rate, 2) if bucket is not None else None,
+        "launched_per_second": per_second([t - start for t in driver.launched.values()]),
+        **driver.slowest(),
+        **latencies(driver),
+    }
 
 
 def per_second(offsets: list[float]) -> list[int]:
@@ -586,8 +689,14 @@ def per_second(offsets: list[float]) -> list[int]:
     return counts
 
 
-KINDS = {"launch": launch, "steady": steady, "completion": completion, "memory": memory, "loaded": loaded,
-         "shared": shared}
+KINDS = {
+    "launch": launch,
+    "steady": steady,
+    "completion": completion,
+    "memory": memory,
+    "loaded": loaded,
+    "shared": shared,
+}
 
 
 def worker(scenario: str, executor_name: str, gateway: str, world: dict[str, Any]) -> dict[str, Any]:
@@ -627,6 +736,7 @@ def worker(scenario: str, executor_name: str, gateway: str, world: dict[str, Any
 
 # --- the orchestrator ---
 
+
 def run_worker(scenario: str, executor: str, gateway: str, admin: str, sizes: list[str]) -> dict[str, Any]:
     world = fresh_world(gateway, admin)
     home = tempfile.mkdtemp(prefix="airflow-bench-")
@@ -636,10 +746,25 @@ def run_worker(scenario: str, executor: str, gateway: str, admin: str, sizes: li
     try:
         with open(log_path, "w") as log:
             done = subprocess.run(
-                [sys.executable, __file__, "--worker", scenario, "--executor", executor, "--gateway", gateway,
-                 "--world", json.dumps(world), *sizes],
-                env=worker_env(executor, gateway, world, SCENARIOS[scenario], home), stdout=subprocess.PIPE,
-                stderr=log, text=True, timeout=900)
+                [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    scenario,
+                    "--executor",
+                    executor,
+                    "--gateway",
+                    gateway,
+                    "--world",
+                    json.dumps(world),
+                    *sizes,
+                ],
+                env=worker_env(executor, gateway, world, SCENARIOS[scenario], home),
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                timeout=900,
+            )
     finally:
         shutil.rmtree(home, ignore_errors=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -652,46 +777,73 @@ def run_worker(scenario: str, executor: str, gateway: str, admin: str, sizes: li
 def machine() -> dict[str, Any]:
     from importlib.metadata import version
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else ""
+    )
     packages = {}
     for name in ("apache-airflow", "apache-airflow-providers-amazon", "airflow-ecs", "moto", "boto3"):
         try:
             packages[name] = version(name)
         except Exception:  # noqa: BLE001
             packages[name] = "not installed"
-    return {"date": time.strftime("%Y-%m-%d"), "nproc": os.cpu_count(), "cpu": cpu,
-            "python": platform.python_version(), "packages": packages}
+    return {
+        "date": time.strftime("%Y-%m-%d"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "packages": packages,
+    }
 
 
 # Per scenario: (figure, its key in the result, lower is better?, our target as text)
 FIGURES = {
-    "burst": [("longest heartbeat (ms)", "max_heartbeat_ms", True, "< 50 ms"),
-              ("seconds to launch all 500", "seconds_to_launch_all", True, "<= 22 s (limit allows 20 s)")],
-    "throttled": [("tasks failed", "failed", True, "0"),
-                  ("RunTask calls throttled", "throttled_fraction", True, "< 5%"),
-                  ("throughput / limit", "throughput_vs_limit", False, ">= 0.95"),
-                  ("seconds to launch all 1,000", "seconds_to_launch_all", True, "limit allows 45 s")],
-    "steady": [("AWS calls per heartbeat", "aws_calls_per_heartbeat", True, "<= 1"),
-               ("mean heartbeat (ms)", "mean_heartbeat_ms", True, "")],
-    "completion": [("seconds from event to all 10 seen", "seconds_event_to_all_seen", True, "within 1 heartbeat (5 s)"),
-                   ("heartbeats after the event", "heartbeats_after_event", True, "1")],
+    "burst": [
+        ("longest heartbeat (ms)", "max_heartbeat_ms", True, "< 50 ms"),
+        ("seconds to launch all 500", "seconds_to_launch_all", True, "<= 22 s (limit allows 20 s)"),
+    ],
+    "throttled": [
+        ("tasks failed", "failed", True, "0"),
+        ("RunTask calls throttled", "throttled_fraction", True, "< 5%"),
+        ("throughput / limit", "throughput_vs_limit", False, ">= 0.95"),
+        ("seconds to launch all 1,000", "seconds_to_launch_all", True, "limit allows 45 s"),
+    ],
+    "steady": [
+        ("AWS calls per heartbeat", "aws_calls_per_heartbeat", True, "<= 1"),
+        ("mean heartbeat (ms)", "mean_heartbeat_ms", True, ""),
+    ],
+    "completion": [
+        ("seconds from event to all 10 seen", "seconds_event_to_all_seen", True, "within 1 heartbeat (5 s)"),
+        ("heartbeats after the event", "heartbeats_after_event", True, "1"),
+    ],
     "memory": [("RSS growth, 2,000 tasks (MiB)", "rss_growth_mib", True, "< 20 MB")],
-    "burst2000": [("longest heartbeat (ms)", "max_heartbeat_ms", True, "< 50 ms"),
-                  ("p99 heartbeat (ms)", "p99_heartbeat_ms", True, "< 20 ms"),
-                  ("queue_workload -> RunTask sent p50 (s)", "launch_latency_sent_p50_s", True, "reported"),
-                  ("queue_workload -> RunTask sent p99 (s)", "launch_latency_sent_p99_s", True, "reported"),
-                  ("queue_workload -> ARN reported p50 (s)", "launch_latency_arn_reported_p50_s", True, "reported"),
-                  ("queue_workload -> ARN reported p99 (s)", "launch_latency_arn_reported_p99_s", True, "reported"),
-                  ("seconds to launch all 2,000", "seconds_to_launch_all", True, "limit allows 95 s")],
-    "tracked10k": [("longest heartbeat (ms)", "max_heartbeat_ms", True, "< 50 ms"),
-                   ("p99 heartbeat (ms)", "p99_heartbeat_ms", True, "< 20 ms"),
-                   ("queue_workload -> RunTask sent p50 (s)", "launch_latency_sent_p50_s", True, "reported"),
-                   ("queue_workload -> RunTask sent p99 (s)", "launch_latency_sent_p99_s", True, "reported"),
-                   ("memory per tracked task, tracemalloc (bytes)", "bytes_per_tracked_task", True, "< 2 KB"),
-                   ("memory per tracked task, RSS (bytes)", "rss_bytes_per_tracked_task", True, "-"),
-                   ("AWS calls per quiet heartbeat", "quiet_aws_calls_per_heartbeat", True, "<= 1"),
-                   ("longest quiet heartbeat (ms)", "quiet_max_heartbeat_ms", True, "-")],
+    "burst2000": [
+        ("longest heartbeat (ms)", "max_heartbeat_ms", True, "< 50 ms"),
+        ("p99 heartbeat (ms)", "p99_heartbeat_ms", True, "< 20 ms"),
+        ("queue_workload -> RunTask sent p50 (s)", "launch_latency_sent_p50_s", True, "reported"),
+        ("queue_workload -> RunTask sent p99 (s)", "launch_latency_sent_p99_s", True, "reported"),
+        ("queue_workload -> ARN reported p50 (s)", "launch_latency_arn_reported_p50_s", True, "reported"),
+        ("queue_workload -> ARN reported p99 (s)", "launch_latency_arn_reported_p99_s", True, "reported"),
+        ("seconds to launch all 2,000", "seconds_to_launch_all", True, "limit allows 95 s"),
+    ],
+    "tracked10k": [
+        ("longest heartbeat (ms)", "max_heartbeat_ms", True, "< 50 ms"),
+        ("p99 heartbeat (ms)", "p99_heartbeat_ms", True, "< 20 ms"),
+        ("queue_workload -> RunTask sent p50 (s)", "launch_latency_sent_p50_s", True, "reported"),
+        ("queue_workload -> RunTask sent p99 (s)", "launch_latency_sent_p99_s", True, "reported"),
+        ("memory per tracked task, tracemalloc (bytes)", "bytes_per_tracked_task", True, "< 2 KB"),
+        ("memory per tracked task, RSS (bytes)", "rss_bytes_per_tracked_task", True, "-"),
+        ("AWS calls per quiet heartbeat", "quiet_aws_calls_per_heartbeat", True, "<= 1"),
+        ("longest quiet heartbeat (ms)", "quiet_max_heartbeat_ms", True, "-"),
+    ],
 }
 
 
@@ -701,10 +853,22 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     for scenario, result in results.items():
         for label, key, _, target in FIGURES[scenario]:
             ours, theirs = (result.get(e, {}).get(key) for e in EXECUTORS)
-            ratio = f"{ours / theirs:.3g}" if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)) \
-                and theirs else "-"
-            rows.append((scenario, label, fmt(ours), fmt(theirs), ratio, target,
-                         *(fmt(result.get(v, {}).get(key)) for v in variants)))
+            ratio = (
+                f"{ours / theirs:.3g}"
+                if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)) and theirs
+                else "-"
+            )
+            rows.append(
+                (
+                    scenario,
+                    label,
+                    fmt(ours),
+                    fmt(theirs),
+                    ratio,
+                    target,
+                    *(fmt(result.get(v, {}).get(key)) for v in variants),
+                )
+            )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
@@ -719,10 +883,18 @@ def fmt(value: Any) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenario", action="append", choices=[k for k, v in SCENARIOS.items() if not v.get("hidden")],
-                        help="default: all of them")
-    parser.add_argument("--executor", choices=EXECUTORS + VARIANTS, action="append",
-                        help="run only this executor (repeatable; default: ours and theirs)")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=[k for k, v in SCENARIOS.items() if not v.get("hidden")],
+        help="default: all of them",
+    )
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTORS + VARIANTS,
+        action="append",
+        help="run only this executor (repeatable; default: ours and theirs)",
+    )
     parser.add_argument("--tasks", type=int, help="override the scenario's task count (to try the harness out)")
     parser.add_argument("--tracked", type=int, help="override tracked10k's tracked count (likewise)")
     parser.add_argument("--worker", choices=list(SCENARIOS), help=argparse.SUPPRESS)
@@ -733,8 +905,10 @@ def main() -> int:
         result = worker(args.worker, args.executor[0], args.gateway, json.loads(args.world))
         print(json.dumps(result), flush=True)
         return 0
-    sizes = [*(["--tasks", str(args.tasks)] if args.tasks else []),
-             *(["--tracked", str(args.tracked)] if args.tracked else [])]
+    sizes = [
+        *(["--tasks", str(args.tasks)] if args.tasks else []),
+        *(["--tracked", str(args.tracked)] if args.tracked else []),
+    ]
     scenarios = args.scenario or [k for k, v in SCENARIOS.items() if not v.get("hidden")]
     executors = args.executor or list(EXECUTORS)
     about = machine()
@@ -750,15 +924,20 @@ def main() -> int:
                     continue
                 t0 = time.perf_counter()
                 results[scenario][executor] = run_worker(scenario, executor, gateway, admin, sizes)
-                print(f"{scenario:<11} {executor:<6} {time.perf_counter() - t0:6.1f}s  "
-                      f"{json.dumps(results[scenario][executor])[:300]}", flush=True)
+                print(
+                    f"{scenario:<11} {executor:<6} {time.perf_counter() - t0:6.1f}s  "
+                    f"{json.dumps(results[scenario][executor])[:300]}",
+                    flush=True,
+                )
             (RESULTS / f"{scenario}.json").write_text(json.dumps(results[scenario], indent=2) + "\n")
     finally:
         process.terminate()
         process.wait(timeout=30)
     print()
-    print(f"{about['date']}, {about['nproc']} x {about['cpu']}, Python {about['python']}, "
-          + ", ".join(f"{k} {v}" for k, v in about["packages"].items()))
+    print(
+        f"{about['date']}, {about['nproc']} x {about['cpu']}, Python {about['python']}, "
+        + ", ".join(f"{k} {v}" for k, v in about["packages"].items())
+    )
     print(table(results))
     return 0
 

@@ -44,11 +44,29 @@ def measure(n: int, executor: str, gateway: str, admin: str, total: int = TOTAL_
         homes.append(home)
         log = open(logs / f"shared_limit-{executor}-{n}-{i}.log", "w")  # noqa: SIM115 - closed below
         log_files.append(log)
-        workers.append(subprocess.Popen(
-            [sys.executable, str(REPO / "benchmarks" / "run.py"), "--worker", "shared", "--executor", executor,
-             "--gateway", gateway, "--world", json.dumps(world), "--tasks", str(total // n)],
-            env=worker_env(executor, gateway, world, spec, home), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=log, text=True))
+        workers.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    str(REPO / "benchmarks" / "run.py"),
+                    "--worker",
+                    "shared",
+                    "--executor",
+                    executor,
+                    "--gateway",
+                    gateway,
+                    "--world",
+                    json.dumps(world),
+                    "--tasks",
+                    str(total // n),
+                ],
+                env=worker_env(executor, gateway, world, spec, home),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+        )
     try:
         for worker in workers:  # every scheduler started and idle before any queues (Airflow logs to stdout too)
             line = "?"
@@ -78,14 +96,20 @@ def measure(n: int, executor: str, gateway: str, admin: str, total: int = TOTAL_
     run_task, throttled = counts.get("ecs.RunTask", 0), counts.get("ecs.RunTask.throttled", 0)
     ok = [r for r in results if "error" not in r]
     launched = sum(r["launched"] for r in ok)
-    seconds = (max((r["last_launched_at"] for r in ok), default=0) - min((r["started_at"] for r in ok), default=0))
+    seconds = max((r["last_launched_at"] for r in ok), default=0) - min((r["started_at"] for r in ok), default=0)
     allowed = (total - BURST) / RATE
     return {
-        "schedulers": n, "tasks": total, "latency_ms": LATENCY_MS, "launched": launched,
-        "failed": sum(r["failed"] for r in ok), "errors": len(results) - len(ok),
-        "seconds_to_launch_all": round(seconds, 1), "rate_limit_allows_seconds": allowed,
+        "schedulers": n,
+        "tasks": total,
+        "latency_ms": LATENCY_MS,
+        "launched": launched,
+        "failed": sum(r["failed"] for r in ok),
+        "errors": len(results) - len(ok),
+        "seconds_to_launch_all": round(seconds, 1),
+        "rate_limit_allows_seconds": allowed,
         "throughput_vs_limit": round(allowed / seconds, 3) if seconds and launched == total else None,
-        "run_task_calls": run_task, "run_task_throttled": throttled,
+        "run_task_calls": run_task,
+        "run_task_throttled": throttled,
         "throttled_fraction": round(throttled / run_task, 4) if run_task else 0.0,
         "max_heartbeat_ms": max((r["max_heartbeat_ms"] for r in ok), default=None),
         "per_scheduler": results,
@@ -108,21 +132,33 @@ def main() -> int:
             for executor in executors:
                 t0 = time.perf_counter()
                 results[f"{executor}_{n}"] = result = measure(n, executor, gateway, admin, args.tasks)
-                print(f"shared_limit {n} x {executor:<6} {time.perf_counter() - t0:6.1f}s  "
-                      f"{json.dumps({k: v for k, v in result.items() if k != 'per_scheduler'})}", flush=True)
+                print(
+                    f"shared_limit {n} x {executor:<6} {time.perf_counter() - t0:6.1f}s  "
+                    f"{json.dumps({k: v for k, v in result.items() if k != 'per_scheduler'})}",
+                    flush=True,
+                )
     finally:
         process.terminate()
         process.wait(timeout=30)
     (RESULTS / "shared_limit.json").write_text(json.dumps(results, indent=2) + "\n")
     print()
-    print(f"Several schedulers, one RunTask limit ({RATE:g}/s, burst {BURST}), {args.tasks:,} tasks in all, "
-          f"{LATENCY_MS} ms per call; target (ours): >= 0.9 of the limit, < 5% throttled, none failed")
+    print(
+        f"Several schedulers, one RunTask limit ({RATE:g}/s, burst {BURST}), {args.tasks:,} tasks in all, "
+        f"{LATENCY_MS} ms per call; target (ours): >= 0.9 of the limit, < 5% throttled, none failed"
+    )
     rows = [("schedulers", "executor", "throughput / limit", "RunTask throttled", "failed", "seconds")]
     for key, r in results.items():
         if isinstance(r, dict) and "schedulers" in r:
-            rows.append((str(r["schedulers"]), key.split("_")[0], fmt(r["throughput_vs_limit"]),
-                         f"{r['throttled_fraction']:.1%} ({r['run_task_throttled']:,} of {r['run_task_calls']:,})",
-                         fmt(r["failed"]), fmt(r["seconds_to_launch_all"])))
+            rows.append(
+                (
+                    str(r["schedulers"]),
+                    key.split("_")[0],
+                    fmt(r["throughput_vs_limit"]),
+                    f"{r['throttled_fraction']:.1%} ({r['run_task_throttled']:,} of {r['run_task_calls']:,})",
+                    fmt(r["failed"]),
+                    fmt(r["seconds_to_launch_all"]),
+                )
+            )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     print("\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows))
     return 0

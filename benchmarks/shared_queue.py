@@ -57,8 +57,10 @@ def measure(n: int, gateway: str, admin: str) -> dict[str, Any]:
     for executor in executors:
         executor.event_buffer.clear()
     before = call(f"{gateway}/_bench/counts")
-    stopped = call(f"{gateway}/_bench/stop", {"cluster": aws.CLUSTER, "queue_url": world["queue_url"],
-                                               "count": n * TASKS_EACH, "exit_code": 0})
+    stopped = call(
+        f"{gateway}/_bench/stop",
+        {"cluster": aws.CLUSTER, "queue_url": world["queue_url"], "count": n * TASKS_EACH, "exit_code": 0},
+    )
     published = stopped["published_at"]
     seen_at: dict[int, float] = {}
     deadline = time.monotonic() + 180
@@ -80,7 +82,9 @@ def measure(n: int, gateway: str, admin: str) -> dict[str, Any]:
     for executor in executors:
         executor.terminate()
     return {
-        "schedulers": n, "events": events, "all_seen": len(seen_at) == n,
+        "schedulers": n,
+        "events": events,
+        "all_seen": len(seen_at) == n,
         "receives_per_event": round(sum(received) / events, 2),
         "seconds_until_all_seen": round(max(seen_at.values()) - published, 2) if seen_at else None,
         "seconds_until_first_scheduler_saw_all": round(min(seen_at.values()) - published, 2) if seen_at else None,
@@ -99,8 +103,10 @@ def main() -> int:
     (RESULTS / "shared_queue.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2) + "\n")
     print("schedulers  events  receives/event  seconds until all seen  SQS calls")
     for row in rows:
-        print(f"{row['schedulers']:>10}  {row['events']:>6}  {row['receives_per_event']:>14}  "
-              f"{str(row['seconds_until_all_seen']):>22}  {json.dumps(row['sqs_calls'])}")
+        print(
+            f"{row['schedulers']:>10}  {row['events']:>6}  {row['receives_per_event']:>14}  "
+            f"{row['seconds_until_all_seen']!s:>22}  {json.dumps(row['sqs_calls'])}"
+        )
     return 0
 
 

@@ -75,35 +75,38 @@ class AirflowStack:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-        env.update({
-            "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__CORE__EXECUTOR": "airflow_ecs.executor.EcsFargateExecutor",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": self.execution_api_url,
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-            # A restarted scheduler adopts a dead one's tasks within seconds instead of minutes.
-            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "10",
-            "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "5",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(self.api_port),
-            "AIRFLOW__API__BASE_URL": self.ui_url,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
-            # Connection tests queued through the API run where the tasks run: on the executor.
-            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                "AIRFLOW__CORE__EXECUTOR": "airflow_ecs.executor.EcsFargateExecutor",
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": self.execution_api_url,
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+                # A restarted scheduler adopts a dead one's tasks within seconds instead of minutes.
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "10",
+                "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "5",
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__PORT": str(self.api_port),
+                "AIRFLOW__API__BASE_URL": self.ui_url,
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+                "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
+                # Connection tests queued through the API run where the tasks run: on the executor.
+                "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         if self.database_url:
             env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.database_url
         env.update(self.extra_env)
         return env
 
     def airflow(self, *args: str, timeout: float = 120) -> str:
-        result = subprocess.run([sys.executable, "-m", "airflow", *args], env=self.env(), capture_output=True,
-                                text=True, timeout=timeout)
+        result = subprocess.run(
+            [sys.executable, "-m", "airflow", *args], env=self.env(), capture_output=True, text=True, timeout=timeout
+        )
         if result.returncode != 0:
             raise RuntimeError(f"airflow {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
         return result.stdout
@@ -125,7 +128,10 @@ class AirflowStack:
         """Start ``airflow <command>`` (default: ``name``) as the process ``name``, e.g. a second scheduler."""
         log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115 - the process owns it until it exits
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "airflow", command or name], env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "airflow", command or name],
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -185,8 +191,9 @@ class AirflowStack:
                 rows = cursor.fetchall()
         finally:
             connection.close()
-        return [tuple(value.isoformat(sep=" ") if isinstance(value, datetime) else value for value in row)
-                for row in rows]
+        return [
+            tuple(value.isoformat(sep=" ") if isinstance(value, datetime) else value for value in row) for row in rows
+        ]
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -225,9 +232,13 @@ class AirflowStack:
 
     def event_log(self, dag_id: str, run_id: str) -> list[tuple[str, str, str]]:
         """(task_id, event, extra) rows of the task instances' event log."""
-        return [tuple(r) for r in self.query(
-            "SELECT task_id, event, COALESCE(extra, '') FROM log WHERE dag_id = ? AND run_id = ? ORDER BY id",
-            (dag_id, run_id))]
+        return [
+            tuple(r)
+            for r in self.query(
+                "SELECT task_id, event, COALESCE(extra, '') FROM log WHERE dag_id = ? AND run_id = ? ORDER BY id",
+                (dag_id, run_id),
+            )
+        ]
 
     def api(self, method: str, path: str, body: Any = None, headers: Mapping[str, str] | None = None) -> Any:
         """The api-server's REST API (``path`` under /api/v2/) as an admin, its JSON answer decoded."""
@@ -235,9 +246,15 @@ class AirflowStack:
             with urllib.request.urlopen(f"{self.ui_url}auth/token", timeout=30) as response:
                 self._api_token = json.load(response)["access_token"]
         request = urllib.request.Request(
-            f"{self.ui_url}api/v2/{path}", method=method, data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {self._api_token}", "Content-Type": "application/json",
-                     **(headers or {})})
+            f"{self.ui_url}api/v2/{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={
+                "Authorization": f"Bearer {self._api_token}",
+                "Content-Type": "application/json",
+                **(headers or {}),
+            },
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.load(response)
 
@@ -248,6 +265,7 @@ class AirflowStack:
 def seconds_between(start: str | None, end: str | None) -> float | None:
     if not start or not end:
         return None
+
     def parse(text: str) -> datetime:
         return datetime.fromisoformat(text.replace(" ", "T"))
 

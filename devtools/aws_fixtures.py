@@ -17,18 +17,34 @@ LOG_GROUP = f"/aws/ecs/{CLUSTER}/worker"  # the module's /aws/ecs/<name>/worker
 
 
 def client(endpoint_url: str, service: str) -> Any:
-    return boto3.client(service, region_name=REGION, endpoint_url=endpoint_url,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=endpoint_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def provision(endpoint_url: str) -> dict[str, Any]:
     """What terraform/ builds (airflow_ecs.local.provision, the one provisioner) for a deployment named
     airflow-test, with a 0.25 vCPU / 512 MiB task definition of the public Airflow image."""
-    outputs = local_provision(lambda service: client(endpoint_url, service), REGION, name=CLUSTER, family=FAMILY,
-                              image="apache/airflow:3.3.2", cpu=256, memory=512)
+    outputs = local_provision(
+        lambda service: client(endpoint_url, service),
+        REGION,
+        name=CLUSTER,
+        family=FAMILY,
+        image="apache/airflow:3.3.2",
+        cpu=256,
+        memory=512,
+    )
     fill_in_process_gaps()  # RunTask of a task definition with task-level memory only (terraform_gaps.py)
-    return {"subnets": outputs["subnet_ids"]["value"], "security_group": outputs["security_group_ids"]["value"][0],
-            "task_definition_arn": outputs["task_definition_arn"]["value"], "outputs": outputs}
+    return {
+        "subnets": outputs["subnet_ids"]["value"],
+        "security_group": outputs["security_group_ids"]["value"][0],
+        "task_definition_arn": outputs["task_definition_arn"]["value"],
+        "outputs": outputs,
+    }
 
 
 def env_for(endpoint_url: str, resources: dict[str, Any], **extra: str) -> dict[str, str]:

@@ -39,9 +39,11 @@ def format_table(rows: list[TaskRow], expected: dict[str, str]) -> tuple[str, li
         mark = "" if row.state == want else "  <-- WRONG"
         if row.state != want:
             wrong.append(f"{row.name}: {row.state} (expected {want})")
-        lines.append(f"{row.name:<14} {ecs_id:<38} {str(row.state):<8} {row.try_number:>3} "
-                     f"{'-' if queued is None else f'{queued:.1f}':>9} {'-' if running is None else f'{running:.1f}':>9}"
-                     f"  {want}{mark}")
+        lines.append(
+            f"{row.name:<14} {ecs_id:<38} {row.state!s:<8} {row.try_number:>3} "
+            f"{'-' if queued is None else f'{queued:.1f}':>9} {'-' if running is None else f'{running:.1f}':>9}"
+            f"  {want}{mark}"
+        )
     return "\n".join(lines), wrong
 
 
@@ -50,8 +52,10 @@ def run_summary(state: object, wrong: list[str], expected: dict[str, str]) -> st
     for the run is the design working, not the demo failing."""
     meant_to_fail = sorted(task for task, want in expected.items() if want != "success")
     if str(state) == "failed" and not wrong and meant_to_fail:
-        return (f"[demo] DAG run ended as designed (Airflow marks it failed: tasks that fail on purpose: "
-                f"{', '.join(meant_to_fail)})")
+        return (
+            f"[demo] DAG run ended as designed (Airflow marks it failed: tasks that fail on purpose: "
+            f"{', '.join(meant_to_fail)})"
+        )
     return f"[demo] DAG run {state}" + (" (some tasks not as expected, below)" if wrong else "")
 
 
@@ -71,13 +75,20 @@ def run_demo(work_dir: Path, *, keep_running: bool = False, runtime: str = "proc
     if work_dir.exists():
         shutil.rmtree(work_dir)
     dags = REPO / "examples" / "dags"
-    print(f"[demo] starting the local ECS (moto + {runtime} runtime; resources: {provision}), rendering the config "
-          f"from its outputs, starting Airflow 3 (api-server, dag-processor, scheduler, triggerer) in {work_dir}", flush=True)
-    with local_deployment(work_dir, dags, start_delay=0.5, outputs_path=work_dir / "outputs.json",
-                          runtime=runtime, provision=provision) as deployed:
+    print(
+        f"[demo] starting the local ECS (moto + {runtime} runtime; resources: {provision}), rendering the config "
+        f"from its outputs, starting Airflow 3 (api-server, dag-processor, scheduler, triggerer) in {work_dir}",
+        flush=True,
+    )
+    with local_deployment(
+        work_dir, dags, start_delay=0.5, outputs_path=work_dir / "outputs.json", runtime=runtime, provision=provision
+    ) as deployed:
         if deployed.local.provision_note:
-            print(f"[demo] --provision auto: the local ECS was built by provision.py, not terraform apply "
-                  f"({deployed.local.provision_note})", flush=True)
+            print(
+                f"[demo] --provision auto: the local ECS was built by provision.py, not terraform apply "
+                f"({deployed.local.provision_note})",
+                flush=True,
+            )
         stack = deployed.stack
         stack.wait_for_dag(DAG_ID)
         run_id = f"demo__{int(time.time())}"
@@ -86,9 +97,11 @@ def run_demo(work_dir: Path, *, keep_running: bool = False, runtime: str = "proc
         state = stack.wait_for_run(DAG_ID, run_id, timeout=600)
         table, wrong = format_table(stack.task_rows(DAG_ID, run_id), expected_states(dags))
         print(f"\n{table}\n")
-        print(f"{run_summary(state, wrong, expected_states(dags))} in {time.monotonic() - started:.0f}s (total, "
-              f"set-up included). UI while it runs: {stack.ui_url} ; logs: {stack.home} ; config: "
-              f"{work_dir / 'config'}")
+        print(
+            f"{run_summary(state, wrong, expected_states(dags))} in {time.monotonic() - started:.0f}s (total, "
+            f"set-up included). UI while it runs: {stack.ui_url} ; logs: {stack.home} ; config: "
+            f"{work_dir / 'config'}"
+        )
         if keep_running:
             input("[demo] press Enter to shut everything down ")
     if wrong:
@@ -102,13 +115,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__)
     parser.add_argument("--work-dir", type=Path, default=REPO / ".demo")
     parser.add_argument("--keep-running", action="store_true", help="wait for Enter before shutting down")
-    parser.add_argument("--runtime", choices=("process", "container", "auto"), default="process",
-                        help="each ECS task as a local process, a podman container of the worker image "
-                             "(make worker-image), or auto: containers when podman has the image")
-    parser.add_argument("--provision", choices=("auto", "terraform", "python"), default="auto",
-                        help="terraform: apply terraform/ into the local ECS as make apply does on AWS (about 1-2 "
-                             "min); python: the same shapes at once; auto: terraform when terraform and the AWS "
-                             "provider can be had")
+    parser.add_argument(
+        "--runtime",
+        choices=("process", "container", "auto"),
+        default="process",
+        help="each ECS task as a local process, a podman container of the worker image "
+        "(make worker-image), or auto: containers when podman has the image",
+    )
+    parser.add_argument(
+        "--provision",
+        choices=("auto", "terraform", "python"),
+        default="auto",
+        help="terraform: apply terraform/ into the local ECS as make apply does on AWS (about 1-2 "
+        "min); python: the same shapes at once; auto: terraform when terraform and the AWS "
+        "provider can be had",
+    )
     args = parser.parse_args(argv)
     return run_demo(args.work_dir, keep_running=args.keep_running, runtime=args.runtime, provision=args.provision)
 

@@ -9,10 +9,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools.airflow_stack import AirflowStack, free_port
 from airflow_ecs.local.containers import IMAGE_DAGS_FOLDER
 from airflow_ecs.local.faults import FaultPlan
 from airflow_ecs.local.server import LocalEcs
+from devtools.airflow_stack import AirflowStack, free_port
 
 
 def config_env(outputs: dict, out_dir: Path) -> dict[str, str]:
@@ -38,18 +38,33 @@ def task_settings(work: Path, dags: Path, runtime: str) -> tuple[dict[str, str],
     own DAG folder (so a test's DAGs need no image of their own), AIRFLOW_HOME the image's."""
     if runtime == "container":
         return {"AIRFLOW__CORE__LOAD_EXAMPLES": "False"}, {str(Path(dags).resolve()): IMAGE_DAGS_FOLDER}
-    return ({"AIRFLOW_HOME": str(work / "task-home"), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-             "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}, {})
+    return (
+        {
+            "AIRFLOW_HOME": str(work / "task-home"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        },
+        {},
+    )
 
 
 @contextmanager
-def local_deployment(work: Path, dags: Path, *, env: Mapping[str, str | None] | None = None,
-                     secret_key: str = "local", start_delay: float = 0.3, max_concurrent: int = 8,
-                     stop_timeout: float = 5.0, outputs_path: Path | None = None,
-                     fault_plan: FaultPlan | None = None,
-                     database_url: str | None = None, runtime: str = "process",
-                     teams: Mapping[str, Mapping[str, str]] | None = None,
-                     provision: str = "python") -> Iterator[LocalDeployment]:
+def local_deployment(
+    work: Path,
+    dags: Path,
+    *,
+    env: Mapping[str, str | None] | None = None,
+    secret_key: str = "local",
+    start_delay: float = 0.3,
+    max_concurrent: int = 8,
+    stop_timeout: float = 5.0,
+    outputs_path: Path | None = None,
+    fault_plan: FaultPlan | None = None,
+    database_url: str | None = None,
+    runtime: str = "process",
+    teams: Mapping[str, Mapping[str, str]] | None = None,
+    provision: str = "python",
+) -> Iterator[LocalDeployment]:
     """Start it all in ``work``; ``env`` adds to (or, with None, removes from) the scheduler's environment.
 
     With a ``fault_plan`` the executor talks to the fault layer in front of the local ECS. ``database_url``
@@ -65,14 +80,23 @@ def local_deployment(work: Path, dags: Path, *, env: Mapping[str, str | None] | 
     """
     api_port = free_port()
     task_env, mounts = task_settings(work, dags, runtime)
-    with LocalEcs(execution_api_server_url=execution_api_url(api_port), task_environment=task_env,
-                  start_delay=start_delay, max_concurrent=max_concurrent, stop_timeout=stop_timeout,
-                  outputs_path=outputs_path, fault_plan=fault_plan, runtime=runtime,
-                  container_mounts=mounts, provision=provision) as local:
+    with LocalEcs(
+        execution_api_server_url=execution_api_url(api_port),
+        task_environment=task_env,
+        start_delay=start_delay,
+        max_concurrent=max_concurrent,
+        stop_timeout=stop_timeout,
+        outputs_path=outputs_path,
+        fault_plan=fault_plan,
+        runtime=runtime,
+        container_mounts=mounts,
+        provision=provision,
+    ) as local:
         for team, team_env in (teams or {}).items():
             local.add_team(team, team_env)
-        with airflow_on(local, work, dags, api_port=api_port, env=env, secret_key=secret_key,
-                        database_url=database_url, teams=teams) as deployed:
+        with airflow_on(
+            local, work, dags, api_port=api_port, env=env, secret_key=secret_key, database_url=database_url, teams=teams
+        ) as deployed:
             yield deployed
 
 
@@ -82,24 +106,43 @@ def execution_api_url(api_port: int) -> str:
 
 
 @contextmanager
-def airflow_on(local: LocalEcs, work: Path, dags: Path, *, api_port: int, env: Mapping[str, str | None] | None = None,
-               secret_key: str = "local", database_url: str | None = None, home: Path | None = None,
-               teams: Mapping[str, Mapping[str, str]] | None = None) -> Iterator[LocalDeployment]:
+def airflow_on(
+    local: LocalEcs,
+    work: Path,
+    dags: Path,
+    *,
+    api_port: int,
+    env: Mapping[str, str | None] | None = None,
+    secret_key: str = "local",
+    database_url: str | None = None,
+    home: Path | None = None,
+    teams: Mapping[str, Mapping[str, str]] | None = None,
+) -> Iterator[LocalDeployment]:
     """A real Airflow (home ``home``, default ``work``/airflow) on a running local ECS whose task definition
     sends tasks to ``api_port``, configured only from the files rendered from the local ECS's outputs.
 
     Several may run on one local ECS one after the other (one ``terraform apply`` for them all): each begins
     on an idle cluster (the tasks an earlier one left are stopped), an empty events queue and a fresh runtime.
     """
-    stack = AirflowStack(home=home or work / "airflow", dags_folder=dags, database_url=database_url,
-                         api_port=api_port, sync_teams=bool(teams))
+    stack = AirflowStack(
+        home=home or work / "airflow",
+        dags_folder=dags,
+        database_url=database_url,
+        api_port=api_port,
+        sync_teams=bool(teams),
+    )
     local.quiesce()
     rendered = config_env(local.outputs, work / "config")
     for team in teams or ():  # each team's executor reads its own section only
         rendered[f"AIRFLOW__{team.upper()}___ECS_FARGATE__ENDPOINT_URL"] = local.executor_endpoint_url
-    rendered.update({"AIRFLOW__ECS_FARGATE__ENDPOINT_URL": local.executor_endpoint_url, "AWS_ACCESS_KEY_ID": "local",
-                     "AWS_SECRET_ACCESS_KEY": secret_key,
-                     "AWS_DEFAULT_REGION": rendered.get("AIRFLOW__ECS_FARGATE__REGION", "us-east-1")})
+    rendered.update(
+        {
+            "AIRFLOW__ECS_FARGATE__ENDPOINT_URL": local.executor_endpoint_url,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": secret_key,
+            "AWS_DEFAULT_REGION": rendered.get("AIRFLOW__ECS_FARGATE__REGION", "us-east-1"),
+        }
+    )
     for key, value in (env or {}).items():
         if value is None:
             rendered.pop(key, None)

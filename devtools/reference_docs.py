@@ -71,10 +71,12 @@ def configuration_page(options: Sequence[Option] = OPTIONS) -> str:
         "",
         _generated_notice("`airflow_ecs/core/config.py` (`OPTIONS`)"),
         "",
-        f"Every key of the `[{SECTION}]` section of `airflow.cfg`. Each can also be set as an environment variable "
-        f"`AIRFLOW__{SECTION.upper()}__<KEY>` (the key in upper case), which wins over `airflow.cfg` as in any "
-        "Airflow section. The scheduler refuses to start on an unknown key or a bad value and logs one line "
-        "naming it. `airflow config list --section ecs_fargate` prints the same keys with their defaults.",
+        (
+            f"Every key of the `[{SECTION}]` section of `airflow.cfg`. Each can also be set as an environment variable "
+            f"`AIRFLOW__{SECTION.upper()}__<KEY>` (the key in upper case), which wins over `airflow.cfg` as in any "
+            "Airflow section. The scheduler refuses to start on an unknown key or a bad value and logs one line "
+            "naming it. `airflow config list --section ecs_fargate` prints the same keys with their defaults."
+        ),
         "",
         "`airflow-ecs render` writes this section from the Terraform outputs; you rarely write it by hand.",
         "",
@@ -82,8 +84,9 @@ def configuration_page(options: Sequence[Option] = OPTIONS) -> str:
         "|---|---|---|---|",
     ]
     for option in options:
-        lines.append(f"| [`{option.name}`](#{option.name}) | {option.type} | {_cell(_default_text(option))} "
-                     f"| {origin(option)} |")
+        lines.append(
+            f"| [`{option.name}`](#{option.name}) | {option.type} | {_cell(_default_text(option))} | {origin(option)} |"
+        )
     required = [option for option in options if option.required or option.name == "task_definition"]
     lines += [
         "",
@@ -99,57 +102,71 @@ def configuration_page(options: Sequence[Option] = OPTIONS) -> str:
         "",
         "## AWS credentials",
         "",
-        "In this order: `aws_conn_id`, an Airflow `aws` connection; else `aws_profile`; else boto3's standard chain "
-        "(the scheduler's role on ECS or EKS, environment variables). With the amazon provider installed "
-        "(`pip install 'airflow-ecs[amazon]'`) the connection is read by its AwsBaseHook, as AwsEcsExecutor and "
-        "every Airflow AWS hook read it: `role_arn` with `assume_role_method` (`assume_role`, "
-        "`assume_role_with_web_identity`, `assume_role_with_saml`), `region_name`, `endpoint_url`, "
-        "`service_config` and the other extras. Without the provider, login and password are the access key and "
-        "secret, and the extra may hold only `aws_session_token`, `region_name`, `profile_name` and `endpoint_url`. "
-        "Every client (ECS, SQS, CloudWatch Logs) shares one set of credentials, refreshed before they expire and "
-        "read again when AWS answers ExpiredToken, so an assumed role or a rotated key never stops the scheduler. "
-        "For example, a connection that assumes the scheduler's role:",
+        (
+            "In this order: `aws_conn_id`, an Airflow `aws` connection; else `aws_profile`; else boto3's standard chain "
+            "(the scheduler's role on ECS or EKS, environment variables). With the amazon provider installed "
+            "(`pip install 'airflow-ecs[amazon]'`) the connection is read by its AwsBaseHook, as AwsEcsExecutor and "
+            "every Airflow AWS hook read it: `role_arn` with `assume_role_method` (`assume_role`, "
+            "`assume_role_with_web_identity`, `assume_role_with_saml`), `region_name`, `endpoint_url`, "
+            "`service_config` and the other extras. Without the provider, login and password are the access key and "
+            "secret, and the extra may hold only `aws_session_token`, `region_name`, `profile_name` and `endpoint_url`. "
+            "Every client (ECS, SQS, CloudWatch Logs) shares one set of credentials, refreshed before they expire and "
+            "read again when AWS answers ExpiredToken, so an assumed role or a rotated key never stops the scheduler. "
+            "For example, a connection that assumes the scheduler's role:"
+        ),
         "",
         "```sh",
-        "airflow connections add aws_ecs --conn-type aws "
-        "--conn-extra '{\"role_arn\": \"arn:aws:iam::123456789012:role/airflow-scheduler\", \"region_name\": "
-        "\"eu-west-1\"}'",
+        (
+            "airflow connections add aws_ecs --conn-type aws "
+            '--conn-extra \'{"role_arn": "arn:aws:iam::123456789012:role/airflow-scheduler", "region_name": '
+            '"eu-west-1"}\''
+        ),
         "```",
         "",
-        "and `aws_conn_id = aws_ecs`. A connection the executor cannot read, or credentials AWS refuses, stop the "
-        "start with one line naming the connection (no secret is logged).",
+        (
+            "and `aws_conn_id = aws_ecs`. A connection the executor cannot read, or credentials AWS refuses, stop the "
+            "start with one line naming the connection (no secret is logged)."
+        ),
         "",
         "## Teams (multi-team Airflow)",
         "",
-        "With `[core] multi_team = True` each team's executor is an `EcsFargateExecutor` of its own, e.g. "
-        "`[core] executor = airflow_ecs.executor.EcsFargateExecutor;team_a=airflow_ecs.executor.EcsFargateExecutor` "
-        "(Airflow wants a global executor first). A team's executor reads "
-        f"only its team's section: `[team_a={SECTION}]` in `airflow.cfg`, or `AIRFLOW__TEAM_A___{SECTION.upper()}__"
-        "<KEY>` (three underscores after the team), with no fallback to the global section; the unknown-key check "
-        "reads the same. `aws_conn_id` is looked up among the team's connections. When the section sets no "
-        "`execution_api_server_url`, the team's `[core] execution_api_server_url` (if it has one) is given to its "
-        "containers. Its ECS tasks carry the tag `airflow:team`, and its metrics the tag `team`.",
+        (
+            "With `[core] multi_team = True` each team's executor is an `EcsFargateExecutor` of its own, e.g. "
+            "`[core] executor = airflow_ecs.executor.EcsFargateExecutor;team_a=airflow_ecs.executor.EcsFargateExecutor` "
+            "(Airflow wants a global executor first). A team's executor reads "
+            f"only its team's section: `[team_a={SECTION}]` in `airflow.cfg`, or `AIRFLOW__TEAM_A___{SECTION.upper()}__"
+            "<KEY>` (three underscores after the team), with no fallback to the global section; the unknown-key check "
+            "reads the same. `aws_conn_id` is looked up among the team's connections. When the section sets no "
+            "`execution_api_server_url`, the team's `[core] execution_api_server_url` (if it has one) is given to its "
+            "containers. Its ECS tasks carry the tag `airflow:team`, and its metrics the tag `team`."
+        ),
         "",
-        "From Terraform: `teams` in terraform/ (see [terraform/README.md](../terraform/README.md#teams)) gives each "
-        "team, on the shared cluster and network, its own task definition, task and execution roles, log group, "
-        "events queue and scheduler policy, and `airflow-ecs render` writes everything the executors read: a "
-        f"`[<team>={SECTION}]` section per team (the deployment's settings with the team's task definition and "
-        "events queue, and no queue profiles, whose task definitions run as the deployment's task role), and "
-        "`[core] executor` with the team mapping plus `multi_team = True` (set by `airflow_ecs.env`; for "
-        "`airflow.cfg`, render prints the line to put in `[core]`).",
+        (
+            "From Terraform: `teams` in terraform/ (see [terraform/README.md](../terraform/README.md#teams)) gives each "
+            "team, on the shared cluster and network, its own task definition, task and execution roles, log group, "
+            "events queue and scheduler policy, and `airflow-ecs render` writes everything the executors read: a "
+            f"`[<team>={SECTION}]` section per team (the deployment's settings with the team's task definition and "
+            "events queue, and no queue profiles, whose task definitions run as the deployment's task role), and "
+            "`[core] executor` with the team mapping plus `multi_team = True` (set by `airflow_ecs.env`; for "
+            "`airflow.cfg`, render prints the line to put in `[core]`)."
+        ),
         "",
-        "Each team's events must reach that team's executor only: each team has its own `events_queue_url`, fed by "
-        "its own EventBridge rule on its own task definition family, and the deployment's rule matches only the "
-        "deployment's families. (Executors sharing one queue still work: each hands back the events of tasks it "
-        "does not own, as with several schedulers, at the cost of a few receives per event.)",
+        (
+            "Each team's events must reach that team's executor only: each team has its own `events_queue_url`, fed by "
+            "its own EventBridge rule on its own task definition family, and the deployment's rule matches only the "
+            "deployment's families. (Executors sharing one queue still work: each hands back the events of tasks it "
+            "does not own, as with several schedulers, at the cost of a few receives per event.)"
+        ),
         "",
-        "What Airflow itself needs besides: each team in its database (`airflow teams create team_a`, or "
-        "`airflow teams sync` from the bundle config), and each team's DAGs in a DAG bundle with its `team_name` in "
-        "`[dag_processor] dag_bundle_config_list`. The team's containers parse the same bundle: give them the same "
-        "`dag_bundle_config_list` (the team's `environment` in Terraform, or the image's airflow.cfg) and "
-        "`[core] multi_team = True` (Terraform sets it on every team's task definition). To keep a team's executor "
-        "to its own resources, give the team an `aws` connection whose `role_arn` is a role carrying the team's "
-        "`scheduler_policy_arn` (output `teams`), and set `aws_conn_id` in its section.",
+        (
+            "What Airflow itself needs besides: each team in its database (`airflow teams create team_a`, or "
+            "`airflow teams sync` from the bundle config), and each team's DAGs in a DAG bundle with its `team_name` in "
+            "`[dag_processor] dag_bundle_config_list`. The team's containers parse the same bundle: give them the same "
+            "`dag_bundle_config_list` (the team's `environment` in Terraform, or the image's airflow.cfg) and "
+            "`[core] multi_team = True` (Terraform sets it on every team's task definition). To keep a team's executor "
+            "to its own resources, give the team an `aws` connection whose `role_arn` is a role carrying the team's "
+            "`scheduler_policy_arn` (output `teams`), and set `aws_conn_id` in its section."
+        ),
         "",
         "## Keys",
     ]
@@ -220,8 +237,12 @@ def hcl_type(value: Any) -> str:
 
 
 def _blocks(documents: Iterable[dict], kind: str) -> list[tuple[str, dict]]:
-    return [(_unquote(str(name)), body) for document in documents for item in document.get(kind, [])
-            for name, body in item.items()]
+    return [
+        (_unquote(str(name)), body)
+        for document in documents
+        for item in document.get(kind, [])
+        for name, body in item.items()
+    ]
 
 
 def load_module(directory: Path) -> list[dict]:
@@ -246,8 +267,10 @@ def module_section(title: str, readme_link: str | None, documents: list[dict]) -
         lines += ["| Name | Type | Default | Description |", "|---|---|---|---|"]
         for name, body in variables:
             default = "required" if "default" not in body else _code(hcl_literal(body["default"]))
-            lines.append(f"| `{name}` | {_cell(_code(hcl_type(body.get('type'))))} | {_cell(default)} "
-                         f"| {_cell(_unquote(str(body.get('description', ''))))} |")
+            lines.append(
+                f"| `{name}` | {_cell(_code(hcl_type(body.get('type'))))} | {_cell(default)} "
+                f"| {_cell(_unquote(str(body.get('description', ''))))} |"
+            )
     else:
         lines.append("None.")
     lines += ["", "### Outputs", ""]
@@ -275,12 +298,16 @@ def terraform_page(tf_dir: Path) -> str:
     lines = [
         "# Terraform module reference",
         "",
-        _generated_notice("the `variable` and `output` blocks of `terraform/**/*.tf` and the \"Checks\" section of "
-                          "`terraform/README.md`"),
+        _generated_notice(
+            'the `variable` and `output` blocks of `terraform/**/*.tf` and the "Checks" section of '
+            "`terraform/README.md`"
+        ),
         "",
-        "Apply the root module (`make apply`); it composes the others and its outputs are what "
-        "`airflow-ecs render` reads. The modules can also be used on their own. \"required\" means the input "
-        "has no default.",
+        (
+            "Apply the root module (`make apply`); it composes the others and its outputs are what "
+            '`airflow-ecs render` reads. The modules can also be used on their own. "required" means the input '
+            "has no default."
+        ),
         "",
     ]
     checks = checks_section(tf_dir)

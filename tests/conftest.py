@@ -34,8 +34,11 @@ def moto_server(monkeypatch):
 
 def pytest_terminal_summary(terminalreporter):
     """Which AWS provider the Terraform tests used, or why they were skipped: one line, even with -q."""
-    ran = any("test_terraform_provider.py" in getattr(report, "nodeid", "")
-              for reports in terminalreporter.stats.values() for report in reports)
+    ran = any(
+        "test_terraform_provider.py" in getattr(report, "nodeid", "")
+        for reports in terminalreporter.stats.values()
+        for report in reports
+    )
     if ran:
         from tests.terraform_provider import provider_source
 

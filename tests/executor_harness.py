@@ -23,7 +23,7 @@ from airflow_ecs.core import failures
 from airflow_ecs.executor import EcsFargateExecutor
 from airflow_ecs.glue.airflow_compat import ExecuteTask
 from devtools import aws_fixtures as aws
-from devtools.workload import make_workload  # noqa: F401 - the executor tests import it from here
+from devtools.workload import make_workload
 
 ACCOUNT = "123456789012"
 
@@ -57,6 +57,7 @@ def ended_executors(monkeypatch: pytest.MonkeyPatch, *, grace: float = 10.0) -> 
             if alive:
                 live.append(self)
             return method(self, *args, **kwargs)
+
         return call
 
     monkeypatch.setattr(EcsFargateExecutor, "start", tracked(start, alive=True))
@@ -129,9 +130,15 @@ def moto_task(arn: str):
     return backend.tasks[aws.CLUSTER][arn]
 
 
-def stop_in_moto(arn: str, *, exit_code: int | None, stop_code: str = "EssentialContainerExited",
-                 reason: str = "Essential container in task exited", container_reason: str | None = None,
-                 started: bool = True) -> None:
+def stop_in_moto(
+    arn: str,
+    *,
+    exit_code: int | None,
+    stop_code: str = "EssentialContainerExited",
+    reason: str = "Essential container in task exited",
+    container_reason: str | None = None,
+    started: bool = True,
+) -> None:
     task = moto_task(arn)
     task.status = "STOPPED"
     task.desired_status = "STOPPED"
@@ -159,7 +166,7 @@ class _Raw:
 def fast_backoff() -> Iterator[None]:
     """Retries within a test's timeout: every retryable failure backs off 10-20 ms while inside."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(failures, "BACKOFF", {kind: (0.01, 0.02) for kind in failures.BACKOFF})
+        patch.setattr(failures, "BACKOFF", dict.fromkeys(failures.BACKOFF, (0.01, 0.02)))
         yield
 
 
@@ -174,7 +181,6 @@ def json_response(payload: dict) -> AWSResponse:
 
 def queued_arns(executor: EcsFargateExecutor) -> dict:
     return {k: info for k, (state, info) in executor.event_buffer.items() if state == TaskInstanceState.QUEUED}
-
 
 
 def launch_one(executor: EcsFargateExecutor, **kwargs: Any):

@@ -53,8 +53,10 @@ def _server_user() -> pwd.struct_passwd | None:
     try:
         return pwd.getpwnam("postgres")
     except KeyError:
-        raise RuntimeError("running as root, PostgreSQL needs an unprivileged user to run as, and there is no "
-                           "'postgres' user (Debian's postgresql package creates it)") from None
+        raise RuntimeError(
+            "running as root, PostgreSQL needs an unprivileged user to run as, and there is no "
+            "'postgres' user (Debian's postgresql package creates it)"
+        ) from None
 
 
 @contextmanager
@@ -69,20 +71,50 @@ def postgres_server() -> Iterator[str]:
     try:
         if user:
             os.chown(base, user.pw_uid, user.pw_gid)
-        _run_as(user, [str(binaries / "initdb"), "--pgdata", str(data), "--username", USER, "--auth", "trust",
-                       "--encoding", "UTF8", "--no-sync"])
+        _run_as(
+            user,
+            [
+                str(binaries / "initdb"),
+                "--pgdata",
+                str(data),
+                "--username",
+                USER,
+                "--auth",
+                "trust",
+                "--encoding",
+                "UTF8",
+                "--no-sync",
+            ],
+        )
         # A test database: durability off, enough connections for two schedulers, an api-server and a
         # dag-processor with their pools, the socket in our own directory (not /var/run/postgresql).
-        options = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={base} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
-        _run_as(user, [str(binaries / "pg_ctl"), "start", "--pgdata", str(data), "--wait", "--timeout", "60",
-                       "--log", str(base / "server.log"), "-o", options])
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={base} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+        )
+        _run_as(
+            user,
+            [
+                str(binaries / "pg_ctl"),
+                "start",
+                "--pgdata",
+                str(data),
+                "--wait",
+                "--timeout",
+                "60",
+                "--log",
+                str(base / "server.log"),
+                "-o",
+                options,
+            ],
+        )
         try:
-            _run_as(user, [str(binaries / "createdb"), "--host", "127.0.0.1", "--port", str(port),
-                           "--username", USER, DATABASE])
+            _run_as(
+                user,
+                [str(binaries / "createdb"), "--host", "127.0.0.1", "--port", str(port), "--username", USER, DATABASE],
+            )
             yield f"postgresql+psycopg2://{USER}@127.0.0.1:{port}/{DATABASE}"
         finally:
-            _run_as(user, [str(binaries / "pg_ctl"), "stop", "--pgdata", str(data), "--mode", "immediate",
-                           "--wait"])
+            _run_as(user, [str(binaries / "pg_ctl"), "stop", "--pgdata", str(data), "--mode", "immediate", "--wait"])
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -39,8 +39,14 @@ def provider_source() -> ProviderSource:
 
 def moto_env(endpoint_url: str, region: str = "us-east-1") -> dict[str, str]:
     """The provider's settings for moto: every service's endpoint there, test keys, no metadata service."""
-    return {"AWS_ENDPOINT_URL": endpoint_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_EC2_METADATA_DISABLED": "true"}
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
 
 
 @dataclass
@@ -66,8 +72,11 @@ class Workspace:
     @classmethod
     def create(cls, base: Path, source: ProviderSource, extra_env: Mapping[str, str] = ()) -> Workspace:
         root = base / "terraform"
-        shutil.copytree(TF_DIR, root, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl",
-                                                                    "terraform.tfvars"))
+        shutil.copytree(
+            TF_DIR,
+            root,
+            ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl", "terraform.tfvars"),
+        )
         env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "TF_"))}
         env.update({"TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", **dict(extra_env)})
         if source.cli_config is not None:
@@ -82,8 +91,14 @@ class Workspace:
         return self.root / relative if relative else self.root
 
     def run(self, relative: str, *args: str, env: Mapping[str, str] = (), timeout: float = 600) -> Result:
-        process = subprocess.run(["terraform", *args], cwd=self.path(relative), env={**self.env, **dict(env)},
-                                 capture_output=True, text=True, timeout=timeout)
+        process = subprocess.run(
+            ["terraform", *args],
+            cwd=self.path(relative),
+            env={**self.env, **dict(env)},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         return Result(args, process.returncode, process.stdout, process.stderr)
 
     def init_all(self, directories: Iterable[str]) -> None:

@@ -13,19 +13,22 @@ from airflow_ecs.glue import airflow_compat
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize(("version", "supported"), [
-    ("2.10.4", False),
-    ("3.0.6", False),
-    ("3.1.0", True),
-    ("3.2.3", True),
-    ("3.3.2", True),
-    ("3.4.0", False),
-    ("4.0.0", False),
-    ("3.1.0rc1", True),
-    ("3.4.0.dev0", False),  # a pre-release of 3.4 is 3.4, not "below 3.4"
-    ("3.10.0", False),
-    ("not-a-version", False),
-])
+@pytest.mark.parametrize(
+    ("version", "supported"),
+    [
+        ("2.10.4", False),
+        ("3.0.6", False),
+        ("3.1.0", True),
+        ("3.2.3", True),
+        ("3.3.2", True),
+        ("3.4.0", False),
+        ("4.0.0", False),
+        ("3.1.0rc1", True),
+        ("3.4.0.dev0", False),  # a pre-release of 3.4 is 3.4, not "below 3.4"
+        ("3.10.0", False),
+        ("not-a-version", False),
+    ],
+)
 def test_version_gate(version, supported):
     assert airflow_compat.is_supported(version) is supported
 
@@ -45,7 +48,7 @@ def test_gate_range_is_the_one_pyproject_states():
 def test_the_running_airflow_passes_the_gate():
     import airflow
 
-    assert airflow_compat.AIRFLOW_VERSION == airflow.__version__
+    assert airflow.__version__ == airflow_compat.AIRFLOW_VERSION
     assert airflow_compat.is_supported(airflow.__version__)
 
 
@@ -56,7 +59,9 @@ def test_importing_the_executor_on_an_unsupported_airflow_fails_with_one_line(tm
     result = subprocess.run(
         [sys.executable, "-c", "import airflow_ecs.executor"],
         env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
@@ -67,15 +72,29 @@ def test_workloads_build_and_round_trip_on_this_airflow():
     # What the tests and the executor rely on, whatever this release calls the task instance model.
     import uuid
 
-    from pydantic import TypeAdapter
     from airflow.executors import workloads
+    from pydantic import TypeAdapter
 
     ti = airflow_compat.TaskInstanceDTO(
-        id=uuid.uuid4(), dag_id="d", task_id="t", run_id="r", try_number=1, map_index=-1, pool_slots=1,
-        queue="q", priority_weight=1, dag_version_id=uuid.uuid4(), executor_config={"cpu": 256},
+        id=uuid.uuid4(),
+        dag_id="d",
+        task_id="t",
+        run_id="r",
+        try_number=1,
+        map_index=-1,
+        pool_slots=1,
+        queue="q",
+        priority_weight=1,
+        dag_version_id=uuid.uuid4(),
+        executor_config={"cpu": 256},
     )
-    workload = airflow_compat.ExecuteTask(ti=ti, dag_rel_path="d.py", token="x", log_path="l",
-                                          bundle_info=airflow_compat.BundleInfo(name="dags-folder", version=None))
+    workload = airflow_compat.ExecuteTask(
+        ti=ti,
+        dag_rel_path="d.py",
+        token="x",
+        log_path="l",
+        bundle_info=airflow_compat.BundleInfo(name="dags-folder", version=None),
+    )
     back = TypeAdapter(workloads.All).validate_json(workload.model_dump_json())
     assert back.ti.key == ti.key
     assert "executor_config" not in workload.model_dump_json()  # excluded from the JSON the container gets

@@ -82,8 +82,11 @@ def signed_with():
         keys: list[str] = []
 
         def record(request, **_):
-            header = request.headers["Authorization"].decode() if isinstance(
-                request.headers["Authorization"], bytes) else request.headers["Authorization"]
+            header = (
+                request.headers["Authorization"].decode()
+                if isinstance(request.headers["Authorization"], bytes)
+                else request.headers["Authorization"]
+            )
             keys.append(header.split("Credential=")[1].split("/")[0])
 
         client.meta.events.register("before-send", record)
@@ -97,23 +100,31 @@ def connection_env(monkeypatch, conn_id: str, **fields) -> None:
 
 
 def section(url: str, **values: str):
-    base = {"region": aws.REGION, "cluster": aws.CLUSTER, "container_name": aws.CONTAINER,
-            "task_definition": aws.FAMILY, "endpoint_url": url}
+    base = {
+        "region": aws.REGION,
+        "cluster": aws.CLUSTER,
+        "container_name": aws.CONTAINER,
+        "task_definition": aws.FAMILY,
+        "endpoint_url": url,
+    }
     return load_config({**base, **values}.get)
 
 
 def test_a_rotated_connection_key_is_used_after_an_expired_token_answer(moto_server, monkeypatch, signed_with):
     monkeypatch.setattr(aws_credentials, "amazon_provider_installed", lambda: False)
-    connection_env(monkeypatch, "rotating", login="AKIDOLD", password="old-secret",
-                   extra={"aws_session_token": "token-1"})
+    connection_env(
+        monkeypatch, "rotating", login="AKIDOLD", password="old-secret", extra={"aws_session_token": "token-1"}
+    )
     make = ecs_api.client_factory(section(moto_server, aws_conn_id="rotating"))
     ecs, logs, sqs = make("ecs", retries=1), make("logs", retries=1), make("sqs", retries=1)
     ecs_keys, logs_keys, sqs_keys = signed_with(ecs), signed_with(logs), signed_with(sqs)
     ecs.list_clusters()
 
     # Whoever owns the connection rotates it; AWS starts refusing the old token.
-    connection_env(monkeypatch, "rotating", login="AKIDNEW", password="new-secret",
-                   extra={"aws_session_token": "token-2"})
+    connection_env(
+        monkeypatch, "rotating", login="AKIDNEW", password="new-secret", extra={"aws_session_token": "token-2"}
+    )
+
     def expired(**_):
         return error_response(400, "ExpiredTokenException", "The security token included in the request is expired")
 
@@ -132,17 +143,29 @@ def test_a_rotated_connection_key_is_used_after_an_expired_token_answer(moto_ser
 def test_without_the_provider_an_extra_it_alone_reads_is_one_line_naming_it(moto_server, monkeypatch):
     monkeypatch.setattr(aws_credentials, "amazon_provider_installed", lambda: False)
     connection_env(monkeypatch, "assumed", extra={"role_arn": "arn:aws:iam::123456789012:role/airflow"})
-    with pytest.raises(CredentialsError, match=r"^connection 'assumed': extra field 'role_arn' needs the amazon "
-                                               r"provider \(pip install 'airflow-ecs\[amazon\]'\)"):
+    with pytest.raises(
+        CredentialsError,
+        match=r"^connection 'assumed': extra field 'role_arn' needs the amazon "
+        r"provider \(pip install 'airflow-ecs\[amazon\]'\)",
+    ):
         ecs_api.client_factory(section(moto_server, aws_conn_id="assumed"))
 
 
 def test_a_connection_with_role_arn_assumes_the_role_through_the_local_sts(moto_server, monkeypatch, signed_with):
     pytest.importorskip("airflow.providers.amazon", reason="the amazon provider (extra 'amazon') reads role_arn")
-    connection_env(monkeypatch, "assumed", login="AKIDBASE", password="base-secret", extra={
-        "role_arn": "arn:aws:iam::123456789012:role/airflow-scheduler", "endpoint_url": moto_server,
-        # The provider never sends AssumeRole to endpoint_url; a local STS is named per service.
-        "service_config": {"sts": {"endpoint_url": moto_server}}, "region_name": aws.REGION})
+    connection_env(
+        monkeypatch,
+        "assumed",
+        login="AKIDBASE",
+        password="base-secret",
+        extra={
+            "role_arn": "arn:aws:iam::123456789012:role/airflow-scheduler",
+            "endpoint_url": moto_server,
+            # The provider never sends AssumeRole to endpoint_url; a local STS is named per service.
+            "service_config": {"sts": {"endpoint_url": moto_server}},
+            "region_name": aws.REGION,
+        },
+    )
     make = ecs_api.client_factory(section(moto_server, aws_conn_id="assumed", endpoint_url=""))
     ecs = make("ecs")
     keys = signed_with(ecs)
@@ -157,8 +180,9 @@ def test_a_connection_with_role_arn_assumes_the_role_through_the_local_sts(moto_
 # --- start-up: transient errors retried, the rest stops with one line ---
 
 
-def throttle_describe_clusters(monkeypatch, times: float, code: str = "ThrottlingException",
-                               message: str = "Rate exceeded"):
+def throttle_describe_clusters(
+    monkeypatch, times: float, code: str = "ThrottlingException", message: str = "Rate exceeded"
+):
     """The start-up DescribeClusters is answered with ``code`` the first ``times`` times (botocore itself
     tries each call 3 times before the executor sees the error)."""
     answered = SimpleNamespace(count=0)
@@ -206,9 +230,12 @@ def test_a_throttled_start_succeeds_when_a_retry_gets_through(ecs_env, monkeypat
 def test_a_start_throttled_for_two_minutes_stops_with_one_line(ecs_env, monkeypatch):
     throttle_describe_clusters(monkeypatch, times=float("inf"))
     executor, slept = executor_with_fake_time()
-    with pytest.raises(ExecutorStartError, match=r"^ECS executor cannot start: ECS executor health check: "
-                                                 r"cannot describe cluster .*"
-                                                 r"ThrottlingException") as caught:
+    with pytest.raises(
+        ExecutorStartError,
+        match=r"^ECS executor cannot start: ECS executor health check: "
+        r"cannot describe cluster .*"
+        r"ThrottlingException",
+    ) as caught:
         executor.start()
     assert "\n" not in str(caught.value)
     # Retried for two minutes, never longer: it stops when the next full-jitter delay (at most 30 s, the
@@ -225,8 +252,12 @@ def test_a_wrong_cluster_stops_at_once_without_retrying(ecs_env):
 
 
 def test_access_denied_at_start_is_not_retried(ecs_env, monkeypatch):
-    throttle_describe_clusters(monkeypatch, times=float("inf"), code="AccessDeniedException",
-                               message="User is not authorized to perform: ecs:DescribeClusters")
+    throttle_describe_clusters(
+        monkeypatch,
+        times=float("inf"),
+        code="AccessDeniedException",
+        message="User is not authorized to perform: ecs:DescribeClusters",
+    )
     executor, slept = executor_with_fake_time()
     with pytest.raises(ExecutorStartError, match="AccessDeniedException"):
         executor.start()
@@ -245,7 +276,10 @@ def test_an_unknown_aws_profile_stops_start_with_one_line(ecs_env, monkeypatch, 
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     ecs_env.configure(aws_profile="nope")
-    with pytest.raises(ExecutorStartError, match=r"^ECS executor cannot start: \[ecs_fargate\] aws_profile = 'nope': "
-                                                       r"no such profile") as caught:
+    with pytest.raises(
+        ExecutorStartError,
+        match=r"^ECS executor cannot start: \[ecs_fargate\] aws_profile = 'nope': "
+        r"no such profile",
+    ) as caught:
         EcsFargateExecutor().start()
     assert "\n" not in str(caught.value)

@@ -36,9 +36,12 @@ def test_check_passes_a_sound_deployment_and_says_what_it_could_not_check(ecs_en
 
 
 def test_check_names_each_broken_part_and_exits_1(ecs_env, capsys):
-    ecs_env.configure(subnets="subnet-00000000000000000", container_name="base",
-                      events_queue_url=ecs_env.url + "/123456789012/no-such-queue",
-                      execution_api_server_url="http://127.0.0.1:9/execution/")
+    ecs_env.configure(
+        subnets="subnet-00000000000000000",
+        container_name="base",
+        events_queue_url=ecs_env.url + "/123456789012/no-such-queue",
+        execution_api_server_url="http://127.0.0.1:9/execution/",
+    )
     code, checks = run_json(capsys, "check")
     failed = {check["name"]: check["detail"] for check in checks if check["status"] == "fail"}
     assert code == 1
@@ -50,13 +53,14 @@ def test_check_names_each_broken_part_and_exits_1(ecs_env, capsys):
 def test_check_with_a_bad_config_file_exits_2_with_one_line(tmp_path, capsys):
     (tmp_path / "airflow.cfg").write_text("[ecs_fargate]\nregion = us-east-1\ncluster = c\n")
     assert main(["check", "--config", str(tmp_path / "airflow.cfg")]) == 2
-    assert capsys.readouterr().err.strip() == ("airflow-ecs check: [ecs_fargate] container_name = (empty): required; "
-                                               "e.g. airflow-worker")
+    assert capsys.readouterr().err.strip() == (
+        "airflow-ecs check: [ecs_fargate] container_name = (empty): required; e.g. airflow-worker"
+    )
 
 
 def test_status_lists_this_deployments_tasks_with_their_airflow_keys(ecs_env, capsys, monkeypatch):
     executor = started()
-    running_key, running_arn = launch_one(executor, task_id="still_running")
+    _running_key, running_arn = launch_one(executor, task_id="still_running")
     failed_key, failed_arn = launch_one(executor, task_id="ran_out_of_memory")
     moto_task(running_arn).status = "RUNNING"
     stop_in_moto(failed_arn, exit_code=137, container_reason="OutOfMemoryError: Container killed due to memory usage")
@@ -90,8 +94,12 @@ def test_status_filters_are_pure():
     def row(dag, status, created):
         return TaskRow(dag, "t", "r", -1, 1, "id", status, None, "", "", created_at=created)
 
-    rows = [row("etl", "RUNNING", "2026-01-02T11:50:00+00:00"), row("etl", "STOPPED", "2026-01-02T09:00:00+00:00"),
-            row("ml", "RUNNING", "2026-01-02T11:59:00+00:00"), row("ml", "PENDING", "")]
+    rows = [
+        row("etl", "RUNNING", "2026-01-02T11:50:00+00:00"),
+        row("etl", "STOPPED", "2026-01-02T09:00:00+00:00"),
+        row("ml", "RUNNING", "2026-01-02T11:59:00+00:00"),
+        row("ml", "PENDING", ""),
+    ]
     assert parse_since("30m", now) == datetime.datetime(2026, 1, 2, 11, 30, tzinfo=datetime.timezone.utc)
     assert parse_since("2026-01-02T10:00", now) == datetime.datetime(2026, 1, 2, 10, tzinfo=datetime.timezone.utc)
     assert select(rows, dag_id="etl") == rows[:2]
@@ -108,32 +116,53 @@ def test_status_rows_carry_the_arn_and_times_in_utc():
 
     arn = "arn:aws:ecs:us-east-1:123456789012:task/c/abc"
     tokyo = datetime.timezone(datetime.timedelta(hours=9))
-    task = {"taskArn": arn, "lastStatus": "STOPPED", "stopCode": "EssentialContainerExited",
-            "createdAt": datetime.datetime(2026, 1, 2, 21, 0, tzinfo=tokyo), "startedAt": 1767355300.5,
-            "containers": [{"name": "w", "exitCode": 0}],
-            "tags": [{"key": "airflow:dag_id", "value": "etl"}, {"key": "airflow:task_id", "value": "load"}]}
+    task = {
+        "taskArn": arn,
+        "lastStatus": "STOPPED",
+        "stopCode": "EssentialContainerExited",
+        "createdAt": datetime.datetime(2026, 1, 2, 21, 0, tzinfo=tokyo),
+        "startedAt": 1767355300.5,
+        "containers": [{"name": "w", "exitCode": 0}],
+        "tags": [{"key": "airflow:dag_id", "value": "etl"}, {"key": "airflow:task_id", "value": "load"}],
+    }
     row = row_of(task, "w")
     assert (row.task_arn, row.created_at, row.started_at, row.stopped_at) == (
-        arn, "2026-01-02T12:00:00+00:00", "2026-01-02T12:01:40.500000+00:00", "")
+        arn,
+        "2026-01-02T12:00:00+00:00",
+        "2026-01-02T12:01:40.500000+00:00",
+        "",
+    )
 
 
 def test_status_with_a_bad_since_is_one_line(ecs_env, capsys):
     assert main(["status", "--since", "yesterday"]) == 2
-    assert capsys.readouterr().err == ("airflow-ecs status: --since 'yesterday': expected a duration such as 30m, 2h "
-                                       "or 1d, or a time such as 2026-01-01T12:00\n")
+    assert capsys.readouterr().err == (
+        "airflow-ecs status: --since 'yesterday': expected a duration such as 30m, 2h "
+        "or 1d, or a time such as 2026-01-01T12:00\n"
+    )
 
 
 def test_the_commands_are_under_airflows_own_cli(ecs_env, tmp_path):
-    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "AIRFLOW__CORE__EXECUTOR": "airflow_ecs.executor.EcsFargateExecutor"}
-    result = subprocess.run([sys.executable, "-m", "airflow", "ecs", "status", "--json"], env=env,
-                            capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "airflow_ecs.executor.EcsFargateExecutor",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "ecs", "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout) == [], result.stdout
     assert "missing 'cli' section" not in result.stderr
 
 
 # --- reading the container definition: pure, no AWS ---
+
 
 def _definition(**container: object) -> dict:
     return {"containerDefinitions": [{"name": "sidecar"}, {"name": "worker", **container}]}
@@ -143,16 +172,18 @@ AWSLOGS = {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/airflow", 
 
 
 def test_the_container_is_read_by_name_for_logs_stream_and_api_url():
-    from airflow_ecs.core.config import load_config
     from airflow_ecs.aws.health import OK, SKIP, WARN, check_logs, execution_api_url
+    from airflow_ecs.core.config import load_config
     from airflow_ecs.core.task_logs import awslogs_stream
 
-    config = load_config({"region": "us-east-1", "cluster": "c", "task_definition": "td",
-                          "container_name": "worker"}.get)
+    config = load_config(
+        {"region": "us-east-1", "cluster": "c", "task_definition": "td", "container_name": "worker"}.get
+    )
     assert check_logs(_definition(logConfiguration=AWSLOGS), config).status == OK
     assert check_logs(_definition(logConfiguration={"logDriver": "splunk"}), config).status == WARN
-    assert check_logs({"containerDefinitions": [{"name": "sidecar", "logConfiguration": AWSLOGS}]},
-                      config).status == SKIP
+    assert (
+        check_logs({"containerDefinitions": [{"name": "sidecar", "logConfiguration": AWSLOGS}]}, config).status == SKIP
+    )
     assert check_logs({}, config).status == SKIP
     arn = "arn:aws:ecs:us-east-1:123456789012:task/c/abc123"
     assert awslogs_stream(_definition(logConfiguration=AWSLOGS), "worker", arn) == ("/ecs/airflow", "ecs/worker/abc123")
@@ -179,16 +210,29 @@ def stubbed_iam(decisions: dict[str, str] | None = None, error: str | None = Non
     stubber = Stubber(iam)
     expected = {
         "PolicySourceArn": "arn:aws:iam::123456789012:role/airflow-scheduler",  # the role behind the session
-        "ActionNames": ["iam:PassRole"], "ResourceArns": [TASK_ROLE, EXECUTION_ROLE],
-        "ContextEntries": [{"ContextKeyName": "iam:PassedToService", "ContextKeyType": "string",
-                            "ContextKeyValues": ["ecs-tasks.amazonaws.com"]}],
+        "ActionNames": ["iam:PassRole"],
+        "ResourceArns": [TASK_ROLE, EXECUTION_ROLE],
+        "ContextEntries": [
+            {
+                "ContextKeyName": "iam:PassedToService",
+                "ContextKeyType": "string",
+                "ContextKeyValues": ["ecs-tasks.amazonaws.com"],
+            }
+        ],
     }
     if error:
         stubber.add_client_error("simulate_principal_policy", error, "not allowed", 403, expected_params=expected)
     else:
-        stubber.add_response("simulate_principal_policy", {"EvaluationResults": [
-            {"EvalActionName": "iam:PassRole", "EvalResourceName": arn, "EvalDecision": decision}
-            for arn, decision in (decisions or {}).items()]}, expected)
+        stubber.add_response(
+            "simulate_principal_policy",
+            {
+                "EvaluationResults": [
+                    {"EvalActionName": "iam:PassRole", "EvalResourceName": arn, "EvalDecision": decision}
+                    for arn, decision in (decisions or {}).items()
+                ]
+            },
+            expected,
+        )
     stubber.activate()
     return iam, stubber
 
@@ -222,6 +266,7 @@ def test_pass_role_that_cannot_be_simulated_is_skipped_not_failed():
 
 # --- one verdict: `check` refuses what the scheduler refuses, with the same line ---
 
+
 def scheduler_line() -> str:
     import pytest
 
@@ -234,36 +279,59 @@ def scheduler_line() -> str:
 
 def _template(tmp_path, body: str) -> str:
     path = tmp_path / "run_task_template.json.j2"
-    path.write_text('{\n  "cluster": {{ conf.cluster | tojson }},\n  "taskDefinition": {{ conf.task_definition | '
-                    'tojson }},\n  "launchType": "FARGATE",\n  "overrides": {"containerOverrides": [{"name": '
-                    '{{ conf.container_name | tojson }}, "command": {{ command | tojson }}}]}' + body + '\n}\n')
+    path.write_text(
+        '{\n  "cluster": {{ conf.cluster | tojson }},\n  "taskDefinition": {{ conf.task_definition | '
+        'tojson }},\n  "launchType": "FARGATE",\n  "overrides": {"containerOverrides": [{"name": '
+        '{{ conf.container_name | tojson }}, "command": {{ command | tojson }}}]}' + body + "\n}\n"
+    )
     return str(path)
 
 
 BAD_STARTS = {
-    "unknown key": (dict(subnet="subnet-0a1b2c3d"),
-                    "[ecs_fargate] subnet = (value not shown): not a key of [ecs_fargate]; did you mean subnets?"),
-    "template does not render": (dict(run_task_template=",\n  \"cpu\": {{ conf.no_such_key | tojson }}"),
-                                 "run_task_template TEMPLATE:6: \"cpu\": {{ conf.no_such_key | tojson }}: "
-                                 "'dict object' has no attribute 'no_such_key'"),
+    "unknown key": (
+        dict(subnet="subnet-0a1b2c3d"),
+        "[ecs_fargate] subnet = (value not shown): not a key of [ecs_fargate]; did you mean subnets?",
+    ),
+    "template does not render": (
+        dict(run_task_template=',\n  "cpu": {{ conf.no_such_key | tojson }}'),
+        (
+            'run_task_template TEMPLATE:6: "cpu": {{ conf.no_such_key | tojson }}: '
+            "'dict object' has no attribute 'no_such_key'"
+        ),
+    ),
     "tags in the template as an object": (
         dict(run_task_template=',\n  "tags": {"team": "data"}'),
-        'run_task_template TEMPLATE:6: "tags": {"team": "data"}: "tags" must be a list of {"key": ..., '
-        '"value": ...} objects, as boto3 takes them, e.g. "tags": [{"key": "team", "value": "data"}]'),
-    "count in the template": (dict(run_task_template=',\n  "count": 2'),
-                              'RunTask count is 2 (template TEMPLATE:6: "count": 2): it must be 1 (or absent), one '
-                              'ECS task per Airflow task try'),
+        (
+            'run_task_template TEMPLATE:6: "tags": {"team": "data"}: "tags" must be a list of {"key": ..., '
+            '"value": ...} objects, as boto3 takes them, e.g. "tags": [{"key": "team", "value": "data"}]'
+        ),
+    ),
+    "count in the template": (
+        dict(run_task_template=',\n  "count": 2'),
+        (
+            'RunTask count is 2 (template TEMPLATE:6: "count": 2): it must be 1 (or absent), one '
+            "ECS task per Airflow task try"
+        ),
+    ),
     "profile with a size Fargate lacks": (
         dict(profiles='{"odd": {"queues": ["odd"], "cpu": 300, "memory": 512}}'),
-        "[ecs_fargate] profiles = 'odd': executor_config['cpu/memory'] = (300, 512): "),
-    "subnets separated by spaces": (dict(subnets="subnet-0a1b2c3d subnet-4e5f6a7b"),
-                                    "[ecs_fargate] subnets = 'subnet-0a1b2c3d subnet-4e5f6a7b': ids are separated by "
-                                    "commas, not spaces, e.g. subnet-0a1b2c3d,subnet-4e5f6a7b"),
-    "strategy that is no strategy": (dict(capacity_provider_strategy="lol what", launch_type=""),
-                                     "[ecs_fargate] capacity_provider_strategy = 'lol what': capacity provider "
-                                     "'lol what' is not a name"),
-    "pending_timeout 0": (dict(pending_timeout="0"), "[ecs_fargate] pending_timeout = '0': expected more than 0, "
-                                                     "e.g. 600"),
+        "[ecs_fargate] profiles = 'odd': executor_config['cpu/memory'] = (300, 512): ",
+    ),
+    "subnets separated by spaces": (
+        dict(subnets="subnet-0a1b2c3d subnet-4e5f6a7b"),
+        (
+            "[ecs_fargate] subnets = 'subnet-0a1b2c3d subnet-4e5f6a7b': ids are separated by "
+            "commas, not spaces, e.g. subnet-0a1b2c3d,subnet-4e5f6a7b"
+        ),
+    ),
+    "strategy that is no strategy": (
+        dict(capacity_provider_strategy="lol what", launch_type=""),
+        ("[ecs_fargate] capacity_provider_strategy = 'lol what': capacity provider 'lol what' is not a name"),
+    ),
+    "pending_timeout 0": (
+        dict(pending_timeout="0"),
+        ("[ecs_fargate] pending_timeout = '0': expected more than 0, e.g. 600"),
+    ),
     "poll_interval 0": (dict(poll_interval="0"), "[ecs_fargate] poll_interval = '0': expected more than 0, e.g. 5"),
 }
 
@@ -277,7 +345,8 @@ def test_check_refuses_what_the_scheduler_refuses_with_the_same_line(case, ecs_e
     if "run_task_template" in settings:
         settings = {**settings, "run_task_template": _template(tmp_path, settings["run_task_template"])}
         line = "run_task_template does not render a valid RunTask request: " + line.replace(
-            "TEMPLATE", settings["run_task_template"])
+            "TEMPLATE", settings["run_task_template"]
+        )
     ecs_env.configure(**settings)
 
     said = scheduler_line()
@@ -290,32 +359,54 @@ def test_check_refuses_what_the_scheduler_refuses_with_the_same_line(case, ecs_e
 
 def test_check_config_file_takes_the_environment_over_it_as_airflow_does(ecs_env, capsys, tmp_path, monkeypatch):
     cfg = tmp_path / "airflow.cfg"
-    cfg.write_text("[ecs_fargate]\nregion = us-east-1\ncluster = airflow-test\ncontainer_name = airflow-worker\n"
-                   "task_definition = airflow-worker\n")
+    cfg.write_text(
+        "[ecs_fargate]\nregion = us-east-1\ncluster = airflow-test\ncontainer_name = airflow-worker\n"
+        "task_definition = airflow-worker\n"
+    )
     monkeypatch.setenv("AIRFLOW__ECS_FARGATE__SECURITY_GROUP", "sg-0123")  # a typo, through the environment
     assert main(["check", "--config", str(cfg)]) == 2
-    assert capsys.readouterr().err == ("airflow-ecs check: [ecs_fargate] security_group = (value not shown): not a "
-                                       "key of [ecs_fargate]; did you mean security_groups?\n")
+    assert capsys.readouterr().err == (
+        "airflow-ecs check: [ecs_fargate] security_group = (value not shown): not a "
+        "key of [ecs_fargate]; did you mean security_groups?\n"
+    )
 
 
-@pytest.mark.parametrize("text, says", [
-    ("[ecs_fargate]\nregion = us-east-1\nregion = eu-west-1\n",
-     "not a readable airflow.cfg: While reading from 'CFG' [line 3]: option 'region' in section 'ecs_fargate' "
-     "already exists"),
-    ("[ecs_fargate]\nregion = us-east-1\n[ecs_fargate]\n",
-     "not a readable airflow.cfg: While reading from 'CFG' [line 3]: section 'ecs_fargate' already exists"),
-    ("region = us-east-1\n", "not a readable airflow.cfg: File contains no section headers. file: 'CFG', line: 1 "
-                             "'region = us-east-1\\n'"),
-    ("[ecs_fargate]\nregion\n", "not a readable airflow.cfg: Source contains parsing errors: 'CFG' [line 2]: "
-                                "'region\\n'"),
-])
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            "[ecs_fargate]\nregion = us-east-1\nregion = eu-west-1\n",
+            (
+                "not a readable airflow.cfg: While reading from 'CFG' [line 3]: option 'region' in section 'ecs_fargate' "
+                "already exists"
+            ),
+        ),
+        (
+            "[ecs_fargate]\nregion = us-east-1\n[ecs_fargate]\n",
+            "not a readable airflow.cfg: While reading from 'CFG' [line 3]: section 'ecs_fargate' already exists",
+        ),
+        (
+            "region = us-east-1\n",
+            (
+                "not a readable airflow.cfg: File contains no section headers. file: 'CFG', line: 1 "
+                "'region = us-east-1\\n'"
+            ),
+        ),
+        (
+            "[ecs_fargate]\nregion\n",
+            ("not a readable airflow.cfg: Source contains parsing errors: 'CFG' [line 2]: 'region\\n'"),
+        ),
+    ],
+)
 def test_check_of_a_broken_config_file_is_one_line(text, says, capsys, tmp_path):
     cfg = tmp_path / "airflow.cfg"
     cfg.write_text(text)
     for command in ("check", "status"):
         assert main([command, "--config", str(cfg)]) == 2
-        assert capsys.readouterr().err == f"airflow-ecs {command}: [ecs_fargate] --config = '{cfg}': " \
-                                          f"{says.replace('CFG', str(cfg))}\n"
+        assert (
+            capsys.readouterr().err == f"airflow-ecs {command}: [ecs_fargate] --config = '{cfg}': "
+            f"{says.replace('CFG', str(cfg))}\n"
+        )
 
 
 def test_an_unknown_aws_profile_is_one_line_for_check_and_scheduler(ecs_env, capsys, tmp_path, monkeypatch):
@@ -323,8 +414,10 @@ def test_an_unknown_aws_profile_is_one_line_for_check_and_scheduler(ecs_env, cap
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     (tmp_path / "config").write_text("[profile airflow]\nregion = us-east-1\n")
     ecs_env.configure(aws_profile="nope")
-    line = ("[ecs_fargate] aws_profile = 'nope': no such profile in the AWS config files (~/.aws/config, "
-            "~/.aws/credentials); name one of their profiles, or leave it empty for boto3's chain")
+    line = (
+        "[ecs_fargate] aws_profile = 'nope': no such profile in the AWS config files (~/.aws/config, "
+        "~/.aws/credentials); name one of their profiles, or leave it empty for boto3's chain"
+    )
     assert scheduler_line() == line
     capsys.readouterr()
     assert main(["check"]) == 2
@@ -333,13 +426,16 @@ def test_an_unknown_aws_profile_is_one_line_for_check_and_scheduler(ecs_env, cap
 
 def test_a_strategy_naming_a_provider_the_cluster_lacks_fails_check_and_start(ecs_env, capsys):
     ecs_env.configure(capacity_provider_strategy="FARGATE_SPOT:1,my-asg:1", launch_type="")
-    line = ("cluster 'airflow-test' has no capacity provider 'my-asg' (attached: FARGATE, FARGATE_SPOT); attach it "
-            "to the cluster or fix [ecs_fargate] capacity_provider_strategy")
+    line = (
+        "cluster 'airflow-test' has no capacity provider 'my-asg' (attached: FARGATE, FARGATE_SPOT); attach it "
+        "to the cluster or fix [ecs_fargate] capacity_provider_strategy"
+    )
     assert scheduler_line() == f"ECS executor health check: {line}"
     code, checks = run_json(capsys, "check")
     assert code == 1
     assert {"name": "cluster", "status": "fail", "detail": line} in [
-        {key: check[key] for key in ("name", "status", "detail")} for check in checks]
+        {key: check[key] for key in ("name", "status", "detail")} for check in checks
+    ]
 
 
 def test_check_finds_a_profiles_subnet_that_does_not_exist(ecs_env, capsys):
@@ -352,15 +448,20 @@ def test_check_finds_a_profiles_subnet_that_does_not_exist(ecs_env, capsys):
 
 
 def test_airflow_ecs_check_under_airflows_cli_flags_an_unknown_key(ecs_env, tmp_path):
-    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "AIRFLOW__CORE__EXECUTOR": "airflow_ecs.executor.EcsFargateExecutor",
-           "AIRFLOW__ECS_FARGATE__SUBNET": "subnet-0a1b2c3d"}
-    result = subprocess.run([sys.executable, "-m", "airflow", "ecs", "check"], env=env, capture_output=True,
-                            text=True, timeout=120)
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "airflow_ecs.executor.EcsFargateExecutor",
+        "AIRFLOW__ECS_FARGATE__SUBNET": "subnet-0a1b2c3d",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "ecs", "check"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1] == (
-        "airflow-ecs check: [ecs_fargate] subnet = (value not shown): not a key of [ecs_fargate]; did you mean "
-        "subnets?")
+        "airflow-ecs check: [ecs_fargate] subnet = (value not shown): not a key of [ecs_fargate]; did you mean subnets?"
+    )
 
 
 def test_check_finds_a_missing_ecr_image_and_a_present_one(ecs_env, capsys):
@@ -369,34 +470,58 @@ def test_check_finds_a_missing_ecr_image_and_a_present_one(ecs_env, capsys):
     ecs, ecr = aws.client(ecs_env.url, "ecs"), aws.client(ecs_env.url, "ecr")
     repository = ecr.create_repository(repositoryName="airflow-worker")["repository"]
     image = f"{repository['repositoryUri']}:v1"
-    ecs.register_task_definition(family="from-ecr", requiresCompatibilities=["FARGATE"], networkMode="awsvpc",
-                                 cpu="256", memory="512",
-                                 containerDefinitions=[{"name": "airflow-worker", "image": image, "memory": 512}])
+    ecs.register_task_definition(
+        family="from-ecr",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "airflow-worker", "image": image, "memory": 512}],
+    )
     ecs_env.configure(task_definition="from-ecr")
 
     code, checks = run_json(capsys, "check")
-    image_check = next({key: check[key] for key in ("name", "status", "detail")} for check in checks
-                       if check["name"] == "image")
+    image_check = next(
+        {key: check[key] for key in ("name", "status", "detail")} for check in checks if check["name"] == "image"
+    )
     assert code == 1
-    assert image_check == {"name": "image", "status": "fail", "detail": (
-        f"{image} is not in ECR (ImageNotFoundException): every task would stop with CannotPullContainerError; "
-        "push it (make image) or fix the task definition")}
+    assert image_check == {
+        "name": "image",
+        "status": "fail",
+        "detail": (
+            f"{image} is not in ECR (ImageNotFoundException): every task would stop with CannotPullContainerError; "
+            "push it (make image) or fix the task definition"
+        ),
+    }
 
-    ecr.put_image(repositoryName="airflow-worker", imageTag="v1", imageManifest=json.dumps(
-        {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}))
+    ecr.put_image(
+        repositoryName="airflow-worker",
+        imageTag="v1",
+        imageManifest=json.dumps(
+            {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+        ),
+    )
     code, checks = run_json(capsys, "check")
-    assert next({key: check[key] for key in ("name", "status", "detail")} for check in checks
-                if check["name"] == "image") == {
-        "name": "image", "status": "ok", "detail": f"{image} is in ECR"}
+    assert next(
+        {key: check[key] for key in ("name", "status", "detail")} for check in checks if check["name"] == "image"
+    ) == {"name": "image", "status": "ok", "detail": f"{image} is in ECR"}
 
 
 def test_ecr_image_uris_are_read():
     from airflow_ecs.aws.health import ecr_image
 
     assert ecr_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/worker:3.3") == {
-        "account": "123456789012", "region": "eu-west-1", "repository": "team/worker", "tag": "3.3"}
+        "account": "123456789012",
+        "region": "eu-west-1",
+        "repository": "team/worker",
+        "tag": "3.3",
+    }
     assert ecr_image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/worker") == {
-        "account": "123456789012", "region": "eu-west-1", "repository": "worker", "tag": "latest"}
+        "account": "123456789012",
+        "region": "eu-west-1",
+        "repository": "worker",
+        "tag": "latest",
+    }
     assert ecr_image("123456789012.dkr.ecr.us-east-1.amazonaws.com/w@sha256:ab12")["digest"] == "sha256:ab12"
     assert ecr_image("apache/airflow:3.3.2") is None
     assert ecr_image("") is None
@@ -408,8 +533,10 @@ def test_the_check_table_fits_the_terminal_and_shows_brackets(capsys, monkeypatc
 
     monkeypatch.setenv("COLUMNS", "100")
     detail = "[ecs_fargate] cluster 'x' not found in us-east-1; check [ecs_fargate] cluster and region " * 3
-    print_table([Check("cluster", FAIL, detail), Check("credentials", OK, "[bold]calling as arn:aws:iam::1:user/u")],
-                "airflow-ecs check: cluster x in us-east-1")
+    print_table(
+        [Check("cluster", FAIL, detail), Check("credentials", OK, "[bold]calling as arn:aws:iam::1:user/u")],
+        "airflow-ecs check: cluster x in us-east-1",
+    )
     out = capsys.readouterr().out
     assert max(len(line) for line in out.splitlines()) <= 100
     flat = "".join(line.strip("│ ").rstrip() for line in out.splitlines())

@@ -75,11 +75,12 @@ def test_the_typed_keys_are_the_ones_expected():
     assert [o.name for o in OPTIONS if o.type == "boolean"] == ["assign_public_ip", "check_health_on_startup"]
 
 
-MALFORMED_NUMBERS = ([(key, bad) for key in INTEGER_KEYS for bad in ("five", "2.5", "1e3", "0", "-3", "10 tasks")]
-                     + [(key, bad) for key in FLOAT_KEYS for bad in ("fast", "1,5", "-1", "5s")])
+MALFORMED_NUMBERS = [(key, bad) for key in INTEGER_KEYS for bad in ("five", "2.5", "1e3", "0", "-3", "10 tasks")] + [
+    (key, bad) for key in FLOAT_KEYS for bad in ("fast", "1,5", "-1", "5s")
+]
 
 
-@pytest.mark.parametrize("key, bad", MALFORMED_NUMBERS)
+@pytest.mark.parametrize(("key", "bad"), MALFORMED_NUMBERS)
 def test_number_key_with_a_malformed_value_names_key_value_and_example(key, bad):
     error = config_error(**{key: bad})
     message = str(error)
@@ -96,17 +97,20 @@ def test_float_key_refuses_not_a_number(key):
     assert error.key == key
 
 
-@pytest.mark.parametrize(("key", "raw", "expected"), [
-    ("max_run_task_attempts", " 7 ", 7),
-    ("launch_concurrency", "1", 1),
-    ("launch_burst", "250", 250),
-    ("launch_rate", "0.5", 0.5),
-    ("launch_rate", "20", 20.0),
-    ("poll_interval", "0.5", 0.5),
-    ("pending_timeout", "1200.5", 1200.5),
-    ("end_timeout", "0", 0.0),
-    ("reconcile_interval", "30", 30.0),
-])
+@pytest.mark.parametrize(
+    ("key", "raw", "expected"),
+    [
+        ("max_run_task_attempts", " 7 ", 7),
+        ("launch_concurrency", "1", 1),
+        ("launch_burst", "250", 250),
+        ("launch_rate", "0.5", 0.5),
+        ("launch_rate", "20", 20.0),
+        ("poll_interval", "0.5", 0.5),
+        ("pending_timeout", "1200.5", 1200.5),
+        ("end_timeout", "0", 0.0),
+        ("reconcile_interval", "30", 30.0),
+    ],
+)
 def test_typed_key_with_a_good_value_is_converted(key, raw, expected):
     value = getattr(load(**{key: raw}), key)
     assert value == expected
@@ -116,8 +120,11 @@ def test_typed_key_with_a_good_value_is_converted(key, raw, expected):
 @pytest.mark.parametrize("key", ["launch_rate", "poll_interval", "pending_timeout", "reconcile_interval"])
 def test_rates_intervals_and_timeouts_must_be_positive(key):
     # pending_timeout = 0 stopped every task before it ran; poll_interval = 0 swept ECS at every scheduler loop.
-    assert str(config_error(**{key: "0"})) == f"[ecs_fargate] {key} = '0': expected more than 0, e.g. " + {
-        "launch_rate": "20", "poll_interval": "5", "pending_timeout": "600", "reconcile_interval": "60"}[key]
+    assert (
+        str(config_error(**{key: "0"}))
+        == f"[ecs_fargate] {key} = '0': expected more than 0, e.g. "
+        + {"launch_rate": "20", "poll_interval": "5", "pending_timeout": "600", "reconcile_interval": "60"}[key]
+    )
 
 
 @pytest.mark.parametrize("key", ["subnets", "security_groups"])
@@ -125,20 +132,35 @@ def test_ids_separated_by_spaces_are_refused(key):
     raw = "subnet-0a1b2c3d subnet-4e5f6a7b" if key == "subnets" else "sg-0a1b sg-2c3d"
     assert str(config_error(**{key: raw})) == (
         f"[ecs_fargate] {key} = {raw!r}: ids are separated by commas, not spaces, e.g. "
-        + ("subnet-0a1b2c3d,subnet-4e5f6a7b" if key == "subnets" else "sg-0a1b,sg-2c3d"))
+        + ("subnet-0a1b2c3d,subnet-4e5f6a7b" if key == "subnets" else "sg-0a1b,sg-2c3d")
+    )
 
 
 def test_a_strategy_that_is_not_names_is_refused():
     assert str(config_error(capacity_provider_strategy="lol what")) == (
         "[ecs_fargate] capacity_provider_strategy = 'lol what': capacity provider 'lol what' is not a name "
         "(letters, digits, _ and -; items separated by commas); e.g. FARGATE_SPOT:1,FARGATE:0 or "
-        '[{"capacityProvider": "FARGATE", "weight": 1}]')
+        '[{"capacityProvider": "FARGATE", "weight": 1}]'
+    )
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("True", True), ("true", True), ("1", True), ("yes", True), ("on", True), (" TRUE ", True),
-    ("False", False), ("false", False), ("0", False), ("no", False), ("off", False), ("", False),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("True", True),
+        ("true", True),
+        ("1", True),
+        ("yes", True),
+        ("on", True),
+        (" TRUE ", True),
+        ("False", False),
+        ("false", False),
+        ("0", False),
+        ("no", False),
+        ("off", False),
+        ("", False),
+    ],
+)
 def test_boolean_forms(raw, expected):
     assert load(assign_public_ip=raw).assign_public_ip is expected
 
@@ -154,24 +176,30 @@ def test_boolean_with_a_malformed_value(bad):
 # --- subnets and security groups ---
 
 
-@pytest.mark.parametrize(("key", "raw", "expected"), [
-    ("subnets", "subnet-0a1b2c3d", ("subnet-0a1b2c3d",)),
-    ("subnets", "subnet-0a1b2c3d, subnet-4e5f6a7b,", ("subnet-0a1b2c3d", "subnet-4e5f6a7b")),
-    ("subnets", "", ()),
-    ("security_groups", "sg-0123456789abcdef0", ("sg-0123456789abcdef0",)),
-    ("security_groups", " sg-1 ,sg-2 ", ("sg-1", "sg-2")),
-])
+@pytest.mark.parametrize(
+    ("key", "raw", "expected"),
+    [
+        ("subnets", "subnet-0a1b2c3d", ("subnet-0a1b2c3d",)),
+        ("subnets", "subnet-0a1b2c3d, subnet-4e5f6a7b,", ("subnet-0a1b2c3d", "subnet-4e5f6a7b")),
+        ("subnets", "", ()),
+        ("security_groups", "sg-0123456789abcdef0", ("sg-0123456789abcdef0",)),
+        ("security_groups", " sg-1 ,sg-2 ", ("sg-1", "sg-2")),
+    ],
+)
 def test_id_lists_are_split_and_trimmed(key, raw, expected):
     assert getattr(load(**{key: raw}), key) == expected
 
 
-@pytest.mark.parametrize(("key", "raw", "bad_item"), [
-    ("subnets", "vpc-0a1b2c3d", "vpc-0a1b2c3d"),
-    ("subnets", "subnet-0a1b2c3d,sg-0123", "sg-0123"),
-    ("subnets", "0a1b2c3d", "0a1b2c3d"),
-    ("security_groups", "subnet-0a1b2c3d", "subnet-0a1b2c3d"),
-    ("security_groups", "sg-1,default", "default"),
-])
+@pytest.mark.parametrize(
+    ("key", "raw", "bad_item"),
+    [
+        ("subnets", "vpc-0a1b2c3d", "vpc-0a1b2c3d"),
+        ("subnets", "subnet-0a1b2c3d,sg-0123", "sg-0123"),
+        ("subnets", "0a1b2c3d", "0a1b2c3d"),
+        ("security_groups", "subnet-0a1b2c3d", "subnet-0a1b2c3d"),
+        ("security_groups", "sg-1,default", "default"),
+    ],
+)
 def test_id_with_the_wrong_prefix_is_named(key, raw, bad_item):
     error = config_error(**{key: raw})
     prefix = "subnet-" if key == "subnets" else "sg-"
@@ -184,44 +212,52 @@ def test_id_with_the_wrong_prefix_is_named(key, raw, bad_item):
 # --- capacity provider strategies ---
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("FARGATE_SPOT:1,FARGATE:0", [("FARGATE_SPOT", 1, 0), ("FARGATE", 0, 0)]),
-    ("FARGATE_SPOT:4:1, FARGATE:1", [("FARGATE_SPOT", 4, 1), ("FARGATE", 1, 0)]),
-    ("FARGATE", [("FARGATE", 1, 0)]),
-    ("my-asg:2:10", [("my-asg", 2, 10)]),
-    ('[{"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 2}, {"capacityProvider": "FARGATE"}]',
-     [("FARGATE_SPOT", 3, 2), ("FARGATE", 1, 0)]),
-    ([{"capacityProvider": "FARGATE", "weight": 1}], [("FARGATE", 1, 0)]),
-    ("", []),
-    (None, []),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("FARGATE_SPOT:1,FARGATE:0", [("FARGATE_SPOT", 1, 0), ("FARGATE", 0, 0)]),
+        ("FARGATE_SPOT:4:1, FARGATE:1", [("FARGATE_SPOT", 4, 1), ("FARGATE", 1, 0)]),
+        ("FARGATE", [("FARGATE", 1, 0)]),
+        ("my-asg:2:10", [("my-asg", 2, 10)]),
+        (
+            '[{"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 2}, {"capacityProvider": "FARGATE"}]',
+            [("FARGATE_SPOT", 3, 2), ("FARGATE", 1, 0)],
+        ),
+        ([{"capacityProvider": "FARGATE", "weight": 1}], [("FARGATE", 1, 0)]),
+        ("", []),
+        (None, []),
+    ],
+)
 def test_strategy_forms(raw, expected):
     items = parse_capacity_provider_strategy("capacity_provider_strategy", raw)
     assert items == tuple(CapacityProviderItem(*row) for row in expected)
 
 
-@pytest.mark.parametrize(("raw", "says"), [
-    ("FARGATE:one", "whole numbers"),
-    ("FARGATE:1:x", "whole numbers"),
-    ("FARGATE:1:0:7", "name:weight[:base]"),
-    (":1", "name:weight[:base]"),
-    ("FARGATE:1001", "0-1000"),
-    ("FARGATE:-1", "0-1000"),
-    ("FARGATE:1:100001", "0-100000"),
-    ("FARGATE:1,FARGATE:2", "named twice"),
-    ("FARGATE_SPOT:1:1,FARGATE:1:1", "only one"),
-    (",".join(f"cp{i}:1" for i in range(21)), "at most 20"),
-    ('[{"capacityProvider": "FARGATE"', "not valid JSON"),
-    ('[{"weight": 1}]', "capacityProvider"),
-    ('["FARGATE"]', "capacityProvider"),
-    ('[{"capacityProvider": "FARGATE", "wieght": 1}]', "wieght"),
-    ('[{"capacityProvider": "FARGATE", "weight": "heavy"}]', "whole numbers"),
-    ('[{"capacityProvider": "FARGATE", "weight": 1.5}]', "whole numbers"),
-    ('[{"capacityProvider": "FARGATE", "weight": 1, "base": 2.9}]', "whole numbers"),
-    ('[{"capacityProvider": "FARGATE", "weight": true}]', "whole numbers"),
-    ('[{"capacityProvider": "FARGATE", "weight": null}]', "whole numbers"),
-    (42, "a string or a list"),
-])
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        ("FARGATE:one", "whole numbers"),
+        ("FARGATE:1:x", "whole numbers"),
+        ("FARGATE:1:0:7", "name:weight[:base]"),
+        (":1", "name:weight[:base]"),
+        ("FARGATE:1001", "0-1000"),
+        ("FARGATE:-1", "0-1000"),
+        ("FARGATE:1:100001", "0-100000"),
+        ("FARGATE:1,FARGATE:2", "named twice"),
+        ("FARGATE_SPOT:1:1,FARGATE:1:1", "only one"),
+        (",".join(f"cp{i}:1" for i in range(21)), "at most 20"),
+        ('[{"capacityProvider": "FARGATE"', "not valid JSON"),
+        ('[{"weight": 1}]', "capacityProvider"),
+        ('["FARGATE"]', "capacityProvider"),
+        ('[{"capacityProvider": "FARGATE", "wieght": 1}]', "wieght"),
+        ('[{"capacityProvider": "FARGATE", "weight": "heavy"}]', "whole numbers"),
+        ('[{"capacityProvider": "FARGATE", "weight": 1.5}]', "whole numbers"),
+        ('[{"capacityProvider": "FARGATE", "weight": 1, "base": 2.9}]', "whole numbers"),
+        ('[{"capacityProvider": "FARGATE", "weight": true}]', "whole numbers"),
+        ('[{"capacityProvider": "FARGATE", "weight": null}]', "whole numbers"),
+        (42, "a string or a list"),
+    ],
+)
 def test_strategy_errors_name_the_key_and_show_a_good_example(raw, says):
     with pytest.raises(ConfigError) as caught:
         parse_capacity_provider_strategy("capacity_provider_strategy", raw)
@@ -263,14 +299,17 @@ def test_a_strategy_on_a_non_fargate_provider_is_not_fargate():
     assert not load(capacity_provider_strategy="my-asg:1").runs_on_fargate
 
 
-@pytest.mark.parametrize(("raw", "expected", "fargate"), [
-    ("FARGATE", "FARGATE", True),
-    ("fargate", "FARGATE", True),
-    ("EC2", "EC2", False),
-    ("external", "EXTERNAL", False),
-    ("MANAGED_INSTANCES", "MANAGED_INSTANCES", False),
-    ("", "", False),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected", "fargate"),
+    [
+        ("FARGATE", "FARGATE", True),
+        ("fargate", "FARGATE", True),
+        ("EC2", "EC2", False),
+        ("external", "EXTERNAL", False),
+        ("MANAGED_INSTANCES", "MANAGED_INSTANCES", False),
+        ("", "", False),
+    ],
+)
 def test_launch_types(raw, expected, fargate):
     config = load(launch_type=raw)
     assert config.launch_type == expected
@@ -361,7 +400,9 @@ def test_environment_variables_reach_the_config_through_airflow(clean_env):
     assert config.assign_public_ip is True
     assert config.launch_type == ""
     assert config.capacity_provider_strategy == (
-        CapacityProviderItem("FARGATE_SPOT", 1, 0), CapacityProviderItem("FARGATE", 0, 1))
+        CapacityProviderItem("FARGATE_SPOT", 1, 0),
+        CapacityProviderItem("FARGATE", 0, 1),
+    )
     assert config.max_run_task_attempts == 9
     assert config.launch_rate == 2.5
 
@@ -388,11 +429,14 @@ def test_a_bad_environment_value_is_named(clean_env):
     assert "'many'" in str(caught.value)
 
 
-@pytest.mark.parametrize(("section", "typos"), [
-    ({"region": "x", "clustr": "y"}, ["clustr"]),
-    ({"REGION": "x", "Cluster": "y"}, []),
-    ({"subnet": "x", "launchtype": "y"}, ["launchtype", "subnet"]),
-])
+@pytest.mark.parametrize(
+    ("section", "typos"),
+    [
+        ({"region": "x", "clustr": "y"}, ["clustr"]),
+        ({"REGION": "x", "Cluster": "y"}, []),
+        ({"subnet": "x", "launchtype": "y"}, ["launchtype", "subnet"]),
+    ],
+)
 def test_unknown_keys_are_reported(section, typos):
     assert unknown_keys(section) == typos
 
@@ -460,8 +504,12 @@ def test_the_provider_entry_point_is_installed():
 
 
 def test_config_values_for_the_template_are_plain_json():
-    config = load(subnets="subnet-1", security_groups="sg-1", capacity_provider_strategy="FARGATE:1",
-                  fallback_capacity_provider_strategy="FARGATE:1")
+    config = load(
+        subnets="subnet-1",
+        security_groups="sg-1",
+        capacity_provider_strategy="FARGATE:1",
+        fallback_capacity_provider_strategy="FARGATE:1",
+    )
     values = config.template_values()
     assert values["subnets"] == ["subnet-1"] and values["security_groups"] == ["sg-1"]
     assert values["fallback_capacity_provider_strategy"] == [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}]

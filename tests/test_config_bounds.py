@@ -7,8 +7,12 @@ import pytest
 
 from airflow_ecs.core.config import ConfigError, load_config, parse_bool, parse_capacity_provider_strategy
 
-BASE = {"region": "us-east-1", "cluster": "airflow", "container_name": "airflow-worker",
-        "task_definition": "airflow-worker"}
+BASE = {
+    "region": "us-east-1",
+    "cluster": "airflow",
+    "container_name": "airflow-worker",
+    "task_definition": "airflow-worker",
+}
 
 
 def config(**extra: str):
@@ -29,7 +33,8 @@ def test_a_burst_of_one_is_taken_and_zero_refused():
 def test_a_connection_and_a_profile_together_are_refused_in_one_line():
     assert refused(aws_conn_id="aws_default", aws_profile="prod") == (
         "[ecs_fargate] aws_conn_id = 'aws_default': set aws_conn_id or aws_profile, not both "
-        "(a connection's extra may name a profile_name)")
+        "(a connection's extra may name a profile_name)"
+    )
 
 
 @pytest.mark.parametrize("raw", ["t", "T", "y", "Y", "yes", "on", "1", "true"])
@@ -61,16 +66,21 @@ def test_a_strategy_of_twenty_providers_is_taken_and_twenty_one_refused():
 def test_only_one_provider_may_have_a_base():
     with pytest.raises(ConfigError) as caught:
         parse_capacity_provider_strategy("capacity_provider_strategy", "FARGATE:1:1,FARGATE_SPOT:1:1")
-    assert str(caught.value) == ("[ecs_fargate] capacity_provider_strategy = 'FARGATE:1:1,FARGATE_SPOT:1:1': "
-                                 "only one capacity provider in a strategy may have a base")
+    assert str(caught.value) == (
+        "[ecs_fargate] capacity_provider_strategy = 'FARGATE:1:1,FARGATE_SPOT:1:1': "
+        "only one capacity provider in a strategy may have a base"
+    )
 
 
-@pytest.mark.parametrize(("extra", "line"), [
-    ({"launch_burst": "many"}, "launch_burst = 'many': expected a whole number, e.g. 100"),
-    ({"launch_rate": "fast"}, "launch_rate = 'fast': expected a number, e.g. 20"),
-    ({"launch_rate": "nan"}, "launch_rate = 'nan': expected a finite number, e.g. 20"),
-    ({"launch_burst": "0"}, "launch_burst = '0': expected at least 1, e.g. 100"),
-])
+@pytest.mark.parametrize(
+    ("extra", "line"),
+    [
+        ({"launch_burst": "many"}, "launch_burst = 'many': expected a whole number, e.g. 100"),
+        ({"launch_rate": "fast"}, "launch_rate = 'fast': expected a number, e.g. 20"),
+        ({"launch_rate": "nan"}, "launch_rate = 'nan': expected a finite number, e.g. 20"),
+        ({"launch_burst": "0"}, "launch_burst = '0': expected at least 1, e.g. 100"),
+    ],
+)
 def test_a_bad_number_is_named_with_what_kind_of_number_would_do(extra, line):
     assert refused(**extra) == f"[ecs_fargate] {line}"
 
@@ -79,13 +89,19 @@ def test_an_empty_required_key_shows_empty_not_its_quotes():
     assert refused(cluster="").startswith("[ecs_fargate] cluster = (empty): required; e.g. ")
 
 
-@pytest.mark.parametrize(("args", "kwargs", "line"), [
-    (("cluster", "", "required"), {}, "[ecs_fargate] cluster = (empty): required"),
-    (("cluster", None, "required"), {}, "[ecs_fargate] cluster = (empty): required"),
-    (("cluster", "c1", "not found"), {}, "[ecs_fargate] cluster = 'c1': not found"),
-    (("aws_secret_access_key", "wJalr", "not a key"), {"show_value": False},
-     "[ecs_fargate] aws_secret_access_key = (value not shown): not a key"),
-])
+@pytest.mark.parametrize(
+    ("args", "kwargs", "line"),
+    [
+        (("cluster", "", "required"), {}, "[ecs_fargate] cluster = (empty): required"),
+        (("cluster", None, "required"), {}, "[ecs_fargate] cluster = (empty): required"),
+        (("cluster", "c1", "not found"), {}, "[ecs_fargate] cluster = 'c1': not found"),
+        (
+            ("aws_secret_access_key", "wJalr", "not a key"),
+            {"show_value": False},
+            "[ecs_fargate] aws_secret_access_key = (value not shown): not a key",
+        ),
+    ],
+)
 def test_a_config_error_is_one_line_naming_key_value_and_what_would_do(args, kwargs, line):
     error = ConfigError(*args, **kwargs)
     assert str(error) == line
@@ -95,5 +111,7 @@ def test_a_config_error_is_one_line_naming_key_value_and_what_would_do(args, kwa
 def test_a_bad_strategy_item_shows_the_whole_value():
     with pytest.raises(ConfigError) as caught:
         parse_capacity_provider_strategy("capacity_provider_strategy", "FARGATE:x")
-    assert str(caught.value).startswith("[ecs_fargate] capacity_provider_strategy = 'FARGATE:x': weight and base "
-                                        "must be whole numbers; e.g. FARGATE_SPOT:1,FARGATE:0")
+    assert str(caught.value).startswith(
+        "[ecs_fargate] capacity_provider_strategy = 'FARGATE:x': weight and base "
+        "must be whole numbers; e.g. FARGATE_SPOT:1,FARGATE:0"
+    )

@@ -7,6 +7,7 @@ The same behaviour against real containers is tests/e2e/test_containers.py.
 from __future__ import annotations
 
 import pytest
+
 from airflow_ecs.local import containers
 from airflow_ecs.local.containers import (
     ContainerRuntimeUnavailable,
@@ -27,10 +28,16 @@ TASK_ARN = "arn:aws:ecs:us-east-1:123456789012:task/airflow-ecs-local/0123456789
 
 
 def spec(**changes) -> ContainerSpec:
-    values = dict(name="airflow-ecs-run1-0123456789abcdef", image="local/airflow-worker:latest",
-                  command=["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string", "{}"],
-                  environment={"AIRFLOW__CORE__LOAD_EXAMPLES": "False"}, memory_mib=512, cpu_units=256,
-                  labels={"airflow-ecs.local": "run1"}, mounts={})
+    values = dict(
+        name="airflow-ecs-run1-0123456789abcdef",
+        image="local/airflow-worker:latest",
+        command=["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string", "{}"],
+        environment={"AIRFLOW__CORE__LOAD_EXAMPLES": "False"},
+        memory_mib=512,
+        cpu_units=256,
+        labels={"airflow-ecs.local": "run1"},
+        mounts={},
+    )
     values.update(changes)
     return ContainerSpec(**values)
 
@@ -38,11 +45,30 @@ def spec(**changes) -> ContainerSpec:
 def test_the_container_runs_as_ecs_would_run_it():
     argv, environment = run_argv(spec(mounts={"/srv/dags": "/opt/airflow/dags"}))
     assert argv == [
-        "podman", "run", "--rm", "--name", "airflow-ecs-run1-0123456789abcdef", "--pull=never", "--network=host",
-        "--init", "--label", "airflow-ecs.local=run1", "--memory=512m", "--memory-swap=512m", "--cpus=0.25",
-        "--volume", "/srv/dags:/opt/airflow/dags:ro", "--env", "AIRFLOW__CORE__LOAD_EXAMPLES",
-        "local/airflow-worker:latest", "python", "-m", "airflow.sdk.execution_time.execute_workload",
-        "--json-string", "{}"]
+        "podman",
+        "run",
+        "--rm",
+        "--name",
+        "airflow-ecs-run1-0123456789abcdef",
+        "--pull=never",
+        "--network=host",
+        "--init",
+        "--label",
+        "airflow-ecs.local=run1",
+        "--memory=512m",
+        "--memory-swap=512m",
+        "--cpus=0.25",
+        "--volume",
+        "/srv/dags:/opt/airflow/dags:ro",
+        "--env",
+        "AIRFLOW__CORE__LOAD_EXAMPLES",
+        "local/airflow-worker:latest",
+        "python",
+        "-m",
+        "airflow.sdk.execution_time.execute_workload",
+        "--json-string",
+        "{}",
+    ]
     assert environment == {"AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
 
 
@@ -92,15 +118,22 @@ def test_cpu_comes_from_the_override_then_the_task_then_the_container():
     assert cpu_units(None, {}, {}) is None
 
 
-@pytest.mark.parametrize(("value_from", "source"), [
-    ("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf",
-     ("secretsmanager", "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf", None)),
-    ("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf:password::",
-     ("secretsmanager", "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf", "password")),
-    ("arn:aws:ssm:us-east-1:123456789012:parameter/airflow/fernet", ("ssm", "/airflow/fernet", None)),
-    ("arn:aws:ssm:us-east-1:123456789012:parameter/fernet", ("ssm", "fernet", None)),
-    ("/airflow/fernet", ("ssm", "/airflow/fernet", None)),
-])
+@pytest.mark.parametrize(
+    ("value_from", "source"),
+    [
+        (
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf",
+            ("secretsmanager", "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf", None),
+        ),
+        (
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf:password::",
+            ("secretsmanager", "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf", "password"),
+        ),
+        ("arn:aws:ssm:us-east-1:123456789012:parameter/airflow/fernet", ("ssm", "/airflow/fernet", None)),
+        ("arn:aws:ssm:us-east-1:123456789012:parameter/fernet", ("ssm", "fernet", None)),
+        ("/airflow/fernet", ("ssm", "/airflow/fernet", None)),
+    ],
+)
 def test_secrets_come_from_where_ecs_would_read_them(value_from, source):
     assert secret_source(value_from) == source
 
@@ -110,35 +143,64 @@ def test_secrets_are_read_from_the_local_secrets_manager_and_parameter_store():
     from moto import mock_aws
 
     with mock_aws():
+
         def clients(service):
             return boto3.client(service, region_name="us-east-1")
 
         arn = clients("secretsmanager").create_secret(Name="db", SecretString='{"password": "pw1"}')["ARN"]
         clients("ssm").put_parameter(Name="/airflow/fernet", Value="k3y", Type="SecureString")
-        values = resolve_secrets([{"name": "DB_PASSWORD", "valueFrom": f"{arn}:password::"},
-                                  {"name": "FERNET", "valueFrom": "/airflow/fernet"}], clients)
+        values = resolve_secrets(
+            [
+                {"name": "DB_PASSWORD", "valueFrom": f"{arn}:password::"},
+                {"name": "FERNET", "valueFrom": "/airflow/fernet"},
+            ],
+            clients,
+        )
         assert values == {"DB_PASSWORD": "pw1", "FERNET": "k3y"}
         with pytest.raises(ValueError, match="unable to pull secrets") as error:
             resolve_secrets([{"name": "MISSING", "valueFrom": "/not/there"}], clients)
-    assert str(error.value) == ("ResourceInitializationError: unable to pull secrets: MISSING from /not/there: "
-                                "ParameterNotFound")
+    assert str(error.value) == (
+        "ResourceInitializationError: unable to pull secrets: MISSING from /not/there: ParameterNotFound"
+    )
 
 
-@pytest.mark.parametrize(("code", "stop_requested", "last_line", "expected"), [
-    (0, False, "done", containers.Exit(0)),
-    (3, False, "crashing", containers.Exit(3)),
-    (143, True, "", containers.Exit(143)),
-    (137, True, "", containers.Exit(137)),  # our SIGKILL after the stop timeout
-    (137, False, "", containers.Exit(137, container_reason="OutOfMemoryError: Container killed due to memory usage")),
-    (127, False, "sh: 1: nope: not found", containers.Exit(127)),  # the task's own shell said so
-    (125, False, "Error: local/airflow-worker:latest: image not known",
-     containers.Exit(None, stop_code="TaskFailedToStart",
-                     stop_reason="CannotPullContainerError: local/airflow-worker:latest: image not known")),
-    (127, False, 'Error: runc: exec: "/nonexistent/binary": stat /nonexistent/binary: no such file or directory',
-     containers.Exit(None, stop_code="TaskFailedToStart",
-                     stop_reason='CannotStartContainerError: runc: exec: "/nonexistent/binary": stat '
-                                 '/nonexistent/binary: no such file or directory')),
-])
+@pytest.mark.parametrize(
+    ("code", "stop_requested", "last_line", "expected"),
+    [
+        (0, False, "done", containers.Exit(0)),
+        (3, False, "crashing", containers.Exit(3)),
+        (143, True, "", containers.Exit(143)),
+        (137, True, "", containers.Exit(137)),  # our SIGKILL after the stop timeout
+        (
+            137,
+            False,
+            "",
+            containers.Exit(137, container_reason="OutOfMemoryError: Container killed due to memory usage"),
+        ),
+        (127, False, "sh: 1: nope: not found", containers.Exit(127)),  # the task's own shell said so
+        (
+            125,
+            False,
+            "Error: local/airflow-worker:latest: image not known",
+            containers.Exit(
+                None,
+                stop_code="TaskFailedToStart",
+                stop_reason="CannotPullContainerError: local/airflow-worker:latest: image not known",
+            ),
+        ),
+        (
+            127,
+            False,
+            'Error: runc: exec: "/nonexistent/binary": stat /nonexistent/binary: no such file or directory',
+            containers.Exit(
+                None,
+                stop_code="TaskFailedToStart",
+                stop_reason='CannotStartContainerError: runc: exec: "/nonexistent/binary": stat '
+                "/nonexistent/binary: no such file or directory",
+            ),
+        ),
+    ],
+)
 def test_what_an_exit_status_means(code, stop_requested, last_line, expected):
     assert judge_exit(code, stop_requested=stop_requested, last_line=last_line) == expected
 
@@ -154,12 +216,15 @@ def test_process_needs_nothing_and_auto_falls_back_saying_why(monkeypatch):
         choose_runtime("docker")
 
 
-@pytest.mark.parametrize(("text", "kills"), [
-    ("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n", 2),  # cgroup v1 memory.oom_control
-    ("low 0\nhigh 0\nmax 14\noom 1\noom_kill 1\n", 1),  # cgroup v2 memory.events
-    ("oom_kill_disable 0\nunder_oom 0\n", 0),  # a kernel that does not count them
-    ("", 0),
-])
+@pytest.mark.parametrize(
+    ("text", "kills"),
+    [
+        ("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n", 2),  # cgroup v1 memory.oom_control
+        ("low 0\nhigh 0\nmax 14\noom 1\noom_kill 1\n", 1),  # cgroup v2 memory.events
+        ("oom_kill_disable 0\nunder_oom 0\n", 0),  # a kernel that does not count them
+        ("", 0),
+    ],
+)
 def test_the_oom_killers_count_is_read_from_either_cgroup_version(text, kills):
     assert oom_kills(text) == kills
 

@@ -47,8 +47,11 @@ def third_party_imports(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
-    return {name for name in names
-            if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] != "airflow_ecs"}
+    return {
+        name
+        for name in names
+        if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] != "airflow_ecs"
+    }
 
 
 def distributions(module: str) -> set[str]:

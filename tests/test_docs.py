@@ -15,20 +15,30 @@ from typing import Any
 import pytest
 
 from airflow_ecs.core import diagnosis
-from devtools import reference_docs
 from airflow_ecs.core.config import OPTIONS, OPTIONS_BY_NAME, load_config
 from airflow_ecs.core.diagnosis import diagnose
 from airflow_ecs.core.executor_config import KNOWN_KEYS, ExecutorConfigError, apply_settings, parse_executor_config
 from airflow_ecs.core.fargate_sizes import FARGATE_SIZES, valid_memory
 from airflow_ecs.core.run_task_request import default_template_path, load_template, render, validate
 from airflow_ecs.core.task_state import judge, judge_missing
+from devtools import reference_docs
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 REGENERATE = "python -m devtools.reference_docs"
 
-SEED_KEYS = ("region", "cluster", "container_name", "task_definition", "launch_type", "platform_version",
-             "assign_public_ip", "security_groups", "subnets", "run_task_template")
+SEED_KEYS = (
+    "region",
+    "cluster",
+    "container_name",
+    "task_definition",
+    "launch_type",
+    "platform_version",
+    "assign_public_ip",
+    "security_groups",
+    "subnets",
+    "run_task_template",
+)
 
 
 def read(name: str) -> str:
@@ -42,7 +52,7 @@ def code_blocks(text: str, language: str) -> list[str]:
 def tables(text: str) -> list[list[list[str]]]:
     """Every Markdown table as rows of cells (header first, the |---| line dropped)."""
     found, current = [], []
-    for line in text.splitlines() + [""]:
+    for line in [*text.splitlines(), ""]:
         if line.startswith("|"):
             cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
             if not all(re.fullmatch(r":?-+:?", cell) for cell in cells):
@@ -80,7 +90,9 @@ def test_check_mode_names_the_stale_page_and_exits_1(tmp_path, capsys):
     assert reference_docs.main(["--repo", str(tmp_path), "--check"]) == 0
 
     variables = tmp_path / "terraform" / "modules" / "cluster" / "variables.tf"
-    variables.write_text(variables.read_text() + '\nvariable "added_here" {\n  description = "New."\n  type = string\n}\n')
+    variables.write_text(
+        variables.read_text() + '\nvariable "added_here" {\n  description = "New."\n  type = string\n}\n'
+    )
     capsys.readouterr()
     assert reference_docs.main(["--repo", str(tmp_path), "--check"]) == 1
     err = capsys.readouterr().err
@@ -128,8 +140,10 @@ def test_terraform_page_documents_every_module_input_and_output():
 
 def test_hcl_literals_are_written_back_as_hcl():
     assert reference_docs.hcl_literal('"a\\"b"') == '"a\\"b"'
-    assert reference_docs.hcl_literal([{"capacity_provider": '"FARGATE"', "weight": 1, "__is_block__": True}]) \
+    assert (
+        reference_docs.hcl_literal([{"capacity_provider": '"FARGATE"', "weight": 1, "__is_block__": True}])
         == '[{capacity_provider = "FARGATE", weight = 1}]'
+    )
     assert reference_docs.hcl_literal(None) == "null" and reference_docs.hcl_literal(False) == "false"
     assert reference_docs.hcl_type("${map(string)}") == "map(string)"
 
@@ -152,9 +166,9 @@ def executor_configs(source: str) -> list[Any]:
     """Every executor_config=... keyword and executor_config = ... assignment in a Python example."""
     found = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.keyword) and node.arg == "executor_config":
-            found.append(literal(node.value))
-        elif isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "executor_config" for t in node.targets):
+        if (isinstance(node, ast.keyword) and node.arg == "executor_config") or (
+            isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "executor_config" for t in node.targets)
+        ):
             found.append(literal(node.value))
     return found
 
@@ -162,7 +176,10 @@ def executor_configs(source: str) -> list[Any]:
 def apply_to_fargate_request(raw: Any) -> dict:
     """What the executor does with the settings, on the shipped shape of a Fargate request."""
     request = {
-        "cluster": "airflow", "taskDefinition": "airflow-worker", "launchType": "FARGATE", "platformVersion": "LATEST",
+        "cluster": "airflow",
+        "taskDefinition": "airflow-worker",
+        "launchType": "FARGATE",
+        "platformVersion": "LATEST",
         "overrides": {"containerOverrides": [{"name": "airflow-worker", "command": ["python", "-c", "pass"]}]},
         "count": 1,
     }
@@ -252,11 +269,15 @@ def test_migration_from_aws_ecs_executor_covers_every_key_of_its_section():
 
 
 def test_migrated_executor_configs_are_accepted():
-    (table,) = [t for t in tables(read("migrating.md")) if t[0] == ["AwsEcsExecutor executor_config",
-                                                                    "airflow-ecs executor_config"]]
+    (table,) = [
+        t
+        for t in tables(read("migrating.md"))
+        if t[0] == ["AwsEcsExecutor executor_config", "airflow-ecs executor_config"]
+    ]
     for theirs, ours in table[1:]:
-        requests = [apply_to_fargate_request(executor_configs(f"executor_config = {span}")[0])
-                    for span in code_spans(ours)]
+        requests = [
+            apply_to_fargate_request(executor_configs(f"executor_config = {span}")[0]) for span in code_spans(ours)
+        ]
         if ours.startswith("the same, or "):  # their executor_config, unchanged, gives what our form gives
             same = apply_to_fargate_request(ast.literal_eval(code_spans(theirs)[0]))
             assert all(request == same for request in requests), theirs
@@ -270,8 +291,15 @@ def test_migrated_template_example_renders_a_valid_request(tmp_path):
     assert command in shipped and command in block
     path = tmp_path / "run_task_template.json.j2"
     path.write_text(shipped.replace(command, f"{command},\n{environment_line}"))
-    config = load_config({"region": "us-east-1", "cluster": "airflow", "container_name": "airflow-worker",
-                          "task_definition": "airflow-worker", "subnets": "subnet-0a1b2c3d"}.get)
+    config = load_config(
+        {
+            "region": "us-east-1",
+            "cluster": "airflow",
+            "container_name": "airflow-worker",
+            "task_definition": "airflow-worker",
+            "subnets": "subnet-0a1b2c3d",
+        }.get
+    )
     request = render(load_template(path), {"conf": config.template_values(), "command": ["true"]})
     validate(request)
     (container,) = request["overrides"]["containerOverrides"]
@@ -284,12 +312,18 @@ EXITED = "EssentialContainerExited"
 ESSENTIAL = "Essential container in task exited"
 # (stop code, stopped reason, container reason, exit code) -> the section that explains it.
 DIAGNOSE_SAMPLES = [
-    (("TaskFailedToStart", "CannotPullContainerError: pull image manifest has been retried 5 time(s)", None, None),
-     "CannotPullContainerError: image not pulled"),
-    (("TaskFailedToStart", "Timeout waiting for network interface provisioning to complete.", None, None),
-     "Network interface could not be set up"),
-    (("TaskFailedToStart", "ResourceInitializationError: unable to pull secrets or registry auth", None, None),
-     "ResourceInitializationError: secrets or registry auth"),
+    (
+        ("TaskFailedToStart", "CannotPullContainerError: pull image manifest has been retried 5 time(s)", None, None),
+        "CannotPullContainerError: image not pulled",
+    ),
+    (
+        ("TaskFailedToStart", "Timeout waiting for network interface provisioning to complete.", None, None),
+        "Network interface could not be set up",
+    ),
+    (
+        ("TaskFailedToStart", "ResourceInitializationError: unable to pull secrets or registry auth", None, None),
+        "ResourceInitializationError: secrets or registry auth",
+    ),
     (("SpotInterruption", "Your Spot Task was interrupted.", None, None), "SpotInterruption"),
     (("TerminationNotice", "Task stopped due to a termination notice", None, None), "TerminationNotice"),
     ((EXITED, ESSENTIAL, "OutOfMemoryError: Container killed due to memory usage", 137), "OutOfMemoryError"),

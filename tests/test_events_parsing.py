@@ -15,20 +15,31 @@ TI_ID = "0195f3c4-8e1b-7d2a-9c3e-5a6b7c8d9e0f"
 def eventbridge_event(**detail_changes) -> dict:
     """An EventBridge event in the shape AWS documents for ECS task state changes."""
     detail = {
-        "attachments": [{"id": "1789bcae", "type": "eni", "status": "ATTACHED", "details": [
-            {"name": "subnetId", "value": "subnet-0a1b2c3d"}, {"name": "privateIPv4Address", "value": "10.0.1.20"}]}],
+        "attachments": [
+            {
+                "id": "1789bcae",
+                "type": "eni",
+                "status": "ATTACHED",
+                "details": [
+                    {"name": "subnetId", "value": "subnet-0a1b2c3d"},
+                    {"name": "privateIPv4Address", "value": "10.0.1.20"},
+                ],
+            }
+        ],
         "availabilityZone": "us-east-1a",
         "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/airflow",
-        "containers": [{
-            "containerArn": "arn:aws:ecs:us-east-1:123456789012:container/airflow/0123/abcd",
-            "exitCode": 0,
-            "lastStatus": "STOPPED",
-            "name": "airflow-worker",
-            "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/airflow:3.1",
-            "taskArn": TASK_ARN,
-            "networkInterfaces": [{"attachmentId": "1789bcae", "privateIpv4Address": "10.0.1.20"}],
-            "cpu": "0",
-        }],
+        "containers": [
+            {
+                "containerArn": "arn:aws:ecs:us-east-1:123456789012:container/airflow/0123/abcd",
+                "exitCode": 0,
+                "lastStatus": "STOPPED",
+                "name": "airflow-worker",
+                "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/airflow:3.1",
+                "taskArn": TASK_ARN,
+                "networkInterfaces": [{"attachmentId": "1789bcae", "privateIpv4Address": "10.0.1.20"}],
+                "cpu": "0",
+            }
+        ],
         "createdAt": "2026-01-01T00:00:00.000Z",
         "launchType": "FARGATE",
         "cpu": "256",
@@ -74,14 +85,17 @@ def test_a_real_shaped_event():
     assert event.detail["containers"][0]["exitCode"] == 0
 
 
-@pytest.mark.parametrize(("changes", "version", "started_by"), [
-    ({"version": "12"}, 12, TI_ID),
-    ({"version": None}, 0, TI_ID),
-    ({"version": "latest"}, 0, TI_ID),
-    ({"startedBy": None}, 6, ""),
-    ({"startedBy": ""}, 6, ""),
-    ({"someFieldAwsAddsLater": {"x": 1}}, 6, TI_ID),
-])
+@pytest.mark.parametrize(
+    ("changes", "version", "started_by"),
+    [
+        ({"version": "12"}, 12, TI_ID),
+        ({"version": None}, 0, TI_ID),
+        ({"version": "latest"}, 0, TI_ID),
+        ({"startedBy": None}, 6, ""),
+        ({"startedBy": ""}, 6, ""),
+        ({"someFieldAwsAddsLater": {"x": 1}}, 6, TI_ID),
+    ],
+)
 def test_tolerated_variations(changes, version, started_by):
     event = parse_event(json.dumps(eventbridge_event(**changes)))
     assert (event.version, event.started_by) == (version, started_by)
@@ -93,8 +107,9 @@ def test_an_event_without_a_version_counts_as_version_0():
     assert parse_event(json.dumps(body)).version == 0
 
 
-@pytest.mark.parametrize("detail_type", [
-    "ECS Container Instance State Change", "ECS Service Action", "ECS Deployment State Change", None])
+@pytest.mark.parametrize(
+    "detail_type", ["ECS Container Instance State Change", "ECS Service Action", "ECS Deployment State Change", None]
+)
 def test_other_ecs_events_are_not_task_events(detail_type):
     body = eventbridge_event()
     if detail_type is None:
@@ -104,29 +119,41 @@ def test_other_ecs_events_are_not_task_events(detail_type):
     assert parse_event(json.dumps(body)) is None
 
 
-@pytest.mark.parametrize("body", [
-    "", "not json", "{", "[]", "null", "42", '"ECS Task State Change"', None, b"\xff\xfe",
-    json.dumps({"detail-type": "ECS Task State Change"}),
-    json.dumps({"detail-type": "ECS Task State Change", "detail": "STOPPED"}),
-    json.dumps({"detail-type": "ECS Task State Change", "detail": {"lastStatus": "STOPPED"}}),
-    json.dumps({"detail-type": "ECS Task State Change", "detail": {"taskArn": 12}}),
-    json.dumps({"Type": "Notification", "Message": "{}"}),
-], ids=lambda body: repr(body)[:40])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        "not json",
+        "{",
+        "[]",
+        "null",
+        "42",
+        '"ECS Task State Change"',
+        None,
+        b"\xff\xfe",
+        json.dumps({"detail-type": "ECS Task State Change"}),
+        json.dumps({"detail-type": "ECS Task State Change", "detail": "STOPPED"}),
+        json.dumps({"detail-type": "ECS Task State Change", "detail": {"lastStatus": "STOPPED"}}),
+        json.dumps({"detail-type": "ECS Task State Change", "detail": {"taskArn": 12}}),
+        json.dumps({"Type": "Notification", "Message": "{}"}),
+    ],
+    ids=lambda body: repr(body)[:40],
+)
 def test_garbage_is_none(body):
     assert parse_event(body) is None
 
 
-@pytest.mark.parametrize(("event_version", "applied_version", "newer"), [
-    (1, -1, True),   # the first event of a task the executor has not heard of yet
-    (0, -1, True),
-    (2, 1, True),
-    (10, 2, True),
-    (1, 1, False),   # a duplicate delivery
-    (3, 4, False),   # an older event arriving late
-    (0, 5, False),
-])
+@pytest.mark.parametrize(
+    ("event_version", "applied_version", "newer"),
+    [
+        (1, -1, True),  # the first event of a task the executor has not heard of yet
+        (0, -1, True),
+        (2, 1, True),
+        (10, 2, True),
+        (1, 1, False),  # a duplicate delivery
+        (3, 4, False),  # an older event arriving late
+        (0, 5, False),
+    ],
+)
 def test_is_newer(event_version, applied_version, newer):
     assert is_newer(event_version, applied_version) is newer
-
-
-

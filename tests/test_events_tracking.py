@@ -27,22 +27,46 @@ def events_env(ecs_env):
     return ecs_env
 
 
-def send_event(env, arn: str, version: int, status: str, *, exit_code: int | None = None, started_by: str = "",
-               stop_code: str | None = None, reason: str | None = None, container_reason: str | None = None) -> None:
+def send_event(
+    env,
+    arn: str,
+    version: int,
+    status: str,
+    *,
+    exit_code: int | None = None,
+    started_by: str = "",
+    stop_code: str | None = None,
+    reason: str | None = None,
+    container_reason: str | None = None,
+) -> None:
     container = {"name": CONTAINER, "lastStatus": status}
     if exit_code is not None:
         container["exitCode"] = exit_code
     if container_reason:
         container["reason"] = container_reason  # ECS's events carry what DescribeTasks says
-    detail = {"taskArn": arn, "clusterArn": f"arn:aws:ecs:us-east-1:123456789012:cluster/{CLUSTER}",
-              "lastStatus": status, "desiredStatus": "STOPPED" if status == "STOPPED" else "RUNNING",
-              "startedBy": started_by, "containers": [container], "version": version,
-              "startedAt": "2026-11-25T00:00:00Z" if status in ("RUNNING", "STOPPED") else None,
-              "someFieldAddedLater": {"ignored": True}}
+    detail = {
+        "taskArn": arn,
+        "clusterArn": f"arn:aws:ecs:us-east-1:123456789012:cluster/{CLUSTER}",
+        "lastStatus": status,
+        "desiredStatus": "STOPPED" if status == "STOPPED" else "RUNNING",
+        "startedBy": started_by,
+        "containers": [container],
+        "version": version,
+        "startedAt": "2026-11-25T00:00:00Z" if status in ("RUNNING", "STOPPED") else None,
+        "someFieldAddedLater": {"ignored": True},
+    }
     if stop_code:
         detail.update(stopCode=stop_code, stoppedReason=reason or "")
-    event = {"version": "0", "id": f"{arn}-{version}", "detail-type": "ECS Task State Change", "source": "aws.ecs",
-             "time": "2026-11-25T00:00:00Z", "region": "us-east-1", "resources": [arn], "detail": detail}
+    event = {
+        "version": "0",
+        "id": f"{arn}-{version}",
+        "detail-type": "ECS Task State Change",
+        "source": "aws.ecs",
+        "time": "2026-11-25T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [arn],
+        "detail": detail,
+    }
     env.sqs.send_message(QueueUrl=env.queue_url, MessageBody=json.dumps(event))
 
 
@@ -88,8 +112,15 @@ def test_a_failure_event_is_reported_with_its_diagnosis(events_env):
     executor = started()
     key, arn = launch_one(executor)
     stop_in_moto(arn, exit_code=137, container_reason="OutOfMemoryError: Container killed due to memory usage")
-    send_event(events_env, arn, 3, "STOPPED", exit_code=137, stop_code="EssentialContainerExited",
-               container_reason="OutOfMemoryError: Container killed due to memory usage")
+    send_event(
+        events_env,
+        arn,
+        3,
+        "STOPPED",
+        exit_code=137,
+        stop_code="EssentialContainerExited",
+        container_reason="OutOfMemoryError: Container killed due to memory usage",
+    )
     heartbeat_until(executor, lambda: key in executor.event_buffer)
     assert executor.event_buffer[key] == (TaskInstanceState.FAILED, arn)
     (entry,) = [e for e in executor._task_event_logs if e.event == "ecs task failed"]
@@ -154,8 +185,9 @@ def test_an_event_that_beats_run_tasks_answer_is_kept_until_the_arn_is_known(eve
 
     workload = make_workload()
     queue_all(executor, [workload])
-    heartbeat_until(executor, lambda: executor.event_buffer.get(workload.ti.key, (None,))[0]
-                    == TaskInstanceState.RUNNING)
+    heartbeat_until(
+        executor, lambda: executor.event_buffer.get(workload.ti.key, (None,))[0] == TaskInstanceState.RUNNING
+    )
     wait_until_drained(executor, events_env)
     executor.terminate()
 
@@ -164,13 +196,15 @@ def test_a_lost_stop_event_is_caught_by_the_reconciliation_sweep(events_env):
     events_env.configure(reconcile_interval="0.5")
     executor = started()
     listed: list[dict] = []
-    executor._ecs.meta.events.register("provide-client-params.ecs.ListTasks",
-                                       lambda params, **_: listed.append(dict(params)))
+    executor._ecs.meta.events.register(
+        "provide-client-params.ecs.ListTasks", lambda params, **_: listed.append(dict(params))
+    )
     key, arn = launch_one(executor)
     moto_task(arn).status = "RUNNING"
     stop_in_moto(arn, exit_code=0)  # no event is ever sent for it
-    heartbeat_until(executor, lambda: key in executor.event_buffer and
-                    executor.event_buffer[key][0] == TaskInstanceState.SUCCESS)
+    heartbeat_until(
+        executor, lambda: key in executor.event_buffer and executor.event_buffer[key][0] == TaskInstanceState.SUCCESS
+    )
     assert executor.aws_calls["ListTasks"] >= 1
     # Only our task definition's family: the sweep's cost follows our tasks, not the rest of the cluster.
     assert listed and all(params.get("family") == "airflow-worker" for params in listed)

@@ -14,7 +14,6 @@ from airflow.utils.state import TaskInstanceState
 
 from airflow_ecs.executor import EcsFargateExecutor, ExecutorStartError, build_ahead
 from devtools import aws_fixtures as aws
-
 from tests.executor_harness import (
     error_response,
     fast_backoff,
@@ -40,8 +39,11 @@ def test_start_names_the_missing_key(ecs_env, monkeypatch):
 
 def test_start_refuses_an_unknown_key_and_suggests_the_known_one(ecs_env, monkeypatch):
     monkeypatch.setenv("AIRFLOW__ECS_FARGATE__SUBNET", "subnet-0a1b2c3d")  # a typo of subnets
-    with pytest.raises(ExecutorStartError, match=r"\[ecs_fargate\] subnet = \(value not shown\): not a key .*did "
-                                                 r"you mean subnets\?") as caught:
+    with pytest.raises(
+        ExecutorStartError,
+        match=r"\[ecs_fargate\] subnet = \(value not shown\): not a key .*did "
+        r"you mean subnets\?",
+    ) as caught:
         EcsFargateExecutor().start()
     assert "\n" not in str(caught.value)
 
@@ -162,9 +164,17 @@ def test_run_task_kwargs_may_not_take_over_the_identity_of_the_try(ecs_env):
 def test_credentials_from_an_airflow_connection(ecs_env, monkeypatch):
     # The connection names the endpoint; the executor config does not. A key pair moto accepts.
     monkeypatch.delenv("AIRFLOW__ECS_FARGATE__ENDPOINT_URL")
-    monkeypatch.setenv("AIRFLOW_CONN_ECS_TEST", json.dumps({
-        "conn_type": "aws", "login": "AKIDCONNECTION", "password": "secret-from-connection",
-        "extra": {"endpoint_url": ecs_env.url, "region_name": "us-east-1"}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ECS_TEST",
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "AKIDCONNECTION",
+                "password": "secret-from-connection",
+                "extra": {"endpoint_url": ecs_env.url, "region_name": "us-east-1"},
+            }
+        ),
+    )
     ecs_env.configure(aws_conn_id="ecs_test")
     monkeypatch.delenv("AIRFLOW__ECS_FARGATE__ENDPOINT_URL")
     executor = started()  # the health check reached moto through the connection's endpoint
@@ -175,7 +185,9 @@ def test_credentials_from_an_airflow_connection(ecs_env, monkeypatch):
 
 def test_a_missing_connection_stops_start_with_one_line(ecs_env, monkeypatch):
     ecs_env.configure(aws_conn_id="no_such_connection")
-    with pytest.raises(ExecutorStartError, match=r"aws_conn_id = 'no_such_connection'.*AIRFLOW_CONN_NO_SUCH_CONNECTION"):
+    with pytest.raises(
+        ExecutorStartError, match=r"aws_conn_id = 'no_such_connection'.*AIRFLOW_CONN_NO_SUCH_CONNECTION"
+    ):
         EcsFargateExecutor().start()
 
 
@@ -183,7 +195,8 @@ def test_request_carries_identity_executor_config_and_command(ecs_env):
     executor = started()
     sent: list[dict] = []
     executor._ecs_launch.meta.events.register(
-        "before-send.ecs.RunTask", lambda request, **_: sent.append(json.loads(request.body)))
+        "before-send.ecs.RunTask", lambda request, **_: sent.append(json.loads(request.body))
+    )
     workload = make_workload("sized", executor_config={"cpu": 512, "memory": 1024, "environment": {"A": "1"}})
     queue_all(executor, [workload])
     heartbeat_until(executor, lambda: queued_arns(executor))
@@ -217,7 +230,7 @@ def test_overrides_over_the_ecs_limit_fail_that_task_before_any_call(ecs_env):
     executor._ecs_launch.meta.events.register("before-send.ecs.RunTask", lambda **_: calls.append(1))
     queue_all(executor, [make_workload("huge", executor_config={"environment": {"BIG": "x" * 9000}})])
     heartbeat_until(executor, lambda: executor.event_buffer)
-    (state, _), = executor.event_buffer.values()
+    ((state, _),) = executor.event_buffer.values()
     assert state == TaskInstanceState.FAILED and not calls
     assert "8192" in executor._task_event_logs[-1].extra
     executor.terminate()
@@ -249,8 +262,17 @@ def test_capacity_failure_moves_to_the_fallback_strategy_with_a_new_token(ecs_en
         body = json.loads(request.body)
         sent.append(body)
         if body["capacityProviderStrategy"][0]["capacityProvider"] == "FARGATE_SPOT":
-            return json_response({"tasks": [], "failures": [{"reason": "Capacity is unavailable at this time. "
-                                                                       "Please try again later or in a different availability zone"}]})
+            return json_response(
+                {
+                    "tasks": [],
+                    "failures": [
+                        {
+                            "reason": "Capacity is unavailable at this time. "
+                            "Please try again later or in a different availability zone"
+                        }
+                    ],
+                }
+            )
         return None
 
     executor._ecs_launch.meta.events.register("before-send.ecs.RunTask", no_spot_capacity)
@@ -273,7 +295,7 @@ def test_permanent_failure_fails_at_once_with_the_aws_message(ecs_env):
     executor._ecs_launch.meta.events.register("before-send.ecs.RunTask", denied)
     queue_all(executor, [make_workload()])
     heartbeat_until(executor, lambda: executor.event_buffer)
-    (state, _), = executor.event_buffer.values()
+    ((state, _),) = executor.event_buffer.values()
     assert state == TaskInstanceState.FAILED and len(calls) == 1
     assert "AccessDeniedException: not authorized" in executor._task_event_logs[-1].extra
     executor.terminate()
@@ -328,10 +350,16 @@ def test_task_that_never_started_is_relaunched(ecs_env):
     executor = started()
     sent: list[str] = []
     executor._ecs_launch.meta.events.register(
-        "before-send.ecs.RunTask", lambda request, **_: sent.append(json.loads(request.body)["clientToken"]))
+        "before-send.ecs.RunTask", lambda request, **_: sent.append(json.loads(request.body)["clientToken"])
+    )
     key, arn = launch_one(executor)
-    stop_in_moto(arn, exit_code=None, stop_code="TaskFailedToStart", started=False,
-                 reason="Timeout waiting for network interface provisioning to complete.")
+    stop_in_moto(
+        arn,
+        exit_code=None,
+        stop_code="TaskFailedToStart",
+        started=False,
+        reason="Timeout waiting for network interface provisioning to complete.",
+    )
     heartbeat_until(executor, lambda: key in queued_arns(executor))
     new_arn = executor.event_buffer[key][1]
     assert new_arn != arn and len(sent) == 2 and sent[0] != sent[1]
@@ -366,8 +394,9 @@ def test_an_old_missing_task_is_stopped_and_relaunched(ecs_env, monkeypatch):
         return json_response({"tasks": [], "failures": [{"arn": arn, "reason": "MISSING"}]})
 
     executor._ecs.meta.events.register("before-send.ecs.DescribeTasks", missing)
-    executor._ecs.meta.events.register("before-send.ecs.StopTask",
-                                       lambda request, **_: stopped.append(json.loads(request.body)["task"]))
+    executor._ecs.meta.events.register(
+        "before-send.ecs.StopTask", lambda request, **_: stopped.append(json.loads(request.body)["task"])
+    )
     heartbeat_until(executor, lambda: key in queued_arns(executor) and stopped)
     assert executor.event_buffer[key][1] != arn  # launched again, under another ARN
     assert stopped == [arn]  # and the old one can never run beside it
@@ -405,9 +434,18 @@ def test_adoption_tracks_tasks_by_their_arn(ecs_env):
     first._shutdown_threads()  # the first scheduler dies without stopping anything
 
     second = started()
-    adopted_ti = SimpleNamespace(key=key, external_executor_id=arn, dag_id=key.dag_id, task_id=key.task_id,
-                                 run_id=key.run_id, map_index=key.map_index, try_number=key.try_number,
-                                 id=uuid.uuid4(), queue="default", state=TaskInstanceState.QUEUED)
+    adopted_ti = SimpleNamespace(
+        key=key,
+        external_executor_id=arn,
+        dag_id=key.dag_id,
+        task_id=key.task_id,
+        run_id=key.run_id,
+        map_index=key.map_index,
+        try_number=key.try_number,
+        id=uuid.uuid4(),
+        queue="default",
+        state=TaskInstanceState.QUEUED,
+    )
     stranger = SimpleNamespace(key=key._replace(task_id="other"), external_executor_id=None)
     assert second.try_adopt_task_instances([adopted_ti, stranger]) == [stranger]
     assert key in second.running
@@ -442,9 +480,10 @@ def test_end_waits_for_running_tasks_and_launches_nothing_new(ecs_env):
 
 def test_sync_survives_a_broken_answer(ecs_env):
     executor = started()
-    key, arn = launch_one(executor)
+    key, _arn = launch_one(executor)
     executor._ecs.meta.events.register(
-        "before-send.ecs.DescribeTasks", lambda **_: json_response({"tasks": [{"no": "arn"}]}))
+        "before-send.ecs.DescribeTasks", lambda **_: json_response({"tasks": [{"no": "arn"}]})
+    )
     for _ in range(5):
         executor.heartbeat()
         time.sleep(0.05)
@@ -454,12 +493,15 @@ def test_sync_survives_a_broken_answer(ecs_env):
 
 def test_get_task_log_reads_the_stream_named_by_the_task_definition(ecs_env):
     executor = started()
-    key, arn = launch_one(executor)
+    _key, arn = launch_one(executor)
     logs = aws.client(ecs_env.url, "logs")
     stream = f"airflow/{aws.CONTAINER}/{arn.rsplit('/', 1)[-1]}"
     logs.create_log_stream(logGroupName=aws.LOG_GROUP, logStreamName=stream)
-    logs.put_log_events(logGroupName=aws.LOG_GROUP, logStreamName=stream,
-                        logEvents=[{"timestamp": int(time.time() * 1000), "message": "hello from ECS"}])
+    logs.put_log_events(
+        logGroupName=aws.LOG_GROUP,
+        logStreamName=stream,
+        logEvents=[{"timestamp": int(time.time() * 1000), "message": "hello from ECS"}],
+    )
     api_side = EcsFargateExecutor()  # the api-server's instance: never start()ed
     sources, lines = api_side.get_task_log(SimpleNamespace(external_executor_id=arn), 1)
     assert lines == ["hello from ECS"] and stream in sources[0]
@@ -472,8 +514,11 @@ def test_missing_credentials_stop_start_with_one_line_saying_where_boto3_looked(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    with pytest.raises(ExecutorStartError, match=r"cannot describe cluster 'airflow-test' in us-east-1: "
-                                                 r"NoCredentialsError: .*boto3 looks in the environment") as caught:
+    with pytest.raises(
+        ExecutorStartError,
+        match=r"cannot describe cluster 'airflow-test' in us-east-1: "
+        r"NoCredentialsError: .*boto3 looks in the environment",
+    ) as caught:
         EcsFargateExecutor().start()
     assert "\n" not in str(caught.value)
 
@@ -483,7 +528,10 @@ def test_credentials_that_expire_mid_run_fail_the_task_with_the_aws_message_afte
     executor = started()
     executor._ecs_launch.meta.events.register(
         "before-send.ecs.RunTask",
-        lambda **_: error_response(400, "ExpiredTokenException", "The security token included in the request is expired"))
+        lambda **_: error_response(
+            400, "ExpiredTokenException", "The security token included in the request is expired"
+        ),
+    )
     with fast_backoff():
         workload = make_workload()
         queue_all(executor, [workload])
@@ -495,11 +543,11 @@ def test_credentials_that_expire_mid_run_fail_the_task_with_the_aws_message_afte
     executor.terminate()
 
 
-@pytest.mark.parametrize(("tokens_ahead", "concurrency", "backlog", "wanted"),
-                         [(200.0, 10, 0, 210), (100.4, 10, 105, 6), (0.0, 10, 10, 0), (0.0, 10, 25, 0),
-                          (0.2, 1, 0, 2)])
-def test_requests_are_built_as_far_ahead_as_the_rate_limit_lets_them_out(tokens_ahead, concurrency, backlog,
-                                                                          wanted):
+@pytest.mark.parametrize(
+    ("tokens_ahead", "concurrency", "backlog", "wanted"),
+    [(200.0, 10, 0, 210), (100.4, 10, 105, 6), (0.0, 10, 10, 0), (0.0, 10, 25, 0), (0.2, 1, 0, 2)],
+)
+def test_requests_are_built_as_far_ahead_as_the_rate_limit_lets_them_out(tokens_ahead, concurrency, backlog, wanted):
     assert build_ahead(tokens_ahead, concurrency, backlog) == wanted
 
 

@@ -34,7 +34,8 @@ def same_try_again(workload):
 def run_task_bodies(executor) -> list[dict]:
     sent: list[dict] = []
     executor._ecs_launch.meta.events.register(
-        "before-send.ecs.RunTask", lambda request, **_: sent.append(json.loads(request.body)))
+        "before-send.ecs.RunTask", lambda request, **_: sent.append(json.loads(request.body))
+    )
     return sent
 
 
@@ -86,14 +87,19 @@ def test_revoke_then_requeue_starts_one_ecs_task_not_two(ecs_env):
 
 def test_a_wrong_shaped_executor_config_fails_that_task_with_one_event_log_line(ecs_env):
     executor = started()
-    bad = [make_workload("dict_overrides", executor_config={"overrides": {"containerOverrides": {"name": "x"}}}),
-           make_workload("list_overrides", executor_config={"run_task_kwargs": {"overrides": []}})]
+    bad = [
+        make_workload("dict_overrides", executor_config={"overrides": {"containerOverrides": {"name": "x"}}}),
+        make_workload("list_overrides", executor_config={"run_task_kwargs": {"overrides": []}}),
+    ]
     good = make_workload("good")
     queue_all(executor, [*bad, good])
     heartbeat_until(executor, lambda: len(executor.event_buffer) == 3)
     states = {key.task_id: state for key, (state, _) in executor.event_buffer.items()}
-    assert states == {"dict_overrides": TaskInstanceState.FAILED, "list_overrides": TaskInstanceState.FAILED,
-                      "good": TaskInstanceState.QUEUED}
+    assert states == {
+        "dict_overrides": TaskInstanceState.FAILED,
+        "list_overrides": TaskInstanceState.FAILED,
+        "good": TaskInstanceState.QUEUED,
+    }
     for workload in bad:
         (line,) = [e for e in executor._task_event_logs if e.task_id == workload.ti.task_id]
         assert line.event == "ecs task not launched" and "\n" not in line.extra
@@ -123,12 +129,30 @@ def test_adoption_finds_a_launch_that_was_never_recorded_by_its_started_by(ecs_e
     ti_id = moto_task(arn).started_by
     first._shutdown_threads()  # died before the ARN reached the database
     second = started()
-    ti = SimpleNamespace(key=key, external_executor_id=None, dag_id=key.dag_id, task_id=key.task_id,
-                         run_id=key.run_id, map_index=key.map_index, try_number=key.try_number,
-                         id=uuid.UUID(ti_id), queue="default", state=TaskInstanceState.QUEUED)
-    stranger = SimpleNamespace(key=key._replace(task_id="other"), external_executor_id=None, dag_id=key.dag_id,
-                               task_id="other", run_id=key.run_id, map_index=-1, try_number=1, id=uuid.uuid4(),
-                               queue="default", state=TaskInstanceState.QUEUED)
+    ti = SimpleNamespace(
+        key=key,
+        external_executor_id=None,
+        dag_id=key.dag_id,
+        task_id=key.task_id,
+        run_id=key.run_id,
+        map_index=key.map_index,
+        try_number=key.try_number,
+        id=uuid.UUID(ti_id),
+        queue="default",
+        state=TaskInstanceState.QUEUED,
+    )
+    stranger = SimpleNamespace(
+        key=key._replace(task_id="other"),
+        external_executor_id=None,
+        dag_id=key.dag_id,
+        task_id="other",
+        run_id=key.run_id,
+        map_index=-1,
+        try_number=1,
+        id=uuid.uuid4(),
+        queue="default",
+        state=TaskInstanceState.QUEUED,
+    )
     assert second.try_adopt_task_instances([ti, stranger]) == [stranger]
     assert second.tasks.get(key).arn == arn
     stop_in_moto(arn, exit_code=0)
@@ -151,8 +175,11 @@ def test_start_refuses_a_template_asking_for_two_containers_per_try(ecs_env, tmp
     from airflow_ecs.executor import ExecutorStartError
 
     ecs_env.configure(run_task_template=str(shipped_template_with(tmp_path, '"count": 1', '"count": 2')))
-    with pytest.raises(ExecutorStartError, match=r"count is 2 \(template .*run_task.json.j2:\d+: \"count\": 2\): "
-                                                 r"it must be 1") as caught:
+    with pytest.raises(
+        ExecutorStartError,
+        match=r"count is 2 \(template .*run_task.json.j2:\d+: \"count\": 2\): "
+        r"it must be 1",
+    ) as caught:
         started()
     assert "\n" not in str(caught.value)
 
@@ -171,14 +198,17 @@ def test_start_refuses_a_template_of_the_wrong_shape_in_one_line(ecs_env, tmp_pa
 def test_a_profile_with_its_own_capacity_never_falls_back_to_the_sections(ecs_env):
     import json as _json
 
-    ecs_env.configure(capacity_provider_strategy="FARGATE_SPOT:1", launch_type="",
-                      fallback_capacity_provider_strategy="FARGATE:1",
-                      profiles=_json.dumps({"gpu": {"queues": ["gpu"], "launch_type": "EC2"},
-                                            "spot": {"queues": ["spot"]}}))
+    ecs_env.configure(
+        capacity_provider_strategy="FARGATE_SPOT:1",
+        launch_type="",
+        fallback_capacity_provider_strategy="FARGATE:1",
+        profiles=_json.dumps({"gpu": {"queues": ["gpu"], "launch_type": "EC2"}, "spot": {"queues": ["spot"]}}),
+    )
     executor = started()
     assert executor.profile_config("gpu")[1].fallback_capacity_provider_strategy == ()
-    assert [i.capacity_provider for i in executor.profile_config("spot")[1].fallback_capacity_provider_strategy] \
-        == ["FARGATE"]
+    assert [i.capacity_provider for i in executor.profile_config("spot")[1].fallback_capacity_provider_strategy] == [
+        "FARGATE"
+    ]
     executor.terminate()
 
 
@@ -204,19 +234,28 @@ def test_get_task_log_reads_only_what_is_new_at_each_refresh(ecs_env):
     logs.create_log_stream(logGroupName=group, logStreamName=stream)
 
     def put(*messages: str) -> None:
-        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[
-            {"timestamp": int(time.time() * 1000) + i, "message": m} for i, m in enumerate(messages)])
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=stream,
+            logEvents=[{"timestamp": int(time.time() * 1000) + i, "message": m} for i, m in enumerate(messages)],
+        )
 
     api_side = EcsFargateExecutor()  # the api-server's instance: never start()ed
     read: list[dict] = []
     put("one", "two")
     ti = SimpleNamespace(external_executor_id=arn)
     assert api_side.get_task_log(ti, 1)[1] == ["one", "two"]
-    api_side._logs.meta.events.register("provide-client-params.logs.GetLogEvents", lambda params, **_: read.append(params))
-    api_side._ecs.meta.events.register("provide-client-params.ecs.DescribeTasks", lambda **_: read.append({"describe": 1}))
+    api_side._logs.meta.events.register(
+        "provide-client-params.logs.GetLogEvents", lambda params, **_: read.append(params)
+    )
+    api_side._ecs.meta.events.register(
+        "provide-client-params.ecs.DescribeTasks", lambda **_: read.append({"describe": 1})
+    )
     put("three")
     assert api_side.get_task_log(ti, 1)[1] == ["one", "two", "three"]
-    assert read and all("nextToken" in params for params in read), read  # from where the last refresh stopped, never the head
+    assert read and all("nextToken" in params for params in read), (
+        read
+    )  # from where the last refresh stopped, never the head
     assert not any("describe" in params for params in read)  # the stream is known: no DescribeTasks per refresh
     executor.terminate()
 

@@ -35,6 +35,7 @@ BOTOCORE_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCore
 
 # --- decisions ---
 
+
 def test_the_target_header_names_the_service_and_the_action():
     assert parse_target("AmazonEC2ContainerServiceV20141113.RunTask") == (ECS_PREFIX, "RunTask")
     assert parse_target("AmazonSQS.ReceiveMessage") == (SQS_PREFIX, "ReceiveMessage")
@@ -88,6 +89,7 @@ def test_event_faults_by_band():
 
 # --- clientToken idempotency ---
 
+
 def placed(arn: str = "arn:task/1"):
     return 200, [], f'{{"tasks": [{{"taskArn": "{arn}"}}], "failures": []}}'.encode()
 
@@ -108,7 +110,10 @@ def test_the_same_token_with_another_request_is_a_conflict():
 
 
 def test_an_answer_that_placed_nothing_is_not_remembered():
-    tokens, answers = ClientTokens(window=60), [(500, [], b"{}"), (200, [], b'{"tasks": [], "failures": [{}]}'), placed()]
+    tokens, answers = (
+        ClientTokens(window=60),
+        [(500, [], b"{}"), (200, [], b'{"tasks": [], "failures": [{}]}'), placed()],
+    )
     assert [tokens.run("t", "f", lambda: answers.pop(0))[0] for _ in range(3)] == [500, 200, 200]
     assert tokens.run("t", "f", lambda: pytest.fail("replayed"))[2] == placed()[2]
 
@@ -159,6 +164,7 @@ def test_two_copies_in_flight_at_once_reach_ecs_once():
 
 # --- late, doubled and lost events ---
 
+
 class RecordingEvents:
     def __init__(self):
         self.sent: list[dict] = []
@@ -187,6 +193,7 @@ def test_events_are_dropped_doubled_or_delayed_by_rate():
 
 # --- the proxy in front of moto ---
 
+
 @pytest.fixture(scope="module")
 def local():
     with LocalEcs(port=0, start_delay=0.2, max_concurrent=4, stop_timeout=1.0, fault_plan=FaultPlan()) as ecs:
@@ -199,19 +206,38 @@ def faulted(local: LocalEcs, plan: FaultPlan) -> Any:
     config = Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=0.5, connect_timeout=2)
     import boto3
 
-    return boto3.client("ecs", region_name=local.region, endpoint_url=local.executor_endpoint_url,
-                        aws_access_key_id="local", aws_secret_access_key="local", config=config)
+    return boto3.client(
+        "ecs",
+        region_name=local.region,
+        endpoint_url=local.executor_endpoint_url,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        config=config,
+    )
 
 
 def run_task_request(local: LocalEcs, token: str, started_by: str, seconds: int = 3) -> dict:
     value = local.outputs
     return dict(
-        cluster=value["cluster_name"]["value"], taskDefinition=value["task_definition_family"]["value"],
-        launchType="FARGATE", startedBy=started_by, clientToken=token,
-        overrides={"containerOverrides": [{"name": value["container_name"]["value"],
-                                           "command": ["python", "-c", f"import time; time.sleep({seconds})"]}]},
-        networkConfiguration={"awsvpcConfiguration": {"subnets": value["subnet_ids"]["value"],
-                                                    "securityGroups": value["security_group_ids"]["value"]}},
+        cluster=value["cluster_name"]["value"],
+        taskDefinition=value["task_definition_family"]["value"],
+        launchType="FARGATE",
+        startedBy=started_by,
+        clientToken=token,
+        overrides={
+            "containerOverrides": [
+                {
+                    "name": value["container_name"]["value"],
+                    "command": ["python", "-c", f"import time; time.sleep({seconds})"],
+                }
+            ]
+        },
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": value["subnet_ids"]["value"],
+                "securityGroups": value["security_group_ids"]["value"],
+            }
+        },
     )
 
 
@@ -239,9 +265,16 @@ def test_a_reused_token_with_other_parameters_is_refused(local):
     assert local.runtime.launches_by_started_by["try-conflict"] == 1
 
 
-@pytest.mark.parametrize(("fault", "kind"), [("throttle", FailureKind.THROTTLED), ("server_error", FailureKind.TRANSIENT),
-                                             ("unavailable", FailureKind.TRANSIENT), ("reset_before", FailureKind.TRANSIENT),
-                                             ("timeout_before", FailureKind.TRANSIENT)])
+@pytest.mark.parametrize(
+    ("fault", "kind"),
+    [
+        ("throttle", FailureKind.THROTTLED),
+        ("server_error", FailureKind.TRANSIENT),
+        ("unavailable", FailureKind.TRANSIENT),
+        ("reset_before", FailureKind.TRANSIENT),
+        ("timeout_before", FailureKind.TRANSIENT),
+    ],
+)
 def test_a_fault_before_ecs_starts_nothing_and_reads_as_the_executor_expects(local, fault, kind):
     request = run_task_request(local, f"token-{fault}", f"try-{fault}")
     with pytest.raises(BOTOCORE_ERRORS) as raised:
@@ -254,7 +287,8 @@ def test_capacity_failures_place_no_task(local):
     reasons = set()
     for index in range(8):
         response = faulted(local, FaultPlan(capacity=1.0, seed=index)).run_task(
-            **run_task_request(local, f"token-capacity-{index}", "try-capacity"))
+            **run_task_request(local, f"token-capacity-{index}", "try-capacity")
+        )
         assert response["tasks"] == []
         reasons.add(response["failures"][0]["reason"].split(".")[0])
     assert reasons == {"RESOURCE:MEMORY", "Capacity is unavailable at this time"}
@@ -265,10 +299,14 @@ def test_describe_tasks_answers_young_tasks_missing(local):
     client = faulted(local, FaultPlan())
     arn = client.run_task(**run_task_request(local, "token-missing", "try-missing", seconds=1))["tasks"][0]["taskArn"]
     cluster = local.outputs["cluster_name"]["value"]
-    response = faulted(local, FaultPlan(describe_missing=1.0, missing_max_age=30)).describe_tasks(cluster=cluster, tasks=[arn])
+    response = faulted(local, FaultPlan(describe_missing=1.0, missing_max_age=30)).describe_tasks(
+        cluster=cluster, tasks=[arn]
+    )
     assert response["tasks"] == [] and response["failures"] == [{"arn": arn, "reason": "MISSING"}]
     # Past the age window ECS knows the task again.
-    old = faulted(local, FaultPlan(describe_missing=1.0, missing_max_age=0.0)).describe_tasks(cluster=cluster, tasks=[arn])
+    old = faulted(local, FaultPlan(describe_missing=1.0, missing_max_age=0.0)).describe_tasks(
+        cluster=cluster, tasks=[arn]
+    )
     assert [t["taskArn"] for t in old["tasks"]] == [arn]
     assert local.faults.figures()["injected"]["describe_missing"] >= 1
 
@@ -290,9 +328,15 @@ def test_the_endpoint_options_delay_throttle_count_and_answer_stop_task_as_ecs(l
         cluster = local.outputs["cluster_name"]["value"]
         with pytest.raises(botocore.exceptions.ClientError) as raised:
             client.stop_task(cluster=cluster, task=f"arn:aws:ecs:{local.region}:123456789012:task/{cluster}/0000")
-        assert raised.value.response["Error"] == {"Code": "InvalidParameterException",
-                                                   "Message": "The referenced task was not found."}
-        assert local.faults.counted() == {"ecs.ListClusters": 1, "ecs.RunTask": 2, "ecs.RunTask.throttled": 1,
-                                          "ecs.StopTask": 1}
+        assert raised.value.response["Error"] == {
+            "Code": "InvalidParameterException",
+            "Message": "The referenced task was not found.",
+        }
+        assert local.faults.counted() == {
+            "ecs.ListClusters": 1,
+            "ecs.RunTask": 2,
+            "ecs.RunTask.throttled": 1,
+            "ecs.StopTask": 1,
+        }
     finally:
         local.faults.configure(FaultPlan())

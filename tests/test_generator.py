@@ -21,6 +21,7 @@ import pytest
 
 from airflow_ecs import cli
 from airflow_ecs.core.config import EcsConfig, load_config
+from airflow_ecs.core.run_task_request import TaskIdentity, load_template, render, template_context, validate
 from airflow_ecs.deploy.generator import (
     TEMPLATE_FILE,
     profiles_value,
@@ -29,7 +30,6 @@ from airflow_ecs.deploy.generator import (
     shell_value,
     write_atomically,
 )
-from airflow_ecs.core.run_task_request import TaskIdentity, load_template, render, template_context, validate
 from airflow_ecs.deploy.terraform_outputs import CONTRACT, DeploymentOutputs, OutputsError, parse_outputs
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -54,60 +54,117 @@ def section_from_cfg(text: str) -> configparser.SectionProxy:
 def values_from_env(text: str) -> dict[str, str]:
     """The ``AIRFLOW__ECS_FARGATE__<KEY>`` variables a shell gets from ``set -a; . airflow_ecs.env``, keyed as
     Airflow reads them (lower case)."""
-    run = subprocess.run(["bash", "-c", "set -a; . /dev/stdin; set +a; env -0"], input=text, text=True,
-                         capture_output=True, env={"PATH": os.environ["PATH"]}, check=True)
+    run = subprocess.run(
+        ["bash", "-c", "set -a; . /dev/stdin; set +a; env -0"],
+        input=text,
+        text=True,
+        capture_output=True,
+        env={"PATH": os.environ["PATH"]},
+        check=True,
+    )
     prefix = "AIRFLOW__ECS_FARGATE__"
-    return {name.removeprefix(prefix).lower(): value
-            for name, _, value in (entry.partition("=") for entry in run.stdout.split("\0"))
-            if name.startswith(prefix)}
+    return {
+        name.removeprefix(prefix).lower(): value
+        for name, _, value in (entry.partition("=") for entry in run.stdout.split("\0"))
+        if name.startswith(prefix)
+    }
 
 
 EXPECTED = {
     "spot_with_events": dict(
-        region="eu-west-1", cluster="airflow", task_definition="airflow-worker", container_name="airflow-worker",
-        launch_type="", subnets=("subnet-0a1b2c3d", "subnet-4e5f6a7b"), security_groups=("sg-0123456789abcdef0",),
-        assign_public_ip=False, strategy=[("FARGATE_SPOT", 4, 0), ("FARGATE", 1, 1)],
+        region="eu-west-1",
+        cluster="airflow",
+        task_definition="airflow-worker",
+        container_name="airflow-worker",
+        launch_type="",
+        subnets=("subnet-0a1b2c3d", "subnet-4e5f6a7b"),
+        security_groups=("sg-0123456789abcdef0",),
+        assign_public_ip=False,
+        strategy=[("FARGATE_SPOT", 4, 0), ("FARGATE", 1, 1)],
         events_queue_url="https://sqs.eu-west-1.amazonaws.com/123456789012/airflow-ecs-events",
     ),
     "fargate_minimal": dict(
-        region="us-east-1", cluster="data-platform", task_definition="data-platform-worker", container_name="base",
-        launch_type="FARGATE", subnets=("subnet-11112222",), security_groups=("sg-0fedcba9876543210",),
-        assign_public_ip=True, strategy=[], events_queue_url="",
+        region="us-east-1",
+        cluster="data-platform",
+        task_definition="data-platform-worker",
+        container_name="base",
+        launch_type="FARGATE",
+        subnets=("subnet-11112222",),
+        security_groups=("sg-0fedcba9876543210",),
+        assign_public_ip=True,
+        strategy=[],
+        events_queue_url="",
     ),
     "queue_profiles": dict(
-        region="eu-west-1", cluster="airflow-queues", task_definition="airflow-queues-worker",
-        container_name="airflow-worker", launch_type="", subnets=("subnet-0a1b2c3d", "subnet-4e5f6a7b"),
-        security_groups=("sg-0123456789abcdef0",), assign_public_ip=False, strategy=[("FARGATE", 1, 0)],
+        region="eu-west-1",
+        cluster="airflow-queues",
+        task_definition="airflow-queues-worker",
+        container_name="airflow-worker",
+        launch_type="",
+        subnets=("subnet-0a1b2c3d", "subnet-4e5f6a7b"),
+        security_groups=("sg-0123456789abcdef0",),
+        assign_public_ip=False,
+        strategy=[("FARGATE", 1, 0)],
         events_queue_url="",
     ),
     "teams": dict(
-        region="eu-west-1", cluster="airflow-queues", task_definition="airflow-queues-worker",
-        container_name="airflow-worker", launch_type="", subnets=("subnet-0a1b2c3d", "subnet-4e5f6a7b"),
-        security_groups=("sg-0123456789abcdef0",), assign_public_ip=False, strategy=[("FARGATE", 1, 0)],
+        region="eu-west-1",
+        cluster="airflow-queues",
+        task_definition="airflow-queues-worker",
+        container_name="airflow-worker",
+        launch_type="",
+        subnets=("subnet-0a1b2c3d", "subnet-4e5f6a7b"),
+        security_groups=("sg-0123456789abcdef0",),
+        assign_public_ip=False,
+        strategy=[("FARGATE", 1, 0)],
         events_queue_url="https://sqs.eu-west-1.amazonaws.com/123456789012/airflow-queues-task-events",
     ),
 }
 
 # [ecs_fargate] profiles as the executor takes it: only what Terraform set, strategies in boto3's form.
 EXPECTED_PROFILES = {
-    "gpu": {"queues": ["gpu"], "task_definition": "airflow-queues-gpu", "container_name": "airflow-worker",
-            "capacity_provider_strategy": [{"capacityProvider": "airflow-queues-gpu", "weight": 1, "base": 0}],
-            "cpu": 4096, "memory": 15000, "gpu": 1},
-    "heavy": {"queues": ["heavy"], "task_definition": "airflow-queues-heavy", "container_name": "airflow-worker",
-              "launch_type": "FARGATE", "cpu": 4096, "memory": 16384},
-    "spot": {"queues": ["default", "spot"], "task_definition": "airflow-queues-spot",
-             "container_name": "airflow-worker",
-             "capacity_provider_strategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}],
-             "cpu": 512, "memory": 1024},
+    "gpu": {
+        "queues": ["gpu"],
+        "task_definition": "airflow-queues-gpu",
+        "container_name": "airflow-worker",
+        "capacity_provider_strategy": [{"capacityProvider": "airflow-queues-gpu", "weight": 1, "base": 0}],
+        "cpu": 4096,
+        "memory": 15000,
+        "gpu": 1,
+    },
+    "heavy": {
+        "queues": ["heavy"],
+        "task_definition": "airflow-queues-heavy",
+        "container_name": "airflow-worker",
+        "launch_type": "FARGATE",
+        "cpu": 4096,
+        "memory": 16384,
+    },
+    "spot": {
+        "queues": ["default", "spot"],
+        "task_definition": "airflow-queues-spot",
+        "container_name": "airflow-worker",
+        "capacity_provider_strategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}],
+        "cpu": 512,
+        "memory": 1024,
+    },
 }
 
 
 def assert_expected(config: EcsConfig, case: str, template_path: str) -> None:
     want = EXPECTED[case]
     assert (config.region, config.cluster, config.task_definition, config.container_name, config.launch_type) == (
-        want["region"], want["cluster"], want["task_definition"], want["container_name"], want["launch_type"])
+        want["region"],
+        want["cluster"],
+        want["task_definition"],
+        want["container_name"],
+        want["launch_type"],
+    )
     assert (config.subnets, config.security_groups, config.assign_public_ip) == (
-        want["subnets"], want["security_groups"], want["assign_public_ip"])
+        want["subnets"],
+        want["security_groups"],
+        want["assign_public_ip"],
+    )
     assert [(i.capacity_provider, i.weight, i.base) for i in config.capacity_provider_strategy] == want["strategy"]
     assert config.events_queue_url == want["events_queue_url"]
     assert config.platform_version == "LATEST"
@@ -120,13 +177,15 @@ def test_render_matches_the_golden_files(case):
     golden = FIXTURES / "golden" / case
     if os.environ.get("UPDATE_GOLDEN") == "1":
         golden.mkdir(parents=True, exist_ok=True)
-        for stale in set(p.name for p in golden.iterdir()) - set(files):
+        for stale in {p.name for p in golden.iterdir()} - set(files):
             (golden / stale).unlink()
         for name, text in files.items():
             (golden / name).write_text(text)
         # Comparing now would compare the files with themselves: this run checked nothing, and says so.
-        pytest.skip(f"UPDATE_GOLDEN=1 rewrote {golden.relative_to(FIXTURES.parent.parent)}: review the diff, "
-                    "then run without UPDATE_GOLDEN")
+        pytest.skip(
+            f"UPDATE_GOLDEN=1 rewrote {golden.relative_to(FIXTURES.parent.parent)}: review the diff, "
+            "then run without UPDATE_GOLDEN"
+        )
     assert sorted(files) == sorted(p.name for p in golden.iterdir())
     for name, text in files.items():
         assert text == (golden / name).read_text(), f"{name} differs from {golden / name}; see the module docstring"
@@ -155,8 +214,9 @@ def test_the_rendered_files_load_into_the_executors_config_and_a_valid_request(c
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(cfg_text)
     # Appended to a user's airflow.cfg, it adds no second [core]: only ours (and each team's).
-    assert parser.sections() == ["ecs_fargate"] + [f"{team}=ecs_fargate" for team in ("team_a", "team_b")
-                                                   if case == "teams"]
+    assert parser.sections() == ["ecs_fargate"] + [
+        f"{team}=ecs_fargate" for team in ("team_a", "team_b") if case == "teams"
+    ]
 
     # The env file is the same configuration for the scheduler's environment.
     env_text = (out / "airflow_ecs.env").read_text()
@@ -210,8 +270,14 @@ def test_a_mistyped_output_is_named(name):
         parse_outputs(data)
 
 
-@pytest.mark.parametrize("value, wrong", [([1, 2], "int 1"), ([{"id": "subnet-0a1b2c3d"}], "dict {'id': 'subnet-0a1b2c3d'}"),
-                                          (["subnet-0a1b2c3d", None], "NoneType None")])
+@pytest.mark.parametrize(
+    ("value", "wrong"),
+    [
+        ([1, 2], "int 1"),
+        ([{"id": "subnet-0a1b2c3d"}], "dict {'id': 'subnet-0a1b2c3d'}"),
+        (["subnet-0a1b2c3d", None], "NoneType None"),
+    ],
+)
 def test_subnet_ids_that_are_not_strings_say_which_item(capsys, tmp_path, value, wrong):
     data = outputs_json("fargate_minimal")
     data["subnet_ids"]["value"] = value
@@ -220,8 +286,10 @@ def test_subnet_ids_that_are_not_strings_say_which_item(capsys, tmp_path, value,
 
     assert cli.main(["render", "--outputs", str(source), "--out", str(tmp_path / "generated")]) == 2
 
-    assert capsys.readouterr().err == (f"airflow-ecs render: terraform outputs: 'subnet_ids' is list {value!r}; "
-                                       f"expected a list of id strings, e.g. [\"subnet-0a1b2c3d\"] (not {wrong})\n")
+    assert capsys.readouterr().err == (
+        f"airflow-ecs render: terraform outputs: 'subnet_ids' is list {value!r}; "
+        f'expected a list of id strings, e.g. ["subnet-0a1b2c3d"] (not {wrong})\n'
+    )
     assert not (tmp_path / "generated").exists()
 
 
@@ -229,8 +297,10 @@ def test_subnet_ids_that_are_not_strings_say_which_item(capsys, tmp_path, value,
 def test_the_module_re_exported_as_one_output_reads_as_the_root_outputs(case):
     # What `terraform output -json` prints for output "airflow_ecs" { value = module.airflow_ecs } in a caller.
     data = outputs_json(case)
-    wrapped = {"airflow_ecs": {"value": {name: entry["value"] for name, entry in data.items()}, "sensitive": False},
-               "vpc_id": {"value": "vpc-0123", "sensitive": False}}
+    wrapped = {
+        "airflow_ecs": {"value": {name: entry["value"] for name, entry in data.items()}, "sensitive": False},
+        "vpc_id": {"value": "vpc-0123", "sensitive": False},
+    }
     assert parse_outputs(wrapped) == parse_outputs(data)
 
 
@@ -255,7 +325,8 @@ def test_render_command_from_a_file(capsys, tmp_path):
         f"Scheduler, either: set -a; . {out}/airflow_ecs.env; set +a   (sets [core] executor too)\n"
         f"or: cat {out}/airflow.cfg >> $AIRFLOW_HOME/airflow.cfg (once; it holds only [ecs_fargate]) and set "
         "executor = airflow_ecs.executor.EcsFargateExecutor in that file's [core] section, or export "
-        "AIRFLOW__CORE__EXECUTOR=airflow_ecs.executor.EcsFargateExecutor.\n")
+        "AIRFLOW__CORE__EXECUTOR=airflow_ecs.executor.EcsFargateExecutor.\n"
+    )
     assert sorted(p.name for p in out.iterdir()) == sorted([*rendered("spot_with_events"), "stale.txt"])
     assert (out / "stale.txt").read_text() == "from an older render"  # not render's: left alone
     golden = FIXTURES / "golden" / "spot_with_events"
@@ -278,16 +349,34 @@ def test_render_command_from_stdin(capsys, monkeypatch, tmp_path):
     assert_expected(config, "fargate_minimal", str(out / TEMPLATE_FILE))
 
 
-@pytest.mark.parametrize("text, message", [
-    ("{not json", "airflow-ecs render: terraform outputs -: not JSON (Expecting property name enclosed in double "
-                  "quotes at line 1)"),
-    ('{"region": {"value": "eu-west-1"}}', "airflow-ecs render: terraform outputs: 'cluster_name' is missing; "
-                                           "expected a str (is the root module in terraform/ applied, or, calling "
-                                           "it as a module, is it re-exported as output 'airflow_ecs'?)"),
-    ('{"airflow_ecs": {"value": "cluster"}}', "airflow-ecs render: terraform outputs: 'airflow_ecs' is str "
-                                              "'cluster'; expected the whole module, as in output \"airflow_ecs\" "
-                                              "{ value = module.airflow_ecs }"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "{not json",
+            (
+                "airflow-ecs render: terraform outputs -: not JSON (Expecting property name enclosed in double "
+                "quotes at line 1)"
+            ),
+        ),
+        (
+            '{"region": {"value": "eu-west-1"}}',
+            (
+                "airflow-ecs render: terraform outputs: 'cluster_name' is missing; "
+                "expected a str (is the root module in terraform/ applied, or, calling "
+                "it as a module, is it re-exported as output 'airflow_ecs'?)"
+            ),
+        ),
+        (
+            '{"airflow_ecs": {"value": "cluster"}}',
+            (
+                "airflow-ecs render: terraform outputs: 'airflow_ecs' is str "
+                "'cluster'; expected the whole module, as in output \"airflow_ecs\" "
+                "{ value = module.airflow_ecs }"
+            ),
+        ),
+    ],
+)
 def test_render_command_errors_are_one_line_and_write_nothing(capsys, monkeypatch, tmp_path, text, message):
     out = tmp_path / "generated"
     out.mkdir()
@@ -305,6 +394,7 @@ def test_render_command_errors_are_one_line_and_write_nothing(capsys, monkeypatc
 # ---------------------------------------------------------------------------------------------------------
 # queue profiles
 # ---------------------------------------------------------------------------------------------------------
+
 
 def test_profiles_render_as_one_compact_sorted_json_line():
     cfg_text = rendered("queue_profiles")["airflow.cfg"]
@@ -339,8 +429,9 @@ def test_no_profiles_means_no_profiles_key(value):
 
 def test_a_profile_sets_only_what_terraform_set():
     data = outputs_json("queue_profiles")
-    data["profiles"]["value"] = {"lean": {"queues": ["lean"], "capacity_provider_strategy": [], "gpu": 0,
-                                          "launch_type": None, "cpu": None}}
+    data["profiles"]["value"] = {
+        "lean": {"queues": ["lean"], "capacity_provider_strategy": [], "gpu": 0, "launch_type": None, "cpu": None}
+    }
     assert profiles_value(parse_outputs(data).profiles) == '{"lean":{"queues":["lean"]}}'
 
 
@@ -351,30 +442,50 @@ def test_the_sourced_env_file_gives_the_cfg_values(case):
 
 
 def test_the_env_file_reads_back_without_a_shell_as_the_shell_reads_it():
-    section = [("cluster", "it's mine"), ("subnets", "subnet-1,subnet-2"), ("events_queue_url", ""),
-               ("profiles", '{"a b":{"queues":["x"]}}')]
-    text = "# a comment\n" + "".join(f"AIRFLOW__ECS_FARGATE__{key.upper()}={shell_value(value)}\n"
-                                      for key, value in section)
+    section = [
+        ("cluster", "it's mine"),
+        ("subnets", "subnet-1,subnet-2"),
+        ("events_queue_url", ""),
+        ("profiles", '{"a b":{"queues":["x"]}}'),
+    ]
+    text = "# a comment\n" + "".join(
+        f"AIRFLOW__ECS_FARGATE__{key.upper()}={shell_value(value)}\n" for key, value in section
+    )
     read = read_env_file(text)
-    assert {name.removeprefix("AIRFLOW__ECS_FARGATE__").lower(): value for name, value in read.items()} \
-        == values_from_env(text) == dict(section)
+    assert (
+        {name.removeprefix("AIRFLOW__ECS_FARGATE__").lower(): value for name, value in read.items()}
+        == values_from_env(text)
+        == dict(section)
+    )
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("queues", "gpu", "profiles['gpu'].queues is 'gpu'; expected a non-empty list of queue names"),
-    ("queues", [], "profiles['gpu'].queues is []; expected a non-empty list of queue names"),
-    ("cpu", "4096", "profiles['gpu'].cpu is str '4096'; expected a whole number or null"),
-    ("memory", True, "profiles['gpu'].memory is bool True; expected a whole number or null"),
-    ("gpu", 0.5, "profiles['gpu'].gpu is float 0.5; expected a whole number or null"),
-    ("task_definition", 7, "profiles['gpu'].task_definition is int 7; expected a non-empty string or null"),
-    ("launch_type", "", "profiles['gpu'].launch_type is str ''; expected a non-empty string or null"),
-    ("capacity_provider_strategy", "airflow-queues-gpu",
-     "profiles['gpu'].capacity_provider_strategy is str 'airflow-queues-gpu'; expected a list of"),
-    ("capacity_provider_strategy", [{"weight": 1}],
-     "profiles['gpu'].capacity_provider_strategy item {'weight': 1}; expected {capacity_provider"),
-    ("capacity_provider_strategy", [{"capacity_provider": "x", "weight": "1"}],
-     "profiles['gpu'].capacity_provider_strategy item .*; weight and base must be whole numbers"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("queues", "gpu", "profiles['gpu'].queues is 'gpu'; expected a non-empty list of queue names"),
+        ("queues", [], "profiles['gpu'].queues is []; expected a non-empty list of queue names"),
+        ("cpu", "4096", "profiles['gpu'].cpu is str '4096'; expected a whole number or null"),
+        ("memory", True, "profiles['gpu'].memory is bool True; expected a whole number or null"),
+        ("gpu", 0.5, "profiles['gpu'].gpu is float 0.5; expected a whole number or null"),
+        ("task_definition", 7, "profiles['gpu'].task_definition is int 7; expected a non-empty string or null"),
+        ("launch_type", "", "profiles['gpu'].launch_type is str ''; expected a non-empty string or null"),
+        (
+            "capacity_provider_strategy",
+            "airflow-queues-gpu",
+            "profiles['gpu'].capacity_provider_strategy is str 'airflow-queues-gpu'; expected a list of",
+        ),
+        (
+            "capacity_provider_strategy",
+            [{"weight": 1}],
+            "profiles['gpu'].capacity_provider_strategy item {'weight': 1}; expected {capacity_provider",
+        ),
+        (
+            "capacity_provider_strategy",
+            [{"capacity_provider": "x", "weight": "1"}],
+            "profiles['gpu'].capacity_provider_strategy item .*; weight and base must be whole numbers",
+        ),
+    ],
+)
 def test_a_mistyped_profile_field_names_the_profile_and_field(field, value, message):
     data = outputs_json("queue_profiles")
     data["profiles"]["value"]["gpu"][field] = value
@@ -385,21 +496,30 @@ def test_a_mistyped_profile_field_names_the_profile_and_field(field, value, mess
 def test_a_profile_that_is_not_an_object_is_named():
     data = outputs_json("queue_profiles")
     data["profiles"]["value"]["heavy"] = ["heavy"]
-    with pytest.raises(OutputsError, match=r"^terraform outputs: profiles\['heavy'\] is list \['heavy'\]; expected an "
-                                           "object"):
+    with pytest.raises(
+        OutputsError,
+        match=r"^terraform outputs: profiles\['heavy'\] is list \['heavy'\]; expected an "
+        "object",
+    ):
         parse_outputs(data)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda profiles: profiles["heavy"].update(cpu=0), r"profile 'heavy', field 'cpu': expected a positive"),
-    (lambda profiles: profiles["heavy"].update(queues=["gpu"]), r"queue 'gpu' is in profiles 'gpu' and 'heavy'"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda profiles: profiles["heavy"].update(cpu=0), r"profile 'heavy', field 'cpu': expected a positive"),
+        (lambda profiles: profiles["heavy"].update(queues=["gpu"]), r"queue 'gpu' is in profiles 'gpu' and 'heavy'"),
+    ],
+)
 def test_outputs_the_executor_would_refuse_stop_render(change, message, tmp_path):
     # Well-typed outputs, but a section the scheduler would refuse at start: render refuses it instead.
     data = outputs_json("queue_profiles")
     change(data["profiles"]["value"])
-    with pytest.raises(OutputsError, match=r"^terraform outputs give a setting the executor refuses: "
-                                           r"\[ecs_fargate\] profiles = .*" + message):
+    with pytest.raises(
+        OutputsError,
+        match=r"^terraform outputs give a setting the executor refuses: "
+        r"\[ecs_fargate\] profiles = .*" + message,
+    ):
         render_files(parse_outputs(data), str(tmp_path / TEMPLATE_FILE))
 
 
@@ -424,9 +544,11 @@ def test_render_into_airflow_home_refuses_the_users_airflow_cfg_and_touches_noth
 
     assert cli.main(["render", "--outputs", str(SOURCE), "--out", str(home)]) == 2
 
-    assert capsys.readouterr().err == (f"airflow-ecs render: {home}/airflow.cfg exists and was not written by "
-                                       "airflow-ecs render; move it away or give --out another directory "
-                                       "(e.g. generated)\n")
+    assert capsys.readouterr().err == (
+        f"airflow-ecs render: {home}/airflow.cfg exists and was not written by "
+        "airflow-ecs render; move it away or give --out another directory "
+        "(e.g. generated)\n"
+    )
     assert tree(home) == before
     assert sorted(p.name for p in home.iterdir()) == ["airflow.cfg", "dags"]  # no temporary file left
 
@@ -445,7 +567,8 @@ def test_render_beside_other_files_keeps_them_and_its_own_input(capsys, tmp_path
     assert source.read_text() == SOURCE.read_text()
     assert (out / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["airflow.cfg", "airflow_ecs.env", TEMPLATE_FILE, "local-outputs.json", "notes.txt"])
+        ["airflow.cfg", "airflow_ecs.env", TEMPLATE_FILE, "local-outputs.json", "notes.txt"]
+    )
 
 
 def test_render_never_writes_over_the_outputs_file_it_reads(capsys, tmp_path):
@@ -456,8 +579,10 @@ def test_render_never_writes_over_the_outputs_file_it_reads(capsys, tmp_path):
 
     assert cli.main(["render", "--outputs", str(source), "--out", str(out)]) == 2
 
-    assert capsys.readouterr().err == (f"airflow-ecs render: {source} is the terraform outputs file render reads; "
-                                       "give --out another directory (e.g. generated) or move the outputs file\n")
+    assert capsys.readouterr().err == (
+        f"airflow-ecs render: {source} is the terraform outputs file render reads; "
+        "give --out another directory (e.g. generated) or move the outputs file\n"
+    )
     assert source.read_text() == SOURCE.read_text()
 
 
@@ -477,8 +602,9 @@ def test_render_does_not_write_through_a_symlink(capsys, tmp_path):
 
 def test_a_full_disk_on_the_second_file_leaves_the_previous_render_intact(capsys, monkeypatch, tmp_path):
     out = tmp_path / "generated"
-    assert cli.main(["render", "--outputs", str(FIXTURES / "outputs" / "spot_with_events.json"),
-                     "--out", str(out)]) == 0
+    assert (
+        cli.main(["render", "--outputs", str(FIXTURES / "outputs" / "spot_with_events.json"), "--out", str(out)]) == 0
+    )
     before = tree(out)
     real_fdopen = os.fdopen
     opened = []
@@ -487,8 +613,10 @@ def test_a_full_disk_on_the_second_file_leaves_the_previous_render_intact(capsys
         file = real_fdopen(descriptor, *args, **kwargs)
         opened.append(file)
         if len(opened) == 2:
+
             def write(text):
                 raise OSError(28, "No space left on device", str(out / ".airflow_ecs.env.tmp"))
+
             file.write = write
         return file
 
@@ -511,7 +639,10 @@ def test_render_modes_follow_the_umask(tmp_path):
         os.umask(previous)
     assert out.stat().st_mode & 0o777 == 0o755
     assert {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()} == {
-        "airflow.cfg": 0o644, "airflow_ecs.env": 0o644, TEMPLATE_FILE: 0o644}
+        "airflow.cfg": 0o644,
+        "airflow_ecs.env": 0o644,
+        TEMPLATE_FILE: 0o644,
+    }
 
 
 def test_appending_the_rendered_cfg_to_a_users_airflow_cfg_keeps_it_loadable(tmp_path):
@@ -526,14 +657,18 @@ def test_appending_the_rendered_cfg_to_a_users_airflow_cfg_keeps_it_loadable(tmp
 
 def test_render_without_a_source_says_how_to_give_one(capsys, monkeypatch, tmp_path):
     assert cli.main(["render", "--out", str(tmp_path / "g")]) == 2
-    assert capsys.readouterr().err == ("airflow-ecs render: no terraform outputs given; use --outputs FILE "
-                                       "(terraform output -json), --outputs - for stdin, or --dir TERRAFORM_DIR\n")
+    assert capsys.readouterr().err == (
+        "airflow-ecs render: no terraform outputs given; use --outputs FILE "
+        "(terraform output -json), --outputs - for stdin, or --dir TERRAFORM_DIR\n"
+    )
     tty = io.StringIO()
     tty.isatty = lambda: True
     monkeypatch.setattr("sys.stdin", tty)
     assert cli.main(["render", "--outputs", "-", "--out", str(tmp_path / "g")]) == 2
-    assert capsys.readouterr().err == ("airflow-ecs render: --outputs - reads stdin, which is a terminal; pipe it: "
-                                       "terraform output -json | airflow-ecs render --outputs -\n")
+    assert capsys.readouterr().err == (
+        "airflow-ecs render: --outputs - reads stdin, which is a terminal; pipe it: "
+        "terraform output -json | airflow-ecs render --outputs -\n"
+    )
     assert not (tmp_path / "g").exists()
 
 
@@ -542,14 +677,17 @@ def test_render_refuses_outputs_and_dir_together(capsys, tmp_path):
         cli.main(["render", "--outputs", str(SOURCE), "--dir", str(tmp_path)])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
-        "airflow-ecs render: error: argument --dir: not allowed with argument --outputs")
+        "airflow-ecs render: error: argument --dir: not allowed with argument --outputs"
+    )
 
 
 # --- teams: each team's whole section, as Airflow 3.3 names it, and [core] executor with the team mapping ---
 
 TEAM_A_QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/airflow-queues-team-a-task-events"
-EXECUTOR_WITH_TEAMS = ("airflow_ecs.executor.EcsFargateExecutor;team_a=airflow_ecs.executor.EcsFargateExecutor;"
-                       "team_b=airflow_ecs.executor.EcsFargateExecutor")
+EXECUTOR_WITH_TEAMS = (
+    "airflow_ecs.executor.EcsFargateExecutor;team_a=airflow_ecs.executor.EcsFargateExecutor;"
+    "team_b=airflow_ecs.executor.EcsFargateExecutor"
+)
 
 
 def test_each_team_gets_its_whole_section_with_its_task_definition_and_queue():
@@ -564,15 +702,23 @@ def test_each_team_gets_its_whole_section_with_its_task_definition_and_queue():
     # No fallback to [ecs_fargate] in Airflow: everything else is written again. No profiles (their task
     # definitions run as the deployment's task role).
     assert "profiles" in shared and "profiles" not in team_a
-    same = {key: value for key, value in shared.items() if key not in ("task_definition", "events_queue_url", "profiles")}
+    same = {
+        key: value for key, value in shared.items() if key not in ("task_definition", "events_queue_url", "profiles")
+    }
     assert {key: team_a[key] for key in same} == same
     # Each team's section passes the executor's own checks.
     assert load_config({**team_a, "run_task_template": ""}.get).task_definition == "airflow-queues-team-a-worker"
 
 
 def test_the_env_file_sets_the_team_mapping_and_each_teams_variables():
-    run = subprocess.run(["bash", "-c", "set -a; . /dev/stdin; set +a; env -0"], input=rendered("teams")["airflow_ecs.env"],
-                         text=True, capture_output=True, env={"PATH": os.environ["PATH"]}, check=True)
+    run = subprocess.run(
+        ["bash", "-c", "set -a; . /dev/stdin; set +a; env -0"],
+        input=rendered("teams")["airflow_ecs.env"],
+        text=True,
+        capture_output=True,
+        env={"PATH": os.environ["PATH"]},
+        check=True,
+    )
     env = dict(entry.partition("=")[::2] for entry in run.stdout.split("\0") if entry)
     assert env["AIRFLOW__CORE__EXECUTOR"] == EXECUTOR_WITH_TEAMS
     assert env["AIRFLOW__CORE__MULTI_TEAM"] == "True"
@@ -597,14 +743,29 @@ def test_render_says_the_team_mapping_and_what_airflow_needs_besides(capsys, tmp
     assert "airflow teams create" in out and "team_name" in out and "scheduler_policy_arn" in out
 
 
-@pytest.mark.parametrize(("team", "value", "line"), [
-    ("team-a", {}, r"teams\['team-a'\]: a team name must be 3 to 50 letters, digits or underscores .*"
-                   r"AIRFLOW__TEAM-A___ECS_FARGATE__\*"),
-    ("ab", {}, r"teams\['ab'\]: a team name must be 3 to 50"),
-    ("team_a", ["x"], r"teams\['team_a'\] is list \['x'\]; expected an object \{task_definition_family, "),
-    ("team_a", {"task_definition_family": ""}, r"teams\['team_a'\]\.task_definition_family is str ''; expected a "
-                                               r"non-empty string$"),
-])
+@pytest.mark.parametrize(
+    ("team", "value", "line"),
+    [
+        (
+            "team-a",
+            {},
+            (
+                r"teams\['team-a'\]: a team name must be 3 to 50 letters, digits or underscores .*"
+                r"AIRFLOW__TEAM-A___ECS_FARGATE__\*"
+            ),
+        ),
+        ("ab", {}, r"teams\['ab'\]: a team name must be 3 to 50"),
+        ("team_a", ["x"], r"teams\['team_a'\] is list \['x'\]; expected an object \{task_definition_family, "),
+        (
+            "team_a",
+            {"task_definition_family": ""},
+            (
+                r"teams\['team_a'\]\.task_definition_family is str ''; expected a "
+                r"non-empty string$"
+            ),
+        ),
+    ],
+)
 def test_a_wrong_team_output_is_one_line_naming_it(capsys, tmp_path, team, value, line):
     data = outputs_json("teams")
     data["teams"]["value"] = {team: value}

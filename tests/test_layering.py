@@ -91,17 +91,25 @@ CORE_NEVER = ("boto3", "airflow", "threading")
 
 def test_the_layers_exist():
     # A rename that empties a layer would make the rules below pass vacuously.
-    assert {"airflow_ecs.core.tracking", "airflow_ecs.core.events", "airflow_ecs.aws.ecs_api", "airflow_ecs.executor",
-            "airflow_ecs.deploy.generator", "airflow_ecs.cli", "airflow_ecs.local.server", "devtools.demo"} <= set(MODULES)
+    assert {
+        "airflow_ecs.core.tracking",
+        "airflow_ecs.core.events",
+        "airflow_ecs.aws.ecs_api",
+        "airflow_ecs.executor",
+        "airflow_ecs.deploy.generator",
+        "airflow_ecs.cli",
+        "airflow_ecs.local.server",
+        "devtools.demo",
+    } <= set(MODULES)
 
 
 @pytest.mark.parametrize("module", CORE)
 def test_core_imports_only_core_and_no_aws_airflow_or_threads(module):
     wrong = []
     for found in IMPORTS[module]:
-        if within(found.name, "airflow_ecs") and not within(found.name, "airflow_ecs.core"):
-            wrong.append(f"{found.name} (line {found.line}): core imports only core")
-        elif within(found.name, "devtools", "tests", "benchmarks"):
+        if (within(found.name, "airflow_ecs") and not within(found.name, "airflow_ecs.core")) or within(
+            found.name, "devtools", "tests", "benchmarks"
+        ):
             wrong.append(f"{found.name} (line {found.line}): core imports only core")
         elif within(found.name, *CORE_NEVER):
             wrong.append(f"{found.name} (line {found.line}): core runs without AWS, Airflow or threads")
@@ -112,8 +120,11 @@ def test_core_imports_only_core_and_no_aws_airflow_or_threads(module):
 
 def test_nothing_on_the_executor_path_imports_the_local_ecs_the_cli_or_dev_tools():
     seen = reachable("airflow_ecs.executor")
-    wrong = [chain(seen, name) for name in seen
-             if within(name, "airflow_ecs.local", "airflow_ecs.cli", "devtools", "tests", "benchmarks")]
+    wrong = [
+        chain(seen, name)
+        for name in seen
+        if within(name, "airflow_ecs.local", "airflow_ecs.cli", "devtools", "tests", "benchmarks")
+    ]
     assert not wrong, "the scheduler would import: " + "; ".join(wrong)
 
 
@@ -126,8 +137,11 @@ def test_deployment_does_not_import_the_executor(module):
 
 @pytest.mark.parametrize("module", sorted(name for name in MODULES if within(name, "airflow_ecs")))
 def test_the_runtime_package_imports_no_dev_tools_or_tests(module):
-    wrong = [f"{found.name} (line {found.line})" for found in IMPORTS[module]
-             if within(found.name, "devtools", "tests", "benchmarks")]
+    wrong = [
+        f"{found.name} (line {found.line})"
+        for found in IMPORTS[module]
+        if within(found.name, "devtools", "tests", "benchmarks")
+    ]
     assert not wrong, f"{module} is in the wheel; devtools/, tests/ and benchmarks/ are not: {wrong}"
 
 
@@ -147,7 +161,7 @@ def test_no_import_cycles_in_the_runtime_package():
 def readme_layout() -> dict[str, set[str]]:
     """README's module names per directory: the block after "The package, one directory per layer"."""
     text = (REPO / "README.md").read_text()
-    block = text[text.index("The package, one directory per layer"):].split("```")[1]
+    block = text[text.index("The package, one directory per layer") :].split("```")[1]
     listed: dict[str, set[str]] = {}
     directory = ""
     for line in block.strip("\n").splitlines():
@@ -157,19 +171,27 @@ def readme_layout() -> dict[str, set[str]]:
         else:  # the list goes on
             line = re.sub(r"\([^)]*\)", "", line)
         listed.setdefault(directory, set()).update(
-            word.strip() for word in line.split(",") if word.strip().isidentifier())
+            word.strip() for word in line.split(",") if word.strip().isidentifier()
+        )
     return listed
 
 
 def test_readme_lists_every_module_of_each_layer():
     listed = readme_layout()
-    for directory in [*(f"airflow_ecs/{sub.name}/" for sub in sorted((REPO / "airflow_ecs").iterdir())
-                        if (sub / "__init__.py").is_file() and sub.name != "templates"), "devtools/"]:
+    for directory in [
+        *(
+            f"airflow_ecs/{sub.name}/"
+            for sub in sorted((REPO / "airflow_ecs").iterdir())
+            if (sub / "__init__.py").is_file() and sub.name != "templates"
+        ),
+        "devtools/",
+    ]:
         files = {path.stem for path in (REPO / directory).glob("*.py") if path.stem != "__init__"}
         assert directory in listed, f"README's layout does not list {directory}"
         assert files <= listed[directory], f"README's layout misses {sorted(files - listed[directory])} of {directory}"
-        assert listed[directory] <= files, \
+        assert listed[directory] <= files, (
             f"README's layout names {sorted(listed[directory] - files)} in {directory}, which has no such module"
+        )
 
 
 def test_the_wheel_holds_every_runtime_package_and_no_dev_tools():

@@ -35,10 +35,17 @@ def run_task(local: LocalEcs, command: list[str], *, memory: int | None = None, 
     if memory:
         overrides["memory"] = str(memory)
     response = local.client("ecs").run_task(
-        cluster=value["cluster_name"]["value"], taskDefinition=value["task_definition_family"]["value"],
-        launchType="FARGATE", startedBy=started_by, overrides=overrides,
-        networkConfiguration={"awsvpcConfiguration": {"subnets": value["subnet_ids"]["value"],
-                                                    "securityGroups": value["security_group_ids"]["value"]}},
+        cluster=value["cluster_name"]["value"],
+        taskDefinition=value["task_definition_family"]["value"],
+        launchType="FARGATE",
+        startedBy=started_by,
+        overrides=overrides,
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": value["subnet_ids"]["value"],
+                "securityGroups": value["security_group_ids"]["value"],
+            }
+        },
     )
     return response["tasks"][0]
 
@@ -96,8 +103,17 @@ def log_lines(local: LocalEcs, arn: str) -> list[str]:
 
 
 def test_a_task_runs_its_command_through_every_status_with_logs_and_events(local):
-    placed = run_task(local, ["python", "-c", "import os; print('hello from', os.environ['AIRFLOW__CORE__LOAD_EXAMPLES'] "
-                                              "if 'AIRFLOW__CORE__LOAD_EXAMPLES' in os.environ else 'task')"])
+    placed = run_task(
+        local,
+        [
+            "python",
+            "-c",
+            (
+                "import os; print('hello from', os.environ['AIRFLOW__CORE__LOAD_EXAMPLES'] "
+                "if 'AIRFLOW__CORE__LOAD_EXAMPLES' in os.environ else 'task')"
+            ),
+        ],
+    )
     arn = placed["taskArn"]
     # RunTask's own answer, as ECS gives it; a DescribeTasks now could already see the runtime's next step.
     assert placed["lastStatus"] == "PROVISIONING"
@@ -132,7 +148,11 @@ def test_with_no_start_delay_each_status_is_one_event_in_version_order(local, mo
     for arn in arns:
         details = sorted((d for d in events if d["taskArn"] == arn), key=lambda d: d["version"])
         assert [(d["version"], d["lastStatus"]) for d in details] == [
-            (1, "PROVISIONING"), (2, "PENDING"), (3, "RUNNING"), (4, "STOPPED")], arn
+            (1, "PROVISIONING"),
+            (2, "PENDING"),
+            (3, "RUNNING"),
+            (4, "STOPPED"),
+        ], arn
 
 
 def test_a_non_zero_exit_is_recorded_as_ecs_records_it(local):
@@ -154,8 +174,17 @@ def test_memory_over_the_task_size_is_killed_as_out_of_memory(local):
 
 def test_stop_task_sends_sigterm_then_sigkill_after_the_stop_timeout(local):
     polite = run(local, ["python", "-c", "import time; print('up', flush=True); time.sleep(60)"])
-    stubborn = run(local, ["python", "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-                                           "print('up', flush=True); time.sleep(60)"])
+    stubborn = run(
+        local,
+        [
+            "python",
+            "-c",
+            (
+                "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                "print('up', flush=True); time.sleep(60)"
+            ),
+        ],
+    )
     for arn in (polite, stubborn):
         wait_for_log(local, arn, "up")  # printed after the stubborn one ignores SIGTERM
     ecs = local.client("ecs")
@@ -224,9 +253,23 @@ def test_airflow_ecs_local_serves_until_signalled_and_its_outputs_render(tmp_pat
 
     outputs = tmp_path / "outputs.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_ecs", "local", "--port", "0", "--outputs", str(outputs), "--start-delay", "0",
-         "--provision", "python"],  # the applied modules: tests/e2e/test_airflow_e2e.py
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "airflow_ecs",
+            "local",
+            "--port",
+            "0",
+            "--outputs",
+            str(outputs),
+            "--start-delay",
+            "0",
+            "--provision",
+            "python",
+        ],  # the applied modules: tests/e2e/test_airflow_e2e.py
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
@@ -247,12 +290,20 @@ def test_airflow_ecs_local_serves_until_signalled_and_its_outputs_render(tmp_pat
         config = load_config(lambda key: parser.get("ecs_fargate", key, fallback=None))
         assert config.events_queue_url and config.subnets
 
-        ecs = boto3.client("ecs", region_name=config.region, endpoint_url=endpoint,
-                           aws_access_key_id="local", aws_secret_access_key="local")
+        ecs = boto3.client(
+            "ecs",
+            region_name=config.region,
+            endpoint_url=endpoint,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
         arn = ecs.run_task(
-            cluster=config.cluster, taskDefinition=config.task_definition, launchType="FARGATE",
-            networkConfiguration={"awsvpcConfiguration": {"subnets": list(config.subnets),
-                                                          "securityGroups": list(config.security_groups)}},
+            cluster=config.cluster,
+            taskDefinition=config.task_definition,
+            launchType="FARGATE",
+            networkConfiguration={
+                "awsvpcConfiguration": {"subnets": list(config.subnets), "securityGroups": list(config.security_groups)}
+            },
             overrides={"containerOverrides": [{"name": config.container_name, "command": ["python", "-c", "pass"]}]},
         )["tasks"][0]["taskArn"]
         deadline = time.monotonic() + 30
@@ -269,15 +320,29 @@ def test_run_task_through_the_executors_endpoint_is_idempotent_by_client_token(l
     """As on ECS (moto alone has no idempotency): a RunTask retried with its clientToken gets the same task."""
     import boto3
 
-    ecs = boto3.client("ecs", region_name=local.region, endpoint_url=local.executor_endpoint_url,
-                       aws_access_key_id="local", aws_secret_access_key="local")
+    ecs = boto3.client(
+        "ecs",
+        region_name=local.region,
+        endpoint_url=local.executor_endpoint_url,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
     value = local.outputs
     request = dict(
-        cluster=value["cluster_name"]["value"], taskDefinition=value["task_definition_family"]["value"],
-        launchType="FARGATE", startedBy="idempotent", clientToken="airflow-same-token",
-        networkConfiguration={"awsvpcConfiguration": {"subnets": value["subnet_ids"]["value"],
-                                                      "securityGroups": value["security_group_ids"]["value"]}},
-        overrides={"containerOverrides": [{"name": value["container_name"]["value"], "command": ["python", "-c", "pass"]}]},
+        cluster=value["cluster_name"]["value"],
+        taskDefinition=value["task_definition_family"]["value"],
+        launchType="FARGATE",
+        startedBy="idempotent",
+        clientToken="airflow-same-token",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": value["subnet_ids"]["value"],
+                "securityGroups": value["security_group_ids"]["value"],
+            }
+        },
+        overrides={
+            "containerOverrides": [{"name": value["container_name"]["value"], "command": ["python", "-c", "pass"]}]
+        },
     )
     first = ecs.run_task(**request)["tasks"][0]["taskArn"]
     second = ecs.run_task(**request)["tasks"][0]["taskArn"]

@@ -54,7 +54,7 @@ def test_a_launch_its_throttle_and_its_life_are_counted_and_timed(ecs_env):
 
     executor._ecs_launch.meta.events.register("before-send.ecs.RunTask", throttle_once)
     with fast_backoff():
-        key, arn = launch_one(executor)
+        _key, arn = launch_one(executor)
     assert recorder.counters[f"{PREFIX}.run_task.throttled"] == 1
     assert recorder.counters[f"{PREFIX}.run_task.launched"] == 1
     heartbeat_until(executor, lambda: recorder.gauges.get(f"{PREFIX}.tasks.provisioning") == 1)
@@ -123,11 +123,19 @@ def test_airflows_own_stats_take_every_declared_metric(monkeypatch):
     assert backend.received == [(m.kind, f"ecs_executor.{m.name}", value[m.kind]) for m in METRICS]
 
 
-@pytest.mark.parametrize(("status", "gauge"), [
-    ("PROVISIONING", "tasks.provisioning"), ("", "tasks.provisioning"), ("PENDING", "tasks.pending"),
-    ("ACTIVATING", "tasks.pending"), ("RUNNING", "tasks.running"), ("DEACTIVATING", "tasks.stopping"),
-    ("STOPPING", "tasks.stopping"), ("DEPROVISIONING", "tasks.stopping"),
-])
+@pytest.mark.parametrize(
+    ("status", "gauge"),
+    [
+        ("PROVISIONING", "tasks.provisioning"),
+        ("", "tasks.provisioning"),
+        ("PENDING", "tasks.pending"),
+        ("ACTIVATING", "tasks.pending"),
+        ("RUNNING", "tasks.running"),
+        ("DEACTIVATING", "tasks.stopping"),
+        ("STOPPING", "tasks.stopping"),
+        ("DEPROVISIONING", "tasks.stopping"),
+    ],
+)
 def test_each_ecs_status_counts_in_one_gauge(status, gauge):
     assert status_gauge(status) == gauge
 

@@ -24,8 +24,10 @@ def test_local_on_a_busy_port_says_so_and_leaves_the_outputs_file(capsys, tmp_pa
 
     assert cli.main(["local", "--port", str(busy_port), "--outputs", str(outputs)]) == 2
 
-    assert capsys.readouterr().err == (f"airflow-ecs local: cannot listen on 127.0.0.1:{busy_port} (Address already "
-                                       "in use); stop what uses it or give another --port (0: any free port)\n")
+    assert capsys.readouterr().err == (
+        f"airflow-ecs local: cannot listen on 127.0.0.1:{busy_port} (Address already "
+        "in use); stop what uses it or give another --port (0: any free port)\n"
+    )
     assert outputs.read_text() == '{"from": "the running local ECS"}\n'
 
 
@@ -37,8 +39,9 @@ def test_local_without_moto_says_what_to_install(capsys, monkeypatch, tmp_path):
 
     assert cli.main(["local", "--outputs", str(tmp_path / "o.json")]) == 2
 
-    assert capsys.readouterr().err == ("airflow-ecs local: moto is not installed; the local ECS needs it: "
-                                       "pip install 'airflow-ecs[local]'\n")
+    assert capsys.readouterr().err == (
+        "airflow-ecs local: moto is not installed; the local ECS needs it: pip install 'airflow-ecs[local]'\n"
+    )
     assert not (tmp_path / "o.json").exists()
 
 
@@ -56,7 +59,9 @@ def test_the_demo_says_a_run_that_failed_by_design_went_as_designed():
     from devtools.demo import run_summary
 
     assert run_summary("failed", [], EXPECTED) == (
-        "[demo] DAG run ended as designed (Airflow marks it failed: tasks that fail on purpose: fails)")
+        "[demo] DAG run ended as designed (Airflow marks it failed: tasks that fail on purpose: fails)"
+    )
     assert run_summary("failed", ["hello: failed (expected success)"], EXPECTED) == (
-        "[demo] DAG run failed (some tasks not as expected, below)")
+        "[demo] DAG run failed (some tasks not as expected, below)"
+    )
     assert run_summary("success", [], {"hello": "success"}) == "[demo] DAG run success"

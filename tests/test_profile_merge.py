@@ -5,8 +5,9 @@ from __future__ import annotations
 from airflow_ecs.core.config import Profile
 from airflow_ecs.core.executor_config import TaskSettings, parse_executor_config, with_profile
 
-PROFILE = Profile("heavy", queues=("heavy",), cpu=1024, memory=4096, gpu=1,
-                  tags=(("team", "etl"), ("cost-center", "42")))
+PROFILE = Profile(
+    "heavy", queues=("heavy",), cpu=1024, memory=4096, gpu=1, tags=(("team", "etl"), ("cost-center", "42"))
+)
 
 
 def test_the_tasks_own_tag_wins_over_its_profiles_same_named_tag():
@@ -32,12 +33,20 @@ def test_a_task_without_a_profile_keeps_its_settings():
 
 # --- the section as a profile's task sees it (EcsConfig.for_profile) ---
 
+
 def section(**extra):
     from airflow_ecs.core.config import EcsConfig, parse_capacity_provider_strategy
 
     strategy = parse_capacity_provider_strategy("capacity_provider_strategy", "FARGATE_SPOT:1")
-    return EcsConfig(region="us-east-1", cluster="c", container_name="airflow-worker", task_definition="td",
-                     launch_type="", capacity_provider_strategy=strategy, **extra)
+    return EcsConfig(
+        region="us-east-1",
+        cluster="c",
+        container_name="airflow-worker",
+        task_definition="td",
+        launch_type="",
+        capacity_provider_strategy=strategy,
+        **extra,
+    )
 
 
 def test_a_profiles_launch_type_replaces_the_sections_capacity_providers():

@@ -11,26 +11,42 @@ from airflow.utils.state import TaskInstanceState
 from airflow_ecs.core.config import ConfigError, EcsConfig, Profile, parse_profiles
 from airflow_ecs.executor import EcsFargateExecutor, ExecutorStartError
 from devtools.aws_fixtures import REGION, client
-from tests.executor_harness import heartbeat_until, make_workload, moto_task, queue_all, queued_arns, started, \
-    stop_in_moto
+from tests.executor_harness import (
+    heartbeat_until,
+    make_workload,
+    moto_task,
+    queue_all,
+    queued_arns,
+    started,
+    stop_in_moto,
+)
 
-HEAVY = {"queues": ["heavy"], "task_definition": "airflow-heavy", "container_name": "heavy-worker",
-         "cpu": 1024, "memory": 2048, "tags": {"team": "etl"}}
+HEAVY = {
+    "queues": ["heavy"],
+    "task_definition": "airflow-heavy",
+    "container_name": "heavy-worker",
+    "cpu": 1024,
+    "memory": 2048,
+    "tags": {"team": "etl"},
+}
 SPOT = {"queues": ["spot"], "capacity_provider_strategy": "FARGATE_SPOT:1"}
 
 
-@pytest.mark.parametrize(("profiles", "message"), [
-    ('{"a": {"queues": ["x"], "cpu": 256, "nope": 1}}', "profile 'a', field 'nope': unknown field"),
-    ('{"a": {"queues": ["x"]}, "b": {"queues": ["x"]}}', "queue 'x' is in profiles 'a' and 'b'"),
-    ('{"a": {"launch_type": "LAMBDA"}}', "profile 'a', field 'launch_type': expected one of FARGATE"),
-    ('{"a": {"launch_type": "FARGATE", "capacity_provider_strategy": "FARGATE_SPOT:1"}}', "mutually exclusive"),
-    ('{"a": {"tags": {"airflow:dag_id": "x"}}}', "field 'tags': tag 'airflow:dag_id'"),
-    ('{"a": {"cpu": "lots"}}', "field 'cpu': expected a positive whole number"),
-    ('{"a": {"queues": "heavy"}}', "field 'queues': expected a list"),
-    ('{"a": {"subnets": ["vpc-1"]}}', "field 'subnets': expected ids starting with subnet-"),
-    ('["a"]', "expected a JSON object of profile name -> settings"),
-    ('{"a": ', "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    ("profiles", "message"),
+    [
+        ('{"a": {"queues": ["x"], "cpu": 256, "nope": 1}}', "profile 'a', field 'nope': unknown field"),
+        ('{"a": {"queues": ["x"]}, "b": {"queues": ["x"]}}', "queue 'x' is in profiles 'a' and 'b'"),
+        ('{"a": {"launch_type": "LAMBDA"}}', "profile 'a', field 'launch_type': expected one of FARGATE"),
+        ('{"a": {"launch_type": "FARGATE", "capacity_provider_strategy": "FARGATE_SPOT:1"}}', "mutually exclusive"),
+        ('{"a": {"tags": {"airflow:dag_id": "x"}}}', "field 'tags': tag 'airflow:dag_id'"),
+        ('{"a": {"cpu": "lots"}}', "field 'cpu': expected a positive whole number"),
+        ('{"a": {"queues": "heavy"}}', "field 'queues': expected a list"),
+        ('{"a": {"subnets": ["vpc-1"]}}', "field 'subnets': expected ids starting with subnet-"),
+        ('["a"]', "expected a JSON object of profile name -> settings"),
+        ('{"a": ', "not valid JSON"),
+    ],
+)
 def test_each_bad_profile_is_one_error_naming_profile_and_field(profiles, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")) as caught:
         parse_profiles(profiles)
@@ -55,7 +71,11 @@ def test_a_queue_picks_its_profile_else_the_default_one_else_the_section():
 def profiled(ecs_env):
     """A second task definition whose Airflow container has another name, and the profiles that use it."""
     client(ecs_env.url, "ecs").register_task_definition(
-        family="airflow-heavy", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="1024", memory="2048",
+        family="airflow-heavy",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="1024",
+        memory="2048",
         containerDefinitions=[
             {"name": "heavy-worker", "image": "apache/airflow:3.3.2", "memory": 2048, "essential": True},
             {"name": "sidecar", "image": "busybox", "memory": 64, "essential": False},
@@ -83,7 +103,8 @@ def test_each_queue_launches_with_its_profile_and_executor_config_refines_it(pro
     executor._log = said = Said()
     sent: list[dict] = []
     executor._ecs_launch.meta.events.register(
-        "before-send.ecs.RunTask", lambda request, **_: sent.append(json.loads(request.body)))
+        "before-send.ecs.RunTask", lambda request, **_: sent.append(json.loads(request.body))
+    )
     heavy = make_workload("heavy_task", queue="heavy", executor_config={"memory": 4096})
     spot = make_workload("spot_task", queue="spot")
     other = [make_workload("other_task", queue="reports"), make_workload("other_task_2", queue="reports")]

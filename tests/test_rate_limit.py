@@ -10,10 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_ecs.core.failures import RunTaskResult
-from airflow_ecs.core.failures import FailureKind, LaunchFailure
 from airflow_ecs.aws.launcher import Launcher
 from airflow_ecs.aws.rate_limit import TokenBucket
+from airflow_ecs.core.failures import FailureKind, LaunchFailure, RunTaskResult
 
 
 class FakeClock:
@@ -172,7 +171,9 @@ def test_the_lock_keeps_threads_preempted_mid_refill_within_the_burst(clock, thr
         thread.join()
     assert sum(taken) == 10
 
+
 # --- adapting to throttling: additive increase, multiplicative decrease ---
+
 
 def test_a_throttle_halves_the_rate_and_pauses(clock):
     limiter = bucket(clock)
@@ -301,6 +302,7 @@ def test_never_throttled_it_grants_exactly_what_a_fixed_bucket_grants(steps, rat
 
 # --- several schedulers, one account: a discrete-time simulation on one fake clock, no threads ---
 
+
 class AccountLimit:
     """ECS's side: one RunTask bucket for the account (20/s, burst 100), a take per call."""
 
@@ -351,7 +353,8 @@ def share_one_limit(schedulers: int, tasks_each: int, latency: float, concurrenc
 @pytest.mark.parametrize("schedulers", [2, 4])
 @pytest.mark.parametrize(("latency", "concurrency"), [(0.1, 10), (0.02, 10), (0.1, 4)])
 def test_schedulers_sharing_the_limit_use_90_percent_of_it_with_under_5_percent_throttled(
-        schedulers, latency, concurrency):
+    schedulers, latency, concurrency
+):
     result = share_one_limit(schedulers, 2000 // schedulers, latency, concurrency)
     assert result["throughput"] >= 0.9
     assert result["throttled"] < 0.05
@@ -363,13 +366,16 @@ def test_one_scheduler_alone_is_never_throttled():
     assert result["throughput"] >= 0.99
 
 
-@pytest.mark.parametrize(("answer", "rate_after"), [
-    (RunTaskResult(task_arn="arn:aws:ecs:us-east-1:1:task/c/1"), 10.05),  # launched: + 0.5 / 10
-    (RunTaskResult(failure=LaunchFailure(FailureKind.CAPACITY, "RESOURCE:FARGATE", ""), answered=True), 10.05),
-    (RunTaskResult(failure=LaunchFailure(FailureKind.PERMANENT, "AccessDeniedException", "no")), 10.05),
-    (RunTaskResult(failure=LaunchFailure(FailureKind.THROTTLED, "ThrottlingException", "Rate exceeded")), 5.0),
-    (RunTaskResult(failure=LaunchFailure(FailureKind.TRANSIENT, "ReadTimeout", "")), 10.0),  # says nothing
-])
+@pytest.mark.parametrize(
+    ("answer", "rate_after"),
+    [
+        (RunTaskResult(task_arn="arn:aws:ecs:us-east-1:1:task/c/1"), 10.05),  # launched: + 0.5 / 10
+        (RunTaskResult(failure=LaunchFailure(FailureKind.CAPACITY, "RESOURCE:FARGATE", ""), answered=True), 10.05),
+        (RunTaskResult(failure=LaunchFailure(FailureKind.PERMANENT, "AccessDeniedException", "no")), 10.05),
+        (RunTaskResult(failure=LaunchFailure(FailureKind.THROTTLED, "ThrottlingException", "Rate exceeded")), 5.0),
+        (RunTaskResult(failure=LaunchFailure(FailureKind.TRANSIENT, "ReadTimeout", "")), 10.0),  # says nothing
+    ],
+)
 def test_the_launcher_feeds_each_answer_to_the_bucket(clock, answer, rate_after):
     import queue
 
@@ -398,8 +404,9 @@ def test_the_launch_threads_are_started_with_the_launcher_not_at_the_first_launc
     import queue
 
     before = set(threading.enumerate())
-    launcher = Launcher(lambda request: RunTaskResult(), TokenBucket(20.0, 100), concurrency=3,
-                        results=queue.SimpleQueue())
+    launcher = Launcher(
+        lambda request: RunTaskResult(), TokenBucket(20.0, 100), concurrency=3, results=queue.SimpleQueue()
+    )
     try:
         started = [t for t in set(threading.enumerate()) - before if t.name.startswith("ecs-launch")]
         assert len(started) == 3

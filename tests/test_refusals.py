@@ -14,8 +14,16 @@ from airflow_ecs.glue import startup
 from devtools import refusals
 
 MODULES = (config, executor_config, terraform_outputs, generator, render, startup, run_task_request, aws_credentials)
-REFUSAL_CALLS = {"ConfigError", "ExecutorConfigError", "OutputsError", "RenderError", "TemplateError", "RequestError",
-                 "CredentialsError", "bad"}
+REFUSAL_CALLS = {
+    "ConfigError",
+    "ExecutorConfigError",
+    "OutputsError",
+    "RenderError",
+    "TemplateError",
+    "RequestError",
+    "CredentialsError",
+    "bad",
+}
 # Reached only with Airflow or AWS at hand (a connection from Airflow's secrets backends), or unreachable from a
 # user's input because an earlier check refuses first. Each named, so a new refusal cannot hide here.
 NOT_IN_THE_CATALOGUE = {

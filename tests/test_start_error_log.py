@@ -21,11 +21,14 @@ def start_error() -> tuple[list[dict], ExecutorStartError]:
     return [e for e in entries if e["log_level"] in ("error", "critical", "exception")], caught.value
 
 
-@pytest.mark.parametrize(("setting", "value", "line"), [
-    ("launch_rate", "fast", "[ecs_fargate] launch_rate = 'fast': expected a number, e.g. 20"),
-    ("cluster", "no-such-cluster", "cluster 'no-such-cluster' not found"),
-    ("assign_public_ip", "maybe", "[ecs_fargate] assign_public_ip = 'maybe': expected"),
-])
+@pytest.mark.parametrize(
+    ("setting", "value", "line"),
+    [
+        ("launch_rate", "fast", "[ecs_fargate] launch_rate = 'fast': expected a number, e.g. 20"),
+        ("cluster", "no-such-cluster", "cluster 'no-such-cluster' not found"),
+        ("assign_public_ip", "maybe", "[ecs_fargate] assign_public_ip = 'maybe': expected"),
+    ],
+)
 def test_a_bad_setting_is_one_error_line_and_the_same_line_is_raised(ecs_env, setting, value, line):
     ecs_env.configure(**{setting: value})
     entries, error = start_error()

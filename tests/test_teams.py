@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from airflow_ecs.glue.airflow_compat import AIRFLOW_RELEASE
 from airflow_ecs.executor import EcsFargateExecutor, ExecutorStartError
+from airflow_ecs.glue.airflow_compat import AIRFLOW_RELEASE
 from airflow_ecs.glue.metrics import Metrics
 from devtools import aws_fixtures as aws
 from tests.executor_harness import launch_one
@@ -31,8 +31,9 @@ def team_a(ecs_env, monkeypatch):
 
 def sent_requests(executor: EcsFargateExecutor) -> list[dict]:
     sent: list[dict] = []
-    executor._ecs_launch.meta.events.register("before-send.ecs.RunTask",
-                                              lambda request, **_: sent.append(json.loads(request.body)))
+    executor._ecs_launch.meta.events.register(
+        "before-send.ecs.RunTask", lambda request, **_: sent.append(json.loads(request.body))
+    )
     return sent
 
 
@@ -63,8 +64,11 @@ def test_the_executor_outside_teams_adds_no_team_tag(ecs_env):
 
 def test_an_unknown_key_in_the_teams_section_is_refused(team_a, monkeypatch):
     monkeypatch.setenv("AIRFLOW__TEAM_A___ECS_FARGATE__SUBNET", "subnet-0a1b2c3d")  # a typo of subnets
-    with pytest.raises(ExecutorStartError, match=r"\[ecs_fargate\] subnet = \(value not shown\): not a key .*did "
-                                                 r"you mean subnets\?"):
+    with pytest.raises(
+        ExecutorStartError,
+        match=r"\[ecs_fargate\] subnet = \(value not shown\): not a key .*did "
+        r"you mean subnets\?",
+    ):
         EcsFargateExecutor(team_name="team_a").start()
 
 
@@ -75,8 +79,10 @@ def test_the_teams_execution_api_url_reaches_its_containers_when_the_section_nam
     sent = sent_requests(executor)
     launch_one(executor)
     [container] = sent[0]["overrides"]["containerOverrides"]
-    assert {"name": "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
-            "value": "http://team-a-api:8080/execution/"} in container["environment"]
+    assert {
+        "name": "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+        "value": "http://team-a-api:8080/execution/",
+    } in container["environment"]
     executor.terminate()
 
 
@@ -111,17 +117,22 @@ def test_airflow_reads_the_rendered_team_mapping_and_each_teams_section(monkeypa
 
     from airflow.executors.executor_loader import ExecutorLoader
 
-    from airflow_ecs.glue.airflow_compat import config_section
     from airflow_ecs.deploy.generator import read_env_file, render_files
     from airflow_ecs.deploy.terraform_outputs import parse_outputs
+    from airflow_ecs.glue.airflow_compat import config_section
 
     outputs = json.loads((Path(__file__).parent / "fixtures" / "outputs" / "teams.json").read_text())
-    env = read_env_file(render_files(parse_outputs(outputs), "/opt/airflow/run_task_template.json.j2")["airflow_ecs.env"])
+    env = read_env_file(
+        render_files(parse_outputs(outputs), "/opt/airflow/run_task_template.json.j2")["airflow_ecs.env"]
+    )
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     path = "airflow_ecs.executor.EcsFargateExecutor"
     assert ExecutorLoader._get_team_executor_configs(validate_teams=False) == [
-        (None, [path]), ("team_a", [path]), ("team_b", [path])]
+        (None, [path]),
+        ("team_a", [path]),
+        ("team_b", [path]),
+    ]
     assert config_section("ecs_fargate", "team_a")["task_definition"] == "airflow-queues-team-a-worker"
     assert config_section("ecs_fargate", "team_b")["events_queue_url"].endswith("/airflow-queues-team-b-task-events")
     assert config_section("ecs_fargate")["task_definition"] == "airflow-queues-worker"
@@ -131,14 +142,19 @@ def test_a_teams_executor_signs_with_the_teams_connection_not_the_global_one(tea
     # Airflow 3.3's team-scoped connection, AIRFLOW_CONN__<TEAM>___<CONN_ID>, beside a global one of the same id.
     monkeypatch.setenv("AIRFLOW__CORE__MULTI_TEAM", "True")
     monkeypatch.setenv("AIRFLOW_CONN_AWS_ECS", json.dumps({"conn_type": "aws", "login": "AKIDGLOBAL", "password": "g"}))
-    monkeypatch.setenv("AIRFLOW_CONN__TEAM_A___AWS_ECS",
-                       json.dumps({"conn_type": "aws", "login": "AKIDTEAMA", "password": "a"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN__TEAM_A___AWS_ECS", json.dumps({"conn_type": "aws", "login": "AKIDTEAMA", "password": "a"})
+    )
     monkeypatch.setenv("AIRFLOW__TEAM_A___ECS_FARGATE__AWS_CONN_ID", "aws_ecs")
     executor = EcsFargateExecutor(team_name="team_a")
     executor.start()
     keys: list[str] = []
-    executor._ecs_launch.meta.events.register("before-send.ecs.RunTask", lambda request, **_: keys.append(
-        request.headers["Authorization"].decode().split("Credential=")[1].split("/")[0]))
+    executor._ecs_launch.meta.events.register(
+        "before-send.ecs.RunTask",
+        lambda request, **_: keys.append(
+            request.headers["Authorization"].decode().split("Credential=")[1].split("/")[0]
+        ),
+    )
     launch_one(executor)
     assert keys == ["AKIDTEAMA"]
     executor.terminate()

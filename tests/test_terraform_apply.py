@@ -5,26 +5,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from airflow_ecs.local.terraform_apply import applied_count, local_variables, why_not
 from airflow_ecs.deploy.terraform_providers import ProviderSource
+from airflow_ecs.local.terraform_apply import applied_count, local_variables, why_not
 
 
 def test_the_local_tfvars_are_the_module_defaults_but_the_image_and_where_airflow_lives():
-    variables = local_variables(region="us-east-1", execution_api_server_url=None,
-                                environment={"AIRFLOW_HOME": "/tmp/home"})
+    variables = local_variables(
+        region="us-east-1", execution_api_server_url=None, environment={"AIRFLOW_HOME": "/tmp/home"}
+    )
     assert variables == {
-        "region": "us-east-1", "name": "airflow-ecs-local",
+        "region": "us-east-1",
+        "name": "airflow-ecs-local",
         "execution_api_server_url": "http://127.0.0.1:8080/execution/",
-        "environment": {"AIRFLOW_HOME": "/tmp/home"}, "image": "local/airflow-worker:latest",
-        "create_ecr_repository": False, "tags": {"airflow-ecs:deployment": "local"}}
+        "environment": {"AIRFLOW_HOME": "/tmp/home"},
+        "image": "local/airflow-worker:latest",
+        "create_ecr_repository": False,
+        "tags": {"airflow-ecs:deployment": "local"},
+    }
 
 
 def test_every_local_tfvar_is_a_root_module_variable():
     """An undeclared one would only be a warning at plan: a typo must not pass silently."""
     import re
 
-    declared = set(re.findall(r'^variable "([^"]+)"', (Path(__file__).parent.parent / "terraform" / "variables.tf")
-                              .read_text(), re.M))
+    declared = set(
+        re.findall(
+            r'^variable "([^"]+)"', (Path(__file__).parent.parent / "terraform" / "variables.tf").read_text(), re.M
+        )
+    )
     assert set(local_variables(region="us-east-1", execution_api_server_url="u", environment={})) <= declared
 
 
@@ -42,5 +50,6 @@ def test_why_the_modules_cannot_be_applied_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/terraform")
     assert why_not(mirror, tmp_path) is None
     assert why_not(none, tmp_path) == none.describe() and "\n" not in none.describe()
-    assert why_not(mirror, tmp_path / "wheel") == (f"no Terraform modules at {tmp_path / 'wheel'} (they come with a "
-                                                    "checkout of the repository)")
+    assert why_not(mirror, tmp_path / "wheel") == (
+        f"no Terraform modules at {tmp_path / 'wheel'} (they come with a checkout of the repository)"
+    )

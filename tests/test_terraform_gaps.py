@@ -19,11 +19,17 @@ def test_a_set_redrive_allow_policy_is_returned_by_get_queue_attributes():
 
 def test_only_when_asked_for_and_only_for_that_queue():
     kept: dict = {}
-    remember("AmazonSQS.CreateQueue", {"QueueName": "dlq", "Attributes": {"RedriveAllowPolicy": POLICY}},
-             {"QueueUrl": URL}, kept)
+    remember(
+        "AmazonSQS.CreateQueue",
+        {"QueueName": "dlq", "Attributes": {"RedriveAllowPolicy": POLICY}},
+        {"QueueUrl": URL},
+        kept,
+    )
     response = {"Attributes": {"QueueArn": "arn"}}
-    assert answer("AmazonSQS.GetQueueAttributes", {"QueueUrl": URL, "AttributeNames": ["QueueArn"]}, response,
-                  kept) is response
+    assert (
+        answer("AmazonSQS.GetQueueAttributes", {"QueueUrl": URL, "AttributeNames": ["QueueArn"]}, response, kept)
+        is response
+    )
     other = {"QueueUrl": URL.replace("dlq", "events"), "AttributeNames": ["All"]}
     assert answer("AmazonSQS.GetQueueAttributes", other, response, kept) is response
     assert answer("AmazonSQS.ReceiveMessage", {"QueueUrl": URL}, response, kept) is response
@@ -34,8 +40,9 @@ def test_a_deleted_queue_forgets_it():
     remember("AmazonSQS.SetQueueAttributes", {"QueueUrl": URL, "Attributes": {"RedriveAllowPolicy": POLICY}}, {}, kept)
     remember("AmazonSQS.DeleteQueue", {"QueueUrl": URL}, {}, kept)
     response = {"Attributes": {}}
-    assert answer("AmazonSQS.GetQueueAttributes", {"QueueUrl": URL, "AttributeNames": ["All"]}, response,
-                  kept) is response
+    assert (
+        answer("AmazonSQS.GetQueueAttributes", {"QueueUrl": URL, "AttributeNames": ["All"]}, response, kept) is response
+    )
 
 
 def test_moto_is_not_asked_for_the_attribute_it_refuses():
@@ -51,11 +58,16 @@ def test_moto_is_not_asked_for_the_attribute_it_refuses():
 def test_a_container_without_memory_counts_the_tasks_memory():
     from airflow_ecs.local.terraform_gaps import container_memory_filled
 
-    containers = [{"name": "airflow-worker"}, {"name": "sidecar", "memoryReservation": 128},
-                  {"name": "capped", "memory": 256}]
+    containers = [
+        {"name": "airflow-worker"},
+        {"name": "sidecar", "memoryReservation": 128},
+        {"name": "capped", "memory": 256},
+    ]
     assert container_memory_filled("2048", containers) == [
-        {"name": "airflow-worker", "memory": 2048}, {"name": "sidecar", "memoryReservation": 128},
-        {"name": "capped", "memory": 256}]
+        {"name": "airflow-worker", "memory": 2048},
+        {"name": "sidecar", "memoryReservation": 128},
+        {"name": "capped", "memory": 256},
+    ]
     assert containers[0] == {"name": "airflow-worker"}  # the registered definition is not changed
 
 
@@ -67,24 +79,31 @@ def test_moto_runs_a_fargate_task_definition_with_task_level_memory_only(moto_se
 
     calculate = EC2ContainerServiceBackend._calculate_task_resource_requirements
     if getattr(calculate, "airflow_ecs_gap", False):  # an earlier test in this process installed it
-        monkeypatch.setattr(EC2ContainerServiceBackend, "_calculate_task_resource_requirements",
-                            staticmethod(calculate.__wrapped__))
+        monkeypatch.setattr(
+            EC2ContainerServiceBackend, "_calculate_task_resource_requirements", staticmethod(calculate.__wrapped__)
+        )
     import boto3
     import botocore.exceptions
     import pytest
-
     from botocore.config import Config
 
-    ecs = boto3.client("ecs", region_name="us-east-1", endpoint_url=moto_server,
-                       config=Config(retries={"max_attempts": 1}))
+    ecs = boto3.client(
+        "ecs", region_name="us-east-1", endpoint_url=moto_server, config=Config(retries={"max_attempts": 1})
+    )
     ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=moto_server)
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # as the module's VPC has it
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
     group = ec2.create_security_group(GroupName="w", Description="w", VpcId=vpc)["GroupId"]
     ecs.create_cluster(clusterName="c")
-    ecs.register_task_definition(family="f", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256",
-                                 memory="512", containerDefinitions=[{"name": "w", "image": "i", "essential": True}])
+    ecs.register_task_definition(
+        family="f",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "w", "image": "i", "essential": True}],
+    )
     network = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}}
     with pytest.raises(botocore.exceptions.ClientError, match="500"):
         ecs.run_task(cluster="c", taskDefinition="f", launchType="FARGATE", networkConfiguration=network)

@@ -106,19 +106,35 @@ def test_apply_builds_the_local_ecs_and_render_reads_it(workspace, moto, tmp_pat
     import boto3
 
     from airflow_ecs.deploy.generator import render_files
-    from airflow_ecs.local.terraform_gaps import GapLayer
     from airflow_ecs.deploy.terraform_outputs import parse_outputs
+    from airflow_ecs.local.terraform_gaps import GapLayer
 
     layer = GapLayer(moto).start()
     try:
         var_file = tmp_path / "local.tfvars.json"
-        var_file.write_text(json.dumps({
-            "region": "us-east-1", "name": "airflow-local", "execution_api_server_url": "http://127.0.0.1:8080/execution/",
-            "create_ecr_repository": False, "image": "local/airflow-worker:latest", "tags": {"env": "local"},
-            "teams": {"team_a": {"environment": {"TEAM_MARK": "a"}}},
-        }))
-        result = workspace.run("", "apply", "-auto-approve", "-input=false", "-no-color", f"-var-file={var_file}",
-                               env=moto_env(layer.url), timeout=900)
+        var_file.write_text(
+            json.dumps(
+                {
+                    "region": "us-east-1",
+                    "name": "airflow-local",
+                    "execution_api_server_url": "http://127.0.0.1:8080/execution/",
+                    "create_ecr_repository": False,
+                    "image": "local/airflow-worker:latest",
+                    "tags": {"env": "local"},
+                    "teams": {"team_a": {"environment": {"TEAM_MARK": "a"}}},
+                }
+            )
+        )
+        result = workspace.run(
+            "",
+            "apply",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+            f"-var-file={var_file}",
+            env=moto_env(layer.url),
+            timeout=900,
+        )
         assert result.returncode == 0, result.stderr[-4000:]
         assert not warnings(result), warnings(result)
         outputs = json.loads(workspace.run("", "output", "-json", env=moto_env(layer.url)).check().stdout)
@@ -129,15 +145,19 @@ def test_apply_builds_the_local_ecs_and_render_reads_it(workspace, moto, tmp_pat
     # The team's section, from the team's applied resources.
     team = outputs["teams"]["value"]["team_a"]
     assert "[team_a=ecs_fargate]" in files["airflow.cfg"]
-    assert f"AIRFLOW__TEAM_A___ECS_FARGATE__TASK_DEFINITION={team['task_definition_family']}" in files["airflow_ecs.env"]
-    ecs = boto3.client("ecs", region_name="us-east-1", endpoint_url=moto, aws_access_key_id="testing",
-                       aws_secret_access_key="testing")
+    assert (
+        f"AIRFLOW__TEAM_A___ECS_FARGATE__TASK_DEFINITION={team['task_definition_family']}" in files["airflow_ecs.env"]
+    )
+    ecs = boto3.client(
+        "ecs", region_name="us-east-1", endpoint_url=moto, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
     (cluster,) = ecs.describe_clusters(clusters=[outputs["cluster_arn"]["value"]])["clusters"]
     assert cluster["status"] == "ACTIVE" and cluster["clusterName"] == "airflow-local"
     definition = ecs.describe_task_definition(taskDefinition=outputs["task_definition_family"]["value"])
     assert definition["taskDefinition"]["containerDefinitions"][0]["name"] == outputs["container_name"]["value"]
-    sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=moto, aws_access_key_id="testing",
-                       aws_secret_access_key="testing")
+    sqs = boto3.client(
+        "sqs", region_name="us-east-1", endpoint_url=moto, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
     assert sqs.get_queue_attributes(QueueUrl=outputs["events_queue_url"]["value"], AttributeNames=["QueueArn"])
     # The team's task definition: its own family, roles and log group, its environment, in multi-team mode.
     team_definition = ecs.describe_task_definition(taskDefinition=team["task_definition_family"])["taskDefinition"]

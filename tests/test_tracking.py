@@ -8,8 +8,8 @@ interleavings, with the issue's invariants checked after every step.
 from __future__ import annotations
 
 import base64
-import os
 import json
+import os
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -22,7 +22,6 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from airflow_ecs.core.events import TaskEvent
 from airflow_ecs.core.failures import FailureKind, LaunchFailure
-from airflow_ecs.glue.metrics import METRICS
 from airflow_ecs.core.run_task_request import TaskIdentity, client_token
 from airflow_ecs.core.tracking import (
     CancelLaunch,
@@ -41,6 +40,7 @@ from airflow_ecs.core.tracking import (
     Tracker,
     token_expiry,
 )
+from airflow_ecs.glue.metrics import METRICS
 
 ARN = "arn:aws:ecs:us-east-1:123456789012:task/airflow/{}"
 CONTAINER = "airflow-worker"
@@ -64,11 +64,21 @@ def queue(tracker: Tracker, name: str = "a", now: float = 0.0, **kwargs: Any) ->
     return tracker.queued(name, identity(name), f"ti-{name}", request_for(name), CONTAINER, now, **kwargs)
 
 
-def described(arn: str, status: str, exit_code: int | None = None, *, started: bool = True,
-              stop_code: str = "EssentialContainerExited") -> dict[str, Any]:
+def described(
+    arn: str,
+    status: str,
+    exit_code: int | None = None,
+    *,
+    started: bool = True,
+    stop_code: str = "EssentialContainerExited",
+) -> dict[str, Any]:
     container: dict[str, Any] = {"name": CONTAINER, "lastStatus": status}
-    task: dict[str, Any] = {"taskArn": arn, "lastStatus": status, "containers": [container],
-                            "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/airflow-worker:1"}
+    task: dict[str, Any] = {
+        "taskArn": arn,
+        "lastStatus": status,
+        "containers": [container],
+        "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/airflow-worker:1",
+    }
     if exit_code is not None:
         container["exitCode"] = exit_code
     if started and status in ("RUNNING", "STOPPED"):
@@ -112,15 +122,17 @@ def test_queued_launched_running_succeeded():
     commands = tracker.launch_answered("a", launch.generation, 0, 1.0, arn=ARN.format(1), status="PROVISIONING")
     assert reports(commands) == [("a", "queued", ARN.format(1))]
     assert reports(tracker.observed(ARN.format(1), described(ARN.format(1), "RUNNING"), 2.0)) == [
-        ("a", "running", ARN.format(1))]
+        ("a", "running", ARN.format(1))
+    ]
     assert reports(tracker.observed(ARN.format(1), described(ARN.format(1), "STOPPED", 0), 3.0)) == [
-        ("a", "success", ARN.format(1))]
+        ("a", "success", ARN.format(1))
+    ]
     assert tracker.live_size() == 0
 
 
 def test_a_failure_reads_the_log_tail_then_reports_it_with_the_lines():
     tracker = Tracker()
-    launch, arn = launched(tracker)
+    _launch, arn = launched(tracker)
     commands = tracker.observed(arn, described(arn, "STOPPED", 3), 1.0)
     (read,) = of(commands, ReadLogTail)
     assert not of(commands, Report)  # not before its log tail is known
@@ -135,7 +147,7 @@ def test_a_failure_reads_the_log_tail_then_reports_it_with_the_lines():
 # --- issue #13 item 2: the same key queued again while its previous ECS task is not yet seen stopped ---
 
 
-@pytest.mark.parametrize("old_seen_running, stopped", [(True, False), (False, True)])
+@pytest.mark.parametrize(("old_seen_running", "stopped"), [(True, False), (False, True)])
 def test_a_requeued_key_never_gets_the_previous_tasks_result(old_seen_running, stopped):
     tracker = Tracker()
     first, old = launched(tracker)
@@ -214,9 +226,10 @@ def test_revoke_of_a_launched_task_stops_it_and_reports_nothing():
 
 def test_events_stashed_before_the_answer_are_applied_or_deleted_never_kept():
     tracker = Tracker()
-    launch, old = launched(tracker)
-    relaunch = launch_of(tracker.observed(old, described(old, "STOPPED", None, started=False,
-                                                       stop_code="TaskFailedToStart"), 1.0))
+    _launch, old = launched(tracker)
+    relaunch = launch_of(
+        tracker.observed(old, described(old, "STOPPED", None, started=False, stop_code="TaskFailedToStart"), 1.0)
+    )
     assert relaunch.launch == 1
     new, stray = ARN.format("new"), ARN.format("stray")
     assert tracker.event("m1", event(new, 1, "PENDING"), 2.0) == []  # beat the answer: kept
@@ -290,8 +303,9 @@ def test_a_relaunch_late_in_the_tokens_life_is_not_started():
     tracker = Tracker()
     launch = launch_of(queue(tracker, now=0.0, token_expires_at=600.0))
     tracker.launch_answered("a", launch.generation, 0, 1.0, arn=ARN.format(1))
-    commands = tracker.observed(ARN.format(1), described(ARN.format(1), "STOPPED", None, started=False,
-                                                         stop_code="TaskFailedToStart"), 500.0)
+    commands = tracker.observed(
+        ARN.format(1), described(ARN.format(1), "STOPPED", None, started=False, stop_code="TaskFailedToStart"), 500.0
+    )
     assert not of(commands, Launch) and reports(commands) == [("a", "failed", None)]
 
 
@@ -300,7 +314,7 @@ def test_no_token_deadline_is_ever_too_late():
     assert of(queue(tracker, now=10**9), Launch)
 
 
-@pytest.mark.parametrize("answered, new_token", [(True, True), (False, False)])
+@pytest.mark.parametrize(("answered", "new_token"), [(True, True), (False, False)])
 def test_a_retry_after_an_answered_failure_gets_a_new_client_token(answered, new_token):
     tracker = Tracker()
     first = launch_of(queue(tracker))
@@ -335,7 +349,9 @@ def test_attempts_are_bounded_and_permanent_failures_fail_at_once():
     tracker.launch_answered("a", first.generation, 0, 1.0, failure=THROTTLED)
     second = launch_of(tracker.tick(10_000.0))
     commands = tracker.launch_answered("a", second.generation, second.launch, 10_001.0, failure=THROTTLED)
-    assert reports(commands) == [("a", "failed", None)] and "gave up after 2 attempts" in of(commands, EventLog)[0].extra
+    assert (
+        reports(commands) == [("a", "failed", None)] and "gave up after 2 attempts" in of(commands, EventLog)[0].extra
+    )
     third = launch_of(queue(tracker, "b"))
     commands = tracker.launch_answered("b", third.generation, 0, 1.0, failure=PERMANENT)
     assert "not retried" in of(commands, EventLog)[0].extra
@@ -429,8 +445,20 @@ class ScanTracker(Tracker):
         return list(self._attempts.values())
 
 
-COMMAND_METHODS = {"queued", "handed_over", "adopt", "revoke", "launch_answered", "observed", "missing", "event",
-                   "log_tail", "sweep_done", "stop_launching", "tick"}
+COMMAND_METHODS = {
+    "queued",
+    "handed_over",
+    "adopt",
+    "revoke",
+    "launch_answered",
+    "observed",
+    "missing",
+    "event",
+    "log_tail",
+    "sweep_done",
+    "stop_launching",
+    "tick",
+}
 
 
 class Twin:
@@ -493,8 +521,9 @@ class Interleavings(RuleBasedStateMachine):
                     assert self.newest.get(command.key) is not None, f"{command} for a key Airflow gave up on"
                     if command.arn:
                         owner = self.arn_generation[command.arn]
-                        assert owner == (command.key, self.newest[command.key]), \
+                        assert owner == (command.key, self.newest[command.key]), (
                             f"{command} reports an older attempt's task"
+                        )
                 if command.state in ("success", "failed"):
                     del self.newest[command.key]
                     if command.arn:
@@ -542,19 +571,34 @@ class Interleavings(RuleBasedStateMachine):
             self.run(self.tracker.launch_answered(launch.key, launch.generation, launch.launch, self.now, arn=arn))
         else:
             failure = {"capacity": CAPACITY, "throttled": THROTTLED, "permanent": PERMANENT}[outcome]
-            self.run(self.tracker.launch_answered(launch.key, launch.generation, launch.launch, self.now,
-                                                  failure=failure, answered=outcome == "capacity"))
+            self.run(
+                self.tracker.launch_answered(
+                    launch.key,
+                    launch.generation,
+                    launch.launch,
+                    self.now,
+                    failure=failure,
+                    answered=outcome == "capacity",
+                )
+            )
 
     @precondition(lambda self: self.arn_generation)
-    @rule(index=st.integers(0, 50), status=st.sampled_from(["RUNNING", "STOPPED0", "STOPPED1", "NOSTART"]),
-          version=st.integers(1, 4), by_event=st.booleans())
+    @rule(
+        index=st.integers(0, 50),
+        status=st.sampled_from(["RUNNING", "STOPPED0", "STOPPED1", "NOSTART"]),
+        version=st.integers(1, 4),
+        by_event=st.booleans(),
+    )
     def ecs_says(self, index: int, status: str, version: int, by_event: bool) -> None:
         arns = sorted(self.arn_generation)
         arn = arns[index % len(arns)]
         key = self.arn_generation[arn][0]
-        task = {"RUNNING": described(arn, "RUNNING"), "STOPPED0": described(arn, "STOPPED", 0),
-                "STOPPED1": described(arn, "STOPPED", 1),
-                "NOSTART": described(arn, "STOPPED", None, started=False, stop_code="TaskFailedToStart")}[status]
+        task = {
+            "RUNNING": described(arn, "RUNNING"),
+            "STOPPED0": described(arn, "STOPPED", 0),
+            "STOPPED1": described(arn, "STOPPED", 1),
+            "NOSTART": described(arn, "STOPPED", None, started=False, stop_code="TaskFailedToStart"),
+        }[status]
         if status != "RUNNING":
             self.ended.add(arn)  # ECS itself says it stopped: no longer a live task, whoever tracks it
         if by_event:
@@ -585,8 +629,17 @@ class Interleavings(RuleBasedStateMachine):
         old, self.tracker = self.tracker, Twin(Settings(max_attempts=3, events=True))
         for attempt in old:
             if attempt.arn:
-                self.run(self.tracker.adopt(attempt.key, attempt.identity, attempt.started_by, attempt.arn,
-                                            CONTAINER, self.now, seen_running=attempt.seen_running))
+                self.run(
+                    self.tracker.adopt(
+                        attempt.key,
+                        attempt.identity,
+                        attempt.started_by,
+                        attempt.arn,
+                        CONTAINER,
+                        self.now,
+                        seen_running=attempt.seen_running,
+                    )
+                )
                 # The new scheduler's generations are its own: the adopted task is its newest attempt.
                 self.newest[attempt.key] = self.tracker.get(attempt.key).generation
                 self.arn_generation[attempt.arn] = (attempt.key, self.newest[attempt.key])
@@ -635,8 +688,12 @@ class Interleavings(RuleBasedStateMachine):
 
 
 TestInterleavings = Interleavings.TestCase
-TestInterleavings.settings = settings(max_examples=int(os.environ.get("TRACKER_EXAMPLES", "150")), stateful_step_count=40, deadline=None,
-                                      suppress_health_check=[HealthCheck.too_slow])
+TestInterleavings.settings = settings(
+    max_examples=int(os.environ.get("TRACKER_EXAMPLES", "150")),
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 # --- what a tick costs, and what a tracked task keeps ---
@@ -677,14 +734,18 @@ def test_the_status_gauges_and_the_launch_backlog_are_kept_as_tasks_change():
     assert tracker.pending_launches() == 0
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**53, 2**53) | st.text(max_size=30),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
-                                                                                max_size=4), max_leaves=30)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=30,
+)
 
 
 @settings(max_examples=75, deadline=None)
-@given(first=st.dictionaries(st.text(max_size=10), JSON, max_size=5),
-       request=st.dictionaries(st.text(max_size=10), JSON, max_size=5))
+@given(
+    first=st.dictionaries(st.text(max_size=10), JSON, max_size=5),
+    request=st.dictionaries(st.text(max_size=10), JSON, max_size=5),
+)
 def test_a_packed_request_unpacks_to_the_same_request(first, request):
     packer = RequestPacker()
     packer.pack(first)  # the preset dictionary comes from the first request packed
@@ -702,8 +763,9 @@ def test_a_relaunch_sends_the_request_that_was_packed():
     first, arn = launched(tracker, "a", now=0.0)
     relaunch = launch_of(tracker.missing(arn, 400.0))  # MISSING, never seen running, old: relaunched
     assert relaunch.launch == 1
-    assert {k: v for k, v in relaunch.request.items() if k != "clientToken"} == \
-        {k: v for k, v in first.request.items() if k != "clientToken"}
+    assert {k: v for k, v in relaunch.request.items() if k != "clientToken"} == {
+        k: v for k, v in first.request.items() if k != "clientToken"
+    }
     assert relaunch.request["clientToken"] != first.request["clientToken"]
 
 
@@ -718,25 +780,50 @@ def test_a_tracked_task_costs_under_2_kb_with_a_realistic_request():
     from airflow_ecs.core.executor_config import parse_executor_config
     from airflow_ecs.core.run_task_request import build_request, load_template
 
-    config = load_config({"region": "us-east-1", "cluster": "airflow", "container_name": "airflow-worker",
-                          "task_definition": "airflow-worker:3", "subnets": "subnet-0a1b2c3d,subnet-4e5f6a7b",
-                          "security_groups": "sg-0123456789abcdef0"}.get)
+    config = load_config(
+        {
+            "region": "us-east-1",
+            "cluster": "airflow",
+            "container_name": "airflow-worker",
+            "task_definition": "airflow-worker:3",
+            "subnets": "subnet-0a1b2c3d,subnet-4e5f6a7b",
+            "security_groups": "sg-0123456789abcdef0",
+        }.get
+    )
     template = load_template(None)
 
     def track(tracker: Tracker, i: int) -> None:
         ti_id = str(uuid.UUID(int=i + 1))
         ident = TaskIdentity("etl", f"load_{i % 50}", "scheduled__2026-01-01T00:00:00+00:00", i % 7, 1, ti_id)
         token = token_with_exp(2_000_000_000 + i) + base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
-        workload = json.dumps({"token": token, "ti": {"id": ti_id, "dag_id": "etl", "task_id": ident.task_id,
-                                                      "run_id": ident.run_id, "try_number": 1, "map_index": i % 7,
-                                                      "pool_slots": 1, "queue": "default", "priority_weight": 1},
-                               "dag_rel_path": "etl.py", "bundle_info": {"name": "dags-folder", "version": None},
-                               "log_path": f"dag_id=etl/run_id={ident.run_id}/task_id={ident.task_id}/attempt=1.log",
-                               "type": "ExecuteTask"})
-        request = build_request(template=template, config=config, identity=ident,
-                                command=["python", "-m", "airflow.sdk.execution_time.execute_workload",
-                                         "--json-string", workload],
-                                executor_config=None, settings=parse_executor_config(None))
+        workload = json.dumps(
+            {
+                "token": token,
+                "ti": {
+                    "id": ti_id,
+                    "dag_id": "etl",
+                    "task_id": ident.task_id,
+                    "run_id": ident.run_id,
+                    "try_number": 1,
+                    "map_index": i % 7,
+                    "pool_slots": 1,
+                    "queue": "default",
+                    "priority_weight": 1,
+                },
+                "dag_rel_path": "etl.py",
+                "bundle_info": {"name": "dags-folder", "version": None},
+                "log_path": f"dag_id=etl/run_id={ident.run_id}/task_id={ident.task_id}/attempt=1.log",
+                "type": "ExecuteTask",
+            }
+        )
+        request = build_request(
+            template=template,
+            config=config,
+            identity=ident,
+            command=["python", "-m", "airflow.sdk.execution_time.execute_workload", "--json-string", workload],
+            executor_config=None,
+            settings=parse_executor_config(None),
+        )
         assert len(json.dumps(request)) > 1000  # the request would be the bulk of what a task keeps
         key = ("etl", ident.task_id, ident.run_id, 1, ident.map_index)  # a TaskInstanceKey's shape
         launch = launch_of(tracker.queued(key, ident, request["startedBy"], request, CONTAINER, 0.0))

@@ -12,13 +12,14 @@ import uuid
 import pytest
 from pydantic import TypeAdapter
 
-from airflow_ecs.glue.airflow_compat import CALLBACKS_SUPPORTED, CONNECTION_TESTS_SUPPORTED, BundleInfo
 from airflow_ecs.executor import EcsFargateExecutor
+from airflow_ecs.glue.airflow_compat import CALLBACKS_SUPPORTED, CONNECTION_TESTS_SUPPORTED, BundleInfo
 from tests.executor_harness import heartbeat_until, moto_task, queue_all, started, stop_in_moto
 
 needs_callbacks = pytest.mark.skipif(not CALLBACKS_SUPPORTED, reason="Airflow < 3.3 has no ExecuteCallback")
-needs_connection_tests = pytest.mark.skipif(not CONNECTION_TESTS_SUPPORTED,
-                                            reason="Airflow < 3.3 has no TestConnection")
+needs_connection_tests = pytest.mark.skipif(
+    not CONNECTION_TESTS_SUPPORTED, reason="Airflow < 3.3 has no TestConnection"
+)
 
 
 def make_callback(path: str = "alerts.notify"):
@@ -28,7 +29,9 @@ def make_callback(path: str = "alerts.notify"):
     callback_id = str(uuid.uuid4())
     return ExecuteCallback(
         callback=CallbackDTO(id=callback_id, fetch_method="import_path", data={"path": path, "kwargs": {}}),
-        dag_rel_path="demo.py", token="workload-token", bundle_info=BundleInfo(name="dags-folder", version=None),
+        dag_rel_path="demo.py",
+        token="workload-token",
+        bundle_info=BundleInfo(name="dags-folder", version=None),
         log_path=f"executor_callbacks/demo/manual__1/{callback_id}",
     )
 
@@ -36,14 +39,16 @@ def make_callback(path: str = "alerts.notify"):
 def make_connection_test(queue: str | None = None):
     from airflow.executors.workloads import TestConnection
 
-    return TestConnection(connection_test_id=uuid.uuid4(), connection_id="my_db", timeout=60, queue=queue,
-                          token="workload-token")
+    return TestConnection(
+        connection_test_id=uuid.uuid4(), connection_id="my_db", timeout=60, queue=queue, token="workload-token"
+    )
 
 
 def sent_requests(executor: EcsFargateExecutor) -> list[dict]:
     sent: list[dict] = []
     executor._ecs_launch.meta.events.register(
-        "before-send.ecs.RunTask", lambda request, **_: sent.append(json.loads(request.body)))
+        "before-send.ecs.RunTask", lambda request, **_: sent.append(json.loads(request.body))
+    )
     return sent
 
 
@@ -69,8 +74,9 @@ def test_a_callback_runs_as_an_ecs_task_and_its_success_reaches_the_callback_key
     sent = sent_requests(executor)
     workload = make_callback()
     queue_all(executor, [workload])  # raised NotImplementedError in the scheduler's loop before
-    heartbeat_until(executor, lambda: sent and executor.tasks.get(workload.key) is not None
-                    and executor.tasks.get(workload.key).arn)
+    heartbeat_until(
+        executor, lambda: sent and executor.tasks.get(workload.key) is not None and executor.tasks.get(workload.key).arn
+    )
     request = sent[0]
     assert request["startedBy"] == workload.callback.id
     assert {"key": "airflow:dag_id", "value": "demo"} in request["tags"]
@@ -96,8 +102,9 @@ def test_a_failed_callback_reports_the_diagnosis_as_its_output(ecs_env):
     executor = started()
     workload = make_callback()
     queue_all(executor, [workload])
-    heartbeat_until(executor, lambda: executor.tasks.get(workload.key) is not None
-                    and executor.tasks.get(workload.key).arn)
+    heartbeat_until(
+        executor, lambda: executor.tasks.get(workload.key) is not None and executor.tasks.get(workload.key).arn
+    )
     stop_in_moto(executor.tasks.get(workload.key).arn, exit_code=1)
     heartbeat_until(executor, lambda: workload.key in executor.event_buffer)
     state, info = executor.event_buffer[workload.key]
@@ -114,8 +121,9 @@ def test_a_connection_test_runs_as_an_ecs_task_on_its_queue(ecs_env):
     workload = make_connection_test()
     queue_all(executor, [workload])
     executor.heartbeat()  # the base class hands connection tests over in its own step of heartbeat()
-    heartbeat_until(executor, lambda: executor.tasks.get(workload.key) is not None
-                    and executor.tasks.get(workload.key).arn)
+    heartbeat_until(
+        executor, lambda: executor.tasks.get(workload.key) is not None and executor.tasks.get(workload.key).arn
+    )
     assert sent[0]["startedBy"] == str(workload.connection_test_id)
     assert decoded_command(sent[0]) == workload
     stop_in_moto(executor.tasks.get(workload.key).arn, exit_code=0)
@@ -129,8 +137,9 @@ def test_a_connection_test_the_reaper_gives_up_on_is_stopped(ecs_env):
     executor = started()
     workload = make_connection_test()
     queue_all(executor, [workload])
-    heartbeat_until(executor, lambda: executor.tasks.get(workload.key) is not None
-                    and executor.tasks.get(workload.key).arn)
+    heartbeat_until(
+        executor, lambda: executor.tasks.get(workload.key) is not None and executor.tasks.get(workload.key).arn
+    )
     arn = executor.tasks.get(workload.key).arn
     executor.fail_connection_test(workload.key)
     heartbeat_until(executor, lambda: moto_task(arn).desired_status == "STOPPED")

@@ -40,9 +40,15 @@ from airflow_ecs.core.errors import UserError
 # What AWS answers when a signature's credentials have expired or been rotated away. Reading the source
 # again is the fix for the first three; for the last two it is harmless, and the call's own error still
 # reaches the caller.
-EXPIRED_CODES = frozenset({
-    "ExpiredToken", "ExpiredTokenException", "RequestExpired", "InvalidClientTokenId", "UnrecognizedClientException",
-})
+EXPIRED_CODES = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+    }
+)
 MIN_RELOAD_SECONDS = 10.0
 # The light path only knows these extras; the amazon provider knows every one of its own.
 LIGHT_EXTRA_KEYS = ("aws_session_token", "region_name", "profile_name", "endpoint_url")
@@ -121,17 +127,22 @@ class Source:
     description: str
 
 
-def light_connection_kwargs(conn_id: str, login: str | None, password: str | None,
-                            extra: Mapping[str, Any]) -> dict[str, Any]:
+def light_connection_kwargs(
+    conn_id: str, login: str | None, password: str | None, extra: Mapping[str, Any]
+) -> dict[str, Any]:
     """boto3 Session arguments from an Airflow connection's fields (login/password = the access key)."""
     unknown = sorted(set(extra) - set(LIGHT_EXTRA_KEYS))
     if unknown:
-        raise CredentialsError(f"connection {conn_id!r}: extra field {unknown[0]!r} needs the amazon provider "
-                               "(pip install 'airflow-ecs[amazon]'); without it the known extras are "
-                               f"{', '.join(LIGHT_EXTRA_KEYS)}")
+        raise CredentialsError(
+            f"connection {conn_id!r}: extra field {unknown[0]!r} needs the amazon provider "
+            "(pip install 'airflow-ecs[amazon]'); without it the known extras are "
+            f"{', '.join(LIGHT_EXTRA_KEYS)}"
+        )
     if bool(login) != bool(password):
-        raise CredentialsError(f"connection {conn_id!r}: set both login (access key id) and password (secret "
-                               "access key), or neither to use profile_name or boto3's chain")
+        raise CredentialsError(
+            f"connection {conn_id!r}: set both login (access key id) and password (secret "
+            "access key), or neither to use profile_name or boto3's chain"
+        )
     kwargs: dict[str, Any] = {key: extra[key] for key in LIGHT_EXTRA_KEYS if extra.get(key)}
     if login:
         kwargs["aws_access_key_id"] = login
@@ -153,9 +164,10 @@ def _read_connection(conn_id: str, team_name: str | None = None) -> Any:
     try:
         return connection_from_secrets(conn_id, team_name)
     except Exception as error:  # noqa: BLE001 - AirflowNotFoundException or a secrets backend's own error
-        raise CredentialsError(f"[ecs_fargate] aws_conn_id = {conn_id!r}: {error}; create it, e.g. "
-                               f"AIRFLOW_CONN_{conn_id.upper()}='aws://KEY_ID:SECRET@/?region_name=us-east-1'"
-                               ) from None
+        raise CredentialsError(
+            f"[ecs_fargate] aws_conn_id = {conn_id!r}: {error}; create it, e.g. "
+            f"AIRFLOW_CONN_{conn_id.upper()}='aws://KEY_ID:SECRET@/?region_name=us-east-1'"
+        ) from None
 
 
 def hook_source(conn_id: str, region: str, team_name: str | None = None) -> Source:
@@ -199,9 +211,11 @@ def chain_source(profile: str, region: str) -> Source:
     try:
         boto3.session.Session(profile_name=profile or None)  # reads the config files, no AWS call
     except botocore.exceptions.ProfileNotFound:
-        raise CredentialsError(f"[ecs_fargate] aws_profile = {profile!r}: no such profile in the AWS config files "
-                               "(~/.aws/config, ~/.aws/credentials); name one of their profiles, or leave it empty "
-                               "for boto3's chain") from None
+        raise CredentialsError(
+            f"[ecs_fargate] aws_profile = {profile!r}: no such profile in the AWS config files "
+            "(~/.aws/config, ~/.aws/credentials); name one of their profiles, or leave it empty "
+            "for boto3's chain"
+        ) from None
     return Source(load, None, f"AWS profile {profile!r}" if profile else "boto3's credential chain")
 
 

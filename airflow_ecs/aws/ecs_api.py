@@ -16,8 +16,11 @@ from botocore.config import Config as BotoConfig
 from airflow_ecs.aws import aws_credentials
 from airflow_ecs.aws.aws_credentials import CredentialsError  # noqa: F401 - re-exported for callers
 from airflow_ecs.core.config import EcsConfig
-from airflow_ecs.core.failures import RunTaskResult  # noqa: F401 - declared in core, re-exported for callers
-from airflow_ecs.core.failures import classify_error, classify_run_task_failure
+from airflow_ecs.core.failures import (
+    RunTaskResult,
+    classify_error,
+    classify_run_task_failure,
+)
 
 DESCRIBE_BATCH = 100  # DescribeTasks takes at most 100 tasks per call
 
@@ -49,8 +52,15 @@ def client_factory(config: EcsConfig, team_name: str | None = None) -> ClientFac
     return ClientFactory(config, session, credentials, source.endpoint_url)
 
 
-def make_client(session: boto3.session.Session, service: str, config: EcsConfig, *, retries: int = 3,
-                pool_size: int = 10, endpoint_url: str | None = None) -> Any:
+def make_client(
+    session: boto3.session.Session,
+    service: str,
+    config: EcsConfig,
+    *,
+    retries: int = 3,
+    pool_size: int = 10,
+    endpoint_url: str | None = None,
+) -> Any:
     # RunTask's client makes one attempt per call: the launcher classifies and retries itself, with the
     # same clientToken, so botocore's own retries would only hide throttling from the rate limiter.
     boto_config = BotoConfig(
@@ -61,8 +71,9 @@ def make_client(session: boto3.session.Session, service: str, config: EcsConfig,
         user_agent_extra="airflow-ecs",
     )
     # The cluster's Region is [ecs_fargate] region, whatever a connection's region_name says.
-    return session.client(service, region_name=config.region,
-                          endpoint_url=config.endpoint_url or endpoint_url or None, config=boto_config)
+    return session.client(
+        service, region_name=config.region, endpoint_url=config.endpoint_url or endpoint_url or None, config=boto_config
+    )
 
 
 def run_task(ecs: Any, request: Mapping[str, Any]) -> RunTaskResult:
@@ -83,7 +94,7 @@ def describe_tasks(ecs: Any, cluster: str, arns: Sequence[str]) -> tuple[dict[st
     found: dict[str, Mapping[str, Any]] = {}
     missing: list[str] = []
     for start in range(0, len(arns), DESCRIBE_BATCH):
-        batch = list(arns[start:start + DESCRIBE_BATCH])
+        batch = list(arns[start : start + DESCRIBE_BATCH])
         response = ecs.describe_tasks(cluster=cluster, tasks=batch)
         for task in response.get("tasks") or []:
             found[task["taskArn"]] = task
@@ -105,8 +116,7 @@ def list_task_arns(ecs: Any, cluster: str, family: str | None, desired_status: s
         kwargs["nextToken"] = response["nextToken"]
 
 
-def live_tasks_started_by(ecs: Any, cluster: str, families: Sequence[str | None],
-                          wanted: set[str]) -> dict[str, str]:
+def live_tasks_started_by(ecs: Any, cluster: str, families: Sequence[str | None], wanted: set[str]) -> dict[str, str]:
     """startedBy -> task ARN, for the not-yet-stopped tasks of these families whose startedBy is wanted."""
     arns: list[str] = []
     for family in families:
@@ -123,7 +133,7 @@ def stop_task(ecs: Any, cluster: str, arn: str, reason: str) -> None:
     """StopTask; a task ECS no longer knows is already stopped, which is what was asked."""
     try:
         ecs.stop_task(cluster=cluster, task=arn, reason=reason[:255])
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
         if code not in ("InvalidParameterException", "ClientException"):
             raise

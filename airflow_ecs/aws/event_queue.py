@@ -66,17 +66,19 @@ def release_messages(sqs: Any, queue_url: str, receipt_handles: list[str], delay
     visibility timeout (30 s or more) would delay the owner by that much at every wrong delivery.
     """
     for start in range(0, len(receipt_handles), RECEIVE_BATCH):
-        batch = receipt_handles[start:start + RECEIVE_BATCH]
+        batch = receipt_handles[start : start + RECEIVE_BATCH]
         sqs.change_message_visibility_batch(
             QueueUrl=queue_url,
-            Entries=[{"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": delay}
-                     for index, handle in enumerate(batch)],
+            Entries=[
+                {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": delay}
+                for index, handle in enumerate(batch)
+            ],
         )
 
 
 def delete_messages(sqs: Any, queue_url: str, receipt_handles: list[str]) -> None:
     for start in range(0, len(receipt_handles), RECEIVE_BATCH):
-        batch = receipt_handles[start:start + RECEIVE_BATCH]
+        batch = receipt_handles[start : start + RECEIVE_BATCH]
         sqs.delete_message_batch(
             QueueUrl=queue_url,
             Entries=[{"Id": str(index), "ReceiptHandle": handle} for index, handle in enumerate(batch)],

@@ -18,8 +18,8 @@ from typing import Any
 
 from airflow_ecs.aws import ecs_api
 from airflow_ecs.core.config import EcsConfig
-from airflow_ecs.core.failures import FailureKind, classify_error
 from airflow_ecs.core.containers import container_named
+from airflow_ecs.core.failures import FailureKind, classify_error
 
 OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
 
@@ -53,50 +53,77 @@ def check_cluster(ecs: Any, config: EcsConfig) -> Check:
     try:
         cluster = ecs_api.describe_cluster(ecs, config.cluster)
     except Exception as error:  # noqa: BLE001
-        return Check("cluster", FAIL, f"cannot describe cluster {config.cluster!r} in {config.region}: "
-                                      f"{_aws_error(error)}", retryable=_transient(error))
+        return Check(
+            "cluster",
+            FAIL,
+            f"cannot describe cluster {config.cluster!r} in {config.region}: {_aws_error(error)}",
+            retryable=_transient(error),
+        )
     if cluster is None:
-        return Check("cluster", FAIL, f"cluster {config.cluster!r} not found in {config.region}; check "
-                                      "[ecs_fargate] cluster and region")
+        return Check(
+            "cluster",
+            FAIL,
+            f"cluster {config.cluster!r} not found in {config.region}; check [ecs_fargate] cluster and region",
+        )
     attached = list(cluster.get("capacityProviders") or [])
     missing = [name for name in strategy_providers(config) if name not in attached]
     if missing:
-        return Check("cluster", FAIL, f"cluster {config.cluster!r} has no capacity provider {missing[0]!r} (attached: "
-                                      f"{', '.join(attached) or 'none'}); attach it to the cluster or fix "
-                                      "[ecs_fargate] capacity_provider_strategy")
+        return Check(
+            "cluster",
+            FAIL,
+            f"cluster {config.cluster!r} has no capacity provider {missing[0]!r} (attached: "
+            f"{', '.join(attached) or 'none'}); attach it to the cluster or fix "
+            "[ecs_fargate] capacity_provider_strategy",
+        )
     providers = ", ".join(attached) or "none"
-    return Check("cluster", OK, f"{cluster.get('clusterArn', config.cluster)} ({cluster.get('status')}; "
-                                f"capacity providers: {providers})")
+    return Check(
+        "cluster",
+        OK,
+        f"{cluster.get('clusterArn', config.cluster)} ({cluster.get('status')}; capacity providers: {providers})",
+    )
 
 
 def strategy_providers(config: EcsConfig) -> list[str]:
     """Every capacity provider a task of this config may be launched on (section, fallback, each profile): a
     strategy naming one the cluster lacks fails every such RunTask."""
     names: list[str] = []
-    strategies = [config.capacity_provider_strategy, config.fallback_capacity_provider_strategy,
-                  *(profile.capacity_provider_strategy or () for profile in config.profiles)]
+    strategies = [
+        config.capacity_provider_strategy,
+        config.fallback_capacity_provider_strategy,
+        *(profile.capacity_provider_strategy or () for profile in config.profiles),
+    ]
     for strategy in strategies:
         names.extend(item.capacity_provider for item in strategy if item.capacity_provider not in names)
     return names
 
 
-def check_task_definition(describe: Callable[[str], Mapping[str, Any]],
-                          config: EcsConfig) -> tuple[Check, Mapping[str, Any] | None]:
+def check_task_definition(
+    describe: Callable[[str], Mapping[str, Any]], config: EcsConfig
+) -> tuple[Check, Mapping[str, Any] | None]:
     """The configured task definition, described once: the check, and the definition when it could be read."""
     if not config.task_definition:
         return Check("task definition", SKIP, "no task_definition configured (the run_task template names it)"), None
     try:
         definition = describe(config.task_definition)
     except Exception as error:  # noqa: BLE001
-        return Check("task definition", FAIL, f"task definition {config.task_definition!r}: {_aws_error(error)}",
-                     retryable=_transient(error)), None
+        return Check(
+            "task definition",
+            FAIL,
+            f"task definition {config.task_definition!r}: {_aws_error(error)}",
+            retryable=_transient(error),
+        ), None
     names = [str(c.get("name")) for c in definition.get("containerDefinitions") or []]
     if config.container_name not in names:
-        return Check("task definition", FAIL, f"task definition {config.task_definition!r} has no container "
-                                              f"{config.container_name!r} (it has {', '.join(names)}); check "
-                                              "[ecs_fargate] container_name"), definition
-    return Check("task definition", OK, f"{definition.get('taskDefinitionArn')} runs container "
-                                        f"{config.container_name!r}"), definition
+        return Check(
+            "task definition",
+            FAIL,
+            f"task definition {config.task_definition!r} has no container "
+            f"{config.container_name!r} (it has {', '.join(names)}); check "
+            "[ecs_fargate] container_name",
+        ), definition
+    return Check(
+        "task definition", OK, f"{definition.get('taskDefinitionArn')} runs container {config.container_name!r}"
+    ), definition
 
 
 def check_logs(definition: Mapping[str, Any], config: EcsConfig) -> Check:
@@ -106,14 +133,21 @@ def check_logs(definition: Mapping[str, Any], config: EcsConfig) -> Check:
     log_config = container.get("logConfiguration") or {}
     if log_config.get("logDriver") == "awslogs":
         options = log_config.get("options") or {}
-        return Check("logs", OK, f"awslogs to {options.get('awslogs-group')} "
-                                 f"(prefix {options.get('awslogs-stream-prefix')})")
-    return Check("logs", WARN, f"container {config.container_name!r} does not log through awslogs: the "
-                               "Airflow UI cannot show its log and failures come without their last lines")
+        return Check(
+            "logs", OK, f"awslogs to {options.get('awslogs-group')} (prefix {options.get('awslogs-stream-prefix')})"
+        )
+    return Check(
+        "logs",
+        WARN,
+        f"container {config.container_name!r} does not log through awslogs: the "
+        "Airflow UI cannot show its log and failures come without their last lines",
+    )
 
 
-ECR_IMAGE = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
-                       r"(?P<repository>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>sha256:[0-9a-f]+))?$")
+ECR_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
+    r"(?P<repository>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>sha256:[0-9a-f]+))?$"
+)
 
 
 def ecr_image(image: str) -> dict[str, str] | None:
@@ -140,13 +174,16 @@ def check_image(ecr: Any, definition: Mapping[str, Any], config: EcsConfig) -> C
         return Check("image", SKIP, f"{image} is in ECR in {parts['region']}, not {config.region}; not checked")
     image_id = {"imageDigest": parts["digest"]} if "digest" in parts else {"imageTag": parts["tag"]}
     try:
-        ecr.describe_images(registryId=parts["account"], repositoryName=parts["repository"],
-                                                 imageIds=[image_id])
+        ecr.describe_images(registryId=parts["account"], repositoryName=parts["repository"], imageIds=[image_id])
     except Exception as error:  # noqa: BLE001 - every failure is a finding
         code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
         if code in ("ImageNotFoundException", "RepositoryNotFoundException"):
-            return Check("image", FAIL, f"{image} is not in ECR ({code}): every task would stop with "
-                                        "CannotPullContainerError; push it (make image) or fix the task definition")
+            return Check(
+                "image",
+                FAIL,
+                f"{image} is not in ECR ({code}): every task would stop with "
+                "CannotPullContainerError; push it (make image) or fix the task definition",
+            )
         return Check("image", WARN, f"cannot look {image} up in ECR ({_aws_error(error)})")
     return Check("image", OK, f"{image} is in ECR")
 
@@ -161,17 +198,27 @@ def check_network(ec2: Any, config: EcsConfig) -> Check:
         return Check("network", SKIP, "no subnets configured (the cluster's or the template's network applies)")
     try:
         subnets = ec2.describe_subnets(SubnetIds=list(config.subnets))["Subnets"]
-        groups = ec2.describe_security_groups(GroupIds=list(config.security_groups))["SecurityGroups"] \
-            if config.security_groups else []
+        groups = (
+            ec2.describe_security_groups(GroupIds=list(config.security_groups))["SecurityGroups"]
+            if config.security_groups
+            else []
+        )
     except Exception as error:  # noqa: BLE001
-        return Check("network", FAIL, f"subnets {','.join(config.subnets)} / security groups "
-                                      f"{','.join(config.security_groups)}: {_aws_error(error)}")
+        return Check(
+            "network",
+            FAIL,
+            f"subnets {','.join(config.subnets)} / security groups "
+            f"{','.join(config.security_groups)}: {_aws_error(error)}",
+        )
     vpcs = {s["VpcId"] for s in subnets} | {g["VpcId"] for g in groups}
     if len(vpcs) > 1:
         return Check("network", FAIL, f"subnets and security groups are in different VPCs ({', '.join(sorted(vpcs))})")
     zones = sorted({s.get("AvailabilityZone", "?") for s in subnets})
-    return Check("network", OK, f"{len(subnets)} subnets in {', '.join(zones)}, {len(groups)} security groups, "
-                                f"VPC {next(iter(vpcs), '?')}")
+    return Check(
+        "network",
+        OK,
+        f"{len(subnets)} subnets in {', '.join(zones)}, {len(groups)} security groups, VPC {next(iter(vpcs), '?')}",
+    )
 
 
 def role_arn_of_caller(caller_arn: str) -> str:
@@ -189,30 +236,46 @@ def check_pass_role(iam: Any, caller_arn: str | None, definition: Mapping[str, A
         return Check("iam:PassRole", SKIP, "no caller identity or no roles in the task definition")
     try:
         results = iam.simulate_principal_policy(
-            PolicySourceArn=role_arn_of_caller(caller_arn), ActionNames=["iam:PassRole"], ResourceArns=roles,
-            ContextEntries=[{"ContextKeyName": "iam:PassedToService", "ContextKeyType": "string",
-                             "ContextKeyValues": ["ecs-tasks.amazonaws.com"]}],
+            PolicySourceArn=role_arn_of_caller(caller_arn),
+            ActionNames=["iam:PassRole"],
+            ResourceArns=roles,
+            ContextEntries=[
+                {
+                    "ContextKeyName": "iam:PassedToService",
+                    "ContextKeyType": "string",
+                    "ContextKeyValues": ["ecs-tasks.amazonaws.com"],
+                }
+            ],
         )["EvaluationResults"]
     except Exception as error:  # noqa: BLE001 - simulation needs its own permission; say so, do not fail
         return Check("iam:PassRole", SKIP, f"could not simulate ({_aws_error(error)}); RunTask will tell")
     denied = [r["EvalResourceName"] for r in results if r.get("EvalDecision") != "allowed"]
     if denied:
-        return Check("iam:PassRole", FAIL, f"the scheduler may not pass {', '.join(denied)} to ECS: attach the "
-                                           "scheduler_policy_arn output of terraform/ to its role")
+        return Check(
+            "iam:PassRole",
+            FAIL,
+            f"the scheduler may not pass {', '.join(denied)} to ECS: attach the "
+            "scheduler_policy_arn output of terraform/ to its role",
+        )
     return Check("iam:PassRole", OK, f"may pass {len(roles)} roles to ecs-tasks.amazonaws.com")
 
 
 def check_events_queue(sqs: Any, config: EcsConfig) -> Check:
     if not config.events_queue_url:
-        return Check("events queue", SKIP, f"none configured: tasks are tracked by polling every "
-                                           f"{config.poll_interval:g}s")
+        return Check(
+            "events queue", SKIP, f"none configured: tasks are tracked by polling every {config.poll_interval:g}s"
+        )
     try:
-        attributes = sqs.get_queue_attributes(QueueUrl=config.events_queue_url,
-                                              AttributeNames=["QueueArn", "ApproximateNumberOfMessages"])["Attributes"]
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=config.events_queue_url, AttributeNames=["QueueArn", "ApproximateNumberOfMessages"]
+        )["Attributes"]
     except Exception as error:  # noqa: BLE001
         return Check("events queue", FAIL, f"{config.events_queue_url}: {_aws_error(error)}")
-    return Check("events queue", OK, f"{attributes.get('QueueArn')} ({attributes.get('ApproximateNumberOfMessages')} "
-                                     "messages waiting)")
+    return Check(
+        "events queue",
+        OK,
+        f"{attributes.get('QueueArn')} ({attributes.get('ApproximateNumberOfMessages')} messages waiting)",
+    )
 
 
 def execution_api_url(config: EcsConfig, definition: Mapping[str, Any] | None) -> str:
@@ -227,15 +290,22 @@ def execution_api_url(config: EcsConfig, definition: Mapping[str, Any] | None) -
 
 def check_execution_api(url: str, opener: Callable[..., Any] = urllib.request.urlopen) -> Check:
     if not url:
-        return Check("execution API", WARN, "no execution_api_server_url and none in the task definition: tasks "
-                                            "would call http://localhost:8080/execution/, which is not the API server")
+        return Check(
+            "execution API",
+            WARN,
+            "no execution_api_server_url and none in the task definition: tasks "
+            "would call http://localhost:8080/execution/, which is not the API server",
+        )
     try:
         opener(url, timeout=5).close()
     except urllib.error.HTTPError as error:  # it answered: reachable, whatever the path's status
         return Check("execution API", OK, f"{url} answers (HTTP {error.code}) from this machine")
     except (OSError, ValueError) as error:
-        return Check("execution API", FAIL, f"{url} unreachable from this machine ({error}); tasks need it too, "
-                                            "from their subnets")
+        return Check(
+            "execution API",
+            FAIL,
+            f"{url} unreachable from this machine ({error}); tasks need it too, from their subnets",
+        )
     return Check("execution API", OK, f"{url} answers from this machine (tasks reach it from their subnets)")
 
 

@@ -13,8 +13,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_ecs.core.failures import FailureKind, RunTaskResult
 from airflow_ecs.aws.rate_limit import TokenBucket
+from airflow_ecs.core.failures import FailureKind, RunTaskResult
 
 # When ECS throttles us, the whole bucket pauses this long (and its rate is cut): other callers share the
 # account's limit.

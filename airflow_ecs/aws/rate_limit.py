@@ -39,8 +39,9 @@ class TokenBucket:
         if rate <= 0 or burst < 1:
             raise ValueError(f"rate must be > 0 and burst >= 1, got rate={rate} burst={burst}")
         if not 0 < decrease < 1 or increase < 0:
-            raise ValueError(f"decrease must be in (0, 1) and increase >= 0, got decrease={decrease} "
-                             f"increase={increase}")
+            raise ValueError(
+                f"decrease must be in (0, 1) and increase >= 0, got decrease={decrease} increase={increase}"
+            )
         self.max_rate = rate
         self.rate = rate
         # A floor, so a long storm of throttles cannot stall launching for good: 1% of the limit.

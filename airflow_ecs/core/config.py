@@ -118,8 +118,9 @@ def parse_number(key: str, raw: str, kind: type, minimum: float) -> Any:
     try:
         value = kind(raw.strip())
     except ValueError:
-        raise ConfigError(key, raw, f"expected {'a whole number' if kind is int else 'a number'}, "
-                                    f"e.g. {OPTIONS_BY_NAME[key].example}") from None
+        raise ConfigError(
+            key, raw, f"expected {'a whole number' if kind is int else 'a number'}, e.g. {OPTIONS_BY_NAME[key].example}"
+        ) from None
     if not math.isfinite(value):
         raise ConfigError(key, raw, f"expected a finite number, e.g. {OPTIONS_BY_NAME[key].example}")
     if value < minimum:
@@ -157,10 +158,15 @@ def _ids(prefix: str, spaced_example: str | None = None) -> Callable[[str, str],
         items = parse_list(raw)
         for item in items:
             if any(character.isspace() for character in item):
-                raise ConfigError(key, raw, f"ids are separated by commas, not spaces, e.g. "
-                                            f"{spaced_example or OPTIONS_BY_NAME[key].example}")
+                raise ConfigError(
+                    key,
+                    raw,
+                    f"ids are separated by commas, not spaces, e.g. {spaced_example or OPTIONS_BY_NAME[key].example}",
+                )
             if not item.startswith(prefix):
-                raise ConfigError(key, item, f"expected ids starting with {prefix}, e.g. {OPTIONS_BY_NAME[key].example}")
+                raise ConfigError(
+                    key, item, f"expected ids starting with {prefix}, e.g. {OPTIONS_BY_NAME[key].example}"
+                )
         return items
 
     return parse
@@ -179,8 +185,11 @@ def parse_launch_type(key: str, raw: str) -> str:
 
 def parse_template_path(key: str, raw: str) -> str:
     if raw and not Path(raw).is_file():
-        raise ConfigError(key, raw, "no such file; give the path of a Jinja-templated JSON file, or leave it empty for "
-                                    "the shipped template")
+        raise ConfigError(
+            key,
+            raw,
+            "no such file; give the path of a Jinja-templated JSON file, or leave it empty for the shipped template",
+        )
     return raw
 
 
@@ -197,7 +206,7 @@ def parse_capacity_provider_strategy(key: str, raw: str | list | None) -> tuple[
     """
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return ()
-    good = "e.g. FARGATE_SPOT:1,FARGATE:0 or [{\"capacityProvider\": \"FARGATE\", \"weight\": 1}]"
+    good = 'e.g. FARGATE_SPOT:1,FARGATE:0 or [{"capacityProvider": "FARGATE", "weight": 1}]'
     items: list[CapacityProviderItem] = []
     if isinstance(raw, str) and raw.strip().startswith("["):
         try:
@@ -211,8 +220,11 @@ def parse_capacity_provider_strategy(key: str, raw: str | list | None) -> tuple[
             unknown = set(entry) - {"capacityProvider", "weight", "base"}
             if unknown:
                 raise ConfigError(key, entry, f"unknown field {sorted(unknown)[0]!r}; {good}")
-            items.append(_strategy_item(key, entry, entry["capacityProvider"], entry.get("weight", 1),
-                                        entry.get("base", 0), good))
+            items.append(
+                _strategy_item(
+                    key, entry, entry["capacityProvider"], entry.get("weight", 1), entry.get("base", 0), good
+                )
+            )
     elif isinstance(raw, str):
         for part in parse_list(raw):
             fields = part.split(":")
@@ -248,8 +260,12 @@ def _strategy_item(key: str, shown: object, name: str, weight: object, base: obj
     if not 0 <= weight_i <= 1000 or not 0 <= base_i <= 100000:
         raise ConfigError(key, shown, f"weight must be 0-1000 and base 0-100000; {good}")
     if not _PROVIDER_NAME.match(name.strip()):
-        raise ConfigError(key, shown, f"capacity provider {name.strip()!r} is not a name (letters, digits, _ and -; "
-                                      f"items separated by commas); {good}")
+        raise ConfigError(
+            key,
+            shown,
+            f"capacity provider {name.strip()!r} is not a name (letters, digits, _ and -; "
+            f"items separated by commas); {good}",
+        )
     return CapacityProviderItem(name.strip(), weight_i, base_i)
 
 
@@ -262,14 +278,23 @@ def parse_run_task_kwargs(key: str, raw: str) -> str:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as err:
-        raise ConfigError(key, raw, f"not valid JSON ({err.msg} at line {err.lineno} column {err.colno}); "
-                                    f"e.g. {example}", show_value=False) from None
+        raise ConfigError(
+            key,
+            raw,
+            f"not valid JSON ({err.msg} at line {err.lineno} column {err.colno}); e.g. {example}",
+            show_value=False,
+        ) from None
     if not isinstance(data, Mapping):
         raise ConfigError(key, raw, f"expected a JSON object of RunTask arguments; e.g. {example}", show_value=False)
     reserved = sorted(set(data) & {"startedBy", "clientToken", "count"})
     if reserved:
-        raise ConfigError(key, raw, f"{reserved[0]!r} is set by the executor (startedBy and clientToken identify the "
-                                    "try; one Airflow task is one ECS task); remove it", show_value=False)
+        raise ConfigError(
+            key,
+            raw,
+            f"{reserved[0]!r} is set by the executor (startedBy and clientToken identify the "
+            "try; one Airflow task is one ECS task); remove it",
+            show_value=False,
+        )
     return json.dumps(data, sort_keys=True)
 
 
@@ -289,8 +314,11 @@ def parse_profiles(raw: str) -> tuple[Profile, ...]:
     for profile in profiles:
         for queue in profile.queues:
             if queue in owner:
-                raise ConfigError("profiles", raw, f"queue {queue!r} is in profiles {owner[queue]!r} and "
-                                                   f"{profile.name!r}; a queue picks one profile")
+                raise ConfigError(
+                    "profiles",
+                    raw,
+                    f"queue {queue!r} is in profiles {owner[queue]!r} and {profile.name!r}; a queue picks one profile",
+                )
             owner[queue] = profile.name
     return tuple(profiles)
 
@@ -320,18 +348,26 @@ def _profile(name: str, settings: object) -> Profile:
             raise bad("launch_type", settings["launch_type"], f"expected one of {', '.join(LAUNCH_TYPES)}")
     if settings.get("capacity_provider_strategy") is not None:
         if "launch_type" in values:
-            raise bad("launch_type", settings["launch_type"], "launch_type and capacity_provider_strategy are "
-                                                              "mutually exclusive; give one")
+            raise bad(
+                "launch_type",
+                settings["launch_type"],
+                "launch_type and capacity_provider_strategy are mutually exclusive; give one",
+            )
         values["capacity_provider_strategy"] = parse_capacity_provider_strategy(
-            "profiles", settings["capacity_provider_strategy"])
+            "profiles", settings["capacity_provider_strategy"]
+        )
     if settings.get("fallback_capacity_provider_strategy") is not None:
         values["fallback_capacity_provider_strategy"] = parse_capacity_provider_strategy(
-            "profiles", settings["fallback_capacity_provider_strategy"])
+            "profiles", settings["fallback_capacity_provider_strategy"]
+        )
     for setting in ("cpu", "memory", "gpu"):
         value = settings.get(setting)
         if value is not None:
-            if isinstance(value, bool) or not (isinstance(value, int) or isinstance(value, str) and value.isdigit()) \
-                    or int(value) <= 0:
+            if (
+                isinstance(value, bool)
+                or not (isinstance(value, int) or (isinstance(value, str) and value.isdigit()))
+                or int(value) <= 0
+            ):
                 raise bad(setting, value, "expected a positive whole number (CPU units, MiB, GPUs)")
             values[setting] = int(value)
     queues = settings.get("queues", [])
@@ -344,7 +380,8 @@ def _profile(name: str, settings: object) -> Profile:
             continue
         items = parse_list(value) if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)) or not all(
-                isinstance(i, str) and i.startswith(prefix) and not any(c.isspace() for c in i) for i in items):
+            isinstance(i, str) and i.startswith(prefix) and not any(c.isspace() for c in i) for i in items
+        ):
             raise bad(setting, value, f"expected ids starting with {prefix}, separated by commas")
         values[setting] = tuple(items)
     if settings.get("assign_public_ip") is not None:
@@ -356,18 +393,31 @@ def _profile(name: str, settings: object) -> Profile:
         raise bad("tags", tags, "expected an object of tag names to values")
     reserved = [key for key in tags if str(key).lower().startswith(RESERVED_TAG_PREFIXES)]
     if reserved:
-        raise bad("tags", tags, f"tag {reserved[0]!r}: names starting with airflow: or aws: are the executor's and AWS's")
+        raise bad(
+            "tags", tags, f"tag {reserved[0]!r}: names starting with airflow: or aws: are the executor's and AWS's"
+        )
     values["tags"] = tuple((str(k), str(v)) for k, v in tags.items())
     return Profile(**values)
 
 
 _PARSERS_BY_TYPE: dict[str, Callable[[str, str], Any]] = {
-    "string": parse_text, "boolean": parse_bool, "integer": parse_whole, "float": parse_float,
+    "string": parse_text,
+    "boolean": parse_bool,
+    "integer": parse_whole,
+    "float": parse_float,
 }
 
 
-def _option(type: str, default: str | None, description: str, example: str | None = None, *, required: bool = False,
-            version_added: str | None = None, parse: Callable[[str, str], Any] | None = None) -> Any:
+def _option(
+    type: str,
+    default: str | None,
+    description: str,
+    example: str | None = None,
+    *,
+    required: bool = False,
+    version_added: str | None = None,
+    parse: Callable[[str, str], Any] | None = None,
+) -> Any:
     """An ``EcsConfig`` field declaring its key: the dataclass default is ``default`` parsed (none when required);
     the field's name becomes the option's name in ``OPTIONS``."""
     option = Option("", type, default, description, example, required, version_added, parse or _PARSERS_BY_TYPE[type])
@@ -382,8 +432,9 @@ class EcsConfig:
 
     # The keys of airflow-ecs-fargate-executor 0.12 keep their names and meaning.
     region: str = _option("string", None, "AWS Region of the cluster.", "us-east-1", required=True)
-    cluster: str = _option("string", None, "Name or ARN of the ECS cluster that runs the tasks.", "airflow",
-                           required=True)
+    cluster: str = _option(
+        "string", None, "Name or ARN of the ECS cluster that runs the tasks.", "airflow", required=True
+    )
     container_name: str = _option(
         "string",
         None,
@@ -413,10 +464,20 @@ class EcsConfig:
         "1.4.0",
     )
     assign_public_ip: bool = _option("boolean", "False", "Give each task a public IP (awsvpc only).", "False")
-    security_groups: tuple[str, ...] = _option("string", "", "Security group ids for the tasks, comma-separated.",
-                                               "sg-0123456789abcdef0", parse=parse_security_groups)
-    subnets: tuple[str, ...] = _option("string", "", "Subnet ids for the tasks, comma-separated.",
-                                       "subnet-0a1b2c3d,subnet-4e5f6a7b", parse=parse_subnets)
+    security_groups: tuple[str, ...] = _option(
+        "string",
+        "",
+        "Security group ids for the tasks, comma-separated.",
+        "sg-0123456789abcdef0",
+        parse=parse_security_groups,
+    )
+    subnets: tuple[str, ...] = _option(
+        "string",
+        "",
+        "Subnet ids for the tasks, comma-separated.",
+        "subnet-0a1b2c3d,subnet-4e5f6a7b",
+        parse=parse_subnets,
+    )
     run_task_template: str = _option(
         "string",
         "",
@@ -614,18 +675,28 @@ class EcsConfig:
             return self
         changes: dict[str, Any] = {
             name: getattr(profile, name)
-            for name in ("task_definition", "container_name", "platform_version", "subnets", "security_groups",
-                         "assign_public_ip")
+            for name in (
+                "task_definition",
+                "container_name",
+                "platform_version",
+                "subnets",
+                "security_groups",
+                "assign_public_ip",
+            )
             if getattr(profile, name) is not None
         }
         # The section's fallback is for the section's capacity (e.g. FARGATE_SPOT -> FARGATE): a profile with
         # capacity of its own (a GPU/EC2 provider) falls back only to the fallback it names itself.
         if profile.capacity_provider_strategy is not None:
-            changes.update(capacity_provider_strategy=profile.capacity_provider_strategy, launch_type="",
-                           fallback_capacity_provider_strategy=())
+            changes.update(
+                capacity_provider_strategy=profile.capacity_provider_strategy,
+                launch_type="",
+                fallback_capacity_provider_strategy=(),
+            )
         elif profile.launch_type is not None:
-            changes.update(launch_type=profile.launch_type, capacity_provider_strategy=(),
-                           fallback_capacity_provider_strategy=())
+            changes.update(
+                launch_type=profile.launch_type, capacity_provider_strategy=(), fallback_capacity_provider_strategy=()
+            )
         if profile.fallback_capacity_provider_strategy is not None:
             changes.update(fallback_capacity_provider_strategy=profile.fallback_capacity_provider_strategy)
         return dataclasses.replace(self, **changes)
@@ -658,8 +729,10 @@ OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
 def uses_fargate(launch_type: str, strategy: tuple[CapacityProviderItem, ...] | list) -> bool:
     """True when ECS will place the task on Fargate, the only case that accepts ``platformVersion``."""
     if strategy:
-        names = [item.capacity_provider if isinstance(item, CapacityProviderItem) else item["capacityProvider"]
-                 for item in strategy]
+        names = [
+            item.capacity_provider if isinstance(item, CapacityProviderItem) else item["capacityProvider"]
+            for item in strategy
+        ]
         return all(name in FARGATE_PROVIDERS for name in names)
     return launch_type == "FARGATE"
 
@@ -680,13 +753,17 @@ def load_config(get: Callable[[str], str | None]) -> EcsConfig:
     if values["capacity_provider_strategy"]:
         if values["launch_type"] not in ("", "FARGATE"):
             raise ConfigError(
-                "launch_type", raw["launch_type"],
+                "launch_type",
+                raw["launch_type"],
                 "launch_type and capacity_provider_strategy are mutually exclusive in RunTask; leave launch_type empty",
             )
         values["launch_type"] = ""  # the strategy replaces the default FARGATE launch type
     if values["aws_conn_id"] and values["aws_profile"]:
-        raise ConfigError("aws_conn_id", values["aws_conn_id"], "set aws_conn_id or aws_profile, not both "
-                                                                "(a connection's extra may name a profile_name)")
+        raise ConfigError(
+            "aws_conn_id",
+            values["aws_conn_id"],
+            "set aws_conn_id or aws_profile, not both (a connection's extra may name a profile_name)",
+        )
     return EcsConfig(**values)
 
 

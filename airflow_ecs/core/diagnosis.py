@@ -68,7 +68,7 @@ def diagnose(
             "Relaunched if the task had not started; otherwise Airflow retries it when retries remain",
             infrastructure=True,
         )
-    if "OutOfMemory" in text or exit_code == 137 and "memory" in text.lower():
+    if "OutOfMemory" in text or (exit_code == 137 and "memory" in text.lower()):
         return Diagnosis(
             f"the container was killed for using more memory than it has{detail}",
             "Raise memory, e.g. executor_config=dict(cpu=1024, memory=4096)",
@@ -76,8 +76,10 @@ def diagnose(
     if stop_code == "TaskFailedToStart":
         return Diagnosis(f"the task failed to start{detail}", "Relaunched while attempts remain", infrastructure=True)
     if stop_code == "UserInitiated" and exit_code is None:
-        return Diagnosis(f"the task was stopped before its container ran{detail}",
-                         "Someone or something called StopTask; see the stopped reason")
+        return Diagnosis(
+            f"the task was stopped before its container ran{detail}",
+            "Someone or something called StopTask; see the stopped reason",
+        )
     if exit_code is None:
         return Diagnosis(
             f"the Airflow container never reported an exit code{detail}",
@@ -93,8 +95,10 @@ def diagnose(
             "killed after ignoring SIGTERM for the stop timeout",
         )
     if exit_code == 143:
-        return Diagnosis(f"the container was terminated with SIGTERM (exit 143){detail}",
-                         "It was stopped (StopTask, a scale-in or an interruption); see the stopped reason")
+        return Diagnosis(
+            f"the container was terminated with SIGTERM (exit 143){detail}",
+            "It was stopped (StopTask, a scale-in or an interruption); see the stopped reason",
+        )
     if exit_code == 1:
         return Diagnosis(
             f"the container exited 1{detail}",
@@ -102,7 +106,11 @@ def diagnose(
             "check AIRFLOW__CORE__EXECUTION_API_SERVER_URL, the security groups and the route to the API server",
         )
     if exit_code in (126, 127):
-        return Diagnosis(f"the container's command could not run (exit {exit_code}){detail}",
-                         "The image lacks Python or Airflow 3's task SDK; build it from docker/Dockerfile")
-    return Diagnosis(f"the container exited {exit_code}{detail}",
-                     "See the task's log; a non-zero exit means the task runner failed, not the Airflow task")
+        return Diagnosis(
+            f"the container's command could not run (exit {exit_code}){detail}",
+            "The image lacks Python or Airflow 3's task SDK; build it from docker/Dockerfile",
+        )
+    return Diagnosis(
+        f"the container exited {exit_code}{detail}",
+        "See the task's log; a non-zero exit means the task runner failed, not the Airflow task",
+    )

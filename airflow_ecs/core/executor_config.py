@@ -119,7 +119,7 @@ def parse_memory(value: object) -> int:
 
 
 def _whole_number(key: str, value: object, low: int, high: int, unit: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) and not (isinstance(value, str) and value.isdigit()):
+    if isinstance(value, bool) or (not isinstance(value, int) and not (isinstance(value, str) and value.isdigit())):
         raise ExecutorConfigError(key, value, f"expected a whole number of {unit} from {low} to {high}")
     number = int(value)
     if not low <= number <= high:
@@ -156,11 +156,15 @@ def parse_executor_config(raw: object) -> TaskSettings:
     top_level = sorted(set(raw) - set(KNOWN_KEYS) & run_task_arguments())  # AwsEcsExecutor's form
     unknown = sorted(set(raw) - set(KNOWN_KEYS) - run_task_arguments())
     if unknown:
-        raise ExecutorConfigError(unknown[0], raw[unknown[0]], f"unknown key; known keys: {', '.join(KNOWN_KEYS)} "
-                                                               "or a RunTask argument such as propagateTags")
+        raise ExecutorConfigError(
+            unknown[0],
+            raw[unknown[0]],
+            f"unknown key; known keys: {', '.join(KNOWN_KEYS)} or a RunTask argument such as propagateTags",
+        )
     if top_level:
         raw = {key: value for key, value in raw.items() if key not in top_level} | {
-            "run_task_kwargs": deep_merge({key: raw[key] for key in top_level}, raw.get("run_task_kwargs") or {})}
+            "run_task_kwargs": deep_merge({key: raw[key] for key in top_level}, raw.get("run_task_kwargs") or {})
+        }
     settings: dict[str, Any] = {}
     if raw.get("cpu") is not None:
         settings["cpu"] = parse_cpu(raw["cpu"])
@@ -178,15 +182,22 @@ def parse_executor_config(raw: object) -> TaskSettings:
         except ConfigError as err:
             raise ExecutorConfigError("capacity_provider_strategy", err.value, err.expected) from None
         if not items:
-            raise ExecutorConfigError("capacity_provider_strategy", raw["capacity_provider_strategy"],
-                                      "expected at least one capacity provider, e.g. 'FARGATE_SPOT:1'")
+            raise ExecutorConfigError(
+                "capacity_provider_strategy",
+                raw["capacity_provider_strategy"],
+                "expected at least one capacity provider, e.g. 'FARGATE_SPOT:1'",
+            )
         settings["capacity_provider_strategy"] = tuple(item.to_boto() for item in items)
     if raw.get("tags") is not None:
         tags = _string_pairs("tags", _tag_mapping(raw["tags"]))
         for name, value in tags:
             if name.lower().startswith(RESERVED_TAG_PREFIXES) or len(name) > 128 or len(value) > 256:
-                raise ExecutorConfigError("tags", dict(tags), f"tag {name!r}: keys are 1-128 characters not "
-                                          "starting with 'airflow:' or 'aws:', values at most 256")
+                raise ExecutorConfigError(
+                    "tags",
+                    dict(tags),
+                    f"tag {name!r}: keys are 1-128 characters not "
+                    "starting with 'airflow:' or 'aws:', values at most 256",
+                )
         settings["tags"] = tags
     for key in ("overrides", "run_task_kwargs"):
         if raw.get(key) is not None:
@@ -196,9 +207,12 @@ def parse_executor_config(raw: object) -> TaskSettings:
     reserved = reserved_entry(settings.get("run_task_kwargs", {}))
     if reserved:
         # Only the offending entry: the rest (overrides, environment values) may hold what must not be logged.
-        raise ExecutorConfigError("run_task_kwargs", {reserved: raw["run_task_kwargs"][reserved]},
-                                  f"{reserved!r} is set by the executor (startedBy and clientToken identify the "
-                                  "try; one Airflow task is one ECS task); remove it")
+        raise ExecutorConfigError(
+            "run_task_kwargs",
+            {reserved: raw["run_task_kwargs"][reserved]},
+            f"{reserved!r} is set by the executor (startedBy and clientToken identify the "
+            "try; one Airflow task is one ECS task); remove it",
+        )
     return TaskSettings(**settings)
 
 
@@ -282,11 +296,13 @@ def check_task_size_overrides(overrides: Mapping[str, Any]) -> None:
     try:
         cpu, memory = parse_cpu(overrides["cpu"]), parse_memory(overrides["memory"])
     except ExecutorConfigError as error:
-        raise ExecutorConfigError("overrides", {"cpu": overrides["cpu"], "memory": overrides["memory"]},
-                                  str(error).split(": ", 1)[-1]) from None
+        raise ExecutorConfigError(
+            "overrides", {"cpu": overrides["cpu"], "memory": overrides["memory"]}, str(error).split(": ", 1)[-1]
+        ) from None
     if not is_valid(cpu, memory):
-        raise ExecutorConfigError("overrides", {"cpu": overrides["cpu"], "memory": overrides["memory"]},
-                                  describe_invalid(cpu, memory))
+        raise ExecutorConfigError(
+            "overrides", {"cpu": overrides["cpu"], "memory": overrides["memory"]}, describe_invalid(cpu, memory)
+        )
 
 
 def check_container_names(request: Mapping[str, Any], names: list[str] | None, task_definition: str) -> None:
@@ -296,9 +312,12 @@ def check_container_names(request: Mapping[str, Any], names: list[str] | None, t
         return
     for override in (request.get("overrides") or {}).get("containerOverrides") or []:
         if override.get("name") not in names:
-            raise ExecutorConfigError("overrides", {"containerOverrides": [{"name": override.get("name")}]},
-                                      f"task definition {task_definition!r} has no container "
-                                      f"{override.get('name')!r} (it has {', '.join(names)})")
+            raise ExecutorConfigError(
+                "overrides",
+                {"containerOverrides": [{"name": override.get("name")}]},
+                f"task definition {task_definition!r} has no container "
+                f"{override.get('name')!r} (it has {', '.join(names)})",
+            )
 
 
 def merge_run_task_kwargs(request: Mapping[str, Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -331,11 +350,15 @@ def apply_settings(request: Mapping[str, Any], settings: TaskSettings, container
         if fargate is not False:
             if settings.cpu is None or settings.memory is None:
                 key = "memory" if settings.memory is None else "cpu"
-                raise ExecutorConfigError(key, None, "Fargate sizes a task by cpu and memory together; give both, "
-                                          "e.g. dict(cpu=256, memory=512)")
+                raise ExecutorConfigError(
+                    key,
+                    None,
+                    "Fargate sizes a task by cpu and memory together; give both, e.g. dict(cpu=256, memory=512)",
+                )
             if not is_valid(settings.cpu, settings.memory):
-                raise ExecutorConfigError("cpu/memory", (settings.cpu, settings.memory),
-                                          describe_invalid(settings.cpu, settings.memory))
+                raise ExecutorConfigError(
+                    "cpu/memory", (settings.cpu, settings.memory), describe_invalid(settings.cpu, settings.memory)
+                )
         # Task-level sizes are strings and container-level ones integers in the RunTask API.
         if settings.cpu is not None:
             result["overrides"]["cpu"] = str(settings.cpu)
@@ -345,13 +368,17 @@ def apply_settings(request: Mapping[str, Any], settings: TaskSettings, container
             container["memory"] = settings.memory
     if settings.ephemeral_storage is not None:
         if fargate is False:
-            raise ExecutorConfigError("ephemeral_storage", settings.ephemeral_storage,
-                                      "ephemeral storage overrides work only on Fargate; size the EC2 instance's disk")
+            raise ExecutorConfigError(
+                "ephemeral_storage",
+                settings.ephemeral_storage,
+                "ephemeral storage overrides work only on Fargate; size the EC2 instance's disk",
+            )
         result["overrides"]["ephemeralStorage"] = {"sizeInGiB": settings.ephemeral_storage}
     if settings.gpu is not None:
         if fargate is not False:
-            raise ExecutorConfigError("gpu", settings.gpu, "Fargate has no GPUs; run the task on an EC2 capacity "
-                                      "provider or launch_type EC2")
+            raise ExecutorConfigError(
+                "gpu", settings.gpu, "Fargate has no GPUs; run the task on an EC2 capacity provider or launch_type EC2"
+            )
         requirements = [r for r in container.get("resourceRequirements", []) if r.get("type") != "GPU"]
         requirements.append({"type": "GPU", "value": str(settings.gpu)})
         container["resourceRequirements"] = requirements

@@ -36,25 +36,54 @@ class LaunchFailure:
         return f"{self.code}: {self.message}" if self.message else self.code
 
 
-THROTTLING_CODES = frozenset({
-    "ThrottlingException", "Throttling", "ThrottledException", "RequestLimitExceeded",
-    "TooManyRequestsException", "RequestThrottled", "RequestThrottledException", "SlowDown",
-})
-TRANSIENT_CODES = frozenset({
-    "ServerException", "InternalFailure", "InternalError", "InternalServerError", "ServiceUnavailable",
-    "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException", "ExpiredTokenException",
-    "ExpiredToken", "RequestExpired", "IDPCommunicationError",
-})
+THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+    }
+)
+TRANSIENT_CODES = frozenset(
+    {
+        "ServerException",
+        "InternalFailure",
+        "InternalError",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "ExpiredTokenException",
+        "ExpiredToken",
+        "RequestExpired",
+        "IDPCommunicationError",
+    }
+)
 # Errors botocore raises without a response: the request may or may not have reached ECS, so a retry
 # must reuse the clientToken.
-TRANSIENT_EXCEPTIONS = frozenset({
-    "EndpointConnectionError", "ConnectionClosedError", "ReadTimeoutError", "ConnectTimeoutError",
-    "ConnectionError", "ProxyConnectionError", "HTTPClientError", "ResponseStreamingError",
-    "IncompleteReadError",
-})
-_CAPACITY_TEXT = re.compile(r"capacity is unavailable|insufficient capacity|tasks? in provisioning|"
-                            r"provisioning (?:tasks?|state) limit|reached the limit on the number of tasks",
-                            re.IGNORECASE)
+TRANSIENT_EXCEPTIONS = frozenset(
+    {
+        "EndpointConnectionError",
+        "ConnectionClosedError",
+        "ReadTimeoutError",
+        "ConnectTimeoutError",
+        "ConnectionError",
+        "ProxyConnectionError",
+        "HTTPClientError",
+        "ResponseStreamingError",
+        "IncompleteReadError",
+    }
+)
+_CAPACITY_TEXT = re.compile(
+    r"capacity is unavailable|insufficient capacity|tasks? in provisioning|"
+    r"provisioning (?:tasks?|state) limit|reached the limit on the number of tasks",
+    re.IGNORECASE,
+)
 
 
 def classify_error(error: BaseException) -> LaunchFailure:
@@ -70,7 +99,8 @@ def classify_error(error: BaseException) -> LaunchFailure:
         return LaunchFailure(FailureKind.TRANSIENT, name, str(error))
     if name in ("NoCredentialsError", "PartialCredentialsError", "NoRegionError", "ProfileNotFound"):
         return LaunchFailure(
-            FailureKind.PERMANENT, name,
+            FailureKind.PERMANENT,
+            name,
             f"{error}; boto3 looks in the environment, the shared files (~/.aws), then the ECS/EC2 role, "
             "or set [ecs_fargate] aws_profile",
         )
@@ -128,7 +158,11 @@ class RetryDecision:
 
 
 def decide_retry(
-    failure: LaunchFailure, attempts: int, max_attempts: int, *, has_fallback: bool,
+    failure: LaunchFailure,
+    attempts: int,
+    max_attempts: int,
+    *,
+    has_fallback: bool,
     rand: Callable[[], float] = random.random,
 ) -> RetryDecision:
     """After ``attempts`` RunTask calls for a task, the latest failing with ``failure``: again, or give up?"""
@@ -141,8 +175,9 @@ def decide_retry(
     )
 
 
-def start_retry_delay(failed_checks: int, elapsed: float, budget: float,
-                      rand: Callable[[], float] = random.random) -> float | None:
+def start_retry_delay(
+    failed_checks: int, elapsed: float, budget: float, rand: Callable[[], float] = random.random
+) -> float | None:
     """After ``failed_checks`` start-up checks failed for a transient reason: seconds to wait before the next,
     or None when waiting would pass ``budget`` seconds since the first (then the scheduler stops)."""
     delay = retry_delay(FailureKind.TRANSIENT, failed_checks, rand)

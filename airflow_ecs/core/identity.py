@@ -44,8 +44,15 @@ def client_token(identity: TaskIdentity, launch: int, request: Mapping[str, Any]
     ConflictException: that includes the same try queued again by Airflow (its workload carries a new
     token), hence the digest of the request in the key.
     """
-    parts = [identity.dag_id, identity.task_id, identity.run_id, str(identity.map_index), str(identity.try_number),
-             identity.ti_id, str(launch)]
+    parts = [
+        identity.dag_id,
+        identity.task_id,
+        identity.run_id,
+        str(identity.map_index),
+        str(identity.try_number),
+        identity.ti_id,
+        str(launch),
+    ]
     if request is not None:
         body = {name: value for name, value in request.items() if name != "clientToken"}
         parts.append(hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest())
@@ -57,13 +64,15 @@ def started_by(identity: TaskIdentity) -> str:
     """ECS keeps 36 characters: the task instance's UUID exactly, or a digest of its key."""
     if identity.ti_id and len(identity.ti_id) <= STARTED_BY_LIMIT:
         return identity.ti_id
-    digest = hashlib.sha256(f"{identity.dag_id}\x1f{identity.task_id}\x1f{identity.run_id}\x1f{identity.map_index}"
-                            .encode()).hexdigest()
+    digest = hashlib.sha256(
+        f"{identity.dag_id}\x1f{identity.task_id}\x1f{identity.run_id}\x1f{identity.map_index}".encode()
+    ).hexdigest()
     return "airflow-" + digest[: STARTED_BY_LIMIT - len("airflow-")]
 
 
-def with_launch(request: Mapping[str, Any], identity: TaskIdentity, launch: int,
-                strategy: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def with_launch(
+    request: Mapping[str, Any], identity: TaskIdentity, launch: int, strategy: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The same request for another launch (after an infrastructure failure), optionally on another strategy."""
     updated = dict(request)
     if strategy is not None:

@@ -21,6 +21,14 @@ import jinja2
 
 from airflow_ecs.core.config import EcsConfig
 from airflow_ecs.core.errors import UserError
+from airflow_ecs.core.executor_config import (
+    TaskSettings,
+    apply_settings,
+    container_override,
+    merge_environment,
+    merge_run_task_kwargs,
+)
+
 # The identity of a try and its tokens live in identity.py (tracking needs them without jinja2); re-exported here.
 from airflow_ecs.core.identity import (  # noqa: F401
     CLIENT_TOKEN_LIMIT,
@@ -29,13 +37,6 @@ from airflow_ecs.core.identity import (  # noqa: F401
     client_token,
     started_by,
     with_launch,
-)
-from airflow_ecs.core.executor_config import (
-    TaskSettings,
-    apply_settings,
-    container_override,
-    merge_environment,
-    merge_run_task_kwargs,
 )
 
 OVERRIDES_LIMIT = 8192  # characters of the overrides JSON, as ECS counts them
@@ -117,8 +118,10 @@ def render(template: RunTaskTemplate, context: Mapping[str, Any]) -> dict[str, A
             f"({rendered!r})"
         ) from None
     if not isinstance(request, dict):
-        raise TemplateError(f"run_task_template {template.path} renders to {type(request).__name__}, "
-                            "expected a JSON object of run_task arguments")
+        raise TemplateError(
+            f"run_task_template {template.path} renders to {type(request).__name__}, "
+            "expected a JSON object of run_task arguments"
+        )
     return request
 
 
@@ -182,8 +185,10 @@ def validate(request: Mapping[str, Any], template: RunTaskTemplate | None = None
     if request.get("count", 1) != 1:
         where = f" (template {template.line_mentioning('count')})" if template is not None else ""
         # One ECS task per Airflow try: a second container would run untracked, the same try twice.
-        raise RequestError(f"RunTask count is {request.get('count')!r}{where}: it must be 1 (or absent), one ECS "
-                           "task per Airflow task try")
+        raise RequestError(
+            f"RunTask count is {request.get('count')!r}{where}: it must be 1 (or absent), one ECS "
+            "task per Airflow task try"
+        )
     problems = validation_problems(request)
     if problems:
         where = ""
@@ -195,8 +200,10 @@ def validate(request: Mapping[str, Any], template: RunTaskTemplate | None = None
     tags = request.get("tags") or []
     if len(tags) > TAGS_LIMIT:
         ours = sum(1 for tag in tags if str(tag.get("key", "")).startswith("airflow:"))
-        raise RequestError(f"RunTask carries {len(tags)} tags, over ECS's limit of {TAGS_LIMIT} ({ours} are the "
-                           "executor's own): drop some from executor_config tags or the template")
+        raise RequestError(
+            f"RunTask carries {len(tags)} tags, over ECS's limit of {TAGS_LIMIT} ({ours} are the "
+            "executor's own): drop some from executor_config tags or the template"
+        )
     size = overrides_size(request)
     if size > OVERRIDES_LIMIT:
         raise RequestError(
@@ -210,9 +217,11 @@ def check_template_request(request: Mapping[str, Any], template: RunTaskTemplate
     executor puts its own in front; ``count`` is ``validate``'s)."""
     tags = request.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(tag, Mapping) for tag in tags):
-        raise TemplateError(f"run_task_template {template.line_mentioning('tags')}: \"tags\" must be a list of "
-                            '{"key": ..., "value": ...} objects, as boto3 takes them, e.g. '
-                            '"tags": [{"key": "team", "value": "data"}]')
+        raise TemplateError(
+            f'run_task_template {template.line_mentioning("tags")}: "tags" must be a list of '
+            '{"key": ..., "value": ...} objects, as boto3 takes them, e.g. '
+            '"tags": [{"key": "team", "value": "data"}]'
+        )
 
 
 def build_request(

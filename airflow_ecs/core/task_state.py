@@ -104,11 +104,22 @@ def judge_missing(*, seen_running: bool, age: float | None = None) -> TaskOutcom
     """
     if not seen_running and age is not None and age < MISSING_GRACE_SECONDS:
         return TaskOutcome(Verdict.PENDING, "MISSING")
-    diagnosis = Diagnosis("ECS reports the task MISSING", "Relaunched if it had not started; otherwise failed so "
-                          "Airflow retries it", infrastructure=True)
+    diagnosis = Diagnosis(
+        "ECS reports the task MISSING",
+        "Relaunched if it had not started; otherwise failed so Airflow retries it",
+        infrastructure=True,
+    )
     return TaskOutcome(Verdict.FAILED if seen_running else Verdict.RELAUNCH, "MISSING", diagnosis)
 
 
 # ECS's lastStatus values, in lifecycle order (the status commands' --state choices).
-ECS_STATES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING",
-              "STOPPED")
+ECS_STATES = (
+    "PROVISIONING",
+    "PENDING",
+    "ACTIVATING",
+    "RUNNING",
+    "DEACTIVATING",
+    "STOPPING",
+    "DEPROVISIONING",
+    "STOPPED",
+)

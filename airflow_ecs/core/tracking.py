@@ -142,7 +142,20 @@ class Metric:
     value: float = 1.0
 
 
-Command = Launch | CancelLaunch | Stop | Report | EventLog | Note | Forget | ReadLogTail | Describe | Delete | Release | Metric
+Command = (
+    Launch
+    | CancelLaunch
+    | Stop
+    | Report
+    | EventLog
+    | Note
+    | Forget
+    | ReadLogTail
+    | Describe
+    | Delete
+    | Release
+    | Metric
+)
 
 
 @dataclass(frozen=True)
@@ -184,16 +197,50 @@ class Attempt:
     tracked, so no heartbeat has to walk every attempt to count them.
     """
 
-    __slots__ = ("key", "generation", "identity", "started_by", "_request", "_packer", "container_name",
-                 "queued_at", "token_expires_at", "fallback_strategy", "launch", "attempts", "failures",
-                 "on_fallback", "_in_flight", "_retry_at", "_arn", "launched_at", "_last_status", "seen_running",
-                 "version", "failing", "_counts")
+    __slots__ = (
+        "_arn",
+        "_counts",
+        "_in_flight",
+        "_last_status",
+        "_packer",
+        "_request",
+        "_retry_at",
+        "attempts",
+        "container_name",
+        "failing",
+        "failures",
+        "fallback_strategy",
+        "generation",
+        "identity",
+        "key",
+        "launch",
+        "launched_at",
+        "on_fallback",
+        "queued_at",
+        "seen_running",
+        "started_by",
+        "token_expires_at",
+        "version",
+    )
 
-    def __init__(self, key: Hashable, generation: int, identity: TaskIdentity, started_by: str,
-                 request: Mapping[str, Any] | None, container_name: str, queued_at: float, *,
-                 token_expires_at: float | None = None, fallback_strategy: tuple[Mapping[str, Any], ...] = (),
-                 attempts: int = 0, arn: str | None = None, launched_at: float | None = None,
-                 seen_running: bool = False, packer: RequestPacker | None = None) -> None:
+    def __init__(
+        self,
+        key: Hashable,
+        generation: int,
+        identity: TaskIdentity,
+        started_by: str,
+        request: Mapping[str, Any] | None,
+        container_name: str,
+        queued_at: float,
+        *,
+        token_expires_at: float | None = None,
+        fallback_strategy: tuple[Mapping[str, Any], ...] = (),
+        attempts: int = 0,
+        arn: str | None = None,
+        launched_at: float | None = None,
+        seen_running: bool = False,
+        packer: RequestPacker | None = None,
+    ) -> None:
         self.key = key
         self.generation = generation
         self.identity = identity
@@ -220,8 +267,10 @@ class Attempt:
         self.failing: str | None = None  # the failure message, while its log tail is read
 
     def __repr__(self) -> str:
-        return (f"Attempt(key={self.key!r}, generation={self.generation}, arn={self.arn!r}, "
-                f"last_status={self.last_status!r}, launch={self.launch}, attempts={self.attempts})")
+        return (
+            f"Attempt(key={self.key!r}, generation={self.generation}, arn={self.arn!r}, "
+            f"last_status={self.last_status!r}, launch={self.launch}, attempts={self.attempts})"
+        )
 
     @property
     def request(self) -> Mapping[str, Any] | None:
@@ -385,15 +434,33 @@ class Tracker:
 
     # --- inputs ---
 
-    def queued(self, key: Hashable, identity: TaskIdentity, started_by: str, request: Mapping[str, Any],
-               container_name: str, now: float, *, token_expires_at: float | None = None,
-               fallback_strategy: Sequence[Mapping[str, Any]] = ()) -> list[Command]:
+    def queued(
+        self,
+        key: Hashable,
+        identity: TaskIdentity,
+        started_by: str,
+        request: Mapping[str, Any],
+        container_name: str,
+        now: float,
+        *,
+        token_expires_at: float | None = None,
+        fallback_strategy: Sequence[Mapping[str, Any]] = (),
+    ) -> list[Command]:
         """Airflow handed a workload over (its request already built): launch it, superseding an older attempt."""
         commands = self._supersede(key, "superseded: Airflow queued this try again")
         self._generations += 1
-        attempt = Attempt(key, self._generations, identity, started_by, request, container_name, now,
-                          token_expires_at=token_expires_at, fallback_strategy=tuple(fallback_strategy),
-                          packer=self._packer)
+        attempt = Attempt(
+            key,
+            self._generations,
+            identity,
+            started_by,
+            request,
+            container_name,
+            now,
+            token_expires_at=token_expires_at,
+            fallback_strategy=tuple(fallback_strategy),
+            packer=self._packer,
+        )
         self._track(attempt)
         if not self._accepting:
             return [*commands, *self._forget(attempt)]
@@ -407,13 +474,34 @@ class Tracker:
         """
         return self._supersede(key, "superseded: Airflow queued this try again")
 
-    def adopt(self, key: Hashable, identity: TaskIdentity, started_by: str, arn: str, container_name: str,
-              now: float, *, seen_running: bool) -> list[Command]:
+    def adopt(
+        self,
+        key: Hashable,
+        identity: TaskIdentity,
+        started_by: str,
+        arn: str,
+        container_name: str,
+        now: float,
+        *,
+        seen_running: bool,
+    ) -> list[Command]:
         """A task another (dead) scheduler launched: track its ECS task from now on."""
         commands = self._supersede(key, "superseded by adoption")
         self._generations += 1
-        attempt = Attempt(key, self._generations, identity, started_by, None, container_name, now, attempts=1,
-                          arn=arn, launched_at=now, seen_running=seen_running, packer=self._packer)
+        attempt = Attempt(
+            key,
+            self._generations,
+            identity,
+            started_by,
+            None,
+            container_name,
+            now,
+            attempts=1,
+            arn=arn,
+            launched_at=now,
+            seen_running=seen_running,
+            packer=self._packer,
+        )
         self._track(attempt)
         self._by_arn[arn] = key
         self._finished.pop(arn, None)
@@ -427,17 +515,29 @@ class Tracker:
             return []
         return self._retire(attempt, "revoked by Airflow", stop=True)
 
-    def launch_answered(self, key: Hashable, generation: int, launch: int, now: float, *, arn: str | None = None,
-                        status: str = "", failure: LaunchFailure | None = None, answered: bool = False,
-                        cancelled: bool = False) -> list[Command]:
+    def launch_answered(
+        self,
+        key: Hashable,
+        generation: int,
+        launch: int,
+        now: float,
+        *,
+        arn: str | None = None,
+        status: str = "",
+        failure: LaunchFailure | None = None,
+        answered: bool = False,
+        cancelled: bool = False,
+    ) -> list[Command]:
         """RunTask answered (with a task, or a failure; ``answered``: ECS replied with ``failures[]``)."""
         attempt = self._attempts.get(key)
         if attempt is None or attempt.generation != generation or attempt.launch != launch or not attempt.in_flight:
             # Revoked, superseded or relaunched meanwhile: what it started anyway must not run unowned.
             if arn:
                 self._remember_finished(arn)
-                return [Stop(arn, "Airflow no longer wants this task (revoked or superseded)"),
-                        Metric("incr", "run_task.superseded")]
+                return [
+                    Stop(arn, "Airflow no longer wants this task (revoked or superseded)"),
+                    Metric("incr", "run_task.superseded"),
+                ]
             return []
         attempt.in_flight = False
         if cancelled:
@@ -453,13 +553,15 @@ class Tracker:
             return commands + self._release_early(attempt, now)
         assert failure is not None
         attempt.failures += 1
-        decision = decide_retry(failure, attempt.attempts, self.settings.max_attempts,
-                                has_fallback=bool(attempt.fallback_strategy))
+        decision = decide_retry(
+            failure, attempt.attempts, self.settings.max_attempts, has_fallback=bool(attempt.fallback_strategy)
+        )
         commands = [Metric("incr", f"run_task.{failure.kind.value}")]
         if not decision.retry:
             why = "not retried" if not failure.kind.retryable else f"gave up after {attempt.attempts} attempts"
-            return commands + self._fail(attempt, f"RunTask failed ({failure.kind.value}, {why}): "
-                                                  f"{failure.describe()}", "ecs run_task failed")
+            return commands + self._fail(
+                attempt, f"RunTask failed ({failure.kind.value}, {why}): {failure.describe()}", "ecs run_task failed"
+            )
         if decision.use_fallback and not attempt.on_fallback:
             attempt.on_fallback = True
             attempt.launch += 1  # other parameters need another clientToken
@@ -469,8 +571,10 @@ class Tracker:
             attempt.launch += 1
         attempt.retry_at = now + decision.delay
         self._schedule(attempt)
-        return commands + [Note(key, f"RunTask {failure.kind.value} ({failure.describe()}); retrying in "
-                                     f"{decision.delay:.1f}s")]
+        return [
+            *commands,
+            Note(key, f"RunTask {failure.kind.value} ({failure.describe()}); retrying in {decision.delay:.1f}s"),
+        ]
 
     def observed(self, arn: str, task: Mapping[str, Any], now: float) -> list[Command]:
         """DescribeTasks showed this task."""
@@ -493,8 +597,12 @@ class Tracker:
         if attempt is None:
             owner_key = self._by_started_by.get(event.started_by) if event.started_by else None
             owner = self._attempts.get(owner_key) if owner_key is not None else None
-            if owner is not None and owner.arn is None and owner.failing is None \
-                    and event.task_arn not in self._finished:
+            if (
+                owner is not None
+                and owner.arn is None
+                and owner.failing is None
+                and event.task_arn not in self._finished
+            ):
                 # The event beat RunTask's answer: keep it until the answer says whose task it is.
                 entry = self._early.setdefault(event.task_arn, (owner.key, owner.generation, []))
                 entry[2].append((receipt_handle, event))
@@ -548,9 +656,12 @@ class Tracker:
                 assert attempt.arn is not None
                 commands.append(Stop(attempt.arn, "pending_timeout exceeded"))
                 commands += self._finish(
-                    attempt, "failed",
+                    attempt,
+                    "failed",
                     f"{attempt.arn} did not reach RUNNING within pending_timeout={self.settings.pending_timeout:g}s "
-                    f"(last status {attempt.last_status or 'unknown'}); stopped it", "ecs task pending timeout")
+                    f"(last status {attempt.last_status or 'unknown'}); stopped it",
+                    "ecs task pending timeout",
+                )
         return commands + self._maybe_sweep(now)
 
     # --- deadlines: what tick() must look at ---
@@ -576,16 +687,22 @@ class Tracker:
         return [due[generation] for generation in sorted(due)]  # generations grow with insertion order
 
     def _pending_too_long(self, attempt: Attempt, now: float) -> bool:
-        return bool(attempt.arn and not attempt.seen_running and attempt.launched_at is not None
-                    and attempt.failing is None and now - attempt.launched_at > self.settings.pending_timeout)
+        return bool(
+            attempt.arn
+            and not attempt.seen_running
+            and attempt.launched_at is not None
+            and attempt.failing is None
+            and now - attempt.launched_at > self.settings.pending_timeout
+        )
 
     def _schedule(self, attempt: Attempt) -> None:
         """Push the attempt's deadlines (a retry, a pending timeout) that tick() must not miss."""
         if attempt.retry_at is not None:
             heapq.heappush(self._deadlines, (attempt.retry_at, attempt.generation, attempt.key))
         if attempt.arn and not attempt.seen_running and attempt.launched_at is not None and attempt.failing is None:
-            heapq.heappush(self._deadlines, (attempt.launched_at + self.settings.pending_timeout,
-                                             attempt.generation, attempt.key))
+            heapq.heappush(
+                self._deadlines, (attempt.launched_at + self.settings.pending_timeout, attempt.generation, attempt.key)
+            )
         if len(self._deadlines) > 2 * len(self._attempts) + 64:
             self._rebuild_deadlines()  # entries of ended attempts: dropped, so the heap follows the tracked
 
@@ -594,10 +711,10 @@ class Tracker:
         for attempt in self._attempts.values():
             if attempt.retry_at is not None:
                 self._deadlines.append((attempt.retry_at, attempt.generation, attempt.key))
-            if attempt.arn and not attempt.seen_running and attempt.launched_at is not None \
-                    and attempt.failing is None:
-                self._deadlines.append((attempt.launched_at + self.settings.pending_timeout, attempt.generation,
-                                        attempt.key))
+            if attempt.arn and not attempt.seen_running and attempt.launched_at is not None and attempt.failing is None:
+                self._deadlines.append(
+                    (attempt.launched_at + self.settings.pending_timeout, attempt.generation, attempt.key)
+                )
         heapq.heapify(self._deadlines)
 
     # --- the rules ---
@@ -608,8 +725,14 @@ class Tracker:
         self._sweep_in_flight = True
         if self.settings.events:
             self._next_sweep = now + self.settings.reconcile_interval
-            stale = tuple(a.arn for a in self._attempts.values() if a.arn and not a.seen_running
-                          and a.launched_at is not None and now - a.launched_at > STALE_PENDING_SECONDS)
+            stale = tuple(
+                a.arn
+                for a in self._attempts.values()
+                if a.arn
+                and not a.seen_running
+                and a.launched_at is not None
+                and now - a.launched_at > STALE_PENDING_SECONDS
+            )
             return [Describe(tuple(self._by_arn), reconcile=True, stale=stale)]
         self._next_sweep = now + self.settings.poll_interval
         return [Describe(tuple(self._by_arn))]
@@ -624,7 +747,8 @@ class Tracker:
                 f"not started: the workload's token {expiry} (Airflow issues it for [scheduler] task_queued_timeout)"
                 f" and a container needs up to {TOKEN_START_MARGIN:g}s to reach the execution API",
                 "Failed so Airflow retries it with a fresh token (when retries remain); if this is frequent, raise "
-                "[scheduler] task_queued_timeout or lower the launch backlog")
+                "[scheduler] task_queued_timeout or lower the launch backlog",
+            )
             return self._fail(attempt, diagnosis.line(), "ecs task token expiring")
         attempt.attempts += 1
         attempt.in_flight = True
@@ -635,8 +759,9 @@ class Tracker:
             request = with_launch(request, attempt.identity, attempt.launch, strategy)
         return [Launch(attempt.key, attempt.generation, attempt.launch, request)]
 
-    def _apply(self, attempt: Attempt, outcome: TaskOutcome, task: Mapping[str, Any] | None,
-               now: float) -> list[Command]:
+    def _apply(
+        self, attempt: Attempt, outcome: TaskOutcome, task: Mapping[str, Any] | None, now: float
+    ) -> list[Command]:
         attempt.last_status = outcome.last_status
         if outcome.verdict is Verdict.PENDING:
             return []
@@ -644,20 +769,28 @@ class Tracker:
             if attempt.seen_running:
                 return []
             attempt.seen_running = True
-            return [Metric("timing", "queued_to_running", now - attempt.queued_at),
-                    Report(attempt.key, "running", attempt.arn)]
+            return [
+                Metric("timing", "queued_to_running", now - attempt.queued_at),
+                Report(attempt.key, "running", attempt.arn),
+            ]
         commands: list[Command] = []
         if outcome.stopped_at is not None:
             commands.append(Metric("timing_since_epoch", "stopped_to_known", outcome.stopped_at))
         if outcome.verdict is Verdict.SUCCEEDED:
             return commands + self._finish(attempt, "success")
         message = outcome.diagnosis.line() if outcome.diagnosis else "the task stopped"
-        if (outcome.verdict is Verdict.RELAUNCH and attempt.relaunchable and self._accepting
-                and attempt.attempts < self.settings.max_attempts):
+        if (
+            outcome.verdict is Verdict.RELAUNCH
+            and attempt.relaunchable
+            and self._accepting
+            and attempt.attempts < self.settings.max_attempts
+        ):
             assert attempt.arn is not None
             old = attempt.arn
-            commands += [Metric("incr", "tasks.relaunched"),
-                         EventLog(attempt.key, "ecs task relaunched", f"{old}: {message}", level="warning")]
+            commands += [
+                Metric("incr", "tasks.relaunched"),
+                EventLog(attempt.key, "ecs task relaunched", f"{old}: {message}", level="warning"),
+            ]
             if outcome.last_status != "STOPPED":
                 # ECS says MISSING, but it may yet run it: make sure the old task cannot run beside the new one.
                 commands.append(Stop(old, "relaunched by Airflow's ECS executor"))
@@ -695,8 +828,7 @@ class Tracker:
         if attempt is None:
             return []
         # A task that ran its workload is left to end by itself; one never seen running must not start it.
-        return [*self._retire(attempt, reason, stop=not attempt.seen_running),
-                Metric("incr", "tasks.superseded")]
+        return [*self._retire(attempt, reason, stop=not attempt.seen_running), Metric("incr", "tasks.superseded")]
 
     def _retire(self, attempt: Attempt, reason: str, *, stop: bool) -> list[Command]:
         commands: list[Command] = []
@@ -761,6 +893,21 @@ class Tracker:
 
 
 __all__ = [
-    "Attempt", "CancelLaunch", "Command", "Delete", "Describe", "EventLog", "Forget", "Launch", "Metric", "Note",
-    "ReadLogTail", "Release", "Report", "Settings", "Stop", "Tracker", "token_expiry",
+    "Attempt",
+    "CancelLaunch",
+    "Command",
+    "Delete",
+    "Describe",
+    "EventLog",
+    "Forget",
+    "Launch",
+    "Metric",
+    "Note",
+    "ReadLogTail",
+    "Release",
+    "Report",
+    "Settings",
+    "Stop",
+    "Tracker",
+    "token_expiry",
 ]

@@ -58,8 +58,9 @@ def profile_settings(profile: ProfileOutputs) -> dict:
 
 def profiles_value(profiles: tuple[ProfileOutputs, ...]) -> str:
     """Compact JSON with sorted keys: the same outputs always give the same bytes."""
-    return json.dumps({profile.name: profile_settings(profile) for profile in profiles},
-                      sort_keys=True, separators=(",", ":"))
+    return json.dumps(
+        {profile.name: profile_settings(profile) for profile in profiles}, sort_keys=True, separators=(",", ":")
+    )
 
 
 def shell_value(value: str) -> str:
@@ -129,8 +130,13 @@ def config_sections(outputs: DeploymentOutputs, template_path: str) -> list[tupl
     Airflow 3.3 names a team's: ``[<team>=ecs_fargate]``, ``AIRFLOW__<TEAM>___ECS_FARGATE__<KEY>``."""
     sections = [("ecs_fargate", "AIRFLOW__ECS_FARGATE__", section_values(outputs, template_path))]
     for team in outputs.teams:
-        sections.append((f"{team.name}=ecs_fargate", f"AIRFLOW__{team.name.upper()}___ECS_FARGATE__",
-                         team_section_values(outputs, team, template_path)))
+        sections.append(
+            (
+                f"{team.name}=ecs_fargate",
+                f"AIRFLOW__{team.name.upper()}___ECS_FARGATE__",
+                team_section_values(outputs, team, template_path),
+            )
+        )
     return sections
 
 
@@ -146,8 +152,11 @@ def refuse_what_the_executor_would(section: list[tuple[str, str]]) -> None:
 
 def render_files(outputs: DeploymentOutputs, template_path: str) -> dict[str, str]:
     """Every file ``render`` writes, by name; ``template_path`` is where the run_task template will be."""
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(default_template_path().parent)),
-                                     undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(default_template_path().parent)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
     environment.filters["shell_value"] = shell_value
     sections = config_sections(outputs, template_path)
     for _, _, values in sections:
@@ -158,7 +167,7 @@ def render_files(outputs: DeploymentOutputs, template_path: str) -> dict[str, st
         "airflow_ecs.env": environment.get_template("airflow_ecs.env.j2").render(**context),
         # A Jinja comment renders to nothing: the copy says who wrote it and stays the same template.
         TEMPLATE_FILE: f"{{# {MARKER} (a copy of the package's template); edit it freely under another name. #}}\n"
-                       + default_template_path().read_text(),
+        + default_template_path().read_text(),
     }
 
 
@@ -178,14 +187,19 @@ def refuse_what_is_not_ours(names: list[str], out_dir: Path, protected: tuple[Pa
     for name in names:
         target = out_dir / name
         if any(target == p or (target.exists() and p.exists() and target.samefile(p)) for p in protected):
-            raise RenderError(f"{target} is the terraform outputs file render reads; give --out another "
-                              "directory (e.g. generated) or move the outputs file")
+            raise RenderError(
+                f"{target} is the terraform outputs file render reads; give --out another "
+                "directory (e.g. generated) or move the outputs file"
+            )
         if target.is_symlink():
-            raise RenderError(f"{target} is a symlink; render does not write through links: remove it or give "
-                              "--out another directory")
+            raise RenderError(
+                f"{target} is a symlink; render does not write through links: remove it or give --out another directory"
+            )
         if target.exists() and not (target.is_file() and written_by_render(target)):
-            raise RenderError(f"{target} exists and was not written by airflow-ecs render; move it away or give "
-                              "--out another directory (e.g. generated)")
+            raise RenderError(
+                f"{target} exists and was not written by airflow-ecs render; move it away or give "
+                "--out another directory (e.g. generated)"
+            )
 
 
 def _file_mode() -> int:
@@ -234,14 +248,19 @@ def next_steps(out_dir: Path, teams: tuple[TeamOutputs, ...] = ()) -> str:
     executor = executor_value(teams)
     core = f"executor = {executor}" + (" and multi_team = True" if teams else "")
     holds = "[ecs_fargate]" + (" and " + ", ".join(f"[{team.name}=ecs_fargate]" for team in teams) if teams else "")
-    exports = f"export AIRFLOW__CORE__EXECUTOR={shell_value(executor)}" + (" AIRFLOW__CORE__MULTI_TEAM=True" if teams else "")
-    text = (f"Wrote {out_dir}/airflow.cfg, {out_dir}/{TEMPLATE_FILE} and {out_dir}/airflow_ecs.env.\n"
-            f"Scheduler, either: set -a; . {out_dir}/airflow_ecs.env; set +a   (sets [core] executor too)\n"
-            f"or: cat {out_dir}/airflow.cfg >> $AIRFLOW_HOME/airflow.cfg (once; it holds only {holds}) and set "
-            f"{core} in that file's [core] section, or {exports}.")
+    exports = f"export AIRFLOW__CORE__EXECUTOR={shell_value(executor)}" + (
+        " AIRFLOW__CORE__MULTI_TEAM=True" if teams else ""
+    )
+    text = (
+        f"Wrote {out_dir}/airflow.cfg, {out_dir}/{TEMPLATE_FILE} and {out_dir}/airflow_ecs.env.\n"
+        f"Scheduler, either: set -a; . {out_dir}/airflow_ecs.env; set +a   (sets [core] executor too)\n"
+        f"or: cat {out_dir}/airflow.cfg >> $AIRFLOW_HOME/airflow.cfg (once; it holds only {holds}) and set "
+        f"{core} in that file's [core] section, or {exports}."
+    )
     if teams:
-        text += (f"\nTeams: each must exist in Airflow (airflow teams create <name>) and own its DAG bundle "
-                 f"([dag_processor] dag_bundle_config_list, \"team_name\"); attach each team's "
-                 f"scheduler_policy_arn to the role its executor runs as.")
+        text += (
+            "\nTeams: each must exist in Airflow (airflow teams create <name>) and own its DAG bundle "
+            '([dag_processor] dag_bundle_config_list, "team_name"); attach each team\'s '
+            "scheduler_policy_arn to the role its executor runs as."
+        )
     return text
-

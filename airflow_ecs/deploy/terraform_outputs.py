@@ -70,13 +70,17 @@ def _whole_number(value: Any) -> bool:
 
 def _strategy(items: Any, where: str) -> tuple[tuple[str, int, int], ...]:
     if not isinstance(items, list):
-        raise OutputsError(f"terraform outputs: {where} is {type(items).__name__} {items!r}; expected a list of "
-                           "{capacity_provider = string, weight = number, base = number}")
+        raise OutputsError(
+            f"terraform outputs: {where} is {type(items).__name__} {items!r}; expected a list of "
+            "{capacity_provider = string, weight = number, base = number}"
+        )
     strategy = []
     for item in items:
         if not isinstance(item, Mapping) or not isinstance(item.get("capacity_provider"), str):
-            raise OutputsError(f"terraform outputs: {where} item {item!r}; expected "
-                               "{capacity_provider = string, weight = number, base = number}")
+            raise OutputsError(
+                f"terraform outputs: {where} item {item!r}; expected "
+                "{capacity_provider = string, weight = number, base = number}"
+            )
         weight, base = item.get("weight", 1), item.get("base", 0)
         if not (_whole_number(weight) and _whole_number(base)):
             raise OutputsError(f"terraform outputs: {where} item {item!r}; weight and base must be whole numbers")
@@ -87,28 +91,34 @@ def _strategy(items: Any, where: str) -> tuple[tuple[str, int, int], ...]:
 def _profile(name: str, value: Any) -> ProfileOutputs:
     where = f"profiles[{name!r}]"
     if not isinstance(value, Mapping):
-        raise OutputsError(f"terraform outputs: {where} is {type(value).__name__} {value!r}; expected an object "
-                           f"{{{', '.join(PROFILE_OUTPUT_FIELDS)}}}")
+        raise OutputsError(
+            f"terraform outputs: {where} is {type(value).__name__} {value!r}; expected an object "
+            f"{{{', '.join(PROFILE_OUTPUT_FIELDS)}}}"
+        )
     queues = value.get("queues")
     if not isinstance(queues, list) or not queues or not all(isinstance(q, str) and q for q in queues):
-        raise OutputsError(f"terraform outputs: {where}.queues is {queues!r}; expected a non-empty list of queue "
-                           "names")
+        raise OutputsError(f"terraform outputs: {where}.queues is {queues!r}; expected a non-empty list of queue names")
     fields: dict[str, Any] = {"name": name, "queues": tuple(queues)}
     for key in ("task_definition", "container_name", "launch_type"):
         text = value.get(key)
         if text is not None and not (isinstance(text, str) and text):
-            raise OutputsError(f"terraform outputs: {where}.{key} is {type(text).__name__} {text!r}; expected a "
-                               "non-empty string or null")
+            raise OutputsError(
+                f"terraform outputs: {where}.{key} is {type(text).__name__} {text!r}; expected a "
+                "non-empty string or null"
+            )
         fields[key] = text
     for key in ("cpu", "memory", "gpu"):
         number = value.get(key)
         if number is not None and not (_whole_number(number) and number >= 0):
-            raise OutputsError(f"terraform outputs: {where}.{key} is {type(number).__name__} {number!r}; expected "
-                               "a whole number or null")
+            raise OutputsError(
+                f"terraform outputs: {where}.{key} is {type(number).__name__} {number!r}; expected "
+                "a whole number or null"
+            )
         fields[key] = None if number is None else int(number)
     strategy = value.get("capacity_provider_strategy")
-    fields["capacity_provider_strategy"] = () if strategy is None else _strategy(
-        strategy, f"{where}.capacity_provider_strategy")
+    fields["capacity_provider_strategy"] = (
+        () if strategy is None else _strategy(strategy, f"{where}.capacity_provider_strategy")
+    )
     return ProfileOutputs(**fields)
 
 
@@ -128,8 +138,14 @@ class Output:
     convert: Callable[[Any, str], Any] | None = None
 
 
-def _output(kind: type, *, required: bool = True, default: Any = None, ids_example: str | None = None,
-            convert: Callable[[Any, str], Any] | None = None) -> Any:
+def _output(
+    kind: type,
+    *,
+    required: bool = True,
+    default: Any = None,
+    ids_example: str | None = None,
+    convert: Callable[[Any, str], Any] | None = None,
+) -> Any:
     """A ``DeploymentOutputs`` field declaring its output; an optional one absent is ``default``."""
     metadata = {"output": Output(kind, required, ids_example, convert)}
     return field(metadata=metadata) if required else field(default=default, metadata=metadata)
@@ -143,19 +159,25 @@ TEAM_NAME = re.compile(r"^[A-Za-z0-9_]{3,50}$")
 def _team(name: str, value: Any) -> TeamOutputs:
     where = f"teams[{name!r}]"
     if not TEAM_NAME.match(name):
-        raise OutputsError(f"terraform outputs: {where}: a team name must be 3 to 50 letters, digits or underscores "
-                           f"(its settings are AIRFLOW__{name.upper()}___ECS_FARGATE__*, which a hyphen makes "
-                           "unsettable); rename the team")
+        raise OutputsError(
+            f"terraform outputs: {where}: a team name must be 3 to 50 letters, digits or underscores "
+            f"(its settings are AIRFLOW__{name.upper()}___ECS_FARGATE__*, which a hyphen makes "
+            "unsettable); rename the team"
+        )
     if not isinstance(value, Mapping):
-        raise OutputsError(f"terraform outputs: {where} is {type(value).__name__} {value!r}; expected an object "
-                           f"{{{', '.join((*TEAM_FIELDS, *TEAM_OPTIONAL_FIELDS))}}}")
+        raise OutputsError(
+            f"terraform outputs: {where} is {type(value).__name__} {value!r}; expected an object "
+            f"{{{', '.join((*TEAM_FIELDS, *TEAM_OPTIONAL_FIELDS))}}}"
+        )
     values: dict[str, Any] = {"name": name}
     for field_name in (*TEAM_FIELDS, *TEAM_OPTIONAL_FIELDS):
         text = value.get(field_name)
         optional = field_name in TEAM_OPTIONAL_FIELDS
         if not (isinstance(text, str) and text) and not (optional and text is None):
-            raise OutputsError(f"terraform outputs: {where}.{field_name} is {type(text).__name__} {text!r}; expected "
-                               f"a non-empty string{' or null' if optional else ''}")
+            raise OutputsError(
+                f"terraform outputs: {where}.{field_name} is {type(text).__name__} {text!r}; expected "
+                f"a non-empty string{' or null' if optional else ''}"
+            )
         values[field_name] = text
     return TeamOutputs(**values)
 
@@ -219,8 +241,10 @@ def contract_entries(data: Mapping[str, Any]) -> Mapping[str, Any]:
         return data
     module = entry.get("value") if isinstance(entry, Mapping) else None
     if not isinstance(module, Mapping):
-        raise OutputsError(f"terraform outputs: {MODULE_OUTPUT!r} is {type(module).__name__} {module!r}; expected "
-                           f"the whole module, as in output \"{MODULE_OUTPUT}\" {{ value = module.airflow_ecs }}")
+        raise OutputsError(
+            f"terraform outputs: {MODULE_OUTPUT!r} is {type(module).__name__} {module!r}; expected "
+            f'the whole module, as in output "{MODULE_OUTPUT}" {{ value = module.airflow_ecs }}'
+        )
     return {name: {"value": value} for name, value in module.items()}
 
 
@@ -235,17 +259,22 @@ def parse_outputs(data: Mapping[str, Any]) -> DeploymentOutputs:
         kind = output.kind
         if value is None:
             if output.required:
-                raise OutputsError(f"terraform outputs: {name!r} is missing; expected a {kind.__name__} (is the root "
-                                   "module in terraform/ applied, or, calling it as a module, is it re-exported as "
-                                   f"output {MODULE_OUTPUT!r}?)")
+                raise OutputsError(
+                    f"terraform outputs: {name!r} is missing; expected a {kind.__name__} (is the root "
+                    "module in terraform/ applied, or, calling it as a module, is it re-exported as "
+                    f"output {MODULE_OUTPUT!r}?)"
+                )
             continue  # the field's default
         if output.ids_example and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             # [1, 2] is a list too: name what is wrong in it, not only the container.
             wrong = value if not isinstance(value, list) else next(v for v in value if not isinstance(v, str))
-            raise OutputsError(f"terraform outputs: {name!r} is {type(value).__name__} {value!r}; expected a list of "
-                               f"id strings, e.g. {output.ids_example} (not {type(wrong).__name__} {wrong!r})")
+            raise OutputsError(
+                f"terraform outputs: {name!r} is {type(value).__name__} {value!r}; expected a list of "
+                f"id strings, e.g. {output.ids_example} (not {type(wrong).__name__} {wrong!r})"
+            )
         if not isinstance(value, kind):
-            raise OutputsError(f"terraform outputs: {name!r} is {type(value).__name__} {value!r}; expected a "
-                               f"{kind.__name__}")
+            raise OutputsError(
+                f"terraform outputs: {name!r} is {type(value).__name__} {value!r}; expected a {kind.__name__}"
+            )
         values[name] = output.convert(value, name) if output.convert else value
     return DeploymentOutputs(**values)

@@ -46,8 +46,10 @@ class ProviderSource:
             return f"AWS provider as the CLI config {self.detail} says (its provider_installation block)"
         if self.kind == "registry":
             return f"AWS provider from the registry ({REGISTRY_HOST} is reachable)"
-        return (f"no AWS provider: {self.detail}; set {MIRROR_ENV} to a filesystem mirror holding "
-                f"{AWS_PROVIDER}, or give Terraform a CLI config with a provider_installation block")
+        return (
+            f"no AWS provider: {self.detail}; set {MIRROR_ENV} to a filesystem mirror holding "
+            f"{AWS_PROVIDER}, or give Terraform a CLI config with a provider_installation block"
+        )
 
 
 def mirror_versions(directory: Path) -> list[str]:
@@ -63,8 +65,11 @@ def implied_mirror_dirs(env: Mapping[str, str], home: Path, workdir: Path | None
     data_home = Path(env.get("XDG_DATA_HOME") or home / ".local" / "share")
     data_dirs = [Path(p) for p in (env.get("XDG_DATA_DIRS") or "/usr/local/share:/usr/share").split(":") if p]
     dirs = [workdir / "terraform.d" / "plugins"] if workdir else []
-    return dirs + [home / ".terraform.d" / "plugins", data_home / "terraform" / "plugins"] + [
-        d / "terraform" / "plugins" for d in data_dirs]
+    return (
+        dirs
+        + [home / ".terraform.d" / "plugins", data_home / "terraform" / "plugins"]
+        + [d / "terraform" / "plugins" for d in data_dirs]
+    )
 
 
 def cli_config_path(env: Mapping[str, str], home: Path) -> Path:
@@ -77,13 +82,16 @@ _INSTALLATION = re.compile(r"^\s*provider_installation\s*\{", re.MULTILINE)
 def mirror_cli_config(directory: Path, plugin_cache: Path | None = None) -> str:
     """A CLI config that installs hashicorp/aws from ``directory`` and everything else as usual."""
     cache = f'plugin_cache_dir = "{plugin_cache}"\n' if plugin_cache else ""
-    return (f"provider_installation {{\n"
-            f"  filesystem_mirror {{\n    path    = \"{directory}\"\n    include = [\"{AWS_PROVIDER}\"]\n  }}\n"
-            f"  direct {{\n    exclude = [\"{AWS_PROVIDER}\"]\n  }}\n}}\n{cache}")
+    return (
+        f"provider_installation {{\n"
+        f'  filesystem_mirror {{\n    path    = "{directory}"\n    include = ["{AWS_PROVIDER}"]\n  }}\n'
+        f'  direct {{\n    exclude = ["{AWS_PROVIDER}"]\n  }}\n}}\n{cache}'
+    )
 
 
-def discover(env: Mapping[str, str], home: Path, registry_reachable: Callable[[], bool],
-             plugin_cache: Path | None = None) -> ProviderSource:
+def discover(
+    env: Mapping[str, str], home: Path, registry_reachable: Callable[[], bool], plugin_cache: Path | None = None
+) -> ProviderSource:
     """Terraform's own order, with ``AIRFLOW_ECS_PROVIDER_MIRROR`` first."""
     given = env.get(MIRROR_ENV)
     if given:
@@ -107,8 +115,11 @@ def discover(env: Mapping[str, str], home: Path, registry_reachable: Callable[[]
     if registry_reachable():
         cache = f'plugin_cache_dir = "{plugin_cache}"\n' if plugin_cache else ""
         return ProviderSource("registry", REGISTRY_HOST, cache)
-    return ProviderSource("none", f"no mirror in {MIRROR_ENV}, the CLI config ({config}) or Terraform's implied "
-                                  f"mirror directories, and {REGISTRY_HOST} cannot be reached")
+    return ProviderSource(
+        "none",
+        f"no mirror in {MIRROR_ENV}, the CLI config ({config}) or Terraform's implied "
+        f"mirror directories, and {REGISTRY_HOST} cannot be reached",
+    )
 
 
 def registry_reachable(timeout: float = 3.0) -> bool:

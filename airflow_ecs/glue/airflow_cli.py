@@ -12,8 +12,10 @@ from typing import Any
 
 # command -> (module, help)
 COMMANDS = {
-    "check": ("airflow_ecs.cli.check", "Deep health check: credentials, cluster, task definition, network, PassRole, "
-                                       "events queue, execution API"),
+    "check": (
+        "airflow_ecs.cli.check",
+        ("Deep health check: credentials, cluster, task definition, network, PassRole, events queue, execution API"),
+    ),
     "status": ("airflow_ecs.cli.task_status", "ECS tasks running or recently stopped, with their Airflow keys"),
     "orphans": ("airflow_ecs.cli.orphans", "ECS tasks no Airflow task instance owns; --yes stops them"),
 }
@@ -41,12 +43,18 @@ def get_cli_commands() -> list:
     from airflow.cli.cli_config import ActionCommand, Arg, GroupCommand
 
     cli = _cli()
-    return [GroupCommand(
-        name="ecs",
-        help="The ECS executor (airflow-ecs): check the deployment, list its tasks, stop orphaned ones",
-        subcommands=tuple(
-            ActionCommand(name=command, help=help_text, func=_run(command, module),
-                          args=tuple(Arg(flags, **options) for flags, options in cli.shared_flags(command)))
-            for command, (module, help_text) in COMMANDS.items()
-        ),
-    )]
+    return [
+        GroupCommand(
+            name="ecs",
+            help="The ECS executor (airflow-ecs): check the deployment, list its tasks, stop orphaned ones",
+            subcommands=tuple(
+                ActionCommand(
+                    name=command,
+                    help=help_text,
+                    func=_run(command, module),
+                    args=tuple(Arg(flags, **options) for flags, options in cli.shared_flags(command)),
+                )
+                for command, (module, help_text) in COMMANDS.items()
+            ),
+        )
+    ]

@@ -48,8 +48,10 @@ def is_supported(version: str) -> bool:
 
 
 def unsupported_message(version: str) -> str:
-    return (f"airflow-ecs needs {SUPPORTED_RANGE} (3.1, 3.2 or 3.3) but Airflow {version} is installed; "
-            f"install a supported release, e.g. pip install '{SUPPORTED_RANGE}'")
+    return (
+        f"airflow-ecs needs {SUPPORTED_RANGE} (3.1, 3.2 or 3.3) but Airflow {version} is installed; "
+        f"install a supported release, e.g. pip install '{SUPPORTED_RANGE}'"
+    )
 
 
 def installed_airflow_version() -> str:
@@ -115,10 +117,25 @@ CALLBACKS_SUPPORTED = ExecuteCallback is not None and CallbackKey is not None
 CONNECTION_TESTS_SUPPORTED = TestConnection is not None and ConnectionTestKey is not None
 
 __all__ = [
-    "AIRFLOW_VERSION", "BaseExecutor", "BundleInfo", "CALLBACKS_SUPPORTED", "CONNECTION_TESTS_SUPPORTED",
-    "CallbackKey", "ConnectionTestKey", "ExecuteCallback", "ExecuteTask", "TaskInstanceDTO", "TaskInstanceKey",
-    "TestConnection", "airflow_stats", "config_section", "connection_from_secrets", "json_output_to_stdout_only",
-    "is_task_key", "workload_key", "airflow_key",
+    "AIRFLOW_VERSION",
+    "CALLBACKS_SUPPORTED",
+    "CONNECTION_TESTS_SUPPORTED",
+    "BaseExecutor",
+    "BundleInfo",
+    "CallbackKey",
+    "ConnectionTestKey",
+    "ExecuteCallback",
+    "ExecuteTask",
+    "TaskInstanceDTO",
+    "TaskInstanceKey",
+    "TestConnection",
+    "airflow_key",
+    "airflow_stats",
+    "config_section",
+    "connection_from_secrets",
+    "is_task_key",
+    "json_output_to_stdout_only",
+    "workload_key",
 ]
 
 
@@ -159,8 +176,11 @@ def config_section(section: str, team_name: str | None = None) -> dict[str, Any]
     if found is not None:
         return dict(found)
     prefix = f"AIRFLOW__{team_name.upper()}___{section.upper()}__" if team_name else f"AIRFLOW__{section.upper()}__"
-    return {name[len(prefix):].lower().removesuffix("_cmd").removesuffix("_secret"): value
-            for name, value in sorted(os.environ.items()) if name.startswith(prefix)}
+    return {
+        name[len(prefix) :].lower().removesuffix("_cmd").removesuffix("_secret"): value
+        for name, value in sorted(os.environ.items())
+        if name.startswith(prefix)
+    }
 
 
 def airflow_stats() -> Any:
@@ -218,18 +238,21 @@ def save_external_executor_ids(arns: dict[Any, str]) -> None:
     What the scheduler does with a QUEUED event carrying the ARN, for when it will not read the event buffer
     again (the executor's ``end()``). Same model and columns in 3.1-3.3; 3.4: expected the same.
     """
-    from sqlalchemy import update
-
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
+    from sqlalchemy import update
 
     with create_session() as session:
         for key, arn in arns.items():
             session.execute(
                 update(TaskInstance)
-                .where(TaskInstance.dag_id == key.dag_id, TaskInstance.task_id == key.task_id,
-                       TaskInstance.run_id == key.run_id, TaskInstance.map_index == key.map_index,
-                       TaskInstance.try_number == key.try_number)
+                .where(
+                    TaskInstance.dag_id == key.dag_id,
+                    TaskInstance.task_id == key.task_id,
+                    TaskInstance.run_id == key.run_id,
+                    TaskInstance.map_index == key.map_index,
+                    TaskInstance.try_number == key.try_number,
+                )
                 .values(external_executor_id=arn)
                 .execution_options(synchronize_session=False)
             )

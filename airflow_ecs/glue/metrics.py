@@ -27,23 +27,33 @@ METRICS: tuple[Metric, ...] = (
     Metric("run_task.transient", "counter", "RunTask calls that failed with a 5xx, timeout or connection error."),
     Metric("run_task.capacity", "counter", "RunTask calls refused for lack of capacity (RESOURCE:*, Spot capacity)."),
     Metric("run_task.permanent", "counter", "RunTask calls refused for good (bad parameters, access denied, ...)."),
-    Metric("launches.pending", "gauge", "Tasks taken from Airflow and not yet launched: to build, in flight, "
-                                        "or waiting for a retry."),
+    Metric(
+        "launches.pending",
+        "gauge",
+        "Tasks taken from Airflow and not yet launched: to build, in flight, or waiting for a retry.",
+    ),
     Metric("tasks.provisioning", "gauge", "Tracked ECS tasks PROVISIONING (or not yet described)."),
     Metric("tasks.pending", "gauge", "Tracked ECS tasks PENDING or ACTIVATING."),
     Metric("tasks.running", "gauge", "Tracked ECS tasks RUNNING."),
     Metric("tasks.stopping", "gauge", "Tracked ECS tasks on their way down (DEACTIVATING, STOPPING, DEPROVISIONING)."),
     Metric("queued_to_running", "timer", "From taking the task from Airflow to seeing its ECS task RUNNING."),
     Metric("stopped_to_known", "timer", "From ECS stopping the task (stoppedAt) to the executor reporting it."),
-    Metric("tasks.superseded", "counter", "Attempts replaced because Airflow queued the same key again (a reschedule "
-                                          "sensor, a resumed deferral, a requeue); their results are never reported."),
+    Metric(
+        "tasks.superseded",
+        "counter",
+        "Attempts replaced because Airflow queued the same key again (a reschedule "
+        "sensor, a resumed deferral, a requeue); their results are never reported.",
+    ),
     Metric("run_task.superseded", "counter", "ECS tasks started for a revoked or superseded attempt, stopped at once."),
     Metric("tasks.relaunched", "counter", "ECS tasks launched again after an infrastructure failure before they ran."),
     Metric("sweeps.describe", "counter", "DescribeTasks sweeps (polling, or what a reconciliation found)."),
     Metric("sweeps.reconcile", "counter", "Reconciliation sweeps (ListTasks) when tracking by events."),
     Metric("events.applied", "counter", "Task State Change events applied (newer than what the task showed)."),
-    Metric("adopt_task_instances.duration", "timer", "Time try_adopt_task_instances took (AwsEcsExecutor's "
-                                                      "metric of the same name)."),
+    Metric(
+        "adopt_task_instances.duration",
+        "timer",
+        "Time try_adopt_task_instances took (AwsEcsExecutor's metric of the same name).",
+    ),
     Metric("events.ignored", "counter", "Events received and deleted without effect: duplicates, stale, late."),
 )
 _KINDS = {metric.name: metric.kind for metric in METRICS}

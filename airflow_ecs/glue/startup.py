@@ -35,13 +35,27 @@ SAMPLE_COMMAND = ("python", "-c", "pass")
 
 
 def sample_identity() -> TaskIdentity:
-    return TaskIdentity("example_dag", "example_task", "manual__2026-01-01T00:00:00+00:00", -1, 1,
-                        "01900000-0000-7000-8000-000000000000", "default")
+    return TaskIdentity(
+        "example_dag",
+        "example_task",
+        "manual__2026-01-01T00:00:00+00:00",
+        -1,
+        1,
+        "01900000-0000-7000-8000-000000000000",
+        "default",
+    )
 
 
-def build_task_request(template: RunTaskTemplate, profile: Profile | None, config: EcsConfig, identity: TaskIdentity,
-                       command: Sequence[str], executor_config: Any, launch: int = 0,
-                       definition: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def build_task_request(
+    template: RunTaskTemplate,
+    profile: Profile | None,
+    config: EcsConfig,
+    identity: TaskIdentity,
+    command: Sequence[str],
+    executor_config: Any,
+    launch: int = 0,
+    definition: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """One task's RunTask request: what the executor sends, and what start-up renders for each profile.
 
     ``definition``: the task definition when it was read (the executor's start-up health check reads each),
@@ -62,8 +76,11 @@ def build_task_request(template: RunTaskTemplate, profile: Profile | None, confi
     return request
 
 
-def check_settings(section: Mapping[str, object], get: Callable[[str], str | None],
-                   refine: Callable[[EcsConfig], EcsConfig] | None = None) -> tuple[EcsConfig, RunTaskTemplate]:
+def check_settings(
+    section: Mapping[str, object],
+    get: Callable[[str], str | None],
+    refine: Callable[[EcsConfig], EcsConfig] | None = None,
+) -> tuple[EcsConfig, RunTaskTemplate]:
     """Every check the scheduler makes before its first AWS call, in its order; raises ConfigError or
     TemplateError (one line). ``section`` is the keys as configured (for the unknown-key check), ``get`` reads
     one value as Airflow would (``AIRFLOW__ECS_FARGATE__*`` over the file); ``refine`` completes the config
@@ -88,23 +105,30 @@ def check_settings(section: Mapping[str, object], get: Callable[[str], str | Non
         except ExecutorConfigError as error:
             raise ConfigError("profiles", profile.name if profile else "", str(error)) from None
         except RequestError as error:
-            raise TemplateError(f"run_task_template does not render a valid RunTask request{for_whom}: "
-                                f"{error}") from None
+            raise TemplateError(
+                f"run_task_template does not render a valid RunTask request{for_whom}: {error}"
+            ) from None
         except Exception as error:  # noqa: BLE001 - a wrong shape (a dict for a list...): one line, no traceback
-            raise TemplateError(f"run_task_template renders a RunTask request of the wrong shape{for_whom} "
-                                f"({type(error).__name__}: {error}); e.g. overrides.containerOverrides must be "
-                                "a list of objects, overrides an object") from None
+            raise TemplateError(
+                f"run_task_template renders a RunTask request of the wrong shape{for_whom} "
+                f"({type(error).__name__}: {error}); e.g. overrides.containerOverrides must be "
+                "a list of objects, overrides an object"
+            ) from None
     return config, template
 
 
 def environment_section(environ: Mapping[str, str]) -> dict[str, str]:
     """``AIRFLOW__ECS_FARGATE__<KEY>`` variables as section keys (Airflow's ``_CMD``/``_SECRET`` forms included)."""
-    return {name[len(ENV_PREFIX):].lower().removesuffix("_cmd").removesuffix("_secret"): value
-            for name, value in sorted(environ.items()) if name.startswith(ENV_PREFIX)}
+    return {
+        name[len(ENV_PREFIX) :].lower().removesuffix("_cmd").removesuffix("_secret"): value
+        for name, value in sorted(environ.items())
+        if name.startswith(ENV_PREFIX)
+    }
 
 
-def file_section(path: str, environ: Mapping[str, str] | None = None
-                 ) -> tuple[dict[str, object], Callable[[str], str | None]]:
+def file_section(
+    path: str, environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, object], Callable[[str], str | None]]:
     """An airflow.cfg's ``[ecs_fargate]`` with the environment over it, as Airflow layers them; bad files are
     one ConfigError line (no such file, not an ini file, an option given twice, no section)."""
     environ = os.environ if environ is None else environ
@@ -117,13 +141,18 @@ def file_section(path: str, environ: Mapping[str, str] | None = None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError("--config", path, f"cannot read it ({error})") from None
     if not found:
-        raise ConfigError("--config", path, "no such file; give an airflow.cfg with an [ecs_fargate] section, "
-                                            "e.g. generated/airflow.cfg from airflow-ecs render")
+        raise ConfigError(
+            "--config",
+            path,
+            "no such file; give an airflow.cfg with an [ecs_fargate] section, "
+            "e.g. generated/airflow.cfg from airflow-ecs render",
+        )
     if not parser.has_section(SECTION):
         raise ConfigError("--config", path, f"has no [{SECTION}] section; render one with airflow-ecs render")
     from_file = {key: value for key, value in parser.items(SECTION, raw=True) if key not in parser.defaults()}
-    from_env = {name[len(ENV_PREFIX):].lower(): value for name, value in environ.items()
-                if name.startswith(ENV_PREFIX)}
+    from_env = {
+        name[len(ENV_PREFIX) :].lower(): value for name, value in environ.items() if name.startswith(ENV_PREFIX)
+    }
     section: dict[str, object] = {**from_file, **environment_section(environ)}
 
     def get(key: str) -> str | None:
@@ -136,8 +165,8 @@ def airflow_section() -> tuple[dict[str, object], Callable[[str], str | None]]:
     """Airflow's own config: the section as the scheduler sees it, and its values."""
     from airflow.configuration import conf
 
-    from airflow_ecs.glue.airflow_compat import config_section
     from airflow_ecs.core.config import airflow_getter
+    from airflow_ecs.glue.airflow_compat import config_section
 
     return config_section(SECTION), airflow_getter(conf)
 

@@ -35,11 +35,26 @@ IMAGE_DAGS_FOLDER = "/opt/airflow/dags"
 CONTAINERS_CONF = Path(__file__).resolve().parents[2] / "docker" / "local" / "containers.conf"
 OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
 # Variables podman itself reads: a task's own value for one of these must not become podman's environment.
-PODMAN_OWN_ENVIRONMENT = frozenset({
-    "PATH", "HOME", "TMPDIR", "USER", "LANG", "LC_ALL", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_DATA_HOME",
-    "CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF", "CONTAINERS_REGISTRIES_CONF", "CONTAINER_HOST",
-    "CONTAINER_CONNECTION", "REGISTRY_AUTH_FILE", "DBUS_SESSION_BUS_ADDRESS",
-})
+PODMAN_OWN_ENVIRONMENT = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "USER",
+        "LANG",
+        "LC_ALL",
+        "XDG_RUNTIME_DIR",
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "CONTAINERS_CONF",
+        "CONTAINERS_STORAGE_CONF",
+        "CONTAINERS_REGISTRIES_CONF",
+        "CONTAINER_HOST",
+        "CONTAINER_CONNECTION",
+        "REGISTRY_AUTH_FILE",
+        "DBUS_SESSION_BUS_ADDRESS",
+    }
+)
 
 
 class ContainerRuntimeUnavailable(Exception):
@@ -156,8 +171,10 @@ def resolve_secrets(secrets: Iterable[Mapping[str, str]], clients: Any) -> dict[
             else:
                 value = clients("ssm").get_parameter(Name=ident, WithDecryption=True)["Parameter"]["Value"]
         except Exception as error:  # noqa: BLE001 - any failure is the task's failure to start, said in one line
-            raise ValueError(f"ResourceInitializationError: unable to pull secrets: {secret['name']} from "
-                             f"{secret['valueFrom']}: {type(error).__name__}") from None
+            raise ValueError(
+                f"ResourceInitializationError: unable to pull secrets: {secret['name']} from "
+                f"{secret['valueFrom']}: {type(error).__name__}"
+            ) from None
         values[secret["name"]] = value
     return values
 
@@ -185,10 +202,17 @@ def oom_kills(text: str) -> int:
 def cgroup_memory_files(container_id: str, root: Path = Path("/sys/fs/cgroup")) -> list[Path]:
     """Where the container's OOM count may be: cgroup v1 or v2, podman's cgroupfs or systemd layout."""
     names = (f"libpod-{container_id}", f"libpod-{container_id}.scope")
-    parents = (root / "memory" / "libpod_parent", root / "memory" / "machine.slice", root / "libpod_parent",
-               root / "machine.slice")
-    return [parent / name / ("memory.oom_control" if "memory" in parent.parts[-2:] else "memory.events")
-            for parent in parents for name in names]
+    parents = (
+        root / "memory" / "libpod_parent",
+        root / "memory" / "machine.slice",
+        root / "libpod_parent",
+        root / "machine.slice",
+    )
+    return [
+        parent / name / ("memory.oom_control" if "memory" in parent.parts[-2:] else "memory.events")
+        for parent in parents
+        for name in names
+    ]
 
 
 def judge_exit(code: int, *, stop_requested: bool, last_line: str) -> Exit:
@@ -202,9 +226,12 @@ def judge_exit(code: int, *, stop_requested: bool, last_line: str) -> Exit:
     container, not its main one, the runner sees it in the container's cgroup: ``ContainerRunner.oom_killed``.)
     """
     if code in (125, 126, 127) and last_line.startswith("Error: "):
-        message = last_line[len("Error: "):]
-        kind = "CannotPullContainerError" if "image not known" in message or "no such image" in message \
+        message = last_line[len("Error: ") :]
+        kind = (
+            "CannotPullContainerError"
+            if "image not known" in message or "no such image" in message
             else "CannotStartContainerError"
+        )
         return Exit(None, stop_code="TaskFailedToStart", stop_reason=f"{kind}: {message}")
     if code == 137 and not stop_requested:
         return Exit(137, container_reason=OOM_REASON)
@@ -224,15 +251,18 @@ def check_podman(image: str = WORKER_IMAGE, podman: str = "podman") -> None:
     """Raise ContainerRuntimeUnavailable (one line) unless podman is here and has ``image``."""
     if shutil.which(podman) is None:
         raise ContainerRuntimeUnavailable(
-            f"podman is not installed: `make worker-image` installs it and builds {image} (or use --runtime process)")
+            f"podman is not installed: `make worker-image` installs it and builds {image} (or use --runtime process)"
+        )
     try:
-        found = subprocess.run([podman, "image", "exists", image], env=podman_environment(),
-                               capture_output=True, text=True, timeout=60)
+        found = subprocess.run(
+            [podman, "image", "exists", image], env=podman_environment(), capture_output=True, text=True, timeout=60
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         raise ContainerRuntimeUnavailable(f"podman does not answer ({error}); use --runtime process") from None
     if found.returncode == 1:
         raise ContainerRuntimeUnavailable(
-            f"podman has no image {image}: `make worker-image` builds it (or use --runtime process)")
+            f"podman has no image {image}: `make worker-image` builds it (or use --runtime process)"
+        )
     if found.returncode != 0:
         last = (found.stderr.strip().splitlines() or ["no message"])[-1]
         raise ContainerRuntimeUnavailable(f"podman does not work here: {last}")
@@ -260,8 +290,7 @@ def choose_runtime(choice: str, image: str = WORKER_IMAGE) -> tuple[str, str | N
 class ContainerRunner:
     """Runs and signals one runtime's containers with podman; removes them all at the end."""
 
-    def __init__(self, *, mounts: Mapping[str, str] | None = None, podman: str = "podman",
-                 run_id: str | None = None):
+    def __init__(self, *, mounts: Mapping[str, str] | None = None, podman: str = "podman", run_id: str | None = None):
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.mounts = dict(mounts or {})
         self.podman = podman
@@ -278,12 +307,26 @@ class ContainerRunner:
     def labels(self) -> dict[str, str]:
         return {LABEL: self.run_id}
 
-    def spec(self, task_arn: str, image: str, command: Sequence[str], environment: Mapping[str, str],
-             memory_mib: int | None, cpu: int | None) -> ContainerSpec:
-        return ContainerSpec(name=container_name(self.run_id, task_arn), image=image, command=list(command),
-                             environment=dict(environment), memory_mib=memory_mib, cpu_units=cpu,
-                             labels={**self.labels, TASK_LABEL: task_arn}, mounts=self.mounts,
-                             cidfile=os.path.join(self._cid_dir, f"{container_name(self.run_id, task_arn)}.cid"))
+    def spec(
+        self,
+        task_arn: str,
+        image: str,
+        command: Sequence[str],
+        environment: Mapping[str, str],
+        memory_mib: int | None,
+        cpu: int | None,
+    ) -> ContainerSpec:
+        return ContainerSpec(
+            name=container_name(self.run_id, task_arn),
+            image=image,
+            command=list(command),
+            environment=dict(environment),
+            memory_mib=memory_mib,
+            cpu_units=cpu,
+            labels={**self.labels, TASK_LABEL: task_arn},
+            mounts=self.mounts,
+            cidfile=os.path.join(self._cid_dir, f"{container_name(self.run_id, task_arn)}.cid"),
+        )
 
     def oom_killed(self, name: str) -> bool:
         """Whether the kernel's OOM killer took any process of the container while it ran.
@@ -328,15 +371,27 @@ class ContainerRunner:
         if self._watcher is None:
             self._watcher = threading.Thread(target=self._watch_oom, name="local-ecs-oom-watch", daemon=True)
             self._watcher.start()
-        return subprocess.Popen(argv, env=podman_environment(inherited), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            argv,
+            env=podman_environment(inherited),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def signal(self, name: str, signal_name: str) -> None:
         """Send SIGTERM/SIGKILL to the container without waiting on podman (the runtime's loop holds a lock)."""
         self._reap()
-        self._signallers.append(subprocess.Popen(
-            [self.podman, "kill", f"--signal={signal_name}", name], env=podman_environment(),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        self._signallers.append(
+            subprocess.Popen(
+                [self.podman, "kill", f"--signal={signal_name}", name],
+                env=podman_environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
 
     def _reap(self) -> None:
         self._signallers = [p for p in self._signallers if p.poll() is None]
@@ -358,13 +413,19 @@ class ContainerRunner:
 
 def labelled(run_id: str, podman: str = "podman") -> list[str]:
     """Ids of the containers (running or not) one runtime started."""
-    listed = subprocess.run([podman, "ps", "--all", "--quiet", "--filter", f"label={LABEL}={run_id}"],
-                            env=podman_environment(), capture_output=True, text=True, timeout=60)
+    listed = subprocess.run(
+        [podman, "ps", "--all", "--quiet", "--filter", f"label={LABEL}={run_id}"],
+        env=podman_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return listed.stdout.split()
 
 
 def remove_labelled(run_id: str, podman: str = "podman") -> None:
     ids = labelled(run_id, podman)
     if ids:
-        subprocess.run([podman, "rm", "--force", "--time=0", *ids], env=podman_environment(),
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [podman, "rm", "--force", "--time=0", *ids], env=podman_environment(), capture_output=True, timeout=120
+        )

@@ -90,8 +90,11 @@ class FaultPlan:
     def __post_init__(self) -> None:
         for item in fields(self):
             value = getattr(self, item.name)
-            if item.type == "float" and item.name not in ("stall_seconds", "idempotency_window", "latency") \
-                    and not 0.0 <= value <= 1.0:
+            if (
+                item.type == "float"
+                and item.name not in ("stall_seconds", "idempotency_window", "latency")
+                and not 0.0 <= value <= 1.0
+            ):
                 raise ValueError(f"FaultPlan.{item.name} = {value!r}: expected a probability between 0 and 1")
         total = sum(getattr(self, name) for name in HTTP_FAULTS) + self.capacity
         if total > 1.0:
@@ -203,16 +206,20 @@ class ClientTokens:
                 entry = self._entries[token] = _TokenEntry()
             return entry
 
-    def run(self, token: str, fingerprint: str,
-            forward: Callable[[], tuple[int, list[tuple[str, str]], bytes]]) -> tuple[int, list[tuple[str, str]], bytes]:
+    def run(
+        self, token: str, fingerprint: str, forward: Callable[[], tuple[int, list[tuple[str, str]], bytes]]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         """The stored answer for this token, or ``forward()``'s, stored when it placed a task."""
         entry = self.entry(token)
         with entry.lock:
             if entry.response is not None:
                 if entry.fingerprint != fingerprint:
                     self.conflicts += 1
-                    return error_response(400, "ConflictException",
-                                          f"The clientToken {token} is already in use with a different RunTask request.")
+                    return error_response(
+                        400,
+                        "ConflictException",
+                        f"The clientToken {token} is already in use with a different RunTask request.",
+                    )
                 self.replays += 1
                 return entry.response
             status, headers, body = forward()
@@ -241,7 +248,9 @@ def without_missing(body: bytes, missing: set[str]) -> bytes:
     """A DescribeTasks answer with the ``missing`` ARNs moved from ``tasks`` to ``failures`` as MISSING."""
     payload = json.loads(body)
     payload["tasks"] = [task for task in payload.get("tasks") or [] if task.get("taskArn") not in missing]
-    payload["failures"] = list(payload.get("failures") or []) + [{"arn": arn, "reason": "MISSING"} for arn in sorted(missing)]
+    payload["failures"] = list(payload.get("failures") or []) + [
+        {"arn": arn, "reason": "MISSING"} for arn in sorted(missing)
+    ]
     return json.dumps(payload).encode()
 
 
@@ -251,8 +260,15 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length",
 class FaultProxy:
     """The proxy itself: ``start()`` it in front of moto's URL, point the executor at ``url``."""
 
-    def __init__(self, upstream_url: str, plan: FaultPlan, *, port: int = 0,
-                 control: Callable[[str, dict[str, Any]], Any] | None = None, control_prefix: str = "/_control/"):
+    def __init__(
+        self,
+        upstream_url: str,
+        plan: FaultPlan,
+        *,
+        port: int = 0,
+        control: Callable[[str, dict[str, Any]], Any] | None = None,
+        control_prefix: str = "/_control/",
+    ):
         """``control``: the harness's own endpoints, ``control(path, JSON body) -> JSON answer``, for the paths
         under ``control_prefix`` (never forwarded, delayed or counted)."""
         parsed = urllib.parse.urlsplit(upstream_url)
@@ -315,13 +331,13 @@ class FaultProxy:
             def log_message(self, *args: Any) -> None:  # one line per AWS call would bury the output
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 try:
                     proxy._handle(self)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True  # the client gave up first (its own timeout, or it was killed)
 
-            do_GET = do_PUT = do_DELETE = do_HEAD = do_POST  # noqa: N815
+            do_GET = do_PUT = do_DELETE = do_HEAD = do_POST
 
             def finish(self) -> None:
                 try:
@@ -341,7 +357,9 @@ class FaultProxy:
             self._server.shutdown()
             self._server.server_close()
 
-    def _forward(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _forward(
+        self, method: str, path: str, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         # SQS long polls for up to 20 s; moto answers everything else at once.
         connection = http.client.HTTPConnection(*self.upstream, timeout=60)
         try:
@@ -361,8 +379,14 @@ class FaultProxy:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
         if self.control is not None and handler.path.startswith(self.control_prefix):
-            return self._reply(handler, (200, [("Content-Type", "application/json")],
-                                         json.dumps(self.control(handler.path, _json_or_empty(body))).encode()))
+            return self._reply(
+                handler,
+                (
+                    200,
+                    [("Content-Type", "application/json")],
+                    json.dumps(self.control(handler.path, _json_or_empty(body))).encode(),
+                ),
+            )
         service, action = parse_target(handler.headers.get("X-Amz-Target"))
         name = action or "(other)"
         signed = signed_action(handler.headers, body)
@@ -420,8 +444,9 @@ class FaultProxy:
         if plan.stop_unknown_as_ecs and service == ECS_PREFIX and action == "StopTask" and status >= 500:
             # ECS's answer, which Airflow's own executor's health check (a StopTask of a made-up task) counts
             # as healthy.
-            status, out_headers, payload = error_response(400, "InvalidParameterException",
-                                                          "The referenced task was not found.")
+            status, out_headers, payload = error_response(
+                400, "InvalidParameterException", "The referenced task was not found."
+            )
         if fault in AFTER:
             self._count(fault, name)
             if fault == "server_error_after":
@@ -465,8 +490,12 @@ class FaultProxy:
 
     def figures(self) -> dict[str, Any]:
         with self._lock:
-            return {"calls": dict(self.calls), "injected": dict(self.injected),
-                    "client_token_replays": self.tokens.replays, "client_token_conflicts": self.tokens.conflicts}
+            return {
+                "calls": dict(self.calls),
+                "injected": dict(self.injected),
+                "client_token_replays": self.tokens.replays,
+                "client_token_conflicts": self.tokens.conflicts,
+            }
 
 
 def _json_or_empty(body: bytes) -> dict[str, Any]:

@@ -36,10 +36,19 @@ def _output(value: Any) -> dict[str, Any]:
     return {"sensitive": False, "type": kind, "value": value}
 
 
-def provision(clients: Callable[[str], Any], region: str, *, name: str = NAME, family: str | None = None,
-              execution_api_server_url: str | None = None, task_environment: Mapping[str, str] | None = None,
-              image: str = IMAGE, cpu: int = TASK_CPU, memory: int = TASK_MEMORY,
-              events_queue: bool = True) -> dict[str, dict[str, Any]]:
+def provision(
+    clients: Callable[[str], Any],
+    region: str,
+    *,
+    name: str = NAME,
+    family: str | None = None,
+    execution_api_server_url: str | None = None,
+    task_environment: Mapping[str, str] | None = None,
+    image: str = IMAGE,
+    cpu: int = TASK_CPU,
+    memory: int = TASK_MEMORY,
+    events_queue: bool = True,
+) -> dict[str, dict[str, Any]]:
     """Network, cluster, roles, log group, task definition and (``events_queue``) the events queue and rule,
     named as terraform/ names them for ``name``; returns the outputs. ``family`` defaults to <name>-worker."""
     ec2, ecs, iam, logs, events, sqs = (clients(s) for s in ("ec2", "ecs", "iam", "logs", "events", "sqs"))
@@ -49,56 +58,111 @@ def provision(clients: Callable[[str], Any], region: str, *, name: str = NAME, f
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
     # The module's private subnets: cidrsubnet(vpc_cidr, 4, i).
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{16 * i}.0/20", AvailabilityZone=zone)["Subnet"]["SubnetId"]
-               for i, zone in enumerate(zones)]
-    security_group = ec2.create_security_group(GroupName=f"{name}-worker", Description="Airflow worker tasks: no inbound",
-                                               VpcId=vpc)["GroupId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{16 * i}.0/20", AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for i, zone in enumerate(zones)
+    ]
+    security_group = ec2.create_security_group(
+        GroupName=f"{name}-worker", Description="Airflow worker tasks: no inbound", VpcId=vpc
+    )["GroupId"]
     cluster_arn = ecs.create_cluster(clusterName=name, settings=[{"name": "containerInsights", "value": "enabled"}])[
-        "cluster"]["clusterArn"]
+        "cluster"
+    ]["clusterArn"]
     # As the provider sends the module's default strategy: a base of 0 is left out.
     strategy = [{"capacityProvider": "FARGATE", "weight": 1}]
-    ecs.put_cluster_capacity_providers(cluster=name, capacityProviders=["FARGATE", "FARGATE_SPOT"],
-                                       defaultCapacityProviderStrategy=strategy)
-    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                                 "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]})
+    ecs.put_cluster_capacity_providers(
+        cluster=name, capacityProviders=["FARGATE", "FARGATE_SPOT"], defaultCapacityProviderStrategy=strategy
+    )
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ecs-tasks.amazonaws.com"}}
+            ],
+        }
+    )
     execution_role = iam.create_role(RoleName=f"{name}-exec", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
     task_role = iam.create_role(RoleName=f"{name}-task", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
-    policy = iam.create_policy(PolicyName=f"{name}-scheduler", PolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": ["ecs:RunTask", "ecs:DescribeTasks", "ecs:StopTask"],
-                       "Resource": cluster_arn}]}))["Policy"]["Arn"]
+    policy = iam.create_policy(
+        PolicyName=f"{name}-scheduler",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["ecs:RunTask", "ecs:DescribeTasks", "ecs:StopTask"],
+                        "Resource": cluster_arn,
+                    }
+                ],
+            }
+        ),
+    )["Policy"]["Arn"]
     logs.create_log_group(logGroupName=log_group)
     environment = dict(task_environment or {})
     if execution_api_server_url:
         environment["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = execution_api_server_url
     definition = ecs.register_task_definition(
-        family=family, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu=str(cpu), memory=str(memory),
-        executionRoleArn=execution_role, taskRoleArn=task_role,
+        family=family,
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu=str(cpu),
+        memory=str(memory),
+        executionRoleArn=execution_role,
+        taskRoleArn=task_role,
         runtimePlatform={"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"},
-        containerDefinitions=[{
-            "name": CONTAINER, "image": image, "essential": True,
-            "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
-            "secrets": [], "readonlyRootFilesystem": False, "linuxParameters": {"initProcessEnabled": True},
-            "logConfiguration": {"logDriver": "awslogs", "options": {
-                "awslogs-group": log_group, "awslogs-region": region, "awslogs-stream-prefix": LOG_PREFIX}},
-        }],
+        containerDefinitions=[
+            {
+                "name": CONTAINER,
+                "image": image,
+                "essential": True,
+                "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+                "secrets": [],
+                "readonlyRootFilesystem": False,
+                "linuxParameters": {"initProcessEnabled": True},
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": log_group,
+                        "awslogs-region": region,
+                        "awslogs-stream-prefix": LOG_PREFIX,
+                    },
+                },
+            }
+        ],
     )["taskDefinition"]
     queue_url = queue_arn = None
     if events_queue:
-        dlq = sqs.create_queue(QueueName=f"{name}-task-events-dlq", Attributes={
-            "MessageRetentionPeriod": "1209600", "SqsManagedSseEnabled": "true"})["QueueUrl"]
+        dlq = sqs.create_queue(
+            QueueName=f"{name}-task-events-dlq",
+            Attributes={"MessageRetentionPeriod": "1209600", "SqsManagedSseEnabled": "true"},
+        )["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        queue_url = sqs.create_queue(QueueName=f"{name}-task-events", Attributes={
-            "MessageRetentionPeriod": str(MESSAGE_RETENTION_SECONDS),
-            "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS), "ReceiveMessageWaitTimeSeconds": "20",
-            "SqsManagedSseEnabled": "true",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT})})["QueueUrl"]
+        queue_url = sqs.create_queue(
+            QueueName=f"{name}-task-events",
+            Attributes={
+                "MessageRetentionPeriod": str(MESSAGE_RETENTION_SECONDS),
+                "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS),
+                "ReceiveMessageWaitTimeSeconds": "20",
+                "SqsManagedSseEnabled": "true",
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
+            },
+        )["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         ecs_prefix = ":".join(cluster_arn.split(":")[:5])
-        events.put_rule(Name=f"{name}-task-state", EventPattern=json.dumps({
-            "source": ["aws.ecs"], "detail-type": ["ECS Task State Change"],
-            "detail": {"clusterArn": [cluster_arn],
-                       "taskDefinitionArn": [{"prefix": f"{ecs_prefix}:task-definition/{family}:"}]}}))
+        events.put_rule(
+            Name=f"{name}-task-state",
+            EventPattern=json.dumps(
+                {
+                    "source": ["aws.ecs"],
+                    "detail-type": ["ECS Task State Change"],
+                    "detail": {
+                        "clusterArn": [cluster_arn],
+                        "taskDefinitionArn": [{"prefix": f"{ecs_prefix}:task-definition/{family}:"}],
+                    },
+                }
+            ),
+        )
         events.put_targets(Rule=f"{name}-task-state", Targets=[{"Id": "airflow-ecs-events-queue", "Arn": queue_arn}])
     outputs = {
         "region": _output(region),
@@ -126,8 +190,13 @@ def provision(clients: Callable[[str], Any], region: str, *, name: str = NAME, f
     return {key: output for key, output in outputs.items() if output["value"] is not None}
 
 
-def provision_team(clients: Callable[[str], Any], outputs: Mapping[str, Any], team: str, *,
-                   environment: Mapping[str, str] | None = None) -> dict[str, Any]:
+def provision_team(
+    clients: Callable[[str], Any],
+    outputs: Mapping[str, Any],
+    team: str,
+    *,
+    environment: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """What terraform/ builds per team (``teams``), on the deployment's cluster: the team's task definition (the
     worker's container with ``environment`` added, its own roles and log group), its events queue and rule;
     returns the team's entry of the ``teams`` output. The deployment's rule is narrowed to the worker's family,
@@ -137,38 +206,74 @@ def provision_team(clients: Callable[[str], Any], outputs: Mapping[str, Any], te
     family, log_group = f"{prefix}-worker", f"/airflow-ecs/{team}/worker"
     cluster_arn = outputs["cluster_arn"]["value"]
     definitions = f"{':'.join(cluster_arn.split(':')[:5])}:task-definition/"
-    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                                 "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]})
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ecs-tasks.amazonaws.com"}}
+            ],
+        }
+    )
     execution_role = iam.create_role(RoleName=f"{prefix}-execution", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
     task_role = iam.create_role(RoleName=f"{prefix}-task", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
-    policy = iam.create_policy(PolicyName=f"{prefix}-scheduler", PolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": ["ecs:RunTask"], "Resource": f"{definitions}{family}:*"}]}))
+    policy = iam.create_policy(
+        PolicyName=f"{prefix}-scheduler",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": ["ecs:RunTask"], "Resource": f"{definitions}{family}:*"}],
+            }
+        ),
+    )
     logs.create_log_group(logGroupName=log_group)
     worker = ecs.describe_task_definition(taskDefinition=outputs["task_definition_family"]["value"])["taskDefinition"]
     container = dict(worker["containerDefinitions"][0])
-    container["environment"] = sorted([*container.get("environment", []),
-                                       *({"name": k, "value": v} for k, v in (environment or {}).items()),
-                                       # As terraform/ sets it: the task runner parses the team's bundle,
-                                       # whose config names the team, which Airflow refuses outside multi-team.
-                                       {"name": "AIRFLOW__CORE__MULTI_TEAM", "value": "True"}],
-                                      key=lambda item: item["name"])
-    container["logConfiguration"] = {"logDriver": "awslogs", "options": {
-        **container["logConfiguration"]["options"], "awslogs-group": log_group}}
+    container["environment"] = sorted(
+        [
+            *container.get("environment", []),
+            *({"name": k, "value": v} for k, v in (environment or {}).items()),
+            # As terraform/ sets it: the task runner parses the team's bundle,
+            # whose config names the team, which Airflow refuses outside multi-team.
+            {"name": "AIRFLOW__CORE__MULTI_TEAM", "value": "True"},
+        ],
+        key=lambda item: item["name"],
+    )
+    container["logConfiguration"] = {
+        "logDriver": "awslogs",
+        "options": {**container["logConfiguration"]["options"], "awslogs-group": log_group},
+    }
     definition = ecs.register_task_definition(
-        family=family, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu=worker["cpu"],
-        memory=worker["memory"], executionRoleArn=execution_role, taskRoleArn=task_role,
-        containerDefinitions=[container])["taskDefinition"]
+        family=family,
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu=worker["cpu"],
+        memory=worker["memory"],
+        executionRoleArn=execution_role,
+        taskRoleArn=task_role,
+        containerDefinitions=[container],
+    )["taskDefinition"]
     dlq = sqs.create_queue(QueueName=f"{prefix}-events-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(QueueName=f"{prefix}-events", Attributes={
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "50"})})["QueueUrl"]
+    queue_url = sqs.create_queue(
+        QueueName=f"{prefix}-events",
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "50"})},
+    )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
     def route(rule: str, family: str, target: str) -> None:
-        events.put_rule(Name=rule, EventPattern=json.dumps({
-            "source": ["aws.ecs"], "detail-type": ["ECS Task State Change"],
-            "detail": {"clusterArn": [cluster_arn], "taskDefinitionArn": [{"prefix": f"{definitions}{family}:"}]}}))
+        events.put_rule(
+            Name=rule,
+            EventPattern=json.dumps(
+                {
+                    "source": ["aws.ecs"],
+                    "detail-type": ["ECS Task State Change"],
+                    "detail": {
+                        "clusterArn": [cluster_arn],
+                        "taskDefinitionArn": [{"prefix": f"{definitions}{family}:"}],
+                    },
+                }
+            ),
+        )
         events.put_targets(Rule=rule, Targets=[{"Id": "sqs", "Arn": target}])
 
     route(f"{prefix}-task-state", family, queue_arn)

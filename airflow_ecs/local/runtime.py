@@ -36,8 +36,9 @@ ACCOUNT = "123456789012"
 SPOT_REASON = "Your Spot Task was interrupted."
 
 
-def container_command(definition: Mapping[str, Any], overrides: Mapping[str, Any], *,
-                      local_python: bool = True) -> tuple[str, list[str], dict[str, str]]:
+def container_command(
+    definition: Mapping[str, Any], overrides: Mapping[str, Any], *, local_python: bool = True
+) -> tuple[str, list[str], dict[str, str]]:
     """(container name, argv, environment) of the task's first container, with the overrides applied.
 
     ``local_python``: a leading ``python`` becomes this interpreter (the process runtime has no image).
@@ -65,6 +66,7 @@ def memory_limit_mib(task_memory: Any, container: Mapping[str, Any], overrides: 
 
 def event_detail(task: Any, version: int) -> dict[str, Any]:
     """The ``detail`` of an ECS Task State Change event, mirroring the task as DescribeTasks shows it."""
+
     def ts(value: Any) -> str | None:
         if value is None:
             return None
@@ -81,10 +83,17 @@ def event_detail(task: Any, version: int) -> dict[str, Any]:
             entry["reason"] = container.reason
         containers.append(entry)
     detail = {
-        "taskArn": task.task_arn, "clusterArn": task.cluster_arn, "taskDefinitionArn": task.task_definition_arn,
-        "startedBy": task.started_by or "", "group": getattr(task, "group", None), "lastStatus": task.status,
-        "desiredStatus": task.desired_status, "containers": containers, "version": version,
-        "createdAt": ts(getattr(task, "created_at", None)), "startedAt": ts(getattr(task, "started_at", None)),
+        "taskArn": task.task_arn,
+        "clusterArn": task.cluster_arn,
+        "taskDefinitionArn": task.task_definition_arn,
+        "startedBy": task.started_by or "",
+        "group": getattr(task, "group", None),
+        "lastStatus": task.status,
+        "desiredStatus": task.desired_status,
+        "containers": containers,
+        "version": version,
+        "createdAt": ts(getattr(task, "created_at", None)),
+        "startedAt": ts(getattr(task, "started_at", None)),
         "stoppedAt": ts(getattr(task, "stopped_at", None)),
     }
     if getattr(task, "stop_code", None):
@@ -94,7 +103,7 @@ def event_detail(task: Any, version: int) -> dict[str, Any]:
     return detail
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def runtime_task_class(moto_task_class: type) -> type:
     """moto's Task, with its status owned by this runtime.
 
@@ -181,9 +190,18 @@ class LocalTask:
 class LocalRuntime:
     """Polls moto's ECS backend and runs each new task; a thread of the process that hosts moto."""
 
-    def __init__(self, *, region: str, clients: Callable[[str], Any], start_delay: float = 0.5,
-                 max_concurrent: int = 8, stop_timeout: float = 10.0, poll_seconds: float = 0.05,
-                 events_bus: str | None = "default", containers: ContainerRunner | None = None):
+    def __init__(
+        self,
+        *,
+        region: str,
+        clients: Callable[[str], Any],
+        start_delay: float = 0.5,
+        max_concurrent: int = 8,
+        stop_timeout: float = 10.0,
+        poll_seconds: float = 0.05,
+        events_bus: str | None = "default",
+        containers: ContainerRunner | None = None,
+    ):
         self.region = region
         self.containers = containers  # None: each container is a local process
         self._clients = clients
@@ -292,16 +310,23 @@ class LocalRuntime:
         definition = backend.describe_task_definition(moto_task.task_definition_arn)
         container_def = definition.container_definitions[0]
         overrides = moto_task.overrides or {}
-        name, command, environment = container_command({"containerDefinitions": [container_def]}, overrides,
-                                                       local_python=self.containers is None)
+        name, command, environment = container_command(
+            {"containerDefinitions": [container_def]}, overrides, local_python=self.containers is None
+        )
         log_options = (container_def.get("logConfiguration") or {}).get("options") or {}
         task = LocalTask(
-            arn=arn, moto_task=moto_task, container=name, command=command, environment=environment,
+            arn=arn,
+            moto_task=moto_task,
+            container=name,
+            command=command,
+            environment=environment,
             memory_mib=memory_limit_mib(definition.memory, container_def, overrides),
             log_group=log_options.get("awslogs-group"),
             log_stream=stream_name(log_options.get("awslogs-stream-prefix"), name, arn),
-            image=container_def.get("image") or "", cpu_units=cpu_units(definition.cpu, container_def, overrides),
-            secrets=list(container_def.get("secrets") or []), stop_timeout=container_def.get("stopTimeout"),
+            image=container_def.get("image") or "",
+            cpu_units=cpu_units(definition.cpu, container_def, overrides),
+            secrets=list(container_def.get("secrets") or []),
+            stop_timeout=container_def.get("stopTimeout"),
         )
         moto_class: type = type(moto_task)  # annotated: mypy takes type(...) for unhashable, a plain type it does not
         moto_task.__class__ = runtime_task_class(moto_class)
@@ -313,8 +338,9 @@ class LocalRuntime:
         with self._lock:
             self.tasks[arn] = task
             if moto_task.started_by:
-                self.launches_by_started_by[moto_task.started_by] = \
+                self.launches_by_started_by[moto_task.started_by] = (
                     self.launches_by_started_by.get(moto_task.started_by, 0) + 1
+                )
 
     def _set_status(self, task: LocalTask, status: str) -> None:
         if task.moto_task.status != status:
@@ -385,14 +411,18 @@ class LocalRuntime:
             return
         try:
             if self.containers is not None:
-                spec = self.containers.spec(task.arn, task.image, task.command, environment, task.memory_mib,
-                                            task.cpu_units)
+                spec = self.containers.spec(
+                    task.arn, task.image, task.command, environment, task.memory_mib, task.cpu_units
+                )
                 task.container_name = spec.name
                 task.process = self.containers.start(spec)
             else:
                 base = {key: os.environ[key] for key in ("PATH", "LANG", "TZ") if key in os.environ}
                 task.process = subprocess.Popen(
-                    task.command, env={**base, **environment}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                    task.command,
+                    env={**base, **environment},
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
         except OSError as error:
@@ -428,8 +458,11 @@ class LocalRuntime:
         if lines and task.log_group:
             now = int(time.time() * 1000)
             try:
-                self._logs.put_log_events(logGroupName=task.log_group, logStreamName=task.log_stream,
-                                          logEvents=[{"timestamp": now, "message": line} for line in lines])
+                self._logs.put_log_events(
+                    logGroupName=task.log_group,
+                    logStreamName=task.log_stream,
+                    logEvents=[{"timestamp": now, "message": line} for line in lines],
+                )
             except Exception as error:  # noqa: BLE001
                 print(f"[local-ecs] log write failed: {error}", file=sys.stderr, flush=True)
 
@@ -455,10 +488,17 @@ class LocalRuntime:
         task.version += 1
         detail = event_detail(task.moto_task, task.version)
         try:
-            self._events.put_events(Entries=[{
-                "Source": "aws.ecs", "DetailType": "ECS Task State Change", "Detail": json.dumps(detail),
-                "Resources": [task.arn], "EventBusName": self._events_bus,
-            }])
+            self._events.put_events(
+                Entries=[
+                    {
+                        "Source": "aws.ecs",
+                        "DetailType": "ECS Task State Change",
+                        "Detail": json.dumps(detail),
+                        "Resources": [task.arn],
+                        "EventBusName": self._events_bus,
+                    }
+                ]
+            )
         except Exception as error:  # noqa: BLE001
             print(f"[local-ecs] event publish failed: {error}", file=sys.stderr, flush=True)
 

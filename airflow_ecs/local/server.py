@@ -27,20 +27,36 @@ import boto3
 from airflow_ecs.local.containers import ContainerRunner, ContainerRuntimeUnavailable, check_podman
 from airflow_ecs.local.faults import FaultPlan, FaultProxy, FaultyEvents
 from airflow_ecs.local.provision import provision, provision_team
-from airflow_ecs.local.terraform_apply import (LOCAL_NAME, TerraformApplyError, TerraformWorkspace, local_variables,
-                                               why_not)
 from airflow_ecs.local.runtime import LocalRuntime
+from airflow_ecs.local.terraform_apply import (
+    LOCAL_NAME,
+    TerraformApplyError,
+    TerraformWorkspace,
+    local_variables,
+    why_not,
+)
 
 REGION = "us-east-1"
 
 
 class LocalEcs:
-    def __init__(self, *, port: int = 0, region: str = REGION, execution_api_server_url: str | None = None,
-                 task_environment: Mapping[str, str] | None = None, outputs_path: str | Path | None = None,
-                 start_delay: float = 0.5, max_concurrent: int = 8, stop_timeout: float = 10.0,
-                 fault_plan: FaultPlan | None = None, runtime: str = "process",
-                 container_mounts: Mapping[str, str] | None = None, provision: str = "python",
-                 terraform_work: str | Path | None = None):
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        region: str = REGION,
+        execution_api_server_url: str | None = None,
+        task_environment: Mapping[str, str] | None = None,
+        outputs_path: str | Path | None = None,
+        start_delay: float = 0.5,
+        max_concurrent: int = 8,
+        stop_timeout: float = 10.0,
+        fault_plan: FaultPlan | None = None,
+        runtime: str = "process",
+        container_mounts: Mapping[str, str] | None = None,
+        provision: str = "python",
+        terraform_work: str | Path | None = None,
+    ):
         """``runtime``: "process" (each container a local process) or "container" (a podman container of the
         task definition's image, with ``container_mounts`` (host path -> container path) mounted read-only).
         ``provision``: terraform, python or auto (above); ``terraform_work``: where the Terraform workspace
@@ -74,8 +90,13 @@ class LocalEcs:
         self._server: Any = None
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url,
-                            aws_access_key_id="local", aws_secret_access_key="local")
+        return boto3.client(
+            service,
+            region_name=self.region,
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
 
     def start(self) -> LocalEcs:
         from moto.moto_api import state_manager
@@ -106,6 +127,7 @@ class LocalEcs:
 
             def clients(service: str) -> Any:
                 return event_faults if service == "events" else self.client(service)
+
         self._runtime_clients = clients
         self.runtime = self._new_runtime()
         self.runtime.start()
@@ -128,8 +150,12 @@ class LocalEcs:
             use_terraform = not self.provision_note
         if not use_terraform:
             self.provisioned_by = "python"
-            return provision(self.client, self.region, execution_api_server_url=self.execution_api_server_url,
-                             task_environment=self.task_environment)
+            return provision(
+                self.client,
+                self.region,
+                execution_api_server_url=self.execution_api_server_url,
+                task_environment=self.task_environment,
+            )
         from airflow_ecs.local.terraform_gaps import GapLayer
 
         if self.terraform_work is None:
@@ -137,19 +163,32 @@ class LocalEcs:
             self._own_terraform_work = True
         # The layer stays in front of moto while the local ECS runs: a later plan or destroy reads through it.
         self.gaps = GapLayer(self.endpoint_url).start()
-        applied = TerraformWorkspace(self.terraform_work).apply(self.gaps.url, local_variables(
-            region=self.region, execution_api_server_url=self.execution_api_server_url,
-            environment=self.task_environment))
-        print(f"[local-ecs] terraform apply of terraform/ ({LOCAL_NAME}): {applied.resources} resources in "
-              f"{applied.seconds:.0f}s", flush=True)
+        applied = TerraformWorkspace(self.terraform_work).apply(
+            self.gaps.url,
+            local_variables(
+                region=self.region,
+                execution_api_server_url=self.execution_api_server_url,
+                environment=self.task_environment,
+            ),
+        )
+        print(
+            f"[local-ecs] terraform apply of terraform/ ({LOCAL_NAME}): {applied.resources} resources in "
+            f"{applied.seconds:.0f}s",
+            flush=True,
+        )
         self.provisioned_by = "terraform"
         return applied.outputs
 
     def _new_runtime(self) -> LocalRuntime:
         containers = ContainerRunner(mounts=self.container_mounts) if self.runtime_kind == "container" else None
-        return LocalRuntime(region=self.region, clients=self._runtime_clients, containers=containers,
-                            start_delay=self.start_delay, max_concurrent=self.max_concurrent,
-                            stop_timeout=self.stop_timeout)
+        return LocalRuntime(
+            region=self.region,
+            clients=self._runtime_clients,
+            containers=containers,
+            start_delay=self.start_delay,
+            max_concurrent=self.max_concurrent,
+            stop_timeout=self.stop_timeout,
+        )
 
     def quiesce(self, timeout: float = 30.0) -> None:
         """An idle cluster, an empty events queue and a fresh runtime for the next Airflow on this local ECS:
@@ -200,18 +239,29 @@ class LocalEcs:
 
 def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     parser.add_argument("--port", type=int, default=5000, help="port on 127.0.0.1 (0: any free port)")
-    parser.add_argument("--outputs", default="generated/local-outputs.json",
-                        help="where to write the outputs JSON (terraform output -json shape)")
+    parser.add_argument(
+        "--outputs",
+        default="generated/local-outputs.json",
+        help="where to write the outputs JSON (terraform output -json shape)",
+    )
     parser.add_argument("--execution-api-server-url", help="Airflow's execution API as the tasks reach it")
     parser.add_argument("--start-delay", type=float, default=0.5, help="seconds a task spends provisioning")
     parser.add_argument("--max-concurrent", type=int, default=8, help="tasks running at once; more wait")
-    parser.add_argument("--runtime", choices=("process", "container", "auto"), default="process",
-                        help="run each task as a local process, as a podman container of the worker image "
-                             "(make worker-image), or auto: containers when podman has the image")
-    parser.add_argument("--provision", choices=("auto", "terraform", "python"), default="auto",
-                        help="how the local ECS gets its cluster, task definition and queue: terraform applies "
-                             "terraform/ into it as make apply does on AWS (about 1-2 min; needs terraform and the "
-                             "AWS provider), python creates the same shapes at once, auto: terraform when it can")
+    parser.add_argument(
+        "--runtime",
+        choices=("process", "container", "auto"),
+        default="process",
+        help="run each task as a local process, as a podman container of the worker image "
+        "(make worker-image), or auto: containers when podman has the image",
+    )
+    parser.add_argument(
+        "--provision",
+        choices=("auto", "terraform", "python"),
+        default="auto",
+        help="how the local ECS gets its cluster, task definition and queue: terraform applies "
+        "terraform/ into it as make apply does on AWS (about 1-2 min; needs terraform and the "
+        "AWS provider), python creates the same shapes at once, auto: terraform when it can",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -220,8 +270,10 @@ def run(args: argparse.Namespace) -> int:
     from airflow_ecs.local.containers import choose_runtime
 
     if importlib.util.find_spec("moto") is None:
-        print("airflow-ecs local: moto is not installed; the local ECS needs it: pip install 'airflow-ecs[local]'",
-              file=sys.stderr)
+        print(
+            "airflow-ecs local: moto is not installed; the local ECS needs it: pip install 'airflow-ecs[local]'",
+            file=sys.stderr,
+        )
         return 2
     try:
         runtime, why_not = choose_runtime(args.runtime)
@@ -230,9 +282,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if why_not:
         print(f"[local-ecs] --runtime auto: tasks run as local processes ({why_not})", flush=True)
-    local = LocalEcs(port=args.port, execution_api_server_url=args.execution_api_server_url,
-                     outputs_path=args.outputs, start_delay=args.start_delay, max_concurrent=args.max_concurrent,
-                     runtime=runtime, provision=args.provision)
+    local = LocalEcs(
+        port=args.port,
+        execution_api_server_url=args.execution_api_server_url,
+        outputs_path=args.outputs,
+        start_delay=args.start_delay,
+        max_concurrent=args.max_concurrent,
+        runtime=runtime,
+        provision=args.provision,
+    )
     try:
         local.start()
     except TerraformApplyError as error:
@@ -241,16 +299,22 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except OSError as error:  # the port is taken (EADDRINUSE) or not ours to bind
         local.stop()
-        print(f"airflow-ecs local: cannot listen on 127.0.0.1:{args.port} ({error.strerror or error}); stop what "
-              "uses it or give another --port (0: any free port)", file=sys.stderr)
+        print(
+            f"airflow-ecs local: cannot listen on 127.0.0.1:{args.port} ({error.strerror or error}); stop what "
+            "uses it or give another --port (0: any free port)",
+            file=sys.stderr,
+        )
         return 2
     if local.provision_note:
         print(f"[local-ecs] --provision auto: provision.py, not terraform apply ({local.provision_note})", flush=True)
-    print(f"local ECS on {local.executor_endpoint_url} ({runtime} runtime, provisioned by {local.provisioned_by}); "
-          f"outputs in {args.outputs}. "
-          f"Render the config with:\n"
-          f"  airflow-ecs render --outputs {args.outputs} --out generated\n"
-          f"and set AIRFLOW__ECS_FARGATE__ENDPOINT_URL={local.executor_endpoint_url}. Ctrl-C stops it.", flush=True)
+    print(
+        f"local ECS on {local.executor_endpoint_url} ({runtime} runtime, provisioned by {local.provisioned_by}); "
+        f"outputs in {args.outputs}. "
+        f"Render the config with:\n"
+        f"  airflow-ecs render --outputs {args.outputs} --out generated\n"
+        f"and set AIRFLOW__ECS_FARGATE__ENDPOINT_URL={local.executor_endpoint_url}. Ctrl-C stops it.",
+        flush=True,
+    )
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())

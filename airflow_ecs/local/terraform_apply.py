@@ -40,8 +40,9 @@ class TerraformApplyError(Exception):
     """One line: the step and Terraform's first error."""
 
 
-def local_variables(*, region: str, execution_api_server_url: str | None, environment: Mapping[str, str],
-                    image: str = LOCAL_IMAGE) -> dict[str, Any]:
+def local_variables(
+    *, region: str, execution_api_server_url: str | None, environment: Mapping[str, str], image: str = LOCAL_IMAGE
+) -> dict[str, Any]:
     """The tfvars of the local deployment: the module's defaults (new VPC with NAT, flow log, events queue,
     FARGATE strategy, 1 vCPU / 2 GiB) except what a laptop has instead of AWS: the worker image is a local one
     (no ECR repository to push to) and the task environment says where this machine keeps Airflow's files."""
@@ -61,8 +62,14 @@ def local_variables(*, region: str, execution_api_server_url: str | None, enviro
 def provider_env(endpoint_url: str, region: str) -> dict[str, str]:
     """The provider's settings for the local ECS: every service's endpoint there, test keys, no metadata
     service (the module's own provider block needs no change: AWS_ENDPOINT_URL is the SDK's standard)."""
-    return {"AWS_ENDPOINT_URL": endpoint_url, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_EC2_METADATA_DISABLED": "true"}
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
 
 
 def why_not(source: ProviderSource | None = None, terraform_dir: Path = TERRAFORM_DIR) -> str | None:
@@ -99,8 +106,7 @@ class TerraformWorkspace:
     """A copy of terraform/ in ``directory`` (so no state or .terraform/ lands in the checkout) and the
     Terraform runs in it, with the provider pointed at ``endpoint_url``."""
 
-    def __init__(self, directory: Path, *, source: ProviderSource | None = None,
-                 terraform_dir: Path = TERRAFORM_DIR):
+    def __init__(self, directory: Path, *, source: ProviderSource | None = None, terraform_dir: Path = TERRAFORM_DIR):
         self.directory = Path(directory)
         self.root = self.directory / "terraform"
         self.source = source or provider_source()
@@ -119,13 +125,15 @@ class TerraformWorkspace:
 
     def run(self, step: str, *args: str, env: Mapping[str, str], timeout: float = 900, warn: bool = True) -> str:
         try:
-            done = subprocess.run(["terraform", *args], cwd=self.root, env=dict(env), capture_output=True,
-                                  text=True, timeout=timeout)
+            done = subprocess.run(
+                ["terraform", *args], cwd=self.root, env=dict(env), capture_output=True, text=True, timeout=timeout
+            )
         except subprocess.TimeoutExpired:
             raise TerraformApplyError(f"terraform {step}: no answer within {timeout:.0f}s") from None
         if done.returncode != 0:
-            raise TerraformApplyError(f"terraform {step} failed (exit {done.returncode}): "
-                                      f"{first_error(done.stderr, done.stdout)}")
+            raise TerraformApplyError(
+                f"terraform {step} failed (exit {done.returncode}): {first_error(done.stderr, done.stdout)}"
+            )
         warnings = warnings_in(done.stdout, done.stderr) if warn else []
         if warnings:  # the local tfvars are ours: a warning is a defect here (an undeclared variable, say)
             raise TerraformApplyError(f"terraform {step} warned: {warnings[0]}")
@@ -136,8 +144,13 @@ class TerraformWorkspace:
         started = time.monotonic()
         self.directory.mkdir(parents=True, exist_ok=True)
         if not self.root.exists():
-            shutil.copytree(self.terraform_dir, self.root, ignore=shutil.ignore_patterns(
-                ".terraform", "*.tfstate*", ".terraform.lock.hcl", "terraform.tfvars", "tests"))
+            shutil.copytree(
+                self.terraform_dir,
+                self.root,
+                ignore=shutil.ignore_patterns(
+                    ".terraform", "*.tfstate*", ".terraform.lock.hcl", "terraform.tfvars", "tests"
+                ),
+            )
         region = str(variables["region"])
         env = self._env(endpoint_url, region)
         var_file = self.directory / "local.tfvars.json"

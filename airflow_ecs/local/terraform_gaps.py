@@ -153,8 +153,9 @@ def container_memory_filled(task_memory: str | int | None, containers: list[dict
     task's memory (a Fargate task definition's container may leave both out)."""
     filled = []
     for container in containers:
-        if any(container.get(key) is not None for key in ("memory", "memoryReservation", "Memory",
-                                                           "MemoryReservation")):
+        if any(
+            container.get(key) is not None for key in ("memory", "memoryReservation", "Memory", "MemoryReservation")
+        ):
             filled.append(container)
         else:
             filled.append({**container, "memory": int(task_memory) if task_memory else 0})
@@ -171,8 +172,9 @@ def fill_in_process_gaps() -> None:
 
     def requirements(task_definition):
         view = copy.copy(task_definition)
-        view.container_definitions = container_memory_filled(task_definition.memory,
-                                                             task_definition.container_definitions)
+        view.container_definitions = container_memory_filled(
+            task_definition.memory, task_definition.container_definitions
+        )
         return calculate(view)
 
     requirements.airflow_ecs_gap = True  # type: ignore[attr-defined]

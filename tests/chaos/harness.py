@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -23,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devtools.airflow_stack import AirflowStack
-from devtools.local_deployment import local_deployment
 from airflow_ecs.local.faults import FaultPlan
 from airflow_ecs.local.server import LocalEcs
+from devtools.airflow_stack import AirflowStack
+from devtools.local_deployment import local_deployment
 
 DAGS = Path(__file__).parent / "dags"
 DAG_ID = "ecs_chaos"
@@ -37,21 +38,39 @@ def _dag_constants() -> dict[str, Any]:
     """The DAG's shape and right final states, read from its source: the harness does not import Airflow."""
     values = {}
     for node in ast.parse((DAGS / "ecs_chaos.py").read_text()).body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) \
-                and node.targets[0].id in ("WORK_TASKS", "EXPECTED_STATES", "EXTRA_ATTEMPTS"):
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id in ("WORK_TASKS", "EXPECTED_STATES", "EXTRA_ATTEMPTS")
+        ):
             values[node.targets[0].id] = ast.literal_eval(node.value)
     # ``work`` is mapped WORK_TASKS times; every other task is one task instance per run.
-    return {"expected": values["EXPECTED_STATES"], "extra_attempts": values["EXTRA_ATTEMPTS"],
-            "per_run": values["WORK_TASKS"] + len(values["EXPECTED_STATES"]) - 1}
+    return {
+        "expected": values["EXPECTED_STATES"],
+        "extra_attempts": values["EXTRA_ATTEMPTS"],
+        "per_run": values["WORK_TASKS"] + len(values["EXPECTED_STATES"]) - 1,
+    }
 
 
 def mixed_plan(seed: int = 0) -> FaultPlan:
     """Every fault at once, at rates where each kind shows up many times in a run of a few hundred tasks."""
     return FaultPlan(
-        seed=seed, throttle=0.04, server_error=0.02, unavailable=0.02, reset_before=0.02, timeout_before=0.002,
-        reset_after=0.03, timeout_after=0.003, server_error_after=0.02, capacity=0.05,
-        describe_missing=0.1, missing_max_age=5.0,
-        event_drop=0.05, event_duplicate=0.05, event_delay=0.05, event_delay_seconds=(1.0, 6.0),
+        seed=seed,
+        throttle=0.04,
+        server_error=0.02,
+        unavailable=0.02,
+        reset_before=0.02,
+        timeout_before=0.002,
+        reset_after=0.03,
+        timeout_after=0.003,
+        server_error_after=0.02,
+        capacity=0.05,
+        describe_missing=0.1,
+        missing_max_age=5.0,
+        event_drop=0.05,
+        event_duplicate=0.05,
+        event_delay=0.05,
+        event_delay_seconds=(1.0, 6.0),
     )
 
 
@@ -113,38 +132,52 @@ class Figures:
             ("ECS tasks still running at the end (orphans)", self.orphans_running_at_end),
             ("scheduler exits not caused by the harness", self.scheduler_crashes),
         ]
-        problems = [f"{name}: {len(items)} ({', '.join(items[:5])}{' ...' if len(items) > 5 else ''})"
-                    for name, items in checks if items]
+        problems = [
+            f"{name}: {len(items)} ({', '.join(items[:5])}{' ...' if len(items) > 5 else ''})"
+            for name, items in checks
+            if items
+        ]
         if self.callbacks < self.settings["runs"]:
             problems.append(f"only {self.callbacks} deadline callbacks of {self.settings['runs']} runs")
         if self.task_instances < self.settings["task_instances"]:
-            problems.append(f"only {self.task_instances} task instances were created of "
-                            f"{self.settings['task_instances']}")
+            problems.append(
+                f"only {self.task_instances} task instances were created of {self.settings['task_instances']}"
+            )
         return problems
 
     def report(self) -> str:
         injected = self.faults.get("injected", {})
         lines = [
-            f"chaos run: {self.task_instances} task instances in {self.seconds:.0f}s, tracking by "
-            f"{self.settings['tracking']}, seed {self.settings['seed']}",
+            (
+                f"chaos run: {self.task_instances} task instances in {self.seconds:.0f}s, tracking by "
+                f"{self.settings['tracking']}, seed {self.settings['seed']}"
+            ),
             f"  final state                {self.final}/{self.task_instances}",
             f"  right final state          {self.right_state}/{self.task_instances}",
             f"  tries launched / ECS tasks {self.tries} / {self.ecs_tasks}",
-            f"  tries launched twice       {len(self.tries_with_two_launches)} (container ran twice: "
-            f"{len(self.tries_run_twice)})",
+            (
+                f"  tries launched twice       {len(self.tries_with_two_launches)} (container ran twice: "
+                f"{len(self.tries_run_twice)})"
+            ),
             f"  tries with 2 alive at once {len(self.tries_with_two_alive)} (2 RUNNING: {len(self.tries_with_two_running)})",
             f"  ECS tasks without a try    {len(self.ecs_tasks_without_a_try)}",
-            f"  deadline callbacks         {self.callbacks_succeeded}/{self.callbacks} succeeded (not ended "
-            f"{len(self.callbacks_not_final)}, failed untouched {len(self.callbacks_failed_untouched)}, "
-            f"ran twice {len(self.callbacks_run_twice)})",
+            (
+                f"  deadline callbacks         {self.callbacks_succeeded}/{self.callbacks} succeeded (not ended "
+                f"{len(self.callbacks_not_final)}, failed untouched {len(self.callbacks_failed_untouched)}, "
+                f"ran twice {len(self.callbacks_run_twice)})"
+            ),
             f"  orphans left running       {len(self.orphans_running_at_end)}",
             f"  scheduler: killed by us {self.scheduler_kills}, exited by itself {len(self.scheduler_crashes)}",
-            f"  injected by the harness    Spot interruptions {self.spot_interruptions}, containers killed "
-            f"{self.containers_killed}",
+            (
+                f"  injected by the harness    Spot interruptions {self.spot_interruptions}, containers killed "
+                f"{self.containers_killed}"
+            ),
             f"  injected by the fault layer {sum(injected.values())} of {sum(self.faults.get('calls', {}).values())} "
             f"calls: " + ", ".join(f"{k} {v}" for k, v in sorted(injected.items())),
-            f"  clientToken replays        {self.faults.get('client_token_replays', 0)} (conflicts "
-            f"{self.faults.get('client_token_conflicts', 0)})",
+            (
+                f"  clientToken replays        {self.faults.get('client_token_replays', 0)} (conflicts "
+                f"{self.faults.get('client_token_conflicts', 0)})"
+            ),
             "  events                     " + ", ".join(f"{k} {v}" for k, v in sorted(self.event_faults.items())),
             "  scheduler log              " + ", ".join(f"{k} {v}" for k, v in sorted(self.executor_log.items())),
         ]
@@ -212,7 +245,7 @@ def trigger_runs(stack: AirflowStack, run_ids: list[str], errors: list[str]) -> 
 
 def _intervals_overlap(intervals: list[tuple[float, float]]) -> bool:
     ordered = sorted(intervals)
-    return any(later[0] < earlier[1] for earlier, later in zip(ordered, ordered[1:]))
+    return any(later[0] < earlier[1] for earlier, later in itertools.pairwise(ordered))
 
 
 def workload_owner(task: Any) -> tuple[str, str, str]:
@@ -232,15 +265,17 @@ def workload_owner(task: Any) -> tuple[str, str, str]:
     return "task", _uuid(task.moto_task.started_by), ""
 
 
-def count_invariants(figures: Figures, stack: AirflowStack, local: LocalEcs, constants: dict[str, Any],
-                     touched: set[str] = frozenset()) -> None:
+def count_invariants(
+    figures: Figures, stack: AirflowStack, local: LocalEcs, constants: dict[str, Any], touched: set[str] = frozenset()
+) -> None:
     """``touched``: ARNs of ECS tasks the harness interrupted or killed (a callback there may fail)."""
     expected, extra_attempts = constants["expected"], constants["extra_attempts"]
-    rows = stack.query("SELECT id, task_id, map_index, run_id, state, try_number FROM task_instance WHERE dag_id = ?",
-                       (DAG_ID,))
+    rows = stack.query(
+        "SELECT id, task_id, map_index, run_id, state, try_number FROM task_instance WHERE dag_id = ?", (DAG_ID,)
+    )
     history = stack.query("SELECT task_instance_id, task_id FROM task_instance_history WHERE dag_id = ?", (DAG_ID,))
     figures.task_instances = len(rows)
-    for ti_id, task_id, map_index, run_id, state, try_number in rows:
+    for _ti_id, task_id, map_index, run_id, state, try_number in rows:
         name = f"{run_id}/{task_id}" + (f"[{map_index}]" if map_index >= 0 else "")
         if state in FINAL:
             figures.final += 1
@@ -267,8 +302,9 @@ def count_invariants(figures: Figures, stack: AirflowStack, local: LocalEcs, con
         if not task.done:
             figures.orphans_running_at_end.append(arn.rsplit("/", 1)[-1])
     figures.tries = len(by_try)
-    figures.ecs_tasks = sum(len(tasks) for attempts in by_try.values() for tasks in attempts.values()) \
-        + sum(len(t) for t in by_callback.values())
+    figures.ecs_tasks = sum(len(tasks) for attempts in by_try.values() for tasks in attempts.values()) + sum(
+        len(t) for t in by_callback.values()
+    )
     for (owner, try_number), attempts in by_try.items():
         name = f"{owner} try {try_number}"
         if owner not in task_of:
@@ -285,12 +321,18 @@ def count_invariants(figures: Figures, stack: AirflowStack, local: LocalEcs, con
                 if sum(1 for t in tasks if t.process is not None) > 1:
                     figures.tries_run_twice.append(label)
                 figures.tries_with_two_launches.append(
-                    label + " (" + ", ".join(f"{t.moto_task.stop_code}: exit {t.moto_task.containers[0].exitCode}"
-                                             for t in tasks) + ")")
+                    label
+                    + " ("
+                    + ", ".join(f"{t.moto_task.stop_code}: exit {t.moto_task.containers[0].exitCode}" for t in tasks)
+                    + ")"
+                )
             _check_overlaps(figures, label, tasks, now)
 
-    callbacks = stack.query("SELECT c.id, c.state FROM callback c JOIN deadline d ON d.callback_id = c.id "
-                            "JOIN dag_run r ON r.id = d.dagrun_id WHERE r.dag_id = ? AND d.missed", (DAG_ID,))
+    callbacks = stack.query(
+        "SELECT c.id, c.state FROM callback c JOIN deadline d ON d.callback_id = c.id "
+        "JOIN dag_run r ON r.id = d.dagrun_id WHERE r.dag_id = ? AND d.missed",
+        (DAG_ID,),
+    )
     figures.callbacks = len(callbacks)
     known_callbacks = {_uuid(callback_id) for callback_id, _ in callbacks}
     for callback_id, state in callbacks:
@@ -313,8 +355,11 @@ def count_invariants(figures: Figures, stack: AirflowStack, local: LocalEcs, con
 
 def _check_overlaps(figures: Figures, name: str, tasks: list[Any], now: float) -> None:
     alive = [(t.moto_task.created_at, t.moto_task.stopped_at or now) for t in tasks]
-    running = [(t.moto_task.started_at, t.moto_task.stopped_at or now) for t in tasks
-               if getattr(t.moto_task, "started_at", None) and t.process is not None]
+    running = [
+        (t.moto_task.started_at, t.moto_task.stopped_at or now)
+        for t in tasks
+        if getattr(t.moto_task, "started_at", None) and t.process is not None
+    ]
     if _intervals_overlap(alive):
         figures.tries_with_two_alive.append(name)
     if _intervals_overlap(running):
@@ -327,9 +372,14 @@ def _uuid(value: Any) -> str:
 
 def scheduler_log_counts(stack: AirflowStack) -> dict[str, int]:
     text = "\n".join(p.read_text(errors="replace") for p in stack.home.glob("scheduler*.log"))
-    marks = {"relaunched": "launching it again", "RunTask retries": "retrying in", "adopted": "Adopted ",
-             "apply errors": "ECS executor could not apply", "sweep failures": "DescribeTasks sweep failed",
-             "Traceback": "Traceback"}
+    marks = {
+        "relaunched": "launching it again",
+        "RunTask retries": "retrying in",
+        "adopted": "Adopted ",
+        "apply errors": "ECS executor could not apply",
+        "sweep failures": "DescribeTasks sweep failed",
+        "Traceback": "Traceback",
+    }
     return {name: text.count(mark) for name, mark in marks.items()}
 
 
@@ -339,24 +389,45 @@ def run_chaos(settings: ChaosSettings, log: Any = print) -> Figures:
     plan = settings.plan or mixed_plan(settings.seed)
     runs = max(1, math.ceil(settings.task_instances / constants["per_run"]))
     total = runs * constants["per_run"]
-    figures = Figures(settings={"task_instances": total, "runs": runs, "seed": settings.seed, "tracking": settings.tracking,
-                                "plan": {k: v for k, v in vars(plan).items() if v}, "spot_rate": settings.spot_rate,
-                                "crash_rate": settings.crash_rate, "kill_scheduler_at": settings.kill_scheduler_at})
+    figures = Figures(
+        settings={
+            "task_instances": total,
+            "runs": runs,
+            "seed": settings.seed,
+            "tracking": settings.tracking,
+            "plan": {k: v for k, v in vars(plan).items() if v},
+            "spot_rate": settings.spot_rate,
+            "crash_rate": settings.crash_rate,
+            "kill_scheduler_at": settings.kill_scheduler_at,
+        }
+    )
     if settings.work_dir.exists():
         shutil.rmtree(settings.work_dir)
-    env: dict[str, str | None] = {"AIRFLOW__ECS_FARGATE__POLL_INTERVAL": "2",
-                                  "AIRFLOW__ECS_FARGATE__RECONCILE_INTERVAL": "5", "AIRFLOW__CORE__PARALLELISM": "32"}
+    env: dict[str, str | None] = {
+        "AIRFLOW__ECS_FARGATE__POLL_INTERVAL": "2",
+        "AIRFLOW__ECS_FARGATE__RECONCILE_INTERVAL": "5",
+        "AIRFLOW__CORE__PARALLELISM": "32",
+    }
     if settings.tracking == "polling":
         env["AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL"] = None
-    with local_deployment(settings.work_dir, DAGS, env=env, start_delay=0.2, max_concurrent=settings.max_concurrent,
-                          stop_timeout=3, fault_plan=plan) as deployed:
+    with local_deployment(
+        settings.work_dir,
+        DAGS,
+        env=env,
+        start_delay=0.2,
+        max_concurrent=settings.max_concurrent,
+        stop_timeout=3,
+        fault_plan=plan,
+    ) as deployed:
         stack, local = deployed.stack, deployed.local
         monkey = ChaosMonkey(local, settings)
         trigger_errors: list[str] = []
         try:
             stack.wait_for_dag(DAG_ID)
-            log(f"[chaos] Airflow up in {time.monotonic() - started:.0f}s; {runs} runs x {constants['per_run']} "
-                f"task instances, faults through {local.executor_endpoint_url}")
+            log(
+                f"[chaos] Airflow up in {time.monotonic() - started:.0f}s; {runs} runs x {constants['per_run']} "
+                f"task instances, faults through {local.executor_endpoint_url}"
+            )
             run_ids = [f"chaos_{index:03d}" for index in range(runs)]
             trigger = threading.Thread(target=trigger_runs, args=(stack, run_ids, trigger_errors), daemon=True)
             trigger.start()
@@ -366,12 +437,16 @@ def run_chaos(settings: ChaosSettings, log: Any = print) -> Figures:
             while time.monotonic() < deadline:
                 states = [r[0] for r in stack.query("SELECT state FROM task_instance WHERE dag_id = ?", (DAG_ID,))]
                 done = sum(1 for s in states if s in FINAL)
-                runs_done = stack.query("SELECT COUNT(*) FROM dag_run WHERE dag_id = ? AND state IN ('success', "
-                                        "'failed')", (DAG_ID,))[0][0]
+                runs_done = stack.query(
+                    "SELECT COUNT(*) FROM dag_run WHERE dag_id = ? AND state IN ('success', 'failed')", (DAG_ID,)
+                )[0][0]
                 if runs_done >= runs:
                     break
-                if settings.kill_scheduler_at is not None and not figures.scheduler_kills \
-                        and done >= settings.kill_scheduler_at * total:
+                if (
+                    settings.kill_scheduler_at is not None
+                    and not figures.scheduler_kills
+                    and done >= settings.kill_scheduler_at * total
+                ):
                     log(f"[chaos] {done}/{total} final: SIGKILL the scheduler, restart it")
                     stack.kill_component("scheduler")
                     figures.scheduler_kills += 1
@@ -386,8 +461,10 @@ def run_chaos(settings: ChaosSettings, log: Any = print) -> Figures:
                         stack.start_component(name)
                 if time.monotonic() - last_report > 30:
                     last_report = time.monotonic()
-                    log(f"[chaos] {time.monotonic() - started:.0f}s: {done}/{total} task instances final, "
-                        f"{runs_done}/{runs} runs, {local.runtime.running_count()} containers running")
+                    log(
+                        f"[chaos] {time.monotonic() - started:.0f}s: {done}/{total} task instances final, "
+                        f"{runs_done}/{runs} runs, {local.runtime.running_count()} containers running"
+                    )
                 time.sleep(1)
             else:
                 log(f"[chaos] gave up waiting after {settings.timeout:g}s")

@@ -12,15 +12,22 @@ import time
 from pathlib import Path
 
 from devtools.airflow_stack import AirflowStack
-from tests.e2e.workloads import (DEADLINE, SENSORS, enqueue_connection_test, task_end_states, wait_for_callbacks,
-                                 wait_for_connection_test)
+from tests.e2e.workloads import (
+    DEADLINE,
+    SENSORS,
+    enqueue_connection_test,
+    task_end_states,
+    wait_for_callbacks,
+    wait_for_connection_test,
+)
 
 DAGS = Path(__file__).parent / "dags"
 
 
 def baseline(work: Path) -> dict:
-    stack = AirflowStack(home=work / "airflow", dags_folder=DAGS,
-                         extra_env={"AIRFLOW__CORE__EXECUTOR": "LocalExecutor"})
+    stack = AirflowStack(
+        home=work / "airflow", dags_folder=DAGS, extra_env={"AIRFLOW__CORE__EXECUTOR": "LocalExecutor"}
+    )
     started = time.monotonic()
     try:
         stack.start()
@@ -32,13 +39,23 @@ def baseline(work: Path) -> dict:
         callbacks = wait_for_callbacks(stack, DEADLINE, "baseline")
         connection_test = wait_for_connection_test(stack, token)
         markers = sorted(p.name for p in stack.home.glob("deadline-missed-*"))
-        tasks = {dag_id: {name: {k: v for k, v in row.items() if k != "id"}
-                          for name, row in task_end_states(stack, dag_id, "baseline").items()}
-                 for dag_id in (SENSORS, DEADLINE)}
-        return {"executor": "LocalExecutor", "airflow": stack.airflow("version").strip(),
-                "seconds": round(time.monotonic() - started), "runs": runs, "tasks": tasks,
-                "callbacks": [{k: v for k, v in c.items() if k != "id"} for c in callbacks],
-                "callback_markers": markers, "connection_test": connection_test}
+        tasks = {
+            dag_id: {
+                name: {k: v for k, v in row.items() if k != "id"}
+                for name, row in task_end_states(stack, dag_id, "baseline").items()
+            }
+            for dag_id in (SENSORS, DEADLINE)
+        }
+        return {
+            "executor": "LocalExecutor",
+            "airflow": stack.airflow("version").strip(),
+            "seconds": round(time.monotonic() - started),
+            "runs": runs,
+            "tasks": tasks,
+            "callbacks": [{k: v for k, v in c.items() if k != "id"} for c in callbacks],
+            "callback_markers": markers,
+            "connection_test": connection_test,
+        }
     finally:
         stack.stop()
 

@@ -19,8 +19,16 @@ import pytest
 from airflow_ecs.local.server import LocalEcs
 from devtools.airflow_stack import AirflowStack, free_port
 from devtools.local_deployment import airflow_on, execution_api_url, task_settings
-from tests.e2e.workloads import (DEADLINE, SENSORS, enqueue_connection_test, launches_by_workload, task_end_states,
-                                 uuid_hex, wait_for_callbacks, wait_for_connection_test)
+from tests.e2e.workloads import (
+    DEADLINE,
+    SENSORS,
+    enqueue_connection_test,
+    launches_by_workload,
+    task_end_states,
+    uuid_hex,
+    wait_for_callbacks,
+    wait_for_connection_test,
+)
 
 pytestmark = pytest.mark.e2e
 DAGS = Path(__file__).parent / "dags"
@@ -35,10 +43,16 @@ def applied(tmp_path_factory):
     then skips, saying why)."""
     work = tmp_path_factory.mktemp("e2e")
     api_port = free_port()  # every Airflow below listens here: the task definition's execution API URL
-    task_env, mounts = task_settings(work, DAGS, "process")
-    with LocalEcs(execution_api_server_url=execution_api_url(api_port), task_environment=task_env,
-                  start_delay=0.3, max_concurrent=8, stop_timeout=5.0, provision="auto",
-                  terraform_work=work / "terraform") as local:
+    task_env, _mounts = task_settings(work, DAGS, "process")
+    with LocalEcs(
+        execution_api_server_url=execution_api_url(api_port),
+        task_environment=task_env,
+        start_delay=0.3,
+        max_concurrent=8,
+        stop_timeout=5.0,
+        provision="auto",
+        terraform_work=work / "terraform",
+    ) as local:
         yield SimpleNamespace(local=local, work=work, api_port=api_port)
 
 
@@ -49,11 +63,19 @@ def deployment(request, applied):
     env = {"AIRFLOW__ECS_FARGATE__POLL_INTERVAL": "1"}
     if request.param == "polling":
         env["AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL"] = None
-    with airflow_on(applied.local, applied.work, DAGS, api_port=applied.api_port, env=env, secret_key=SECRET_KEY,
-                    home=applied.work / f"airflow-{request.param}") as deployed:
+    with airflow_on(
+        applied.local,
+        applied.work,
+        DAGS,
+        api_port=applied.api_port,
+        env=env,
+        secret_key=SECRET_KEY,
+        home=applied.work / f"airflow-{request.param}",
+    ) as deployed:
         queue_url = deployed.env.get("AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL")
-        assert queue_url == (None if request.param == "polling" else
-                             deployed.local.outputs["events_queue_url"]["value"])
+        assert queue_url == (
+            None if request.param == "polling" else deployed.local.outputs["events_queue_url"]["value"]
+        )
         yield SimpleNamespace(stack=deployed.stack, local=deployed.local, env=deployed.env, tracking=request.param)
 
 
@@ -68,7 +90,11 @@ def test_outcomes_success_failure_crash_and_out_of_memory(deployment):
     assert stack.wait_for_run("ecs_e2e_outcomes", "outcomes", timeout=240) == "failed"
     rows = rows_by_task(stack, "ecs_e2e_outcomes", "outcomes")
     assert {name: row.state for name, row in rows.items()} == {
-        "succeeds": "success", "fails": "failed", "crashes": "failed", "out_of_memory": "failed"}
+        "succeeds": "success",
+        "fails": "failed",
+        "crashes": "failed",
+        "out_of_memory": "failed",
+    }
     events = stack.event_log("ecs_e2e_outcomes", "outcomes")
     crash = " ".join(extra for task, event, extra in events if task == "crashes" and event == "ecs task failed")
     assert "exited 3" in crash and "crashing" in crash  # the diagnosis and the log tail
@@ -157,14 +183,28 @@ def test_clearing_a_running_task_stops_its_ecs_task_and_runs_the_next_try(deploy
 # the succeeding deadline callback success (and its file written), the raising one failed, the connection
 # test success with "Path / is existing.". (In one of the two baseline runs LocalExecutor itself failed the
 # sensor: its result for one poke arrived after the next poke was queued, the race this test holds us to.)
-SENSORS_END = {"rescheduled": ("success", 1, 2), "deferred": ("success", 1, 0),
-               "waits_in_triggerer": ("success", 1, 0), "numbers": ("success", 1, 0),
-               "square[0]": ("success", 1, 0), "square[1]": ("success", 1, 0), "square[2]": ("success", 1, 0),
-               "total": ("success", 1, 0)}
+SENSORS_END = {
+    "rescheduled": ("success", 1, 2),
+    "deferred": ("success", 1, 0),
+    "waits_in_triggerer": ("success", 1, 0),
+    "numbers": ("success", 1, 0),
+    "square[0]": ("success", 1, 0),
+    "square[1]": ("success", 1, 0),
+    "square[2]": ("success", 1, 0),
+    "total": ("success", 1, 0),
+}
 # ECS tasks per task instance: one per attempt. Each poke of the reschedule sensor is an attempt, and so is
 # the resume after a deferral; a deferral that ends in the triggerer is not queued again.
-SENSORS_ECS_TASKS = {"rescheduled": 3, "deferred": 2, "waits_in_triggerer": 1, "numbers": 1, "square[0]": 1,
-                     "square[1]": 1, "square[2]": 1, "total": 1}
+SENSORS_ECS_TASKS = {
+    "rescheduled": 3,
+    "deferred": 2,
+    "waits_in_triggerer": 1,
+    "numbers": 1,
+    "square[0]": 1,
+    "square[1]": 1,
+    "square[2]": 1,
+    "total": 1,
+}
 
 
 @pytest.fixture(scope="module")
@@ -188,14 +228,20 @@ def test_reschedule_deferral_and_mapping_end_as_on_local_executor(deployment, wo
     assert {name: launches.get(r["id"], 0) for name, r in rows.items()} == SENSORS_ECS_TASKS
     # No attempt was credited with an earlier one's result: Airflow fails a task the executor says finished
     # while it is queued (a crashed container's failure is the one such line other tests leave).
-    credited = [line for line in (stack.home / "scheduler.log").read_text(errors="replace").splitlines()
-                if "state attribute is queued" in line and f"<TaskInstance: {SENSORS}." in line]
+    credited = [
+        line
+        for line in (stack.home / "scheduler.log").read_text(errors="replace").splitlines()
+        if "state attribute is queued" in line and f"<TaskInstance: {SENSORS}." in line
+    ]
     assert credited == []
     # Every attempt's ECS task ends (the last containers exit just after reporting through the API).
     ids = {r["id"] for r in rows.values()}
     deadline = time.monotonic() + 30
-    while (alive := [t.arn for t in list(local.runtime.tasks.values())
-                     if not t.done and uuid_hex(t.moto_task.started_by) in ids]) and time.monotonic() < deadline:
+    while (
+        alive := [
+            t.arn for t in list(local.runtime.tasks.values()) if not t.done and uuid_hex(t.moto_task.started_by) in ids
+        ]
+    ) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert alive == []
 
@@ -234,7 +280,8 @@ def test_deadline_callbacks_run_on_ecs_and_their_results_reach_airflow(deploymen
     assert [launches.get(c["id"], 0) for c in callbacks] == [1, 1]
     rows = task_end_states(stack, DEADLINE, "workloads")
     assert {name: (r["state"], r["try_number"]) for name, r in rows.items()} == {
-        "outlives_its_deadline": ("success", 1)}
+        "outlives_its_deadline": ("success", 1)
+    }
     stack.check_alive()
 
 
@@ -249,7 +296,9 @@ def test_the_executor_tracked_tasks_the_configured_way(deployment):
         deadline = time.monotonic() + 30
         while True:
             attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-            left = int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+            left = int(attributes["ApproximateNumberOfMessages"]) + int(
+                attributes["ApproximateNumberOfMessagesNotVisible"]
+            )
             if left == 0 or time.monotonic() > deadline:
                 break
             time.sleep(1)
@@ -283,10 +332,13 @@ def test_no_log_holds_a_workload_token_or_a_credential(deployment):
 
 def test_a_bad_setting_stops_a_real_scheduler_with_one_line(tmp_path):
     stack = AirflowStack(home=tmp_path / "airflow", dags_folder=DAGS)
-    stack.extra_env = {"AIRFLOW__ECS_FARGATE__REGION": "us-east-1", "AIRFLOW__ECS_FARGATE__CLUSTER": "airflow",
-                       "AIRFLOW__ECS_FARGATE__CONTAINER_NAME": "airflow-worker",
-                       "AIRFLOW__ECS_FARGATE__TASK_DEFINITION": "airflow-worker",
-                       "AIRFLOW__ECS_FARGATE__LAUNCH_RATE": "fast"}
+    stack.extra_env = {
+        "AIRFLOW__ECS_FARGATE__REGION": "us-east-1",
+        "AIRFLOW__ECS_FARGATE__CLUSTER": "airflow",
+        "AIRFLOW__ECS_FARGATE__CONTAINER_NAME": "airflow-worker",
+        "AIRFLOW__ECS_FARGATE__TASK_DEFINITION": "airflow-worker",
+        "AIRFLOW__ECS_FARGATE__LAUNCH_RATE": "fast",
+    }
     stack.home.mkdir(parents=True)
     stack.airflow("db", "migrate")
     stack.start_component("scheduler")
@@ -324,15 +376,18 @@ def test_the_deployment_is_what_terraform_applied_and_render_read(applied):
     (cluster,) = local.client("ecs").describe_clusters(clusters=[outputs["cluster_arn"]["value"]])["clusters"]
     assert cluster["status"] == "ACTIVE" and cluster["clusterName"] == "airflow-ecs-local"
     assert sorted(cluster["capacityProviders"]) == ["FARGATE", "FARGATE_SPOT"]
-    definition = local.client("ecs").describe_task_definition(taskDefinition="airflow-ecs-local-worker")["taskDefinition"]
+    definition = local.client("ecs").describe_task_definition(taskDefinition="airflow-ecs-local-worker")[
+        "taskDefinition"
+    ]
     (container,) = definition["containerDefinitions"]
     assert container["name"] == outputs["container_name"]["value"] == "airflow-worker"
     environment = {item["name"]: item["value"] for item in container["environment"]}
     assert environment["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == execution_api_url(applied.api_port)
     assert "memory" not in container  # task-level memory only, as Fargate allows (moto's gap: terraform_gaps.py)
     sqs = local.client("sqs")
-    attributes = sqs.get_queue_attributes(QueueUrl=outputs["events_queue_url"]["value"],
-                                          AttributeNames=["All"])["Attributes"]
+    attributes = sqs.get_queue_attributes(QueueUrl=outputs["events_queue_url"]["value"], AttributeNames=["All"])[
+        "Attributes"
+    ]
     assert json.loads(attributes["RedrivePolicy"])["maxReceiveCount"] == 50
     # What moto drops and the provider waited for, kept by the layer in front of it.
     (kept,) = [v for k, v in local.gaps.kept.items() if k.endswith("/airflow-ecs-local-task-events-dlq")]
@@ -343,27 +398,55 @@ def _shape(local, outputs: dict, name: str) -> dict:
     """What the executor reads from a deployment, with its name taken out."""
     ecs, sqs, events = local.client("ecs"), local.client("sqs"), local.client("events")
     (cluster,) = ecs.describe_clusters(clusters=[outputs["cluster_name"]["value"]], include=["SETTINGS"])["clusters"]
-    definition = ecs.describe_task_definition(taskDefinition=outputs["task_definition_family"]["value"])["taskDefinition"]
+    definition = ecs.describe_task_definition(taskDefinition=outputs["task_definition_family"]["value"])[
+        "taskDefinition"
+    ]
     (container,) = definition["containerDefinitions"]
-    queue = sqs.get_queue_attributes(QueueUrl=outputs["events_queue_url"]["value"], AttributeNames=["All"])["Attributes"]
+    queue = sqs.get_queue_attributes(QueueUrl=outputs["events_queue_url"]["value"], AttributeNames=["All"])[
+        "Attributes"
+    ]
     rule = events.describe_rule(Name=f"{name}-task-state")
     (target,) = events.list_targets_by_rule(Rule=f"{name}-task-state")["Targets"]
     subnets = local.client("ec2").describe_subnets(SubnetIds=outputs["subnet_ids"]["value"])["Subnets"]
     shape = {
         "outputs": {key: (type(value["value"]).__name__, value["value"] is None) for key, value in outputs.items()},
-        "cluster": {"status": cluster["status"], "capacityProviders": sorted(cluster["capacityProviders"]),
-                    "defaultCapacityProviderStrategy": cluster["defaultCapacityProviderStrategy"],
-                    "settings": cluster["settings"]},
-        "task_definition": {key: definition.get(key) for key in (
-            "requiresCompatibilities", "networkMode", "cpu", "memory", "runtimePlatform", "status")},
+        "cluster": {
+            "status": cluster["status"],
+            "capacityProviders": sorted(cluster["capacityProviders"]),
+            "defaultCapacityProviderStrategy": cluster["defaultCapacityProviderStrategy"],
+            "settings": cluster["settings"],
+        },
+        "task_definition": {
+            key: definition.get(key)
+            for key in ("requiresCompatibilities", "networkMode", "cpu", "memory", "runtimePlatform", "status")
+        },
         "roles": (bool(definition.get("executionRoleArn")), bool(definition.get("taskRoleArn"))),
-        "container": {key: container.get(key) for key in (
-            "name", "image", "essential", "memory", "readonlyRootFilesystem", "linuxParameters", "logConfiguration",
-            "environment", "secrets")},
-        "queue": {key: queue.get(key) for key in ("VisibilityTimeout", "ReceiveMessageWaitTimeSeconds",
-                                                  "MessageRetentionPeriod", "SqsManagedSseEnabled")},
+        "container": {
+            key: container.get(key)
+            for key in (
+                "name",
+                "image",
+                "essential",
+                "memory",
+                "readonlyRootFilesystem",
+                "linuxParameters",
+                "logConfiguration",
+                "environment",
+                "secrets",
+            )
+        },
+        "queue": {
+            key: queue.get(key)
+            for key in (
+                "VisibilityTimeout",
+                "ReceiveMessageWaitTimeSeconds",
+                "MessageRetentionPeriod",
+                "SqsManagedSseEnabled",
+            )
+        },
         "redrive": json.loads(queue["RedrivePolicy"])["maxReceiveCount"],
-        "rule": json.loads(rule["EventPattern"]), "rule_state": rule["State"],
+        "rule": json.loads(rule["EventPattern"]),
+        "rule_state": rule["State"],
         "target": target["Arn"] == outputs["events_queue_arn"]["value"],
         "subnets": (len(subnets), len({s["AvailabilityZone"] for s in subnets})),
     }
@@ -377,9 +460,16 @@ def test_the_python_provisioner_builds_what_terraform_applied(applied):
     from airflow_ecs.local.provision import provision
 
     local = applied.local
-    definition = local.client("ecs").describe_task_definition(taskDefinition="airflow-ecs-local-worker")["taskDefinition"]
+    definition = local.client("ecs").describe_task_definition(taskDefinition="airflow-ecs-local-worker")[
+        "taskDefinition"
+    ]
     environment = {item["name"]: item["value"] for item in definition["containerDefinitions"][0]["environment"]}
     url = environment.pop("AIRFLOW__CORE__EXECUTION_API_SERVER_URL")
-    python_outputs = provision(local.client, local.region, name="airflow-ecs-python", execution_api_server_url=url,
-                               task_environment=environment)
+    python_outputs = provision(
+        local.client,
+        local.region,
+        name="airflow-ecs-python",
+        execution_api_server_url=url,
+        task_environment=environment,
+    )
     assert _shape(local, python_outputs, "airflow-ecs-python") == _shape(local, local.outputs, "airflow-ecs-local")

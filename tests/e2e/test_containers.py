@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from airflow_ecs.local.containers import ContainerRuntimeUnavailable, check_podman, labelled
-from devtools.local_deployment import local_deployment
 from airflow_ecs.local.server import LocalEcs
+from devtools.local_deployment import local_deployment
 from tests.test_local_runtime import log_lines, run, wait_for
 
 # make test builds the worker image in the background while the other tests run, and says where it writes
@@ -47,8 +47,10 @@ def worker_image():
     deadline = time.monotonic() + IMAGE_WAIT
     while not status.exists():
         if time.monotonic() > deadline:
-            pytest.skip(f"no container runtime tests: the worker image was not built within {IMAGE_WAIT:g} s "
-                        f"(its build's log: {log})")
+            pytest.skip(
+                f"no container runtime tests: the worker image was not built within {IMAGE_WAIT:g} s "
+                f"(its build's log: {log})"
+            )
         time.sleep(1)
     code = status.read_text().strip()
     if code != "0":
@@ -63,28 +65,48 @@ def local(worker_image):
     """The local ECS with the container runtime; the task definition gains a secret and a stopTimeout of 1 s."""
     with LocalEcs(port=0, start_delay=0.2, max_concurrent=4, stop_timeout=30.0, runtime="container") as ecs:
         secret_arn = ecs.client("secretsmanager").create_secret(
-            Name="airflow/connection", SecretString='{"password": "pw-from-secrets-manager"}')["ARN"]
+            Name="airflow/connection", SecretString='{"password": "pw-from-secrets-manager"}'
+        )["ARN"]
         ecs.client("ssm").put_parameter(Name="/airflow/fernet", Value="fernet-from-ssm", Type="SecureString")
         ecs_client = ecs.client("ecs")
         family = ecs.outputs["task_definition_family"]["value"]
         current = ecs_client.describe_task_definition(taskDefinition=family)["taskDefinition"]
-        container = {**current["containerDefinitions"][0], "stopTimeout": 1, "secrets": [
-            {"name": "CONN_PASSWORD", "valueFrom": f"{secret_arn}:password::"},
-            {"name": "FERNET_KEY", "valueFrom": "/airflow/fernet"}]}
+        container = {
+            **current["containerDefinitions"][0],
+            "stopTimeout": 1,
+            "secrets": [
+                {"name": "CONN_PASSWORD", "valueFrom": f"{secret_arn}:password::"},
+                {"name": "FERNET_KEY", "valueFrom": "/airflow/fernet"},
+            ],
+        }
         ecs_client.register_task_definition(
-            family=family, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu=current["cpu"],
-            memory=current["memory"], executionRoleArn=current["executionRoleArn"],
-            taskRoleArn=current["taskRoleArn"], containerDefinitions=[container])
+            family=family,
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            cpu=current["cpu"],
+            memory=current["memory"],
+            executionRoleArn=current["executionRoleArn"],
+            taskRoleArn=current["taskRoleArn"],
+            containerDefinitions=[container],
+        )
         yield ecs
     assert labelled(ecs.runtime.containers.run_id) == []  # the runtime removed every container it started
 
 
 def test_the_image_runs_with_its_user_home_environment_secrets_and_exit_code(local):
-    arn = run(local, ["python", "-c",
-                      "import os, sys, airflow, airflow_ecs; "
-                      "print('uid', os.getuid(), 'home', os.environ['AIRFLOW_HOME'], 'airflow', airflow.__version__); "
-                      "print('secrets', os.environ['CONN_PASSWORD'], os.environ['FERNET_KEY']); "
-                      "print('pid', os.getpid()); sys.exit(3)"])
+    arn = run(
+        local,
+        [
+            "python",
+            "-c",
+            (
+                "import os, sys, airflow, airflow_ecs; "
+                "print('uid', os.getuid(), 'home', os.environ['AIRFLOW_HOME'], 'airflow', airflow.__version__); "
+                "print('secrets', os.environ['CONN_PASSWORD'], os.environ['FERNET_KEY']); "
+                "print('pid', os.getpid()); sys.exit(3)"
+            ),
+        ],
+    )
     task = wait_for(local, arn, "STOPPED", timeout=120)
     assert task["containers"][0]["exitCode"] == 3
     assert task["stopCode"] == "EssentialContainerExited"
@@ -106,7 +128,9 @@ def test_memory_over_the_task_size_is_killed_by_the_kernel_as_out_of_memory(loca
 def test_a_child_killed_for_memory_marks_the_container_though_its_main_process_exits_0(local):
     """Airflow's supervisor survives its task process being OOM-killed, reports the failure and exits 0."""
     hog = "b = bytearray(400 * 2**20); b[::4096] = b'x' * len(b[::4096])"
-    parent = f"import subprocess, sys; r = subprocess.run([sys.executable, '-c', {hog!r}]); print('child', r.returncode)"
+    parent = (
+        f"import subprocess, sys; r = subprocess.run([sys.executable, '-c', {hog!r}]); print('child', r.returncode)"
+    )
     arn = run(local, ["python", "-c", parent], memory=128)
     task = wait_for(local, arn, "STOPPED", timeout=120)
     assert log_lines(local, arn) == ["child -9"]
@@ -116,8 +140,17 @@ def test_a_child_killed_for_memory_marks_the_container_though_its_main_process_e
 
 def test_stop_task_sends_sigterm_then_sigkill_after_the_definitions_stop_timeout(local):
     polite = run(local, ["python", "-c", "import time; print('up', flush=True); time.sleep(60)"])
-    stubborn = run(local, ["python", "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-                                           "print('up', flush=True); time.sleep(60)"])
+    stubborn = run(
+        local,
+        [
+            "python",
+            "-c",
+            (
+                "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                "print('up', flush=True); time.sleep(60)"
+            ),
+        ],
+    )
     for arn in (polite, stubborn):
         wait_for(local, arn, "RUNNING", timeout=120)
         deadline = time.monotonic() + 120
@@ -142,13 +175,25 @@ def test_an_image_that_is_not_there_fails_to_start(local):
     family = local.outputs["task_definition_family"]["value"]
     container = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]["containerDefinitions"][0]
     definition = ecs.register_task_definition(
-        family="no-such-image", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
-        containerDefinitions=[{**container, "image": "local/no-such-image:1", "secrets": []}])["taskDefinition"]
+        family="no-such-image",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{**container, "image": "local/no-such-image:1", "secrets": []}],
+    )["taskDefinition"]
     value = local.outputs
-    arn = ecs.run_task(cluster=value["cluster_name"]["value"], taskDefinition=definition["taskDefinitionArn"],
-                       launchType="FARGATE", networkConfiguration={"awsvpcConfiguration": {
-                           "subnets": value["subnet_ids"]["value"],
-                           "securityGroups": value["security_group_ids"]["value"]}})["tasks"][0]["taskArn"]
+    arn = ecs.run_task(
+        cluster=value["cluster_name"]["value"],
+        taskDefinition=definition["taskDefinitionArn"],
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": value["subnet_ids"]["value"],
+                "securityGroups": value["security_group_ids"]["value"],
+            }
+        },
+    )["tasks"][0]["taskArn"]
     task = wait_for(local, arn, "STOPPED", timeout=60)
     assert task["stopCode"] == "TaskFailedToStart"
     assert task["stoppedReason"].startswith("CannotPullContainerError: ")
@@ -157,8 +202,9 @@ def test_an_image_that_is_not_there_fails_to_start(local):
 
 def test_the_outcomes_dag_in_containers(worker_image, tmp_path):
     """Success, failure through the API, a crash's exit code and OOM, each task in its own container."""
-    with local_deployment(tmp_path, DAGS, env={"AIRFLOW__ECS_FARGATE__POLL_INTERVAL": "1"},
-                          runtime="container") as deployed:
+    with local_deployment(
+        tmp_path, DAGS, env={"AIRFLOW__ECS_FARGATE__POLL_INTERVAL": "1"}, runtime="container"
+    ) as deployed:
         stack, run_id = deployed.stack, deployed.local.runtime.containers.run_id
         stack.wait_for_dag("ecs_e2e_outcomes")
         stack.trigger("ecs_e2e_outcomes", "outcomes")
@@ -168,13 +214,19 @@ def test_the_outcomes_dag_in_containers(worker_image, tmp_path):
         # The run fails as soon as the supervisor reports the failure; its container exits a moment later.
         oom_task = wait_for(deployed.local, rows["out_of_memory"].external_executor_id, "STOPPED", timeout=60)
     assert {name: row.state for name, row in rows.items()} == {
-        "succeeds": "success", "fails": "failed", "crashes": "failed", "out_of_memory": "failed"}
+        "succeeds": "success",
+        "fails": "failed",
+        "crashes": "failed",
+        "out_of_memory": "failed",
+    }
     crash = " ".join(extra for task, event, extra in events if task == "crashes" and event == "ecs task failed")
     assert "exited 3" in crash and "crashing" in crash
     # The kernel's OOM killer took the task's process (the biggest), not Airflow's supervisor, which reported
     # the failure itself: as on Fargate, the container's reason says so while its exit code is the supervisor's.
-    assert oom_task["containers"][0].get("reason") == "OutOfMemoryError: Container killed due to memory usage", \
-        (oom_task["containers"][0], [e for e in events if e[0] == "out_of_memory"])
+    assert oom_task["containers"][0].get("reason") == "OutOfMemoryError: Container killed due to memory usage", (
+        oom_task["containers"][0],
+        [e for e in events if e[0] == "out_of_memory"],
+    )
     # The task that raised ran its Airflow task runner to the end in the image: exit 0, failed through the API.
     assert not [e for e in events if e[0] == "fails" and e[1] == "ecs task failed"]
     assert labelled(run_id) == []

@@ -13,11 +13,13 @@ import pytest
 from airflow_ecs.glue.airflow_compat import AIRFLOW_RELEASE
 from devtools.local_deployment import local_deployment
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(AIRFLOW_RELEASE < (3, 3), reason="multi-team executors are Airflow 3.3's")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(AIRFLOW_RELEASE < (3, 3), reason="multi-team executors are Airflow 3.3's"),
+]
 
 TEAMS = ("team_a", "team_b")
-DAG = '''
+DAG = """
 import datetime
 import os
 
@@ -34,7 +36,7 @@ def echo_dag():
 
 
 echo_dag()
-'''
+"""
 
 
 def wait_for(condition, timeout: float, what: str):
@@ -53,15 +55,24 @@ def test_two_teams_on_one_scheduler_each_run_with_their_teams_settings(tmp_path)
         folder = tmp_path / f"dags_{team}"
         folder.mkdir()
         (folder / f"{team}_echo.py").write_text(DAG.format(team=team))
-        bundles.append({"name": f"{team}_dags", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-                        "kwargs": {"path": str(folder), "refresh_interval": 0}, "team_name": team})
+        bundles.append(
+            {
+                "name": f"{team}_dags",
+                "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                "kwargs": {"path": str(folder), "refresh_interval": 0},
+                "team_name": team,
+            }
+        )
     bundle_list = json.dumps(bundles)
     (tmp_path / "global_dags").mkdir()
     with local_deployment(
-        tmp_path, tmp_path / "global_dags",
+        tmp_path,
+        tmp_path / "global_dags",
         # The task runner finds its DAG through the same bundle list the dag-processor parsed it from.
-        teams={team: {"TEAM_MARK": f"mark-of-{team}", "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": bundle_list}
-               for team in TEAMS},
+        teams={
+            team: {"TEAM_MARK": f"mark-of-{team}", "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": bundle_list}
+            for team in TEAMS
+        },
         env={"AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": bundle_list},
     ) as deployed:
         stack, local = deployed.stack, deployed.local
@@ -75,14 +86,17 @@ def test_two_teams_on_one_scheduler_each_run_with_their_teams_settings(tmp_path)
         def log_text(team: str) -> str:
             group = local.outputs["teams"]["value"][team]["log_group_name"]
             return " ".join(
-                event["message"] for stream in logs.describe_log_streams(logGroupName=group)["logStreams"]
-                for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"])
+                event["message"]
+                for stream in logs.describe_log_streams(logGroupName=group)["logStreams"]
+                for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]
+            )
 
         assert states == {"team_a": "success", "team_b": "success"}, log_text("team_a")[-3000:]
         # The ECS task of each try, by the ARN Airflow stored for it.
         arns = [row.external_executor_id for team in TEAMS for row in stack.task_rows(f"{team}_echo", "run")]
-        tasks = ecs.describe_tasks(cluster=local.outputs["cluster_name"]["value"], tasks=arns,
-                                   include=["TAGS"])["tasks"]
+        tasks = ecs.describe_tasks(cluster=local.outputs["cluster_name"]["value"], tasks=arns, include=["TAGS"])[
+            "tasks"
+        ]
         by_team = {}
         for ecs_task in tasks:
             tags = {tag["key"]: tag["value"] for tag in ecs_task.get("tags", [])}
@@ -97,12 +111,20 @@ def test_two_teams_on_one_scheduler_each_run_with_their_teams_settings(tmp_path)
         # Each team's events reached its own queue only, and its executor deleted them there: nothing is left in
         # any queue (an event of a task its executor does not own would be handed back, and stay).
         sqs = local.client("sqs")
-        queues = [local.outputs["events_queue_url"]["value"],
-                  *(entry["events_queue_url"] for entry in local.outputs["teams"]["value"].values())]
-        left = {url.rsplit("/", 1)[-1]: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"] for url in queues}
-        assert all(counts == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
-                   for counts in left.values()), left
+        queues = [
+            local.outputs["events_queue_url"]["value"],
+            *(entry["events_queue_url"] for entry in local.outputs["teams"]["value"].values()),
+        ]
+        left = {
+            url.rsplit("/", 1)[-1]: sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            )["Attributes"]
+            for url in queues
+        }
+        assert all(
+            counts == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
+            for counts in left.values()
+        ), left
         # Each team's executor ran in the scheduler, by its team's name.
         scheduler_log = (stack.home / "scheduler.log").read_text(errors="replace")
         assert "team_a" in scheduler_log and "team_b" in scheduler_log

@@ -29,8 +29,9 @@ def postgres_url():
 
 def test_fifty_tasks_two_schedulers_one_killed_halfway(tmp_path, postgres_url):
     env = {"AIRFLOW__ECS_FARGATE__RECONCILE_INTERVAL": "10"}
-    with local_deployment(tmp_path, DAGS, env=env, start_delay=0.2, max_concurrent=10,
-                          database_url=postgres_url) as deployed:
+    with local_deployment(
+        tmp_path, DAGS, env=env, start_delay=0.2, max_concurrent=10, database_url=postgres_url
+    ) as deployed:
         stack, local = deployed.stack, deployed.local
         assert stack.query("SELECT version()")[0][0].startswith("PostgreSQL")
         assert deployed.env["AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL"]  # both schedulers consume the same queue

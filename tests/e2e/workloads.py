@@ -23,10 +23,18 @@ def task_end_states(stack: AirflowStack, dag_id: str, run_id: str) -> dict[str, 
     rows = stack.query(
         "SELECT ti.id, ti.task_id, ti.map_index, ti.state, ti.try_number, "
         "(SELECT COUNT(*) FROM task_reschedule tr WHERE tr.ti_id = ti.id) "
-        "FROM task_instance ti WHERE ti.dag_id = ? AND ti.run_id = ?", (dag_id, run_id))
-    return {(task_id if map_index < 0 else f"{task_id}[{map_index}]"):
-            {"id": uuid_hex(ti_id), "state": state, "try_number": try_number, "reschedules": reschedules}
-            for ti_id, task_id, map_index, state, try_number, reschedules in rows}
+        "FROM task_instance ti WHERE ti.dag_id = ? AND ti.run_id = ?",
+        (dag_id, run_id),
+    )
+    return {
+        (task_id if map_index < 0 else f"{task_id}[{map_index}]"): {
+            "id": uuid_hex(ti_id),
+            "state": state,
+            "try_number": try_number,
+            "reschedules": reschedules,
+        }
+        for ti_id, task_id, map_index, state, try_number, reschedules in rows
+    }
 
 
 def deadline_callbacks(stack: AirflowStack, dag_id: str, run_id: str) -> list[dict[str, Any]]:
@@ -34,9 +42,12 @@ def deadline_callbacks(stack: AirflowStack, dag_id: str, run_id: str) -> list[di
     rows = stack.query(
         "SELECT d.missed, c.id, c.state, c.output FROM deadline d JOIN dag_run r ON r.id = d.dagrun_id "
         "LEFT JOIN callback c ON c.id = d.callback_id WHERE r.dag_id = ? AND r.run_id = ? ORDER BY d.deadline_time",
-        (dag_id, run_id))
-    return [{"missed": bool(missed), "id": uuid_hex(callback_id), "state": state, "output": output}
-            for missed, callback_id, state, output in rows]
+        (dag_id, run_id),
+    )
+    return [
+        {"missed": bool(missed), "id": uuid_hex(callback_id), "state": state, "output": output}
+        for missed, callback_id, state, output in rows
+    ]
 
 
 def wait_for_callbacks(stack: AirflowStack, dag_id: str, run_id: str, timeout: float = 120) -> list[dict[str, Any]]:
@@ -48,15 +59,19 @@ def wait_for_callbacks(stack: AirflowStack, dag_id: str, run_id: str, timeout: f
         if callbacks and all(c["missed"] and c["state"] in ("success", "failed") for c in callbacks):
             return callbacks
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the deadline callbacks of {dag_id}/{run_id} did not end within {timeout:g}s: "
-                               f"{callbacks}")
+            raise TimeoutError(
+                f"the deadline callbacks of {dag_id}/{run_id} did not end within {timeout:g}s: {callbacks}"
+            )
         time.sleep(1)
 
 
 def enqueue_connection_test(stack: AirflowStack, connection_id: str, path: str) -> str:
     """Queue a test of a filesystem connection to ``path`` (run where the executor runs work); its token."""
-    answer = stack.api("POST", "connections/enqueue-test", {
-        "connection_id": connection_id, "conn_type": "fs", "extra": f'{{"path": "{path}"}}'})
+    answer = stack.api(
+        "POST",
+        "connections/enqueue-test",
+        {"connection_id": connection_id, "conn_type": "fs", "extra": f'{{"path": "{path}"}}'},
+    )
     return answer["token"]
 
 

@@ -13,8 +13,7 @@ import datetime
 import time
 
 from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
-from airflow.sdk import (BaseOperator, DeadlineAlert, DeadlineReference, SyncCallback, dag, get_current_context,
-                         task)
+from airflow.sdk import BaseOperator, DeadlineAlert, DeadlineReference, SyncCallback, dag, get_current_context, task
 
 CONTAINER = "airflow-worker"
 WORK_TASKS = 14
@@ -31,11 +30,19 @@ class DefersOnce(BaseOperator):
         print(f"deferred resumed, try {context['ti'].try_number}", flush=True)
 
 
-@dag(schedule=None, start_date=datetime.datetime(2026, 1, 1), catchup=False, max_active_runs=64,
-     max_active_tasks=32,
-     # Every run outlives it (its tasks take seconds): one ExecuteCallback per run, while the faults go on.
-     deadline=DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=datetime.timedelta(seconds=1),
-                            callback=SyncCallback("chaos_callbacks.deadline_missed")))
+@dag(
+    schedule=None,
+    start_date=datetime.datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=64,
+    max_active_tasks=32,
+    # Every run outlives it (its tasks take seconds): one ExecuteCallback per run, while the faults go on.
+    deadline=DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=datetime.timedelta(seconds=1),
+        callback=SyncCallback("chaos_callbacks.deadline_missed"),
+    ),
+)
 def ecs_chaos():
     @task(**RETRY)
     def indices() -> list[int]:
@@ -56,8 +63,16 @@ def ecs_chaos():
         raise RuntimeError("doomed fails on purpose")
 
     # The container exits 3 before Airflow's task runner starts: a crashing image.
-    @task(retries=0, executor_config={"overrides": {"containerOverrides": [
-        {"name": CONTAINER, "command": ["python", "-c", "import sys; print('crashing'); sys.exit(3)"]}]}})
+    @task(
+        retries=0,
+        executor_config={
+            "overrides": {
+                "containerOverrides": [
+                    {"name": CONTAINER, "command": ["python", "-c", "import sys; print('crashing'); sys.exit(3)"]}
+                ]
+            }
+        },
+    )
     def crashes():
         pass
 
@@ -77,8 +92,15 @@ def ecs_chaos():
 ecs_chaos()
 
 # The right final state of each task (read by the harness, which does not import Airflow).
-EXPECTED_STATES = {"indices": "success", "work": "success", "flaky": "success", "doomed": "failed",
-                   "crashes": "failed", "sensor": "success", "deferred": "success"}
+EXPECTED_STATES = {
+    "indices": "success",
+    "work": "success",
+    "flaky": "success",
+    "doomed": "failed",
+    "crashes": "failed",
+    "sensor": "success",
+    "deferred": "success",
+}
 # Attempts a try may have besides its first, each its own ECS task: the sensor reschedules once per try, the
 # deferred task resumes once.
 EXTRA_ATTEMPTS = {"sensor": 1, "deferred": 1}

@@ -21,8 +21,15 @@ def ecs_e2e_outcomes():
         raise RuntimeError("fails on purpose")
 
     # The container itself exits 3 before Airflow's task runner starts: an infrastructure failure.
-    @task(executor_config={"overrides": {"containerOverrides": [
-        {"name": CONTAINER, "command": ["python", "-c", "import sys; print('crashing'); sys.exit(3)"]}]}})
+    @task(
+        executor_config={
+            "overrides": {
+                "containerOverrides": [
+                    {"name": CONTAINER, "command": ["python", "-c", "import sys; print('crashing'); sys.exit(3)"]}
+                ]
+            }
+        }
+    )
     def crashes():
         pass
 

@@ -16,8 +16,7 @@ import time
 
 from airflow.providers.standard.sensors.time_delta import WaitSensor
 from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
-from airflow.sdk import (BaseOperator, DeadlineAlert, DeadlineReference, SyncCallback, dag, get_current_context,
-                         task)
+from airflow.sdk import BaseOperator, DeadlineAlert, DeadlineReference, SyncCallback, dag, get_current_context, task
 
 # Pokes of the reschedule sensor: two say "not yet" (each a new attempt), the third succeeds.
 POKES = 3
@@ -69,11 +68,23 @@ def ecs_e2e_sensors():
 ecs_e2e_sensors()
 
 
-@dag(schedule=None, start_date=datetime.datetime(2026, 1, 1), catchup=False,
-     deadline=[DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=datetime.timedelta(seconds=1),
-                             callback=SyncCallback("deadline_callbacks.deadline_missed", kwargs={"note": "e2e"})),
-               DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=datetime.timedelta(seconds=2),
-                             callback=SyncCallback("deadline_callbacks.deadline_missed_and_fails"))])
+@dag(
+    schedule=None,
+    start_date=datetime.datetime(2026, 1, 1),
+    catchup=False,
+    deadline=[
+        DeadlineAlert(
+            reference=DeadlineReference.DAGRUN_QUEUED_AT,
+            interval=datetime.timedelta(seconds=1),
+            callback=SyncCallback("deadline_callbacks.deadline_missed", kwargs={"note": "e2e"}),
+        ),
+        DeadlineAlert(
+            reference=DeadlineReference.DAGRUN_QUEUED_AT,
+            interval=datetime.timedelta(seconds=2),
+            callback=SyncCallback("deadline_callbacks.deadline_missed_and_fails"),
+        ),
+    ],
+)
 def ecs_e2e_deadline():
     @task
     def outlives_its_deadline():
