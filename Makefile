@@ -95,7 +95,7 @@ worker-image: base-image ## Build the worker image (docker/Dockerfile) on the lo
 # ruff (lint, then the formatter as a check) and mypy ([tool.ruff] and [tool.mypy] in pyproject.toml): seconds, so
 # make test runs it first and a finding fails the run before the slow parts start. `ruff check --fix` and
 # `ruff format` make most findings go away by themselves.
-lint: $(VENV)/.installed ## ruff check, ruff format --check and mypy
+lint: $(VENV)/.installed ## ruff check, ruff format --check and mypy (make test runs it first)
 	$(VENV)/bin/ruff check --no-cache .
 	$(VENV)/bin/ruff format --no-cache --check .
 	$(VENV)/bin/mypy
@@ -119,8 +119,9 @@ background = ( $(MAKE) --no-print-directory $(1) >$(TEST_RUN)/$(1).log 2>&1; ech
 await = while [ ! -f $(TEST_RUN)/$(1).status ]; do sleep 1; done; code=$$(cat $(TEST_RUN)/$(1).status); \
 	if [ "$$code" = 0 ]; then tail -n 1 $(TEST_RUN)/$(1).log; else cat $(TEST_RUN)/$(1).log; fi; \
 	[ "$$code" = 0 ] || { echo "make test: $(1) failed (exit $$code)"; [ "$(2)" = optional ]; }
-test: ## Unit, Terraform (checkov included) and end-to-end tests, and test-oldest beside them
+test: ## Lint, then unit, Terraform (checkov included) and end-to-end tests, and test-oldest beside them
 	@$(MAKE) --no-print-directory -j2 $(VENV)/.installed $(CHECKOV_VENV)/.installed
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory postgresql
 	@rm -rf $(TEST_RUN) && mkdir -p $(TEST_RUN)
 	@$(call background,worker-image)
