@@ -103,13 +103,15 @@ def configuration_page(options: Sequence[Option] = OPTIONS) -> str:
         "## AWS credentials",
         "",
         (
-            "In this order: `aws_conn_id`, an Airflow `aws` connection; else `aws_profile`; else boto3's standard chain "
+            "In this order: `aws_conn_id`, an Airflow `aws` connection; else "
+            "`aws_profile`; else boto3's standard chain "
             "(the scheduler's role on ECS or EKS, environment variables). With the amazon provider installed "
             "(`pip install 'airflow-ecs[amazon]'`) the connection is read by its AwsBaseHook, as AwsEcsExecutor and "
             "every Airflow AWS hook read it: `role_arn` with `assume_role_method` (`assume_role`, "
             "`assume_role_with_web_identity`, `assume_role_with_saml`), `region_name`, `endpoint_url`, "
             "`service_config` and the other extras. Without the provider, login and password are the access key and "
-            "secret, and the extra may hold only `aws_session_token`, `region_name`, `profile_name` and `endpoint_url`. "
+            "secret, and the extra may hold only `aws_session_token`, "
+            "`region_name`, `profile_name` and `endpoint_url`. "
             "Every client (ECS, SQS, CloudWatch Logs) shares one set of credentials, refreshed before they expire and "
             "read again when AWS answers ExpiredToken, so an assumed role or a rotated key never stops the scheduler. "
             "For example, a connection that assumes the scheduler's role:"
@@ -132,7 +134,8 @@ def configuration_page(options: Sequence[Option] = OPTIONS) -> str:
         "",
         (
             "With `[core] multi_team = True` each team's executor is an `EcsFargateExecutor` of its own, e.g. "
-            "`[core] executor = airflow_ecs.executor.EcsFargateExecutor;team_a=airflow_ecs.executor.EcsFargateExecutor` "
+            "`[core] executor = "
+            "airflow_ecs.executor.EcsFargateExecutor;team_a=airflow_ecs.executor.EcsFargateExecutor` "
             "(Airflow wants a global executor first). A team's executor reads "
             f"only its team's section: `[team_a={SECTION}]` in `airflow.cfg`, or `AIRFLOW__TEAM_A___{SECTION.upper()}__"
             "<KEY>` (three underscores after the team), with no fallback to the global section; the unknown-key check "
@@ -142,7 +145,8 @@ def configuration_page(options: Sequence[Option] = OPTIONS) -> str:
         ),
         "",
         (
-            "From Terraform: `teams` in terraform/ (see [terraform/README.md](../terraform/README.md#teams)) gives each "
+            "From Terraform: `teams` in terraform/ (see "
+            "[terraform/README.md](../terraform/README.md#teams)) gives each "
             "team, on the shared cluster and network, its own task definition, task and execution roles, log group, "
             "events queue and scheduler policy, and `airflow-ecs render` writes everything the executors read: a "
             f"`[<team>={SECTION}]` section per team (the deployment's settings with the team's task definition and "
@@ -160,7 +164,8 @@ def configuration_page(options: Sequence[Option] = OPTIONS) -> str:
         "",
         (
             "What Airflow itself needs besides: each team in its database (`airflow teams create team_a`, or "
-            "`airflow teams sync` from the bundle config), and each team's DAGs in a DAG bundle with its `team_name` in "
+            "`airflow teams sync` from the bundle config), and each team's "
+            "DAGs in a DAG bundle with its `team_name` in "
             "`[dag_processor] dag_bundle_config_list`. The team's containers parse the same bundle: give them the same "
             "`dag_bundle_config_list` (the team's `environment` in Terraform, or the image's airflow.cfg) and "
             "`[core] multi_team = True` (Terraform sets it on every team's task definition). To keep a team's executor "

@@ -377,7 +377,8 @@ def test_check_config_file_takes_the_environment_over_it_as_airflow_does(ecs_env
         (
             "[ecs_fargate]\nregion = us-east-1\nregion = eu-west-1\n",
             (
-                "not a readable airflow.cfg: While reading from 'CFG' [line 3]: option 'region' in section 'ecs_fargate' "
+                "not a readable airflow.cfg: While reading from 'CFG' [line 3]: "
+                "option 'region' in section 'ecs_fargate' "
                 "already exists"
             ),
         ),

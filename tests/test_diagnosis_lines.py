@@ -36,7 +36,8 @@ def test_what_ecs_said_is_quoted_once_in_order(stop_code, reason, container_reas
         (
             ("TaskFailedToStart", "Timeout waiting for network interface provisioning to complete.", None, None),
             (
-                "the task's network interface could not be set up (TaskFailedToStart: Timeout waiting for network interface "
+                "the task's network interface could not be set up "
+                "(TaskFailedToStart: Timeout waiting for network interface "
                 "provisioning to complete.)"
             ),
             True,
@@ -54,7 +55,8 @@ def test_what_ecs_said_is_quoted_once_in_order(stop_code, reason, container_reas
         (
             ("TaskFailedToStart", "ResourceInitializationError: unable to pull secrets", None, None),
             (
-                "the task's secrets or registry auth could not be fetched (TaskFailedToStart: ResourceInitializationError: "
+                "the task's secrets or registry auth could not be fetched "
+                "(TaskFailedToStart: ResourceInitializationError: "
                 "unable to pull secrets)"
             ),
             True,

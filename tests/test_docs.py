@@ -156,7 +156,7 @@ def literal(node: ast.AST) -> Any:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict" and not node.args:
         return {kw.arg: literal(kw.value) for kw in node.keywords}
     if isinstance(node, ast.Dict):
-        return {literal(k): literal(v) for k, v in zip(node.keys, node.values)}
+        return {literal(k): literal(v) for k, v in zip(node.keys, node.values, strict=True)}
     if isinstance(node, (ast.List, ast.Tuple)):
         return [literal(item) for item in node.elts]
     return ast.literal_eval(node)
@@ -212,7 +212,7 @@ def test_python_examples_are_accepted_and_refused_examples_refused():
             apply_to_fargate_request(raw)  # raises if the docs show something the executor refuses
             shown_keys |= set(raw)
     assert shown_keys == set(KNOWN_KEYS)
-    for block, configs in refused:
+    for _block, configs in refused:
         (raw,) = configs
         with pytest.raises(ExecutorConfigError):
             apply_to_fargate_request(raw)

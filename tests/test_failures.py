@@ -33,6 +33,10 @@ THROTTLED, TRANSIENT, CAPACITY, PERMANENT = (
     FailureKind.PERMANENT,
 )
 ENDPOINT = "https://ecs.us-east-1.amazonaws.com/"
+# ECS's RunTask failure reason when no capacity is left in the zone (as ECS words it).
+CAPACITY_UNAVAILABLE = (
+    "Capacity is unavailable at this time. Please try again later or in a different availability zone"
+)
 
 
 def client_error(code: str, message: str, status: int) -> ClientError:
@@ -171,13 +175,7 @@ def test_classify_code(code, message, status, kind):
         ),
         ({"reason": "RESOURCE:CPU"}, CAPACITY, "RESOURCE:CPU"),
         ({"reason": "RESOURCE:ENI"}, CAPACITY, "RESOURCE:ENI"),
-        (
-            {
-                "reason": "Capacity is unavailable at this time. Please try again later or in a different availability zone"
-            },
-            CAPACITY,
-            "Capacity is unavailable at this time. Please try again later or in a different availability zone",
-        ),
+        ({"reason": CAPACITY_UNAVAILABLE}, CAPACITY, CAPACITY_UNAVAILABLE),
         ({"arn": "arn:aws:ecs:us-east-1:1:cluster/x", "reason": "MISSING"}, PERMANENT, "MISSING"),
         ({"reason": "INACTIVE"}, PERMANENT, "INACTIVE"),
         ({"reason": "ATTRIBUTE", "detail": "ecs.capability.secrets"}, PERMANENT, "ATTRIBUTE"),

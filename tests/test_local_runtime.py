@@ -97,7 +97,8 @@ def wait_for_log(local: LocalEcs, arn: str, line: str, timeout: float = 30) -> N
 
 def log_lines(local: LocalEcs, arn: str) -> list[str]:
     group = local.outputs["log_group_name"]["value"]
-    stream = f"{local.outputs['log_stream_prefix']['value']}/{local.outputs['container_name']['value']}/{arn.rsplit('/', 1)[-1]}"
+    prefix, container = local.outputs["log_stream_prefix"]["value"], local.outputs["container_name"]["value"]
+    stream = f"{prefix}/{container}/{arn.rsplit('/', 1)[-1]}"
     response = local.client("logs").get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)
     return [event["message"] for event in response["events"]]
 

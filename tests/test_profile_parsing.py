@@ -79,7 +79,8 @@ def test_unset_fields_stay_unset():
         (
             {"launch_type": "EC2", "capacity_provider_strategy": "FARGATE:1"},
             (
-                "'EC2' : profile 'p', field 'launch_type': launch_type and capacity_provider_strategy are mutually exclusive; "
+                "'EC2' : profile 'p', field 'launch_type': launch_type and "
+                "capacity_provider_strategy are mutually exclusive; "
                 "give one"
             ),
         ),

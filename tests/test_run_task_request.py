@@ -493,8 +493,8 @@ def test_config_run_task_kwargs_that_botocore_refuses_fail_the_build():
         ('["propagateTags"]', "expected a JSON object of RunTask arguments; e.g. "),
         (
             (
-                '{"count": 2, "overrides": {"containerOverrides": [{"name": "w", "environment": [{"name": "T", "value": '
-                '"secret"}]}]}}'
+                '{"count": 2, "overrides": {"containerOverrides": [{"name": "w", "environment": '
+                '[{"name": "T", "value": "secret"}]}]}}'
             ),
             (
                 "'count' is set by the executor (startedBy and clientToken identify the try; one Airflow task "

@@ -55,7 +55,8 @@ def test_provider_source_is_said_in_one_line(source):
 
 @pytest.fixture(scope="module")
 def validated(workspace) -> dict:
-    return dict(zip(configurations(), parallel(lambda c: workspace.run(c, "validate", "-no-color"), configurations())))
+    runs = parallel(lambda c: workspace.run(c, "validate", "-no-color"), configurations())
+    return dict(zip(configurations(), runs, strict=True))
 
 
 @pytest.mark.parametrize("configuration", configurations(), ids=lambda c: c or "root")

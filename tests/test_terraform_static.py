@@ -1026,7 +1026,9 @@ _SCALARS = {
     "var.events_queue_arn": f"arn:aws:sqs:{_REGION}:{_ACCOUNT}:airflow-ecs-task-events",
     "aws_sqs_queue.events.arn": f"arn:aws:sqs:{_REGION}:{_ACCOUNT}:airflow-ecs-task-events",
     "aws_cloudwatch_event_rule.task_state.arn": f"arn:aws:events:{_REGION}:{_ACCOUNT}:rule/airflow-ecs-task-state",
-    "aws_cloudwatch_log_group.flow_log[0].arn": f"arn:aws:logs:{_REGION}:{_ACCOUNT}:log-group:/aws/vpc/airflow-ecs/flow-logs",
+    "aws_cloudwatch_log_group.flow_log[0].arn": (
+        f"arn:aws:logs:{_REGION}:{_ACCOUNT}:log-group:/aws/vpc/airflow-ecs/flow-logs"
+    ),
 }
 _LISTS = {
     "local.task_definition_arns": [f"arn:aws:ecs:{_REGION}:{_ACCOUNT}:task-definition/airflow-ecs-worker:*"],

