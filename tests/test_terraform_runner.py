@@ -571,3 +571,16 @@ def test_an_undeclared_variable_is_shown_as_a_warning_and_the_plan_goes_on(capsy
     assert code == 0, err
     (warning,) = [line for line in err.splitlines() if "asign_public_ip" in line]
     assert warning.startswith("airflow-ecs plan: warning: Value for undeclared variable"), err
+
+
+def test_warnings_in_output_without_warnings_is_empty_and_each_warning_is_one_line():
+    # A plan with no warning is the usual case: the local ECS's apply reads every step's output this way.
+    assert terraform_runner.warnings_in("Plan: 38 to add, 0 to change, 0 to destroy.\n", "") == []
+    assert terraform_runner.warnings_in("", "") == []
+    text = (
+        "Warning: Value for undeclared variable\n\n"
+        'The root module does not declare a variable named "regoin" but a value was found in file "x.tfvars".\n'
+        "Plan: 1 to add, 0 to change, 0 to destroy.\n"
+    )
+    (line,) = terraform_runner.warnings_in(text)
+    assert "undeclared variable" in line and "regoin" in line

@@ -230,6 +230,8 @@ def warnings_in(*outputs: str) -> list[str]:
     """Every ``Warning:`` block of Terraform's output as one line each (an undeclared variable is a typo)."""
     lines = [_BOX.sub("", _ANSI.sub("", line)).rstrip() for output in outputs for line in (output or "").splitlines()]
     starts = [i for i, line in enumerate(lines) if line.startswith("Warning: ")]
+    if not starts:  # the usual case: zip(strict=True) below needs a block per start
+        return []
     found = []
     for start, end in zip(starts, [*starts[1:], len(lines)], strict=True):
         block = lines[start:end]
