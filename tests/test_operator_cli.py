@@ -17,7 +17,11 @@ def busy_port():
         yield sock.getsockname()[1]
 
 
-def test_local_on_a_busy_port_says_so_and_leaves_the_outputs_file(capsys, tmp_path, busy_port):
+def test_local_on_a_busy_port_says_so_and_leaves_the_outputs_file(capsys, tmp_path, busy_port, monkeypatch):
+    from airflow_ecs.local.server import LocalEcs
+
+    # Said before anything is provisioned: not after a minute of terraform apply.
+    monkeypatch.setattr(LocalEcs, "_provision", lambda self: pytest.fail("provisioned before the port was taken"))
     outputs = tmp_path / "generated" / "local-outputs.json"
     outputs.parent.mkdir()
     outputs.write_text('{"from": "the running local ECS"}\n')

@@ -39,6 +39,14 @@ from airflow_ecs.local.terraform_apply import (
 REGION = "us-east-1"
 
 
+class PortUnavailable(Exception):
+    """The port the executor is to reach the local ECS on cannot be listened on."""
+
+    def __init__(self, port: int, reason: str):
+        super().__init__(f"cannot listen on 127.0.0.1:{port} ({reason})")
+        self.port, self.reason = port, reason
+
+
 class LocalEcs:
     def __init__(
         self,
@@ -115,9 +123,13 @@ class LocalEcs:
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")).close()
+        # The port first: a busy one is said at once, not after a minute of terraform apply.
+        try:
+            self.faults = FaultProxy(self.endpoint_url, self.fault_plan or FaultPlan(), port=self.port).start()
+        except OSError as error:  # EADDRINUSE, or a port that is not ours to bind
+            raise PortUnavailable(self.port, error.strerror or str(error)) from error
         self.outputs = self._provision()
         clients = self.client
-        self.faults = FaultProxy(self.endpoint_url, self.fault_plan or FaultPlan(), port=self.port).start()
         if self.outputs_path:  # only once the port is ours: a busy port must not leave a dead server's outputs
             self.outputs_path.parent.mkdir(parents=True, exist_ok=True)
             self.outputs_path.write_text(json.dumps(self.outputs, indent=2, sort_keys=True) + "\n")
@@ -297,10 +309,10 @@ def run(args: argparse.Namespace) -> int:
         local.stop()
         print(f"airflow-ecs local --provision {args.provision}: {error}", file=sys.stderr)
         return 2
-    except OSError as error:  # the port is taken (EADDRINUSE) or not ours to bind
+    except PortUnavailable as error:
         local.stop()
         print(
-            f"airflow-ecs local: cannot listen on 127.0.0.1:{args.port} ({error.strerror or error}); stop what "
+            f"airflow-ecs local: cannot listen on 127.0.0.1:{error.port} ({error.reason}); stop what "
             "uses it or give another --port (0: any free port)",
             file=sys.stderr,
         )
