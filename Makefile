@@ -109,7 +109,7 @@ lint: $(VENV)/.installed ## ruff check, ruff format --check and mypy (make test 
 # printed; test-oldest's output is printed when the main suite ends. `make test PYTEST_WORKERS=0` runs the
 # main suite in one process; PYTEST_ARGS (test files, -k ...) narrows it.
 TEST_RUN := .test-run
-# 3: the slowest three groups (chaos, the e2e module's two tracking modes) start together; a 4th process only
+# 3: the slowest three files (the e2e suite's two tracking modes, chaos) start together; a 4th process only
 # added another Airflow stack competing for the same 2 cores (setups timed out under load).
 PYTEST_WORKERS ?= 3
 # Runs make target $(1) in the background: output to $(TEST_RUN)/$(1).log, exit code to $(TEST_RUN)/$(1).status.
@@ -127,7 +127,7 @@ test: ## Lint, then unit, Terraform (checkov included) and end-to-end tests, and
 	@$(call background,worker-image)
 	@$(call background,test-oldest)
 	AIRFLOW_ECS_WORKER_IMAGE_STATUS=$(CURDIR)/$(TEST_RUN)/worker-image.status \
-		$(PY) -m pytest -q -rs -p no:cacheprovider --durations=20 -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS); \
+		$(PY) -m pytest -q -rs -p no:cacheprovider --durations=20 -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS); \
 		echo $$? >$(TEST_RUN)/main.status
 	@echo "--- make worker-image (built beside the main suite) ---"; $(call await,worker-image,optional)
 	@echo "--- make test-oldest (run beside the main suite) ---"; $(call await,test-oldest)

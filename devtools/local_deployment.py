@@ -32,20 +32,21 @@ class LocalDeployment:
     env: dict[str, str]
 
 
+# The tasks' Execution API calls wait this long for an answer before retrying (Airflow's default: 5 s). One
+# machine runs the api-server, the scheduler and every task; under load an answer can take longer, and a
+# retried call that is not idempotent fails the task: a connection test's credentials are handed out once,
+# so its retried fetch is refused (409) and the test reported failed.
+EXECUTION_API_TIMEOUT = "30"
+
+
 def task_settings(work: Path, dags: Path, runtime: str) -> tuple[dict[str, str], dict[str, str]]:
     """(task environment, container mounts) for tasks that run ``dags``: the process runtime's tasks find them
     and their AIRFLOW_HOME through the environment; a container gets ``dags`` mounted read-only over the image's
     own DAG folder (so a test's DAGs need no image of their own), AIRFLOW_HOME the image's."""
+    common = {"AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": EXECUTION_API_TIMEOUT}
     if runtime == "container":
-        return {"AIRFLOW__CORE__LOAD_EXAMPLES": "False"}, {str(Path(dags).resolve()): IMAGE_DAGS_FOLDER}
-    return (
-        {
-            "AIRFLOW_HOME": str(work / "task-home"),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        },
-        {},
-    )
+        return common, {str(Path(dags).resolve()): IMAGE_DAGS_FOLDER}
+    return {"AIRFLOW_HOME": str(work / "task-home"), "AIRFLOW__CORE__DAGS_FOLDER": str(dags), **common}, {}
 
 
 @contextmanager

@@ -45,15 +45,16 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"terraform tests: {provider_source().describe()}")
 
 
-# make test runs the suite on several processes (pytest-xdist, --dist loadgroup --no-loadscope-reorder): each
-# group below runs on one process, in this order, the slowest first, so that no process is left with a long
-# test at the end. A file is a group: its module-scoped fixtures are set up once. The e2e module's two
-# tracking modes stay in one group because both stand on one terraform apply (its `applied` fixture): split
-# across processes, each would apply the modules again. Files not listed follow in their own order. The
-# container tests come after the first wave: make test builds their image meanwhile, and they wait for it.
+# make test runs the suite on several processes (pytest-xdist, with the scheduler below): each file runs whole on
+# one process, so its module-scoped fixtures (a terraform apply, an Airflow deployment, a terraform init of every
+# configuration) are set up once, and the files go out the slowest first, so that no process is left with a long
+# file at the end. The e2e suite's two tracking modes are two files, each with its own deployment, so that they
+# run side by side. Files not listed follow in their own order. The container tests come after the first wave:
+# make test builds their image meanwhile, and they wait for it.
 SLOWEST_FIRST = (
-    "tests/chaos/test_chaos_short.py",
     "tests/e2e/test_airflow_e2e.py",
+    "tests/e2e/test_airflow_e2e_polling.py",
+    "tests/chaos/test_chaos_short.py",
     "tests/test_terraform_provider.py",
     "tests/e2e/test_two_schedulers.py",
     "tests/e2e/test_teams_e2e.py",
@@ -61,15 +62,45 @@ SLOWEST_FIRST = (
 )
 
 
-def xdist_group(item: pytest.Item) -> str:
-    return item.nodeid.split("::", 1)[0]
+def file_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
 
 
 def pytest_collection_modifyitems(config, items):
-    if not getattr(config.option, "numprocesses", None):
+    # On the controller and on every worker alike (xdist checks that they all collected the same order).
+    if not (getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput")):
         return
-    rank = {group: index for index, group in enumerate(SLOWEST_FIRST)}
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
-    # sorted() keeps the collected order within a group and among the unlisted files.
-    items[:] = sorted(items, key=lambda item: rank.get(xdist_group(item), len(rank)))
+    rank = {name: index for index, name in enumerate(SLOWEST_FIRST)}
+    # sorted() keeps the collected order within a file and among the unlisted files.
+    items[:] = sorted(items, key=lambda item: rank.get(file_of(item.nodeid), len(rank)))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's --dist loadfile, in the order above, except for what a process is sent next. A process runs a test
+    only once it holds the one after (for teardown), so a process whose file is down to its last test, or whose
+    file is a single test, needs another file before it can go on. One that has run part of its file gets the
+    slowest waiting; one that has not started yet (a single-test file at the start) gets the quickest, so that
+    no long file waits behind another on one process while the others run out of work."""
+    if config.getoption("dist") != "loadfile":
+        return None  # another --dist asked for on the command line: xdist's own
+    from xdist.scheduler import LoadFileScheduling
+
+    class SlowestFirst(LoadFileScheduling):
+        def _reschedule(self, node):
+            if node.shutting_down:
+                return
+            if not self.workqueue:
+                node.shutdown()
+                return
+            if self._pending_of(self.assigned_work[node]) > 1:  # xdist's own waits for 2: one more file queued
+                return
+            self._assign_work_unit(node)
+
+        def _assign_work_unit(self, node):
+            files = self.assigned_work.get(node, {}).values()
+            if files and not any(done for tests in files for done in tests.values()):
+                quickest = next(reversed(self.workqueue))
+                self.workqueue.move_to_end(quickest, last=False)
+            super()._assign_work_unit(node)
+
+    return SlowestFirst(config, log)

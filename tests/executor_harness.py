@@ -140,18 +140,21 @@ def stop_in_moto(
     started: bool = True,
 ) -> None:
     task = moto_task(arn)
-    task.status = "STOPPED"
-    task.desired_status = "STOPPED"
+    # The executor's threads may describe the task between any two of these lines: the container first and
+    # the task's status last, so no answer says STOPPED before the exit code is there (one did, and a callback
+    # that exited 1 was reported a success).
+    container = task.containers[0]
+    container.exitCode = exit_code
+    if container_reason:
+        container.reason = container_reason
+    container.last_status = "STOPPED"
     task.stop_code = stop_code
     task.stopped_reason = reason
     if started:
         task.started_at = time.time()
     task.stopped_at = time.time()
-    container = task.containers[0]
-    container.last_status = "STOPPED"
-    container.exitCode = exit_code
-    if container_reason:
-        container.reason = container_reason
+    task.desired_status = "STOPPED"
+    task.status = "STOPPED"
 
 
 class _Raw:
