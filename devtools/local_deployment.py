@@ -81,24 +81,25 @@ def local_deployment(
     """
     api_port = free_port()
     task_env, mounts = task_settings(work, dags, runtime)
-    with LocalEcs(
-        execution_api_server_url=execution_api_url(api_port),
-        task_environment=task_env,
-        start_delay=start_delay,
-        max_concurrent=max_concurrent,
-        stop_timeout=stop_timeout,
-        outputs_path=outputs_path,
-        fault_plan=fault_plan,
-        runtime=runtime,
-        container_mounts=mounts,
-        provision=provision,
-    ) as local:
-        for team, team_env in (teams or {}).items():
-            local.add_team(team, team_env)
-        with airflow_on(
+    with (
+        LocalEcs(
+            execution_api_server_url=execution_api_url(api_port),
+            task_environment=task_env,
+            start_delay=start_delay,
+            max_concurrent=max_concurrent,
+            stop_timeout=stop_timeout,
+            outputs_path=outputs_path,
+            fault_plan=fault_plan,
+            runtime=runtime,
+            container_mounts=mounts,
+            provision=provision,
+            teams=teams,
+        ) as local,
+        airflow_on(
             local, work, dags, api_port=api_port, env=env, secret_key=secret_key, database_url=database_url, teams=teams
-        ) as deployed:
-            yield deployed
+        ) as deployed,
+    ):
+        yield deployed
 
 
 def execution_api_url(api_port: int) -> str:
@@ -124,6 +125,8 @@ def airflow_on(
 
     Several may run on one local ECS one after the other (one ``terraform apply`` for them all): each begins
     on an idle cluster (the tasks an earlier one left are stopped), an empty events queue and a fresh runtime.
+    ``teams``: the Airflow teams it runs, whose sections are rendered; another team the local ECS holds is left
+    out of its config.
     """
     stack = AirflowStack(
         home=home or work / "airflow",
@@ -133,7 +136,13 @@ def airflow_on(
         sync_teams=bool(teams),
     )
     local.quiesce()
-    rendered = config_env(local.outputs, work / "config")
+    # Rendered for the teams this Airflow runs: a team's resources on the cluster make the rendered config
+    # multi-team, which an Airflow without that team in its database refuses to start with.
+    outputs = dict(local.outputs)
+    if "teams" in outputs:
+        known = outputs["teams"]["value"]
+        outputs["teams"] = {**outputs["teams"], "value": {team: known[team] for team in teams or () if team in known}}
+    rendered = config_env(outputs, work / "config")
     for team in teams or ():  # each team's executor reads its own section only
         rendered[f"AIRFLOW__{team.upper()}___ECS_FARGATE__ENDPOINT_URL"] = local.executor_endpoint_url
     rendered.update(

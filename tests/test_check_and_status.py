@@ -154,7 +154,7 @@ def test_the_commands_are_under_airflows_own_cli(ecs_env, tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,  # a guard against a hang: the CLI starts in seconds, minutes on a loaded machine
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout) == [], result.stdout
@@ -457,7 +457,7 @@ def test_airflow_ecs_check_under_airflows_cli_flags_an_unknown_key(ecs_env, tmp_
         "AIRFLOW__ECS_FARGATE__SUBNET": "subnet-0a1b2c3d",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "airflow", "ecs", "check"], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "airflow", "ecs", "check"], env=env, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1] == (

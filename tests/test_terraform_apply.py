@@ -33,7 +33,16 @@ def test_every_local_tfvar_is_a_root_module_variable():
             r'^variable "([^"]+)"', (Path(__file__).parent.parent / "terraform" / "variables.tf").read_text(), re.M
         )
     )
-    assert set(local_variables(region="us-east-1", execution_api_server_url="u", environment={})) <= declared
+    variables = local_variables(region="us-east-1", execution_api_server_url="u", environment={}, teams={"a": {}})
+    assert set(variables) <= declared
+
+
+def test_a_local_team_is_terraforms_team_with_its_environment_and_the_roots_other_fields():
+    variables = local_variables(
+        region="us-east-1", execution_api_server_url=None, environment={}, teams={"team_a": {"TEAM_MARK": "a"}}
+    )
+    assert variables["teams"] == {"team_a": {"environment": {"TEAM_MARK": "a"}}}
+    assert "teams" not in local_variables(region="us-east-1", execution_api_server_url=None, environment={})
 
 
 def test_the_resources_an_apply_created_are_read_from_its_summary():

@@ -64,11 +64,14 @@ class LocalEcs:
         container_mounts: Mapping[str, str] | None = None,
         provision: str = "python",
         terraform_work: str | Path | None = None,
+        teams: Mapping[str, Mapping[str, str]] | None = None,
     ):
         """``runtime``: "process" (each container a local process) or "container" (a podman container of the
         task definition's image, with ``container_mounts`` (host path -> container path) mounted read-only).
         ``provision``: terraform, python or auto (above); ``terraform_work``: where the Terraform workspace
-        and its state go (default: a temporary directory, removed at stop)."""
+        and its state go (default: a temporary directory, removed at stop). ``teams``: Airflow team -> the
+        environment of its container, each team's resources (terraform/'s ``teams``) provisioned with the
+        deployment's."""
         if runtime not in ("process", "container"):
             raise ValueError(f"runtime {runtime!r}: expected process or container")
         if provision not in ("terraform", "python", "auto"):
@@ -77,6 +80,7 @@ class LocalEcs:
         self.provisioned_by = ""  # "terraform" or "python" once started
         self.provision_note = ""  # with auto: why the modules were not applied
         self.terraform_work = Path(terraform_work) if terraform_work else None
+        self.teams = {team: dict(env) for team, env in (teams or {}).items()}
         self._own_terraform_work = False
         self.gaps: Any = None
         self.runtime_kind = runtime
@@ -145,16 +149,6 @@ class LocalEcs:
         self.runtime.start()
         return self
 
-    def add_team(self, team: str, environment: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """Provision an Airflow team's own resources on the cluster (terraform/'s ``teams``) and add the team
-        to the outputs; ``environment`` goes into the team's container. Returns the team's outputs entry."""
-        entry = provision_team(self.client, self.outputs, team, environment=environment)
-        teams = self.outputs.setdefault("teams", {"sensitive": False, "type": ["object", {}], "value": {}})
-        teams["value"][team] = entry
-        if self.outputs_path:
-            self.outputs_path.write_text(json.dumps(self.outputs, indent=2, sort_keys=True) + "\n")
-        return entry
-
     def _provision(self) -> dict[str, Any]:
         use_terraform = self.provision == "terraform"
         if self.provision == "auto":
@@ -162,12 +156,15 @@ class LocalEcs:
             use_terraform = not self.provision_note
         if not use_terraform:
             self.provisioned_by = "python"
-            return provision(
+            outputs = provision(
                 self.client,
                 self.region,
                 execution_api_server_url=self.execution_api_server_url,
                 task_environment=self.task_environment,
             )
+            for team, environment in self.teams.items():
+                outputs["teams"]["value"][team] = provision_team(self.client, outputs, team, environment=environment)
+            return outputs
         from airflow_ecs.local.terraform_gaps import GapLayer
 
         if self.terraform_work is None:
@@ -181,6 +178,7 @@ class LocalEcs:
                 region=self.region,
                 execution_api_server_url=self.execution_api_server_url,
                 environment=self.task_environment,
+                teams=self.teams,
             ),
         )
         print(

@@ -41,12 +41,19 @@ class TerraformApplyError(Exception):
 
 
 def local_variables(
-    *, region: str, execution_api_server_url: str | None, environment: Mapping[str, str], image: str = LOCAL_IMAGE
+    *,
+    region: str,
+    execution_api_server_url: str | None,
+    environment: Mapping[str, str],
+    image: str = LOCAL_IMAGE,
+    teams: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The tfvars of the local deployment: the module's defaults (new VPC with NAT, flow log, events queue,
     FARGATE strategy, 1 vCPU / 2 GiB) except what a laptop has instead of AWS: the worker image is a local one
-    (no ECR repository to push to) and the task environment says where this machine keeps Airflow's files."""
-    return {
+    (no ECR repository to push to) and the task environment says where this machine keeps Airflow's files.
+    ``teams``: Airflow team -> the environment of its container (terraform/'s ``teams``, other fields the
+    root's)."""
+    variables = {
         "region": region,
         "name": LOCAL_NAME,
         # Required by the module; a local ECS started before Airflow (``airflow-ecs local`` without the flag)
@@ -57,6 +64,9 @@ def local_variables(
         "create_ecr_repository": False,
         "tags": {"airflow-ecs:deployment": "local"},
     }
+    if teams:
+        variables["teams"] = {team: {"environment": dict(env)} for team, env in teams.items()}
+    return variables
 
 
 def provider_env(endpoint_url: str, region: str) -> dict[str, str]:

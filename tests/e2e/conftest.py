@@ -10,7 +10,7 @@ import pytest
 from airflow_ecs.local.server import LocalEcs
 from devtools.airflow_stack import free_port
 from devtools.local_deployment import airflow_on, execution_api_url, task_settings
-from tests.e2e.deployment_cases import DAGS, SECRET_KEY
+from tests.e2e.deployment_cases import DAGS, SECRET_KEY, TEAM
 from tests.e2e.workloads import DEADLINE, SENSORS, enqueue_connection_test
 
 
@@ -30,6 +30,9 @@ def applied(tmp_path_factory, provision):
         stop_timeout=5.0,
         provision=provision,
         terraform_work=work / "terraform",
+        # A team's resources beside the deployment's, as a user adds one before Airflow runs multi-team: the
+        # Airflows below are not multi-team and must not mind; the applied test reads the team's back.
+        teams={TEAM: {"TEAM_MARK": "a"}},
     ) as local:
         yield SimpleNamespace(local=local, work=work, api_port=api_port)
 

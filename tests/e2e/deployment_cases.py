@@ -33,6 +33,7 @@ pytestmark = pytest.mark.e2e
 DAGS = Path(__file__).parent / "dags"
 # Distinctive, so a test can look for it in every log and rendered file.
 SECRET_KEY = f"e2eSecret{uuid.uuid4().hex}"
+TEAM = "team_a"  # an Airflow team whose resources the local ECS holds too
 
 
 def rows_by_task(stack: AirflowStack, dag_id: str, run_id: str) -> dict:

@@ -19,6 +19,7 @@ from devtools.local_deployment import execution_api_url
 # In the order they run: pytest collects them as imported, and the later ones read what the earlier ones left.
 from tests.e2e.deployment_cases import (  # noqa: F401 - the tests, collected and run in this file
     DAGS,
+    TEAM,
     test_outcomes_success_failure_crash_and_out_of_memory,
     test_spot_interruption_restart_adoption_and_live_log,
     test_clearing_a_running_task_stops_its_ecs_task_and_runs_the_next_try,
@@ -105,6 +106,19 @@ def test_the_deployment_is_what_terraform_applied_and_render_read(applied):
     # What moto drops and the provider waited for, kept by the layer in front of it.
     (kept,) = [v for k, v in local.gaps.kept.items() if k.endswith("/airflow-ecs-local-task-events-dlq")]
     assert json.loads(kept["RedriveAllowPolicy"])["redrivePermission"] == "byQueue"
+    # The team's resources: its own family, roles, log group and events queue, in multi-team mode; its
+    # section rendered from them.
+    team = outputs["teams"]["value"][TEAM]
+    assert f"[{TEAM}=ecs_fargate]" in files["airflow.cfg"]
+    family = team["task_definition_family"]
+    assert f"AIRFLOW__TEAM_A___ECS_FARGATE__TASK_DEFINITION={family}" in files["airflow_ecs.env"]
+    team_definition = local.client("ecs").describe_task_definition(taskDefinition=family)["taskDefinition"]
+    (team_container,) = team_definition["containerDefinitions"]
+    team_environment = {item["name"]: item["value"] for item in team_container["environment"]}
+    assert team_environment["TEAM_MARK"] == "a" and team_environment["AIRFLOW__CORE__MULTI_TEAM"] == "True"
+    assert team_container["logConfiguration"]["options"]["awslogs-group"] == f"/aws/ecs/airflow-ecs-local/{TEAM}/worker"
+    assert team_definition["taskRoleArn"] == team["task_role_arn"] != outputs["task_role_arn"]["value"]
+    assert sqs.get_queue_attributes(QueueUrl=team["events_queue_url"], AttributeNames=["QueueArn"])
 
 
 def _shape(local, outputs: dict, name: str) -> dict:

@@ -115,16 +115,23 @@ def test_two_teams_on_one_scheduler_each_run_with_their_teams_settings(tmp_path)
             local.outputs["events_queue_url"]["value"],
             *(entry["events_queue_url"] for entry in local.outputs["teams"]["value"].values()),
         ]
-        left = {
-            url.rsplit("/", 1)[-1]: sqs.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-            )["Attributes"]
-            for url in queues
-        }
-        assert all(
-            counts == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
-            for counts in left.values()
-        ), left
+        drained = {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
+
+        def queues_left() -> dict:
+            return {
+                url.rsplit("/", 1)[-1]: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(drained))[
+                    "Attributes"
+                ]
+                for url in queues
+            }
+
+        # The last events may still be on their way (received, not yet deleted) when the run ends.
+        deadline = time.monotonic() + 30
+        left = queues_left()
+        while any(counts != drained for counts in left.values()) and time.monotonic() < deadline:
+            time.sleep(1)
+            left = queues_left()
+        assert all(counts == drained for counts in left.values()), left
         # Each team's executor ran in the scheduler, by its team's name.
         scheduler_log = (stack.home / "scheduler.log").read_text(errors="replace")
         assert "team_a" in scheduler_log and "team_b" in scheduler_log
