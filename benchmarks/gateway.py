@@ -148,11 +148,6 @@ def main() -> int:
     parser.add_argument("--port", type=int, required=True, help="the gateway: latency, throttling, counts")
     parser.add_argument("--admin-port", type=int, required=True, help="plain moto, for the harness's set-up")
     args = parser.parse_args()
-    # The set-up registers the task definition as terraform/ does (task-level memory only), which moto's RunTask
-    # cannot place without our local layer's one fill (airflow_ecs/local/terraform_gaps.py).
-    from airflow_ecs.local.terraform_gaps import fill_in_process_gaps
-
-    fill_in_process_gaps()
     moto = DomainDispatcherApplication(create_backend_app)
     admin = make_server(args.host, args.admin_port, moto, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=admin.serve_forever, daemon=True).start()

@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 
 from airflow_ecs.local.provision import provision as local_provision
-from airflow_ecs.local.terraform_gaps import fill_in_process_gaps
+from airflow_ecs.local.terraform_gaps import GapLayer
 
 REGION = "us-east-1"
 CLUSTER = "airflow-test"
@@ -28,17 +28,22 @@ def client(endpoint_url: str, service: str) -> Any:
 
 def provision(endpoint_url: str) -> dict[str, Any]:
     """What terraform/ builds (airflow_ecs.local.provision, the one provisioner) for a deployment named
-    airflow-test, with a 0.25 vCPU / 512 MiB task definition of the public Airflow image."""
-    outputs = local_provision(
-        lambda service: client(endpoint_url, service),
-        REGION,
-        name=CLUSTER,
-        family=FAMILY,
-        image="apache/airflow:3.3.2",
-        cpu=256,
-        memory=512,
-    )
-    fill_in_process_gaps()  # RunTask of a task definition with task-level memory only (terraform_gaps.py)
+    airflow-test, with a 0.25 vCPU / 512 MiB task definition of the public Airflow image.
+
+    Made through our local layer in front of moto (terraform_gaps.GapLayer), as the local ECS makes it: moto's
+    RunTask can place the task definition's container, which has task-level memory only, as terraform/ registers
+    it. The layer ends with the set-up (no thread outlives a test), so a DescribeTaskDefinition straight at moto
+    shows the container with the task's memory as its memoryReservation, as moto keeps it."""
+    with GapLayer(endpoint_url) as layer:
+        outputs = local_provision(
+            lambda service: client(layer.url, service),
+            REGION,
+            name=CLUSTER,
+            family=FAMILY,
+            image="apache/airflow:3.3.2",
+            cpu=256,
+            memory=512,
+        )
     return {
         "subnets": outputs["subnet_ids"]["value"],
         "security_group": outputs["security_group_ids"]["value"][0],

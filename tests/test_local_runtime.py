@@ -350,3 +350,25 @@ def test_run_task_through_the_executors_endpoint_is_idempotent_by_client_token(l
     assert first == second
     wait_for(local, first, "STOPPED")
     assert local.runtime.launches_by_started_by["idempotent"] == 1
+
+
+def test_the_task_definition_reads_as_registered_and_its_tasks_run(local):
+    """The worker's container has task-level memory only, as terraform/ registers it: moto's RunTask could not
+    place it alone, so the local ECS's gap layer fills it in front of moto (terraform_gaps.py); every caller,
+    the executor included, reads the definition as it was registered, and moto itself is not patched."""
+    import boto3
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    family = local.outputs["task_definition_family"]["value"]
+    for url in (local.gaps.url, local.executor_endpoint_url):
+        ecs = boto3.client(
+            "ecs", region_name=local.region, endpoint_url=url, aws_access_key_id="l", aws_secret_access_key="l"
+        )
+        definition = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+        (container,) = definition["containerDefinitions"]
+        assert definition["memory"] == "2048"
+        assert "memory" not in container and "memoryReservation" not in container, url
+    arn = run(local, ["python", "-c", "pass"])
+    assert wait_for(local, arn, "STOPPED")["containers"][0]["exitCode"] == 0
+    calculate = vars(EC2ContainerServiceBackend)["_calculate_task_resource_requirements"]
+    assert calculate.__func__.__module__ == "moto.ecs.models" and not hasattr(calculate.__func__, "__wrapped__")

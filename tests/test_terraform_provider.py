@@ -99,3 +99,55 @@ def test_tftest_run(tftest, file, run):
 
 # terraform apply of the root module (with a team) into the local ECS, then render: tests/e2e/test_airflow_e2e.py,
 # whose deployment stands on that apply (one apply per make test, not two).
+
+
+# --- a task definition with task-level memory only, through the gap layer: runnable in moto, no drift ---
+
+TASK_LEVEL_MEMORY_ONLY = """
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws", version = ">= 5.100, < 6.0" }
+  }
+}
+
+provider "aws" {
+  region = "us-east-1"
+}
+
+resource "aws_ecs_task_definition" "worker" {
+  family                   = "gap-memory-worker"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = "256"
+  memory                   = "512"
+  container_definitions    = jsonencode([{ name = "worker", image = "local/worker:1", essential = true }])
+}
+"""
+
+
+def test_a_container_without_memory_is_applied_runnable_and_plans_no_change(source, moto, tmp_path):
+    """As terraform/modules/worker registers its container (the task's memory only): moto gets the task's memory
+    as the container's reservation, which its RunTask needs (terraform_gaps.py), and the provider reads back
+    exactly what it wrote, so a plan after the apply changes nothing. One resource: the whole root module is
+    applied once per make test, by the e2e suite."""
+    import boto3
+
+    from airflow_ecs.local.terraform_gaps import GapLayer
+
+    space = Workspace.create(tmp_path, source)
+    (space.root / "gap_memory").mkdir()
+    (space.root / "gap_memory" / "main.tf").write_text(TASK_LEVEL_MEMORY_ONLY)
+    with GapLayer(moto) as layer:
+        env = moto_env(layer.url)
+        space.run("gap_memory", "init", "-backend=false", "-input=false", "-no-color").check()
+        space.run("gap_memory", "apply", "-auto-approve", "-input=false", "-no-color", env=env).check()
+        plan = space.run("gap_memory", "plan", "-detailed-exitcode", "-input=false", "-no-color", env=env)
+    assert plan.returncode == 0, f"a plan after the apply wants changes:\n{plan.stdout[-4000:]}"
+    assert "No changes." in plan.stdout
+    ecs = boto3.client(
+        "ecs", region_name="us-east-1", endpoint_url=moto, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    (container,) = ecs.describe_task_definition(taskDefinition="gap-memory-worker")["taskDefinition"][
+        "containerDefinitions"
+    ]
+    assert container["memoryReservation"] == 512 and "memory" not in container  # what moto's RunTask places by

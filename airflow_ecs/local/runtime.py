@@ -296,9 +296,6 @@ class LocalRuntime:
 
     def _attach(self) -> None:
         """Be told of each task as RunTask places it, on moto's request thread, before it answers."""
-        from airflow_ecs.local.terraform_gaps import fill_in_process_gaps
-
-        fill_in_process_gaps()
         backend = self._backend()
         if isinstance(backend.tasks, ClusterTables):  # a runtime before this one on the same local ECS
             backend.tasks.rebind(self._on_new_task)

@@ -91,9 +91,11 @@ class LocalEcs:
         self.task_environment = dict(task_environment or {})
         self.outputs_path = Path(outputs_path) if outputs_path else None
         self.start_delay, self.max_concurrent, self.stop_timeout = start_delay, max_concurrent, stop_timeout
-        self.endpoint_url = ""  # moto itself: the runtime, provisioning and test harnesses use it
-        # The executor goes through the fault layer (``executor_endpoint_url``): always for RunTask's
-        # clientToken idempotency, which ECS has and moto lacks; with a plan, for its faults too.
+        self.endpoint_url = ""  # moto itself: only moto's own API (/moto-api/...) is reached there
+        # Every AWS call goes through the gap layer (terraform_gaps.GapLayer: what moto does not do, filled in
+        # front of it), ``client()``'s and Terraform's; the executor's through the fault layer in front of that
+        # (``executor_endpoint_url``): always for RunTask's clientToken idempotency, which ECS has and moto
+        # lacks; with a plan, for its faults too.
         self.fault_plan = fault_plan
         self.faults: FaultProxy | None = None
         self.event_faults: FaultyEvents | None = None
@@ -102,10 +104,11 @@ class LocalEcs:
         self._server: Any = None
 
     def client(self, service: str) -> Any:
+        """A client of the local ECS as AWS users see it: through the gap layer."""
         return boto3.client(
             service,
             region_name=self.region,
-            endpoint_url=self.endpoint_url,
+            endpoint_url=self.gaps.url,
             aws_access_key_id="local",
             aws_secret_access_key="local",
         )
@@ -113,6 +116,8 @@ class LocalEcs:
     def start(self) -> LocalEcs:
         from moto.moto_api import state_manager
         from moto.server import ThreadedMotoServer
+
+        from airflow_ecs.local.terraform_gaps import GapLayer
 
         if self.runtime_kind == "container":
             check_podman()  # before anything starts: one line saying what is missing
@@ -127,9 +132,12 @@ class LocalEcs:
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")).close()
+        # Before anything is registered (every task definition must be: terraform_gaps.py), and for as long as
+        # the local ECS runs: a later plan, destroy or DescribeTaskDefinition reads through it.
+        self.gaps = GapLayer(self.endpoint_url).start()
         # The port first: a busy one is said at once, not after a minute of terraform apply.
         try:
-            self.faults = FaultProxy(self.endpoint_url, self.fault_plan or FaultPlan(), port=self.port).start()
+            self.faults = FaultProxy(self.gaps.url, self.fault_plan or FaultPlan(), port=self.port).start()
         except OSError as error:  # EADDRINUSE, or a port that is not ours to bind
             raise PortUnavailable(self.port, error.strerror or str(error)) from error
         self.outputs = self._provision()
@@ -165,13 +173,9 @@ class LocalEcs:
             for team, environment in self.teams.items():
                 outputs["teams"]["value"][team] = provision_team(self.client, outputs, team, environment=environment)
             return outputs
-        from airflow_ecs.local.terraform_gaps import GapLayer
-
         if self.terraform_work is None:
             self.terraform_work = Path(tempfile.mkdtemp(prefix="airflow-ecs-local-terraform-"))
             self._own_terraform_work = True
-        # The layer stays in front of moto while the local ECS runs: a later plan or destroy reads through it.
-        self.gaps = GapLayer(self.endpoint_url).start()
         applied = TerraformWorkspace(self.terraform_work).apply(
             self.gaps.url,
             local_variables(
@@ -223,8 +227,8 @@ class LocalEcs:
 
     @property
     def executor_endpoint_url(self) -> str:
-        """Where the executor should send its AWS calls: the fault layer when there is one, else moto."""
-        return self.faults.url if self.faults is not None else self.endpoint_url  # None only before start()
+        """Where the executor should send its AWS calls: the fault layer (in front of the gap layer)."""
+        return self.faults.url if self.faults is not None else ""  # None only before start()
 
     def stop(self) -> None:
         if self.runtime is not None:
