@@ -535,7 +535,7 @@ def test_the_check_table_fits_the_terminal_and_shows_brackets(capsys, monkeypatc
     monkeypatch.setenv("COLUMNS", "100")
     detail = "[ecs_fargate] cluster 'x' not found in us-east-1; check [ecs_fargate] cluster and region " * 3
     print_table(
-        [Check("cluster", FAIL, detail), Check("credentials", OK, "[bold]calling as arn:aws:iam::1:user/u")],
+        [(None, [Check("cluster", FAIL, detail), Check("credentials", OK, "[bold]calling as arn:aws:iam::1:user/u")])],
         "airflow-ecs check: cluster x in us-east-1",
     )
     out = capsys.readouterr().out
@@ -543,3 +543,85 @@ def test_the_check_table_fits_the_terminal_and_shows_brackets(capsys, monkeypatc
     flat = "".join(line.strip("│ ").rstrip() for line in out.splitlines())
     assert "[ecs_fargate]" in out and "[bold]calling" in out
     assert flat
+
+
+# --- multi-team: each team's section is checked too, and every line names its team ---
+
+
+def test_the_teams_to_check_come_from_sections_variables_and_the_executor_list():
+    from airflow_ecs.glue.startup import team_names
+
+    sections = ["core", "ecs_fargate", "team_a=ecs_fargate", "team_b=core", "=ecs_fargate"]
+    environ = {
+        "AIRFLOW__ECS_FARGATE__CLUSTER": "the deployment's",
+        "AIRFLOW__TEAM_A___ECS_FARGATE__REGION": "eu-west-1",  # the same team as the section
+        "AIRFLOW__TEAM_C___ECS_FARGATE__CLUSTER": "c",
+        "AIRFLOW__TEAM_B___CORE__EXECUTION_API_SERVER_URL": "not our section",
+    }
+    executor = (
+        "airflow_ecs.executor.EcsFargateExecutor;Team_D=ecs:airflow_ecs.executor.EcsFargateExecutor;"
+        "team_e=LocalExecutor;team_f=LocalExecutor,airflow_ecs.executor.EcsFargateExecutor"
+    )
+    assert team_names(sections, environ, executor) == ["team_a", "team_c", "Team_D", "team_f"]
+    assert team_names(["core", "ecs_fargate"], {"AIRFLOW__ECS_FARGATE__CLUSTER": "c"}, "LocalExecutor") == []
+
+
+def team_config(tmp_path, ecs_env, **team_values: str) -> str:
+    """An airflow.cfg with [team_a=ecs_fargate]: the deployment's values (the fixture's environment) changed by
+    ``team_values``; the deployment's own section comes from the environment over an empty one."""
+    from devtools import aws_fixtures as aws
+
+    values = {
+        key.removeprefix("AIRFLOW__ECS_FARGATE__").lower(): value
+        for key, value in aws.env_for(ecs_env.url, ecs_env.resources).items()
+    }
+    values.update(execution_api_server_url=ecs_env.url + "/", **team_values)
+    lines = ["[ecs_fargate]", "", "[team_a=ecs_fargate]", *(f"{k} = {v}" for k, v in values.items() if v != "")]
+    path = tmp_path / "airflow.cfg"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_check_checks_each_teams_section_and_names_the_team_in_each_line(ecs_env, capsys, tmp_path):
+    ecs_env.configure(execution_api_server_url=ecs_env.url + "/")
+    path = team_config(tmp_path, ecs_env, subnets="subnet-00000000000000000")
+    code, checks = run_json(capsys, "check", "--config", path)
+    assert code == 1
+    failed = [(check["team"], check["name"]) for check in checks if check["status"] == "fail"]
+    assert failed == [("team_a", "network")]
+    assert {check["team"] for check in checks} == {None, "team_a"}
+    team_checks = [check for check in checks if check["team"] == "team_a"]
+    assert {check["name"] for check in team_checks} >= {"cluster", "task definition", "network", "execution API"}
+    assert "subnet-00000000000000000" in next(c["detail"] for c in team_checks if c["name"] == "network")
+
+    capsys.readouterr()
+    assert main(["check", "--config", path]) == 1
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("│")]
+    named = [row.split("│")[1].strip() for row in rows if row.split("│")[2].strip()]  # a row's first line
+    assert set(named) == {"(deployment)", "team_a"} and len(named) == len(checks)
+
+
+def test_a_teams_section_the_scheduler_would_refuse_is_one_line_naming_it(ecs_env, capsys, tmp_path):
+    path = team_config(tmp_path, ecs_env, container_name="")
+    assert main(["check", "--config", path]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "airflow-ecs check: [team_a=ecs_fargate] container_name = (empty): required; e.g. airflow-worker"
+    )
+
+
+def test_check_reads_a_teams_variables_from_airflows_own_config(ecs_env, capsys, monkeypatch):
+    import pytest
+
+    from airflow_ecs.glue.airflow_compat import AIRFLOW_RELEASE
+    from devtools import aws_fixtures as aws
+
+    if AIRFLOW_RELEASE < (3, 3):
+        pytest.skip("team-scoped configuration is Airflow 3.3's")
+    ecs_env.configure(execution_api_server_url=ecs_env.url + "/")
+    monkeypatch.setenv("AIRFLOW__CORE__MULTI_TEAM", "True")
+    team = {**aws.env_for(ecs_env.url, ecs_env.resources), "AIRFLOW__ECS_FARGATE__CLUSTER": "no-such-cluster"}
+    for key, value in team.items():
+        monkeypatch.setenv(key.replace("AIRFLOW__", "AIRFLOW__TEAM_B___", 1), value)
+    code, checks = run_json(capsys, "check")
+    assert code == 1
+    assert [(c["team"], c["name"]) for c in checks if c["status"] == "fail"] == [("team_b", "cluster")]

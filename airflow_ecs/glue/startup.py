@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import configparser
 import os
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from airflow_ecs.core.config import SECTION, ConfigError, EcsConfig, Profile, check_known_keys, load_config
+from airflow_ecs.core.errors import UserError
 from airflow_ecs.core.executor_config import (
     ExecutorConfigError,
     check_container_names,
@@ -31,6 +33,9 @@ from airflow_ecs.core.run_task_request import (
 )
 
 ENV_PREFIX = f"AIRFLOW__{SECTION.upper()}__"
+# A team's variables, as Airflow 3.3 names them: AIRFLOW__<TEAM>___ECS_FARGATE__<KEY>.
+TEAM_ENV = re.compile(rf"^AIRFLOW__(?P<team>[A-Z0-9_-]+?)___{SECTION.upper()}__", re.IGNORECASE)
+EXECUTOR_CLASS = "EcsFargateExecutor"
 SAMPLE_COMMAND = ("python", "-c", "pass")
 
 
@@ -117,21 +122,93 @@ def check_settings(
     return config, template
 
 
-def environment_section(environ: Mapping[str, str]) -> dict[str, str]:
-    """``AIRFLOW__ECS_FARGATE__<KEY>`` variables as section keys (Airflow's ``_CMD``/``_SECRET`` forms included)."""
+def section_name(team: str | None) -> str:
+    """The airflow.cfg section a team's executor reads, ``[<team>=ecs_fargate]``; the deployment's without one."""
+    return f"{team}={SECTION}" if team else SECTION
+
+
+def env_prefix(team: str | None) -> str:
+    return f"AIRFLOW__{team.upper()}___{SECTION.upper()}__" if team else ENV_PREFIX
+
+
+def environment_section(environ: Mapping[str, str], team: str | None = None) -> dict[str, str]:
+    """``AIRFLOW__ECS_FARGATE__<KEY>`` (a team's: ``AIRFLOW__<TEAM>___ECS_FARGATE__<KEY>``) variables as section
+    keys (Airflow's ``_CMD``/``_SECRET`` forms included)."""
+    prefix = env_prefix(team)
     return {
-        name[len(ENV_PREFIX) :].lower().removesuffix("_cmd").removesuffix("_secret"): value
+        name[len(prefix) :].lower().removesuffix("_cmd").removesuffix("_secret"): value
         for name, value in sorted(environ.items())
-        if name.startswith(ENV_PREFIX)
+        if name.startswith(prefix)
     }
 
 
+def executor_teams(executor: str | None) -> list[str]:
+    """The teams whose executors in ``[core] executor`` (``<global>;<team>=<executor>,...;...``) include ours."""
+    teams = []
+    for entry in (executor or "").split(";"):
+        team, found, names = entry.partition("=")
+        # An executor is a module path, or alias:module path.
+        if (
+            found
+            and team.strip()
+            and any(name.split(":")[-1].strip().endswith(EXECUTOR_CLASS) for name in names.split(","))
+        ):
+            teams.append(team.strip())
+    return teams
+
+
+def team_names(sections: Iterable[str], environ: Mapping[str, str], executor: str | None) -> list[str]:
+    """The teams whose ``[ecs_fargate]`` a check must read: those with a ``[<team>=ecs_fargate]`` section, with
+    ``AIRFLOW__<TEAM>___ECS_FARGATE__*`` variables, or whose executor in ``[core] executor`` is ours. Airflow
+    matches a team's variables case-blind: one team, spelled as its section or the executor list spells it."""
+    found: dict[str, str] = {}
+    named = [section.rpartition("=")[0].strip() for section in sections if section.rpartition("=")[2] == SECTION]
+    for team in [*named, *executor_teams(executor)]:
+        if team:
+            found.setdefault(team.lower(), team)
+    for name in sorted(environ):
+        match = TEAM_ENV.match(name)
+        if match:
+            found.setdefault(match["team"].lower(), match["team"].lower())
+    return sorted(found.values(), key=str.lower)
+
+
+class TeamSettingsError(UserError):
+    """A team's section refused as the scheduler refuses it (the team's executor would not start), the line
+    naming the team's section instead of the deployment's."""
+
+    def __init__(self, team: str, error: UserError):
+        self.exit_status = error.exit_status
+        super().__init__(f"[{section_name(team)}] {str(error).removeprefix(f'[{SECTION}] ')}")
+
+
 def file_section(
-    path: str, environ: Mapping[str, str] | None = None
+    path: str, environ: Mapping[str, str] | None = None, team: str | None = None
 ) -> tuple[dict[str, object], Callable[[str], str | None]]:
-    """An airflow.cfg's ``[ecs_fargate]`` with the environment over it, as Airflow layers them; bad files are
-    one ConfigError line (no such file, not an ini file, an option given twice, no section)."""
+    """An airflow.cfg's ``[ecs_fargate]`` (``team``'s: ``[<team>=ecs_fargate]``) with the environment over it,
+    as Airflow layers them; bad files are one ConfigError line (no such file, not an ini file, an option given
+    twice, no section)."""
     environ = os.environ if environ is None else environ
+    parser = read_file(path)
+    name, prefix = section_name(team), env_prefix(team)
+    if not parser.has_section(name) and not (team and environment_section(environ, team)):
+        raise ConfigError("--config", path, f"has no [{name}] section; render one with airflow-ecs render")
+    from_file = (
+        {key: value for key, value in parser.items(name, raw=True) if key not in parser.defaults()}
+        if parser.has_section(name)
+        else {}
+    )
+    from_env = {key[len(prefix) :].lower(): value for key, value in environ.items() if key.startswith(prefix)}
+    section: dict[str, object] = {**from_file, **environment_section(environ, team)}
+
+    def get(key: str) -> str | None:
+        return from_env.get(key, from_file.get(key))
+
+    return section, get
+
+
+def read_file(path: str) -> configparser.ConfigParser:
+    """An airflow.cfg as configparser reads it; one ConfigError line when it cannot be read."""
     parser = configparser.ConfigParser(interpolation=None, strict=True)
     try:
         found = parser.read(path)
@@ -147,34 +224,57 @@ def file_section(
             "no such file; give an airflow.cfg with an [ecs_fargate] section, "
             "e.g. generated/airflow.cfg from airflow-ecs render",
         )
-    if not parser.has_section(SECTION):
-        raise ConfigError("--config", path, f"has no [{SECTION}] section; render one with airflow-ecs render")
-    from_file = {key: value for key, value in parser.items(SECTION, raw=True) if key not in parser.defaults()}
-    from_env = {
-        name[len(ENV_PREFIX) :].lower(): value for name, value in environ.items() if name.startswith(ENV_PREFIX)
-    }
-    section: dict[str, object] = {**from_file, **environment_section(environ)}
-
-    def get(key: str) -> str | None:
-        return from_env.get(key, from_file.get(key))
-
-    return section, get
+    return parser
 
 
-def airflow_section() -> tuple[dict[str, object], Callable[[str], str | None]]:
-    """Airflow's own config: the section as the scheduler sees it, and its values."""
+def file_teams(path: str, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The teams an airflow.cfg (the environment over it) configures for our executor (``team_names``)."""
+    environ = os.environ if environ is None else environ
+    parser = read_file(path)
+    executor = environ.get("AIRFLOW__CORE__EXECUTOR", parser.get("core", "executor", fallback=None))
+    return team_names(parser.sections(), environ, executor)
+
+
+def airflow_section(team: str | None = None) -> tuple[dict[str, object], Callable[[str], str | None]]:
+    """Airflow's own config: the section as the scheduler (``team``'s executor) sees it, and its values."""
     from airflow.configuration import conf
 
     from airflow_ecs.core.config import airflow_getter
     from airflow_ecs.glue.airflow_compat import config_section
 
-    return config_section(SECTION), airflow_getter(conf)
+    if team is None:
+        return config_section(SECTION), airflow_getter(conf)
+    from airflow.executors.base_executor import ExecutorConf
+
+    return config_section(SECTION, team_name=team), airflow_getter(ExecutorConf(team_name=team))
 
 
-def check_cli_settings(path: str | None) -> tuple[EcsConfig, RunTaskTemplate]:
-    """What ``check`` and ``status`` read: ``--config FILE`` (with the environment over it), else Airflow's own."""
-    section, get = file_section(path) if path else airflow_section()
-    return check_settings(section, get)
+def airflow_teams() -> list[str]:
+    """The teams Airflow's own config runs our executor for or has a section for (multi-team: Airflow 3.3+)."""
+    from airflow.configuration import conf
+
+    from airflow_ecs.glue.airflow_compat import AIRFLOW_RELEASE
+
+    if AIRFLOW_RELEASE < (3, 3) or not conf.getboolean("core", "multi_team", fallback=False):
+        return []
+    return team_names(conf.sections(), os.environ, conf.get("core", "executor", fallback=None))
+
+
+def cli_teams(path: str | None) -> list[str]:
+    """The teams ``check`` reads besides the deployment's section: from ``--config FILE``, else Airflow's."""
+    return file_teams(path) if path else airflow_teams()
+
+
+def check_cli_settings(path: str | None, team: str | None = None) -> tuple[EcsConfig, RunTaskTemplate]:
+    """What ``check`` and ``status`` read: ``--config FILE`` (with the environment over it), else Airflow's own;
+    with ``team``, that team's section, its refusals naming it."""
+    try:
+        section, get = file_section(path, team=team) if path else airflow_section(team)
+        return check_settings(section, get)
+    except UserError as error:
+        if team is None:
+            raise
+        raise TeamSettingsError(team, error) from None
 
 
 def load_cli_config(path: str | None) -> EcsConfig:
