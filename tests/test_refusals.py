@@ -32,7 +32,7 @@ NOT_IN_THE_CATALOGUE = {
     ("terraform_outputs", "parse_outputs"),  # a non-object: json.loads of a file render read gives one
     ("render", "run"),  # wording of OSError: the full-disk test in test_generator
     ("render", "read_outputs"),  # stdin a terminal, Terraform's own error: test_generator, test_terraform_runner
-    ("startup", "file_section"),  # an unreadable file (permissions): the OS's words
+    ("startup", "read_file"),  # an unreadable file (permissions): the OS's words
     ("config", "parse_capacity_provider_strategy"),  # a strategy that is neither text nor a list: only from code
     ("run_task_request", "load_template"),  # an unreadable template: the run_task_template key is checked first
     ("executor_config", "parse_executor_config"),  # capacity_provider_strategy's own wrapping of a ConfigError
