@@ -575,7 +575,7 @@ def team_config(tmp_path, ecs_env, **team_values: str) -> str:
         key.removeprefix("AIRFLOW__ECS_FARGATE__").lower(): value
         for key, value in aws.env_for(ecs_env.url, ecs_env.resources).items()
     }
-    values.update(execution_api_server_url=ecs_env.url + "/", **team_values)
+    values.update({"execution_api_server_url": ecs_env.url + "/", **team_values})
     lines = ["[ecs_fargate]", "", "[team_a=ecs_fargate]", *(f"{k} = {v}" for k, v in values.items() if v != "")]
     path = tmp_path / "airflow.cfg"
     path.write_text("\n".join(lines) + "\n")
@@ -625,3 +625,18 @@ def test_check_reads_a_teams_variables_from_airflows_own_config(ecs_env, capsys,
     code, checks = run_json(capsys, "check")
     assert code == 1
     assert [(c["team"], c["name"]) for c in checks if c["status"] == "fail"] == [("team_b", "cluster")]
+
+
+def test_a_teams_check_reaches_the_teams_own_execution_api_as_its_executor_would(
+    ecs_env, capsys, tmp_path, monkeypatch
+):
+    """A team's section without execution_api_server_url: its executor gives its containers the team's
+    [core] execution_api_server_url, so that is the URL the team's check must try."""
+    ecs_env.configure(execution_api_server_url=ecs_env.url + "/")
+    path = team_config(tmp_path, ecs_env, execution_api_server_url="")
+    monkeypatch.setenv("AIRFLOW__TEAM_A___CORE__EXECUTION_API_SERVER_URL", "http://127.0.0.1:9/execution/")
+    code, checks = run_json(capsys, "check", "--config", path)
+    failed = [(c["team"], c["name"], c["detail"]) for c in checks if c["status"] == "fail"]
+    assert code == 1
+    assert [(team, name) for team, name, _ in failed] == [("team_a", "execution API")]
+    assert "127.0.0.1:9" in failed[0][2]

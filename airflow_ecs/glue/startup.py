@@ -8,6 +8,7 @@ No I/O beyond reading the run_task template file: tested without AWS or Airflow.
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -265,12 +266,32 @@ def cli_teams(path: str | None) -> list[str]:
     return file_teams(path) if path else airflow_teams()
 
 
+def team_api_url(path: str | None, team: str) -> Callable[[EcsConfig], EcsConfig]:
+    """As a team's executor completes its config: a section without ``execution_api_server_url`` takes the team's
+    ``[core] execution_api_server_url`` (``AIRFLOW__<TEAM>___CORE__EXECUTION_API_SERVER_URL``), if it has one."""
+
+    def refine(config: EcsConfig) -> EcsConfig:
+        if config.execution_api_server_url:
+            return config
+        if path:
+            url = os.environ.get(f"AIRFLOW__{team.upper()}___CORE__EXECUTION_API_SERVER_URL") or read_file(path).get(
+                f"{team}=core", "execution_api_server_url", fallback=""
+            )
+        else:
+            from airflow.executors.base_executor import ExecutorConf
+
+            url = ExecutorConf(team_name=team).get("core", "execution_api_server_url", fallback="") or ""
+        return dataclasses.replace(config, execution_api_server_url=url) if url else config
+
+    return refine
+
+
 def check_cli_settings(path: str | None, team: str | None = None) -> tuple[EcsConfig, RunTaskTemplate]:
     """What ``check`` and ``status`` read: ``--config FILE`` (with the environment over it), else Airflow's own;
     with ``team``, that team's section, its refusals naming it."""
     try:
         section, get = file_section(path, team=team) if path else airflow_section(team)
-        return check_settings(section, get)
+        return check_settings(section, get, team_api_url(path, team) if team else None)
     except UserError as error:
         if team is None:
             raise
