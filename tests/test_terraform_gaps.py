@@ -65,6 +65,24 @@ def test_moto_is_not_asked_for_the_attribute_it_refuses():
     assert outgoing("AmazonSQS.GetQueueAttributes", untouched) is untouched
 
 
+def test_a_redrive_policy_is_answered_as_it_was_given_not_as_moto_rewrites_it():
+    given = '{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:dlq","maxReceiveCount":50}'
+    rewritten = '{"deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:dlq", "maxReceiveCount": 50}'
+    kept: dict = {}
+    remember(
+        "AmazonSQS.CreateQueue", {"QueueName": "q", "Attributes": {"RedrivePolicy": given}}, {"QueueUrl": URL}, kept
+    )
+    request = {"QueueUrl": URL, "AttributeNames": ["RedrivePolicy"]}
+    assert outgoing("AmazonSQS.GetQueueAttributes", request) is request  # moto knows this one
+    got = answer("AmazonSQS.GetQueueAttributes", request, {"Attributes": {"RedrivePolicy": rewritten}}, kept)
+    assert got == {"Attributes": {"RedrivePolicy": given}}
+    # Set empty, SQS removes the policy: so does what is kept.
+    remember("AmazonSQS.SetQueueAttributes", {"QueueUrl": URL, "Attributes": {"RedrivePolicy": ""}}, {}, kept)
+    assert kept == {"/123456789012/dlq": {}}
+    response = {"Attributes": {"QueueArn": "arn"}}
+    assert answer("AmazonSQS.GetQueueAttributes", request, response, kept) is response
+
+
 # --- ECS: a container without memory of its own, in a task definition with task-level memory ---
 
 ECS = "AmazonEC2ContainerServiceV20141113."

@@ -3,9 +3,10 @@ patched): what the AWS provider waits for, and RunTask of the task definition th
 
 ``terraform apply`` of terraform/ against moto creates every resource but one: the provider writes an SQS
 queue's ``RedriveAllowPolicy`` and then waits until GetQueueAttributes returns it, and moto does not keep that
-attribute, so the wait never ends. ``GapLayer`` is an HTTP layer between the provider and moto that
-remembers what SetQueueAttributes/CreateQueue gave as ``RedriveAllowPolicy`` and adds it to the
-GetQueueAttributes answers, the way SQS does.
+attribute, so the wait never ends. And moto answers a ``RedrivePolicy`` re-serialized (``{"a": 1}`` for the
+``{"a":1}`` it was given), which the provider takes for a change at every plan after the apply. ``GapLayer`` is
+an HTTP layer between the provider and moto that remembers what SetQueueAttributes/CreateQueue gave as either
+and answers it in GetQueueAttributes, as it was given, the way SQS does.
 
 ECS lets a task definition give memory at task level only, and Fargate's always has it (terraform/modules/worker
 gives no container-level limit). moto registers such a definition but its RunTask adds up the containers' memory
@@ -33,7 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-KEPT_ATTRIBUTES = ("RedriveAllowPolicy",)
+KEPT_ATTRIBUTES = ("RedriveAllowPolicy", "RedrivePolicy")  # answered as they were given
+REFUSED_ATTRIBUTES = ("RedriveAllowPolicy",)  # GetQueueAttributes names moto answers with InvalidAttributeName
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113."  # X-Amz-Target of ECS's JSON protocol
 SQS_TARGET = "AmazonSQS."
 
@@ -48,19 +50,24 @@ def outgoing(target: str, request: dict) -> dict:
     if target.rsplit(".", 1)[-1] != "GetQueueAttributes":
         return request
     names = request.get("AttributeNames") or []
-    kept = [name for name in names if name not in KEPT_ATTRIBUTES]
+    kept = [name for name in names if name not in REFUSED_ATTRIBUTES]
     return request if kept == names else {**request, "AttributeNames": kept}
 
 
 def remember(target: str, request: dict, response: dict, kept: MutableMapping[str, dict]) -> None:
-    """After a successful SQS call: store the attributes moto drops."""
+    """After a successful SQS call: store the attributes moto drops or rewrites; an empty one removes it (as
+    SetQueueAttributes with an empty ``RedrivePolicy`` does)."""
     action = target.rsplit(".", 1)[-1]
     attributes = request.get("Attributes") or {}
     wanted = {name: attributes[name] for name in KEPT_ATTRIBUTES if name in attributes}
-    if action == "SetQueueAttributes" and "QueueUrl" in request:
-        kept.setdefault(_queue_key(request["QueueUrl"]), {}).update(wanted)
-    elif action == "CreateQueue" and "QueueUrl" in response and wanted:
-        kept.setdefault(_queue_key(response["QueueUrl"]), {}).update(wanted)
+    url = request.get("QueueUrl") if action == "SetQueueAttributes" else response.get("QueueUrl")
+    if action in ("SetQueueAttributes", "CreateQueue") and url and wanted:
+        entry = kept.setdefault(_queue_key(url), {})
+        for name, value in wanted.items():
+            if value:
+                entry[name] = value
+            else:
+                entry.pop(name, None)
     elif action == "DeleteQueue" and "QueueUrl" in request:
         kept.pop(_queue_key(request["QueueUrl"]), None)
 
