@@ -204,12 +204,11 @@ _BOX = re.compile(r"^[│╷╵]\s?")
 
 def first_error(stderr: str, stdout: str = "") -> str:
     """Terraform's first ``Error:`` as ``summary: detail (file line N)``; its last line when there is none."""
-    lines = [_BOX.sub("", _ANSI.sub("", line)).rstrip() for line in (stderr or "").splitlines()]
-    starts = [i for i, line in enumerate(lines) if line.startswith("Error: ")]
-    if not starts:
+    lines = _plain(stderr)
+    errors = [_diagnostic(block) for block in _blocks(lines, "Error: ")]
+    if not errors:
         fallback = [line.strip() for line in lines + (stdout or "").splitlines() if line.strip()]
         return fallback[-1] if fallback else "no error message"
-    errors = [_diagnostic(lines[start:end]) for start, end in zip(starts, [*starts[1:], len(lines)], strict=True)]
     # init wraps configuration errors in a general one ("... described below"), and the provider reports a
     # missing setting as "Invalid provider configuration" before the error that caused it: the others first.
     specific = (
@@ -228,23 +227,27 @@ def _generic(text: str) -> bool:
 
 def warnings_in(*outputs: str) -> list[str]:
     """Every ``Warning:`` block of Terraform's output as one line each (an undeclared variable is a typo)."""
-    lines = [_BOX.sub("", _ANSI.sub("", line)).rstrip() for output in outputs for line in (output or "").splitlines()]
-    starts = [i for i, line in enumerate(lines) if line.startswith("Warning: ")]
-    if not starts:  # the usual case: zip(strict=True) below needs a block per start
-        return []
-    found = []
-    for start, end in zip(starts, [*starts[1:], len(lines)], strict=True):
-        block = lines[start:end]
-        block[0] = "Error: " + block[0][len("Warning: ") :]
-        text = _diagnostic(block)
-        if text not in found:
-            found.append(text)
-    return found
+    lines = [line for output in outputs for line in _plain(output)]
+    return list(dict.fromkeys(_diagnostic(block) for block in _blocks(lines, "Warning: ")))
+
+
+def _plain(output: str | None) -> list[str]:
+    """Terraform's output lines without colours and without the box it draws around a diagnostic."""
+    return [_BOX.sub("", _ANSI.sub("", line)).rstrip() for line in (output or "").splitlines()]
+
+
+def _blocks(lines: list[str], prefix: str) -> list[list[str]]:
+    """Terraform's diagnostics of one kind (``prefix``: "Error: ", "Warning: "): each from its first line to the
+    next one's, or to the end, with the prefix taken off the first line. None when no line starts with it."""
+    starts = [i for i, line in enumerate(lines) if line.startswith(prefix)]
+    ends = [*starts[1:], len(lines)][: len(starts)]  # no start, no block (and no end)
+    return [[lines[start][len(prefix) :], *lines[start + 1 : end]] for start, end in zip(starts, ends, strict=True)]
 
 
 def _diagnostic(lines: list[str]) -> str:
-    """One ``Error:`` block: the summary (it may wrap), the source location, the first paragraph of detail."""
-    summary = [lines[0][len("Error: ") :].strip()]
+    """One diagnostic block (its first line without the prefix): the summary (it may wrap), the source location,
+    the first paragraph of detail."""
+    summary = [lines[0].strip()]
     rest = lines[1:]
     while rest and rest[0].strip():
         summary.append(rest.pop(0).strip())
@@ -300,7 +303,7 @@ _REGISTRY_UNREACHABLE = re.compile(
 
 
 def has_error(stderr: str | None) -> bool:
-    return any(_BOX.sub("", _ANSI.sub("", line)).startswith("Error: ") for line in (stderr or "").splitlines())
+    return any(line.startswith("Error: ") for line in _plain(stderr))
 
 
 def terraform_client(directory: str, binary: TerraformBinary):
