@@ -235,3 +235,22 @@ def test_the_containers_cgroup_is_looked_for_in_podmans_layouts(tmp_path):
     assert tmp_path / "memory/machine.slice/libpod-abc.scope/memory.oom_control" in files  # v1, systemd
     assert tmp_path / "libpod_parent/libpod-abc/memory.events" in files  # v2, cgroupfs
     assert tmp_path / "machine.slice/libpod-abc.scope/memory.events" in files  # v2, systemd
+
+
+def test_what_podman_leaves_in_its_working_directory_stays_out_of_the_users(tmp_path, monkeypatch):
+    """conmon creates an empty file named oom in its working directory when the OOM killer hits the container:
+    with podman started where the user is, every OOM test left one in the checkout."""
+    fake = tmp_path / "bin" / "podman"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\n: > oom\n")  # as conmon does, relative to the directory it inherited
+    fake.chmod(0o755)
+    user = tmp_path / "checkout"
+    user.mkdir()
+    monkeypatch.chdir(user)
+    runner = containers.ContainerRunner(podman=str(fake))
+    monkeypatch.setattr(containers, "remove_labelled", lambda run_id, podman: None)  # no real podman to ask
+    try:
+        assert runner.start(runner.spec(TASK_ARN, "image", ["true"], {}, 128, 256)).wait(timeout=30) == 0
+    finally:
+        runner.remove_all()
+    assert list(user.iterdir()) == []

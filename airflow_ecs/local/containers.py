@@ -374,6 +374,10 @@ class ContainerRunner:
         return subprocess.Popen(
             argv,
             env=podman_environment(inherited),
+            # podman's conmon, which inherits this directory, marks a container the OOM killer hit with an
+            # empty file named oom in its working directory: the runtime's own, not whatever directory
+            # (a checkout) the local ECS was started from.
+            cwd=self._cid_dir,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
