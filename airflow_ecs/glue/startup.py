@@ -256,7 +256,7 @@ def airflow_teams() -> list[str]:
 
     from airflow_ecs.glue.airflow_compat import AIRFLOW_RELEASE
 
-    if AIRFLOW_RELEASE < (3, 3) or not conf.getboolean("core", "multi_team", fallback=False):
+    if (AIRFLOW_RELEASE or (0, 0)) < (3, 3) or not conf.getboolean("core", "multi_team", fallback=False):
         return []
     return team_names(conf.sections(), os.environ, conf.get("core", "executor", fallback=None))
 

@@ -167,7 +167,8 @@ def ecs_answer(response: dict[str, Any], filled: Mapping[str, Mapping[str, int]]
     DeregisterTaskDefinition's ``taskDefinition``, DeleteTaskDefinitions' ``taskDefinitions``)."""
 
     def clean(definition: Any) -> Any:
-        added = filled.get(definition.get("taskDefinitionArn")) if isinstance(definition, dict) else None
+        arn = definition.get("taskDefinitionArn") if isinstance(definition, dict) else None
+        added = filled.get(arn) if isinstance(arn, str) else None
         return without_memory(definition, added) if added else definition
 
     changed = dict(response)
