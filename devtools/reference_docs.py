@@ -141,7 +141,11 @@ def configuration_page(options: Sequence[Option] = OPTIONS) -> str:
             "<KEY>` (three underscores after the team), with no fallback to the global section; the unknown-key check "
             "reads the same. `aws_conn_id` is looked up among the team's connections. When the section sets no "
             "`execution_api_server_url`, the team's `[core] execution_api_server_url` (if it has one) is given to its "
-            "containers. Its ECS tasks carry the tag `airflow:team`, and its metrics the tag `team`."
+            "containers. Its ECS tasks carry the tag `airflow:team`, and its metrics the tag `team`. "
+            "`airflow-ecs check` checks each team's section after the deployment's (the teams with a section, with "
+            f"`AIRFLOW__<TEAM>___{SECTION.upper()}__*` variables, or whose executor in `[core] executor` is ours), "
+            "each line naming its team; a team's section the scheduler would refuse is that one line, naming "
+            f"`[<team>={SECTION}]`."
         ),
         "",
         (
