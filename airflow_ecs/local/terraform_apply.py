@@ -172,6 +172,21 @@ class TerraformWorkspace:
         outputs = json.loads(self.run("output", "output", "-json", "-no-color", env=env))
         return AppliedModules(outputs, time.monotonic() - started, applied_count(applied))
 
+    def changes(self, endpoint_url: str, region: str) -> str:
+        """What a plan of the applied modules would change now ('' for nothing): after an apply, any change is
+        drift (moto or our gap layer answering other than what was applied), which a user's next plan shows."""
+        env = self._env(endpoint_url, region)
+        var_file = self.directory / "local.tfvars.json"
+        args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", f"-var-file={var_file}"]
+        done = subprocess.run(["terraform", *args], cwd=self.root, env=env, capture_output=True, text=True, timeout=600)
+        if done.returncode == 0:
+            return ""
+        if done.returncode == 2:  # -detailed-exitcode: the plan holds changes
+            changed = [line for line in done.stdout.splitlines() if line.lstrip().startswith(("#", "~", "+", "-"))]
+            return "\n".join(changed)
+        error = first_error(done.stderr, done.stdout)
+        raise TerraformApplyError(f"terraform plan failed (exit {done.returncode}): {error}")
+
 
 def applied_count(stdout: str) -> int:
     """'Apply complete! Resources: 38 added, ...' -> 38."""

@@ -83,6 +83,7 @@ def test_the_deployment_is_what_terraform_applied_and_render_read(applied):
     _terraform_applied(applied)
     from airflow_ecs.deploy.generator import render_files
     from airflow_ecs.deploy.terraform_outputs import parse_outputs
+    from airflow_ecs.local.terraform_apply import TerraformWorkspace
 
     local, outputs = applied.local, applied.local.outputs
     files = render_files(parse_outputs(outputs), str(applied.work / "run_task_template.json.j2"))
@@ -106,6 +107,8 @@ def test_the_deployment_is_what_terraform_applied_and_render_read(applied):
     # What moto drops and the provider waited for, kept by the layer in front of it.
     (kept,) = [v for k, v in local.gaps.kept.items() if k.endswith("/airflow-ecs-local-task-events-dlq")]
     assert json.loads(kept["RedriveAllowPolicy"])["redrivePermission"] == "byQueue"
+    # A plan now changes nothing: what moto and the gap layer answer is what was applied (no drift).
+    assert TerraformWorkspace(local.terraform_work).changes(local.gaps.url, local.region) == ""
     # The team's resources: its own family, roles, log group and events queue, in multi-team mode; its
     # section rendered from them.
     team = outputs["teams"]["value"][TEAM]
