@@ -302,6 +302,7 @@ class EcsFargateExecutor(BaseExecutor):
             poll_interval=config.poll_interval,
             reconcile_interval=config.reconcile_interval,
             events=bool(config.events_queue_url),
+            exclusive_queue=bool(config.events_queue_url) and config.events_queue_exclusive,
         )
         self._launcher = Launcher(
             lambda request: self._counted("RunTask", ecs_api.run_task, self._ecs_launch, request),
@@ -322,7 +323,9 @@ class EcsFargateExecutor(BaseExecutor):
             "capacity providers " + ",".join(i.capacity_provider for i in config.capacity_provider_strategy)
             if config.capacity_provider_strategy
             else f"launch type {config.launch_type or 'cluster default'}",
-            "events queue" if config.events_queue_url else f"polling every {config.poll_interval:g}s",
+            ("its own events queue" if config.events_queue_exclusive else "a shared events queue")
+            if config.events_queue_url
+            else f"polling every {config.poll_interval:g}s",
         )
 
     def _configured_section(self) -> dict[str, Any]:

@@ -72,7 +72,11 @@ def test_the_typed_keys_are_the_ones_expected():
     # If a key changes type, the tables below must be looked at again.
     assert INTEGER_KEYS == ["max_run_task_attempts", "launch_concurrency", "launch_burst"]
     assert FLOAT_KEYS == ["launch_rate", "poll_interval", "pending_timeout", "end_timeout", "reconcile_interval"]
-    assert [o.name for o in OPTIONS if o.type == "boolean"] == ["assign_public_ip", "check_health_on_startup"]
+    assert [o.name for o in OPTIONS if o.type == "boolean"] == [
+        "assign_public_ip",
+        "events_queue_exclusive",
+        "check_health_on_startup",
+    ]
 
 
 MALFORMED_NUMBERS = [(key, bad) for key in INTEGER_KEYS for bad in ("five", "2.5", "1e3", "0", "-3", "10 tasks")] + [
@@ -163,6 +167,14 @@ def test_a_strategy_that_is_not_names_is_refused():
 )
 def test_boolean_forms(raw, expected):
     assert load(assign_public_ip=raw).assign_public_ip is expected
+
+
+def test_the_events_queue_is_shared_unless_said_to_be_ours():
+    # An airflow.cfg written before one queue per scheduler keeps the shared queue's behaviour: hand back.
+    assert load().events_queue_exclusive is False
+    assert load(events_queue_exclusive="True").events_queue_exclusive is True
+    error = config_error(events_queue_exclusive="per-scheduler")
+    assert error.key == "events_queue_exclusive" and "True or False" in str(error)
 
 
 @pytest.mark.parametrize("bad", ["maybe", "2", "enabled", "ENABLED"])

@@ -143,6 +143,19 @@ def test_events_of_tasks_it_does_not_own_are_left_in_the_queue(events_env):
     executor.terminate()
 
 
+def test_on_its_own_queue_an_event_of_a_task_it_does_not_track_is_deleted_at_the_first_receive(events_env):
+    events_env.configure(events_queue_exclusive="True")
+    executor = started()
+    assert executor.tasks.settings.exclusive_queue
+    foreign = f"arn:aws:ecs:us-east-1:123456789012:task/{CLUSTER}/0123456789abcdef0123456789abcdef"
+    send_event(events_env, foreign, 2, "STOPPED", started_by="a-try-of-a-dead-process")
+    wait_until_drained(executor, events_env, timeout=10)
+    assert executor.aws_calls.get("ChangeMessageVisibilityBatch", 0) == 0
+    assert executor.aws_calls.get("DeleteMessageBatch") == 1
+    assert executor._events.receive_calls <= 2  # received once (the second long poll may be waiting)
+    executor.terminate()
+
+
 def test_two_schedulers_on_one_queue_each_learn_their_own_tasks_and_delete_only_those(events_env):
     first, second = started(), started()
     first_key, first_arn = launch_one(first, task_id="of_the_first")

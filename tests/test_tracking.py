@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import itertools
 import os
 import random
 from collections import Counter
@@ -27,6 +28,7 @@ from airflow_ecs.core.tracking import (
     CancelLaunch,
     Delete,
     Describe,
+    EventFate,
     EventLog,
     Forget,
     Launch,
@@ -38,6 +40,7 @@ from airflow_ecs.core.tracking import (
     Settings,
     Stop,
     Tracker,
+    event_fate,
     token_expiry,
 )
 from airflow_ecs.glue.metrics import METRICS
@@ -255,6 +258,120 @@ def test_another_schedulers_event_is_handed_back_and_a_late_one_of_ours_deleted(
     tracker.observed(arn, described(arn, "STOPPED", 0), 1.0)
     assert tracker.event("m1", event(ARN.format("theirs"), 2, "RUNNING", started_by="ti-z"), 2.0) == [Release("m1")]
     assert of(tracker.event("m2", event(arn, 4, "STOPPED", 0), 2.0), Delete) == [Delete("m2")]
+
+
+# --- one events queue per scheduler: what an event nobody here tracks becomes ---
+
+
+@pytest.mark.parametrize(
+    ("tracked", "owner_waits_for_arn", "owner_known", "finished", "exclusive_queue"),
+    list(itertools.product([False, True], repeat=5)),
+)
+def test_event_fate_over_every_combination(tracked, owner_waits_for_arn, owner_known, finished, exclusive_queue):
+    if owner_waits_for_arn and not owner_known:
+        pytest.skip("an owner waiting for its ARN is a known owner")
+    fate = event_fate(
+        tracked=tracked,
+        owner_waits_for_arn=owner_waits_for_arn,
+        owner_known=owner_known,
+        finished=finished,
+        exclusive_queue=exclusive_queue,
+    )
+    # The table, written out rather than derived: a tracked task's event is applied whatever else is true;
+    # one that beat RunTask's answer is kept; one of an older task of ours is deleted; and only an event of
+    # nobody we know depends on the queue: handed back on a shared queue, deleted on our own.
+    if tracked:
+        expected = EventFate.APPLY
+    elif owner_waits_for_arn and not finished:
+        expected = EventFate.STASH
+    elif owner_known or finished:
+        expected = EventFate.DELETE_OURS
+    elif exclusive_queue:
+        expected = EventFate.DELETE_UNKNOWN
+    else:
+        expected = EventFate.RELEASE
+    assert fate is expected
+
+
+def test_only_an_event_of_nobody_we_know_on_a_shared_queue_is_ever_handed_back():
+    released = [
+        combination
+        for combination in itertools.product([False, True], repeat=5)
+        if event_fate(
+            tracked=combination[0],
+            owner_waits_for_arn=combination[1] and combination[2],
+            owner_known=combination[2],
+            finished=combination[3],
+            exclusive_queue=combination[4],
+        )
+        is EventFate.RELEASE
+    ]
+    assert released == [(False, False, False, False, False), (False, True, False, False, False)]
+
+
+@pytest.mark.parametrize("exclusive", [False, True])
+def test_an_unknown_event_is_released_on_a_shared_queue_and_deleted_on_our_own(exclusive):
+    tracker = Tracker(Settings(events=True, exclusive_queue=exclusive))
+    launched(tracker)
+    commands = tracker.event("m1", event(ARN.format("theirs"), 2, "RUNNING", started_by="ti-z"), 1.0)
+    if exclusive:
+        assert commands == [Delete("m1"), Metric("incr", "events.not_ours")]
+    else:
+        assert commands == [Release("m1")]
+    assert tracker.live_size() == len(["by key", "by ARN", "by startedBy"])  # nothing kept for it
+
+
+def test_after_a_restart_the_dead_processes_finished_tasks_events_are_deleted_on_our_own_queue():
+    # The orphans: the dead process launched and finished these; their ARN and startedBy (a new TI UUID each
+    # try) are unknown to the next process. On a shared queue they come back until the dead-letter queue takes
+    # them; on our own they go at the first receive.
+    dead = Tracker(Settings(events=True))
+    _, arn = launched(dead)
+    dead.observed(arn, described(arn, "STOPPED", 0), 1.0)
+    late = event(arn, 4, "STOPPED", 0)
+    assert of(dead.event("m0", late, 2.0), Delete) == [Delete("m0")]  # the dead process knew it was its own
+    shared = Tracker(Settings(events=True))
+    own = Tracker(Settings(events=True, exclusive_queue=True))
+    for receive in range(3):
+        assert shared.event(f"m{receive}", late, 10.0 + receive) == [Release(f"m{receive}")]
+    assert own.event("m1", late, 10.0) == [Delete("m1"), Metric("incr", "events.not_ours")]
+
+
+def test_an_event_that_beats_run_tasks_answer_is_kept_on_our_own_queue_too():
+    tracker = Tracker(Settings(events=True, exclusive_queue=True))
+    launch = launch_of(queue(tracker))
+    arn = ARN.format("early")
+    assert tracker.event("m1", event(arn, 2, "RUNNING"), 1.0) == []
+    commands = tracker.launch_answered("a", launch.generation, 0, 2.0, arn=arn)
+    assert of(commands, Delete) == [Delete("m1")] and ("a", "running", arn) in reports(commands)
+
+
+def test_an_adopted_task_is_learned_by_the_sweep_adoption_starts_without_any_event():
+    # On our own queue the adopted task's earlier events were deleted before adoption (nobody tracked it then):
+    # adoption must not wait for an event. It starts a sweep at once; the sweep lists the stopped tasks of our
+    # families and describes those it tracks, and the stale pending ones.
+    tracker = Tracker(Settings(events=True, exclusive_queue=True, reconcile_interval=60.0))
+    arn = ARN.format("adopted")
+    assert tracker.event("m1", event(arn, 3, "STOPPED", 0, started_by="ti-a"), 0.0) == [
+        Delete("m1"),
+        Metric("incr", "events.not_ours"),
+    ]
+    tracker.tick(0.5)
+    assert tracker.adopt("a", identity(), "ti-a", arn, CONTAINER, 1.0, seen_running=True) == []
+    (sweep,) = of(tracker.tick(1.0), Describe)
+    assert sweep.reconcile and arn in sweep.arns
+    assert reports(tracker.observed(arn, described(arn, "STOPPED", 0), 2.0)) == [("a", "success", arn)]
+    tracker.sweep_done()
+    # A later event of a task adopted and still running is its owner's now, on this queue too.
+    other = ARN.format("adopted-running")
+    tracker.adopt("b", identity("b"), "ti-b", other, CONTAINER, 3.0, seen_running=False)
+    assert of(tracker.tick(3.0), Describe) == [Describe((other,), reconcile=True, stale=())]
+    tracker.sweep_done()
+    assert reports(tracker.event("m2", event(other, 2, "RUNNING", started_by="ti-b"), 4.0)) == [("b", "running", other)]
+    # One never seen running and never described again is named stale once it has waited a minute.
+    tracker.adopt("c", identity("c"), "ti-c", ARN.format("c"), CONTAINER, 5.0, seen_running=False)
+    (sweep,) = of(tracker.tick(70.0), Describe)
+    assert sweep.stale == (ARN.format("c"),)
 
 
 def test_events_apply_once_in_version_order():
@@ -496,9 +613,11 @@ class Interleavings(RuleBasedStateMachine):
     The model remembers every launch and answer; the invariants compare the tracker's commands with it.
     """
 
+    exclusive = False  # one events queue per scheduler (a subclass runs the same machine with it)
+
     def __init__(self) -> None:
         super().__init__()
-        self.tracker = Twin(Settings(max_attempts=3, events=True))
+        self.tracker = Twin(Settings(max_attempts=3, events=True, exclusive_queue=self.exclusive))
         self.now = 0.0
         self.newest: dict[str, int] = {}  # key -> generation Airflow wants (absent: revoked or finished)
         self.in_flight: list[Launch] = []  # sent, not yet answered
@@ -532,6 +651,9 @@ class Interleavings(RuleBasedStateMachine):
                 self.newest.pop(command.key, None)
             elif isinstance(command, ReadLogTail):
                 self.run(self.tracker.log_tail(command.key, command.generation, ["line"]))
+            elif isinstance(command, Release):
+                # Only a shared queue hands an event back: on our own, nobody else would ever read it.
+                assert not self.exclusive, f"{command} on a queue only this scheduler reads"
             elif isinstance(command, Metric):
                 # The executor emits it through metrics.Metrics, which refuses an undeclared name or kind.
                 assert DECLARED.get(command.name) == METRIC_KINDS[command.kind], f"{command} is not declared"
@@ -626,7 +748,7 @@ class Interleavings(RuleBasedStateMachine):
         """The scheduler restarts: end() waits for launches in flight, the next one adopts by ARN."""
         while self.in_flight:
             self.answer(0, "task")
-        old, self.tracker = self.tracker, Twin(Settings(max_attempts=3, events=True))
+        old, self.tracker = self.tracker, Twin(Settings(max_attempts=3, events=True, exclusive_queue=self.exclusive))
         for attempt in old:
             if attempt.arn:
                 self.run(
@@ -695,6 +817,19 @@ TestInterleavings.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 
+
+
+class ExclusiveInterleavings(Interleavings):
+    exclusive = True
+
+
+TestExclusiveInterleavings = ExclusiveInterleavings.TestCase
+TestExclusiveInterleavings.settings = settings(
+    max_examples=int(os.environ.get("TRACKER_EXAMPLES", "150")) // 3,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 # --- what a tick costs, and what a tracked task keeps ---
 

@@ -605,6 +605,16 @@ class EcsConfig:
         version_added="0.1.0",
         parse=parse_url,
     )
+    events_queue_exclusive: bool = _option(
+        "boolean",
+        "False",
+        "True when this scheduler is the only reader of events_queue_url (one queue per scheduler, as render "
+        "writes it): an event of a task it does not track is deleted. False (a queue shared by several "
+        "schedulers): such an event is handed back for its owner, so an event of a task nobody tracks any more "
+        "is received again until the queue's dead-letter queue takes it.",
+        "True",
+        version_added="0.1.0",
+    )
     reconcile_interval: float = _option(
         "float",
         "60",

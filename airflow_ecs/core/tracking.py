@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import heapq
 import json
 import zlib
@@ -165,6 +166,43 @@ class Settings:
     poll_interval: float = 5.0
     reconcile_interval: float = 60.0
     events: bool = False  # an events queue tracks tasks; sweeps only reconcile
+    # This scheduler is the only reader of its events queue (one queue per scheduler, the EventBridge rule
+    # fanning every event out to each): an event it cannot place is deleted, not handed back.
+    exclusive_queue: bool = False
+
+
+class EventFate(enum.Enum):
+    """What becomes of one events-queue message (``event_fate``)."""
+
+    APPLY = "apply"  # a tracked task's: applied (when newer), then deleted
+    STASH = "stash"  # beat RunTask's answer: kept until the answer says whose task it is
+    DELETE_OURS = "delete ours"  # an older task of ours (superseded, relaunched or finished): deleted
+    DELETE_UNKNOWN = "delete unknown"  # nobody's we know, on a queue only we read: deleted
+    RELEASE = "release"  # nobody's we know, on a shared queue: handed back for its owner
+
+
+def event_fate(
+    *, tracked: bool, owner_waits_for_arn: bool, owner_known: bool, finished: bool, exclusive_queue: bool
+) -> EventFate:
+    """The one decision about an event message, from what the tracker knows of its task.
+
+    ``tracked``: its ARN is an attempt's. ``owner_known``: its startedBy is a tracked attempt's;
+    ``owner_waits_for_arn``: that attempt's RunTask has not answered (and it is not failing). ``finished``: its
+    ARN is one we tracked and finished.
+
+    On a shared queue an unknown event may be another scheduler's, so it goes back to the queue. On an
+    exclusive queue every scheduler has its own copy of every event, so an unknown one is nobody's here: a
+    task this scheduler adopts later is learned by the DescribeTasks sweep that adoption starts, and a
+    released event would come back until the dead-letter queue took it (an event of a task a dead process
+    finished: its ARN and startedBy are new to the next process, which would hand it back forever).
+    """
+    if tracked:
+        return EventFate.APPLY
+    if owner_waits_for_arn and not finished:
+        return EventFate.STASH
+    if owner_known or finished:
+        return EventFate.DELETE_OURS
+    return EventFate.DELETE_UNKNOWN if exclusive_queue else EventFate.RELEASE
 
 
 class _Counts:
@@ -597,19 +635,23 @@ class Tracker:
         if attempt is None:
             owner_key = self._by_started_by.get(event.started_by) if event.started_by else None
             owner = self._attempts.get(owner_key) if owner_key is not None else None
-            if (
-                owner is not None
-                and owner.arn is None
-                and owner.failing is None
-                and event.task_arn not in self._finished
-            ):
-                # The event beat RunTask's answer: keep it until the answer says whose task it is.
+            fate = event_fate(
+                tracked=False,
+                owner_waits_for_arn=owner is not None and owner.arn is None and owner.failing is None,
+                owner_known=owner is not None,
+                finished=event.task_arn in self._finished,
+                exclusive_queue=self.settings.exclusive_queue,
+            )
+            if fate is EventFate.STASH:
+                assert owner is not None
                 entry = self._early.setdefault(event.task_arn, (owner.key, owner.generation, []))
                 entry[2].append((receipt_handle, event))
                 return []
-            if owner is not None or event.task_arn in self._finished:
-                return [Delete(receipt_handle), Metric("incr", "events.ignored")]  # an older task of ours
-            return [Release(receipt_handle)]  # another scheduler's task: never delete it
+            if fate is EventFate.DELETE_OURS:
+                return [Delete(receipt_handle), Metric("incr", "events.ignored")]
+            if fate is EventFate.DELETE_UNKNOWN:
+                return [Delete(receipt_handle), Metric("incr", "events.not_ours")]
+            return [Release(receipt_handle)]  # perhaps another scheduler's task: never delete it
         commands: list[Command] = [Delete(receipt_handle)]
         if attempt.failing is not None or not is_newer(event.version, attempt.version):
             return [*commands, Metric("incr", "events.ignored")]
@@ -898,6 +940,7 @@ __all__ = [
     "Command",
     "Delete",
     "Describe",
+    "EventFate",
     "EventLog",
     "Forget",
     "Launch",
@@ -909,5 +952,6 @@ __all__ = [
     "Settings",
     "Stop",
     "Tracker",
+    "event_fate",
     "token_expiry",
 ]

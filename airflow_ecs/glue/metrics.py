@@ -55,6 +55,11 @@ METRICS: tuple[Metric, ...] = (
         "Time try_adopt_task_instances took (AwsEcsExecutor's metric of the same name).",
     ),
     Metric("events.ignored", "counter", "Events received and deleted without effect: duplicates, stale, late."),
+    Metric(
+        "events.not_ours",
+        "counter",
+        "Events of tasks this scheduler does not track, deleted from its own queue (events_queue_exclusive).",
+    ),
 )
 _KINDS = {metric.name: metric.kind for metric in METRICS}
 
