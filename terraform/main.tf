@@ -160,7 +160,7 @@ module "iam" {
   secrets_kms_key_arns             = var.secrets_kms_key_arns
   task_role_policy_arns            = var.task_role_policy_arns
   grant_events_queue               = var.create_events_queue
-  events_queue_arn                 = var.create_events_queue ? module.events[0].queue_arn : null
+  events_queue_arns                = var.create_events_queue ? module.events[0].queue_arns : []
 
   tags = var.tags
 }
@@ -171,6 +171,7 @@ module "events" {
 
   name        = var.name
   cluster_arn = module.cluster.cluster_arn
+  queue_count = var.events_queue_count
   # Only our worker families: other workloads on the cluster never fill the executor's queue (nor do the
   # teams' tasks, whose events go to each team's own queue).
   task_definition_families = concat([local.family], [for name in sort(keys(var.profiles)) : local.profile_family[name]])
@@ -235,7 +236,7 @@ module "team_iam" {
   secrets_kms_key_arns      = each.value.secrets_kms_key_arns
   task_role_policy_arns     = each.value.task_role_policy_arns
   grant_events_queue        = var.create_events_queue
-  events_queue_arn          = var.create_events_queue ? module.team_events[each.key].queue_arn : null
+  events_queue_arns         = var.create_events_queue ? module.team_events[each.key].queue_arns : []
 
   tags = merge(var.tags, { "airflow:team" = each.key })
 }
@@ -275,6 +276,8 @@ module "team_events" {
   name                     = local.team_prefix[each.key]
   cluster_arn              = module.cluster.cluster_arn
   task_definition_families = [local.team_family[each.key]]
+  # Each scheduler runs every team's executor: each needs its own queue of each team's events too.
+  queue_count = var.events_queue_count
 
   tags = merge(var.tags, { "airflow:team" = each.key })
 }

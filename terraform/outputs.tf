@@ -91,6 +91,11 @@ output "events_queue_arn" {
   value       = var.create_events_queue ? module.events[0].queue_arn : null
 }
 
+output "events_queue_urls" {
+  description = "URLs of the events queues, one per scheduler (events_queue_count), the first being events_queue_url; empty when create_events_queue is false. Each is read by one scheduler only."
+  value       = var.create_events_queue ? module.events[0].queue_urls : []
+}
+
 output "profiles" {
   precondition {
     condition     = length(local.strategy_errors) == 0
@@ -122,7 +127,7 @@ output "teams" {
     error_message = join("; ", local.team_name_errors)
   }
 
-  description = "Airflow teams ([<team>=ecs_fargate] sections): team -> {task_definition_family, task_definition_arn, container_name, log_group_name, log_stream_prefix, execution_role_arn, task_role_arn, scheduler_policy_arn, events_queue_url, events_queue_arn (null without create_events_queue)}; empty without teams. The cluster, network and launch settings are the deployment's."
+  description = "Airflow teams ([<team>=ecs_fargate] sections): team -> {task_definition_family, task_definition_arn, container_name, log_group_name, log_stream_prefix, execution_role_arn, task_role_arn, scheduler_policy_arn, events_queue_url, events_queue_arn (null without create_events_queue), events_queue_urls (one per scheduler, empty without create_events_queue)}; empty without teams. The cluster, network and launch settings are the deployment's."
   value = {
     for team in keys(local.teams) : team => {
       task_definition_family = module.team_worker[team].task_definition_family
@@ -135,6 +140,7 @@ output "teams" {
       scheduler_policy_arn   = module.team_iam[team].scheduler_policy_arn
       events_queue_url       = var.create_events_queue ? module.team_events[team].queue_url : null
       events_queue_arn       = var.create_events_queue ? module.team_events[team].queue_arn : null
+      events_queue_urls      = var.create_events_queue ? module.team_events[team].queue_urls : []
     }
   }
 }

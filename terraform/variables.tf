@@ -318,6 +318,18 @@ variable "create_events_queue" {
   nullable    = false
 }
 
+variable "events_queue_count" {
+  description = "How many schedulers run: each gets its own events queue (and each team its own per scheduler), all fed by the one EventBridge rule (5 targets at most). render writes the first queue into airflow.cfg and one env file per further scheduler."
+  type        = number
+  default     = 1
+  nullable    = false
+
+  validation {
+    condition     = floor(var.events_queue_count) == var.events_queue_count && var.events_queue_count >= 1 && var.events_queue_count <= 5
+    error_message = "events_queue_count must be a whole number from 1 to 5: one queue per scheduler, and EventBridge allows 5 targets per rule."
+  }
+}
+
 ################################################################################
 # Queue profiles
 ################################################################################

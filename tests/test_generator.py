@@ -24,16 +24,18 @@ from airflow_ecs.core.config import EcsConfig, load_config
 from airflow_ecs.core.run_task_request import TaskIdentity, load_template, render, template_context, validate
 from airflow_ecs.deploy.generator import (
     TEMPLATE_FILE,
+    next_steps,
     profiles_value,
     read_env_file,
     render_files,
+    render_to,
     shell_value,
     write_atomically,
 )
 from airflow_ecs.deploy.terraform_outputs import CONTRACT, DeploymentOutputs, OutputsError, parse_outputs
 
 FIXTURES = Path(__file__).parent / "fixtures"
-CASES = ("spot_with_events", "fargate_minimal", "queue_profiles", "teams")
+CASES = ("spot_with_events", "fargate_minimal", "queue_profiles", "teams", "per_scheduler_queues")
 GOLDEN_TEMPLATE_PATH = "/opt/airflow/generated/run_task_template.json.j2"
 
 
@@ -120,6 +122,7 @@ EXPECTED = {
         events_queue_url="https://sqs.eu-west-1.amazonaws.com/123456789012/airflow-queues-task-events",
     ),
 }
+EXPECTED["per_scheduler_queues"] = EXPECTED["teams"]
 
 # [ecs_fargate] profiles as the executor takes it: only what Terraform set, strategies in boto3's form.
 EXPECTED_PROFILES = {
@@ -215,13 +218,17 @@ def test_the_rendered_files_load_into_the_executors_config_and_a_valid_request(c
     parser.read_string(cfg_text)
     # Appended to a user's airflow.cfg, it adds no second [core]: only ours (and each team's).
     assert parser.sections() == ["ecs_fargate"] + [
-        f"{team}=ecs_fargate" for team in ("team_a", "team_b") if case == "teams"
+        f"{team}=ecs_fargate" for team in ("team_a", "team_b") if case in ("teams", "per_scheduler_queues")
     ]
 
     # The env file is the same configuration for the scheduler's environment.
     env_text = (out / "airflow_ecs.env").read_text()
     assert load_config(values_from_env(env_text).get) == config
-    executor = f"'{EXECUTOR_WITH_TEAMS}'" if case == "teams" else "airflow_ecs.executor.EcsFargateExecutor"
+    executor = (
+        f"'{EXECUTOR_WITH_TEAMS}'"
+        if case in ("teams", "per_scheduler_queues")
+        else "airflow_ecs.executor.EcsFargateExecutor"
+    )
     assert f"AIRFLOW__CORE__EXECUTOR={executor}" in env_text.splitlines()
 
     template = load_template(config.run_task_template)
@@ -262,7 +269,11 @@ def test_a_missing_output_is_named(name):
 
 @pytest.mark.parametrize("name", list(CONTRACT))
 def test_a_mistyped_output_is_named(name):
-    data = outputs_json({"profiles": "queue_profiles", "teams": "teams"}.get(name, "spot_with_events"))
+    data = outputs_json(
+        {"profiles": "queue_profiles", "teams": "teams", "events_queue_urls": "per_scheduler_queues"}.get(
+            name, "spot_with_events"
+        )
+    )
     kind = CONTRACT[name][0]
     data[name]["value"] = WRONG_VALUE[kind]
     expected = "a list of id strings, e.g. " if name in ("subnet_ids", "security_group_ids") else f"a {kind.__name__}$"
@@ -778,3 +789,87 @@ def test_a_wrong_team_output_is_one_line_naming_it(capsys, tmp_path, team, value
 
     assert re.search(line, err.strip().removeprefix("airflow-ecs render: terraform outputs: ")), err
     assert not (tmp_path / "generated").exists()
+
+
+# --- one events queue per scheduler ---
+
+QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/airflow-queues-task-events"
+
+
+def test_each_scheduler_gets_its_own_queues_and_knows_they_are_its_own(tmp_path):
+    out = tmp_path / "generated"
+    write_atomically(rendered("per_scheduler_queues", str(out / TEMPLATE_FILE)), out)
+    base = (out / "airflow_ecs.env").read_text()
+    seen = []
+    for number in (1, 2, 3):
+        # Sourced as the file says: airflow_ecs.env, then the scheduler's own.
+        text = base + ((out / f"airflow_ecs.scheduler-{number}.env").read_text() if number > 1 else "")
+        config = load_config(values_from_env(text).get)
+        assert config.events_queue_exclusive is True
+        seen.append(config.events_queue_url)
+    assert seen == [QUEUE, f"{QUEUE}-2", f"{QUEUE}-3"]  # one each, none shared
+    second = read_env_file((out / "airflow_ecs.scheduler-2.env").read_text())
+    assert second["AIRFLOW__TEAM_B___ECS_FARGATE__EVENTS_QUEUE_URL"].endswith("team-b-task-events-2")
+    assert not (out / "airflow_ecs.scheduler-4.env").exists()
+
+
+def test_outputs_of_a_terraform_before_per_scheduler_queues_keep_the_shared_queue_behaviour():
+    # No events_queue_urls: the one queue may be read by several schedulers, so nothing says it is exclusive.
+    for case in ("spot_with_events", "teams"):
+        files = rendered(case)
+        assert "events_queue_exclusive" not in files["airflow.cfg"]
+        assert not [name for name in files if name.startswith("airflow_ecs.scheduler-")]
+
+
+def test_one_queue_per_scheduler_with_one_scheduler_writes_no_scheduler_file_but_is_exclusive():
+    data = outputs_json("spot_with_events")
+    data["events_queue_urls"] = {"value": [data["events_queue_url"]["value"]]}
+    files = render_files(parse_outputs(data), "/t.j2")
+    assert "events_queue_exclusive = True" in files["airflow.cfg"].splitlines()
+    assert sorted(files) == ["airflow.cfg", "airflow_ecs.env", TEMPLATE_FILE]
+
+
+@pytest.mark.parametrize(
+    ("urls", "message"),
+    [
+        ([QUEUE, QUEUE], "lists a queue twice"),
+        ([f"{QUEUE}-2", QUEUE], "the first queue must be events_queue_url"),
+        ([QUEUE, ""], "expected a list of queue URLs"),
+        ("one-queue", "expected a list"),
+    ],
+)
+def test_a_wrong_queue_list_is_one_line_naming_it(urls, message):
+    data = outputs_json("per_scheduler_queues")
+    data["events_queue_urls"]["value"] = urls
+    with pytest.raises(OutputsError) as error:
+        parse_outputs(data)
+    assert message in str(error.value) and "events_queue_urls" in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_a_team_with_another_number_of_queues_than_the_schedulers_is_refused():
+    data = outputs_json("per_scheduler_queues")
+    team = data["teams"]["value"]["team_a"]
+    team["events_queue_urls"] = team["events_queue_urls"][:2]
+    with pytest.raises(OutputsError, match=r"teams\['team_a'\].events_queue_urls has 2 queues and events_queue_urls 3"):
+        render_files(parse_outputs(data), "/t.j2")
+
+
+def test_a_scheduler_file_left_from_more_schedulers_is_removed_and_a_users_file_kept(tmp_path):
+    data = outputs_json("per_scheduler_queues")
+    render_to(data, tmp_path)
+    assert (tmp_path / "airflow_ecs.scheduler-3.env").exists()
+    (tmp_path / "airflow_ecs.scheduler-9.env").write_text("# mine\n")
+    for team in data["teams"]["value"].values():
+        team["events_queue_urls"] = team["events_queue_urls"][:2]
+    data["events_queue_urls"]["value"] = data["events_queue_urls"]["value"][:2]
+    render_to(data, tmp_path)
+    assert (tmp_path / "airflow_ecs.scheduler-2.env").exists()
+    assert not (tmp_path / "airflow_ecs.scheduler-3.env").exists()  # its queue is gone
+    assert (tmp_path / "airflow_ecs.scheduler-9.env").read_text() == "# mine\n"
+
+
+def test_next_steps_say_how_the_other_schedulers_load_their_queue(tmp_path):
+    text = next_steps(tmp_path, (), 3)
+    assert "airflow_ecs.scheduler-N.env" in text and "N = 2 to 3" in text
+    assert "Schedulers" not in next_steps(tmp_path, (), 1)

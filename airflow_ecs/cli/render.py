@@ -68,5 +68,6 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"airflow-ecs render: {error.filename or out_dir}: {error.strerror or error}", file=sys.stderr)
         return 2
-    print(next_steps(out_dir, parse_outputs(outputs).teams))
+    parsed = parse_outputs(outputs)
+    print(next_steps(out_dir, parsed.teams, len(parsed.events_queue_urls)))
     return 0

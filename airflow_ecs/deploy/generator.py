@@ -96,6 +96,9 @@ def section_values(outputs: DeploymentOutputs, template_path: str) -> list[tuple
     ]
     if outputs.events_queue_url:
         values.append(("events_queue_url", outputs.events_queue_url))
+        if outputs.events_queue_urls:
+            # Terraform made one queue per scheduler: this one is the first scheduler's alone.
+            values.append(("events_queue_exclusive", "True"))
     if outputs.profiles:
         values.append(("profiles", profiles_value(outputs.profiles)))
     return values
@@ -111,12 +114,46 @@ def team_section_values(outputs: DeploymentOutputs, team: TeamOutputs, template_
             value = team.task_definition_family
         elif key == "container_name":
             value = team.container_name
-        elif key in ("events_queue_url", "profiles"):
+        elif key in ("events_queue_url", "events_queue_exclusive", "profiles"):
             continue
         values.append((key, value))
     if team.events_queue_url:
         values.append(("events_queue_url", team.events_queue_url))
+        if team.events_queue_urls:
+            values.append(("events_queue_exclusive", "True"))
     return values
+
+
+def scheduler_env_name(number: int | str) -> str:
+    """The env file of scheduler ``number`` (2 and up; the first's queues are in airflow_ecs.env)."""
+    return f"airflow_ecs.scheduler-{number}.env"
+
+
+def scheduler_env_files(outputs: DeploymentOutputs) -> dict[str, str]:
+    """Schedulers 2 to N: each an env file giving it its own events queue (and each team's), loaded after
+    airflow_ecs.env, whose queues are the first scheduler's. None with one queue."""
+    urls = outputs.events_queue_urls
+    for team in outputs.teams:
+        if team.events_queue_url and len(team.events_queue_urls) != len(urls):
+            raise OutputsError(
+                f"terraform outputs: teams[{team.name!r}].events_queue_urls has {len(team.events_queue_urls)} "
+                f"queues and events_queue_urls {len(urls)}; every scheduler runs every team's executor, so each "
+                "needs one of each"
+            )
+    files = {}
+    for index in range(1, len(urls)):
+        lines = [
+            f"# {MARKER}: scheduler {index + 1} of {len(urls)}, its own events queues. Load it after "
+            f"airflow_ecs.env (set -a; . airflow_ecs.env; . {scheduler_env_name(index + 1)}; set +a).",
+            f"AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL={shell_value(urls[index])}",
+        ]
+        lines += [
+            f"AIRFLOW__{team.name.upper()}___ECS_FARGATE__EVENTS_QUEUE_URL={shell_value(team.events_queue_urls[index])}"
+            for team in outputs.teams
+            if team.events_queue_urls
+        ]
+        files[scheduler_env_name(index + 1)] = "\n".join(lines) + "\n"
+    return files
 
 
 def executor_value(teams: tuple[TeamOutputs, ...]) -> str:
@@ -163,6 +200,7 @@ def render_files(outputs: DeploymentOutputs, template_path: str) -> dict[str, st
         refuse_what_the_executor_would(values)
     context = {"sections": sections, "executor": executor_value(outputs.teams), "multi_team": bool(outputs.teams)}
     return {
+        **scheduler_env_files(outputs),
         "airflow.cfg": environment.get_template("airflow.cfg.j2").render(**context),
         "airflow_ecs.env": environment.get_template("airflow_ecs.env.j2").render(**context),
         # A Jinja comment renders to nothing: the copy says who wrote it and stays the same template.
@@ -239,10 +277,14 @@ def render_to(outputs: Mapping[str, Any], out_dir: Path, protected: tuple[Path, 
     ``protected`` are files render must not replace (the outputs file it read)."""
     files = render_files(parse_outputs(outputs), str(out_dir / TEMPLATE_FILE))
     write_atomically(files, out_dir, protected)
+    # A scheduler env file of a larger deployment names a queue Terraform has since removed: render's own go.
+    for stale in sorted(out_dir.glob(scheduler_env_name("*"))):
+        if stale.name not in files and not stale.is_symlink() and written_by_render(stale):
+            stale.unlink()
     return [out_dir / name for name in files]
 
 
-def next_steps(out_dir: Path, teams: tuple[TeamOutputs, ...] = ()) -> str:
+def next_steps(out_dir: Path, teams: tuple[TeamOutputs, ...] = (), schedulers: int = 1) -> str:
     """What to do with the files, exactly: both ways leave the user's airflow.cfg loadable (its [core] section
     stays the only one; the rendered airflow.cfg holds [ecs_fargate] and the teams' sections alone)."""
     executor = executor_value(teams)
@@ -257,6 +299,12 @@ def next_steps(out_dir: Path, teams: tuple[TeamOutputs, ...] = ()) -> str:
         f"or: cat {out_dir}/airflow.cfg >> $AIRFLOW_HOME/airflow.cfg (once; it holds only {holds}) and set "
         f"{core} in that file's [core] section, or {exports}."
     )
+    if schedulers > 1:
+        text += (
+            f"\nSchedulers: {schedulers}, each with its own events queue. airflow_ecs.env and airflow.cfg hold the "
+            f"first's; scheduler N also loads {out_dir}/{scheduler_env_name('N')} after them "
+            f"(N = 2 to {schedulers}). Run no more schedulers than queues (Terraform's events_queue_count)."
+        )
     if teams:
         text += (
             "\nTeams: each must exist in Airflow (airflow teams create <name>) and own its DAG bundle "

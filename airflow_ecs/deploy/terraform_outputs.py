@@ -56,11 +56,34 @@ class TeamOutputs:
     scheduler_policy_arn: str
     events_queue_url: str | None = None
     events_queue_arn: str | None = None
+    # One per scheduler; empty from a Terraform older than one queue per scheduler (one queue, maybe shared).
+    events_queue_urls: tuple[str, ...] = ()
 
 
-# A team's fields: those without a default are required strings, those with one may be null.
+# A team's fields: those without a default are required strings, those with one may be null (the queue list
+# is read on its own).
 TEAM_FIELDS = tuple(item.name for item in fields(TeamOutputs) if item.name != "name" and item.default is MISSING)
-TEAM_OPTIONAL_FIELDS = tuple(item.name for item in fields(TeamOutputs) if item.default is not MISSING)
+TEAM_OPTIONAL_FIELDS = tuple(
+    item.name for item in fields(TeamOutputs) if item.default is not MISSING and item.name != "events_queue_urls"
+)
+
+
+def queue_urls(value: Any, where: str, first: str | None) -> tuple[str, ...]:
+    """``events_queue_urls``: one URL per scheduler, the first being ``events_queue_url`` (which render writes
+    into airflow.cfg), each once (a queue read by two schedulers is not theirs alone)."""
+    if not isinstance(value, list) or not all(isinstance(url, str) and url for url in value):
+        raise OutputsError(
+            f"terraform outputs: {where} is {type(value).__name__} {value!r}; expected a list of queue URLs, "
+            "one per scheduler"
+        )
+    if len(set(value)) != len(value):
+        raise OutputsError(f"terraform outputs: {where} lists a queue twice: {value!r}; each scheduler needs its own")
+    if (value[0] if value else None) != first:
+        raise OutputsError(
+            f"terraform outputs: {where} starts with {value[0] if value else None!r} but events_queue_url is "
+            f"{first!r}; the first queue must be events_queue_url"
+        )
+    return tuple(value)
 
 
 def _whole_number(value: Any) -> bool:
@@ -179,6 +202,10 @@ def _team(name: str, value: Any) -> TeamOutputs:
                 f"a non-empty string{' or null' if optional else ''}"
             )
         values[field_name] = text
+    if value.get("events_queue_urls") is not None:
+        values["events_queue_urls"] = queue_urls(
+            value["events_queue_urls"], f"{where}.events_queue_urls", values["events_queue_url"]
+        )
     return TeamOutputs(**values)
 
 
@@ -221,6 +248,8 @@ class DeploymentOutputs:
     ecr_repository_url: str | None = _output(str, required=False)
     events_queue_url: str | None = _output(str, required=False)
     events_queue_arn: str | None = _output(str, required=False)
+    # Empty from a Terraform older than one queue per scheduler: its one queue may be shared.
+    events_queue_urls: tuple[str, ...] = _output(list, required=False, default=(), convert=_id_list)
     profiles: tuple[ProfileOutputs, ...] = _output(dict, required=False, default=(), convert=_profiles)
     teams: tuple[TeamOutputs, ...] = _output(dict, required=False, default=(), convert=_teams)
 
@@ -277,4 +306,8 @@ def parse_outputs(data: Mapping[str, Any]) -> DeploymentOutputs:
                 f"terraform outputs: {name!r} is {type(value).__name__} {value!r}; expected a {kind.__name__}"
             )
         values[name] = output.convert(value, name) if output.convert else value
+    if "events_queue_urls" in values:
+        values["events_queue_urls"] = queue_urls(
+            list(values["events_queue_urls"]), "'events_queue_urls'", values.get("events_queue_url")
+        )
     return DeploymentOutputs(**values)

@@ -26,6 +26,18 @@ variable "task_definition_families" {
   }
 }
 
+variable "queue_count" {
+  description = "Events queues, one per scheduler: the rule sends every event to each (EventBridge allows 5 targets per rule). Each scheduler reads its own, with [ecs_fargate] events_queue_exclusive = True."
+  type        = number
+  default     = 1
+  nullable    = false
+
+  validation {
+    condition     = floor(var.queue_count) == var.queue_count && var.queue_count >= 1 && var.queue_count <= 5
+    error_message = "queue_count must be a whole number from 1 to 5 (one queue per scheduler; EventBridge allows 5 targets per rule)."
+  }
+}
+
 variable "message_retention_seconds" {
   description = "How long an unread event stays in the queue; the executor's DescribeTasks sweep covers anything older."
   type        = number
@@ -51,7 +63,7 @@ variable "visibility_timeout_seconds" {
 }
 
 variable "max_receive_count" {
-  description = "Receives after which an event moves to the dead-letter queue. With N schedulers on the queue an event is received about N times before its owner deletes it, so keep this well above the number of schedulers."
+  description = "Receives after which an event moves to the dead-letter queue. A scheduler on its own queue receives an event once; N schedulers sharing one queue receive it about N times before its owner deletes it, so keep this well above the number of schedulers sharing a queue."
   type        = number
   default     = 50
   nullable    = false

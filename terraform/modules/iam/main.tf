@@ -10,7 +10,9 @@ locals {
 
   secretsmanager_arns = [for arn in var.secret_arns : arn if can(regex("^arn:[a-z-]+:secretsmanager:", arn))]
   ssm_arns            = [for arn in var.secret_arns : arn if can(regex("^arn:[a-z-]+:ssm:", arn))]
-  log_group_arns      = [var.log_group_arn, "${var.log_group_arn}:*"]
+  # Every scheduler's queue: each scheduler process runs under this policy and reads its own.
+  events_queue_arns = distinct(compact(concat([var.events_queue_arn], var.events_queue_arns)))
+  log_group_arns    = [var.log_group_arn, "${var.log_group_arn}:*"]
   # Every revision of the default worker's family and of each queue profile's.
   task_definition_arns = [
     for family in concat([var.task_definition_family], var.profile_task_definition_families) :
@@ -224,7 +226,7 @@ data "aws_iam_policy_document" "scheduler" {
     content {
       sid       = "ConsumeTaskStateEvents"
       actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
-      resources = [var.events_queue_arn]
+      resources = local.events_queue_arns
     }
   }
 }
@@ -237,8 +239,8 @@ resource "aws_iam_policy" "scheduler" {
 
   lifecycle {
     precondition {
-      condition     = !var.grant_events_queue || var.events_queue_arn != null
-      error_message = "grant_events_queue = true needs events_queue_arn."
+      condition     = !var.grant_events_queue || length(local.events_queue_arns) > 0
+      error_message = "grant_events_queue = true needs events_queue_arn or events_queue_arns."
     }
   }
 }

@@ -86,6 +86,13 @@ variable "events_queue_arn" {
   default     = null
 }
 
+variable "events_queue_arns" {
+  description = "ARNs of more events queues (one per scheduler) the scheduler policy covers besides events_queue_arn; used when grant_events_queue is true."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
 variable "tags" {
   description = "Tags for every resource of this module."
   type        = map(string)
