@@ -7,6 +7,7 @@ Skipped, with one line saying why, where no provider can be had (see tests/terra
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.request
 
@@ -151,3 +152,68 @@ def test_a_container_without_memory_is_applied_runnable_and_plans_no_change(sour
         "containerDefinitions"
     ]
     assert container["memoryReservation"] == 512 and "memory" not in container  # what moto's RunTask places by
+
+
+# --- one events queue per scheduler: an existing single-queue state is moved, never replaced ---
+
+EVENTS_MODULE = "modules/events"
+# The three resources that had no count before queue_count, and so were addressed without an index.
+COUNTED = ("aws_sqs_queue.events", "aws_cloudwatch_event_target.queue", "aws_sqs_queue_policy.events")
+
+
+def planned_changes(workspace, env, state, *variables: str) -> list[dict]:
+    plan = state.with_suffix(".plan")
+    args = ("plan", "-input=false", "-no-color", f"-state={state}", f"-out={plan}", *variables)
+    workspace.run(EVENTS_MODULE, *args, env=env).check()
+    shown = workspace.run(EVENTS_MODULE, "show", "-json", "-no-color", str(plan), env=env).check()
+    return json.loads(shown.stdout).get("resource_changes", [])
+
+
+def actions_of(changes: list[dict]) -> dict[str, list[str]]:
+    return {c["address"]: c["change"]["actions"] for c in changes if c["change"]["actions"] != ["no-op"]}
+
+
+def test_a_single_queue_state_is_moved_to_the_counted_queues_and_more_queues_only_add(workspace, moto, tmp_path):
+    """The module before queue_count, as its state looked: apply it, then move the counted resources back to
+    their old addresses (no index), which is the state an upgrade starts from. Planning it with the moved
+    blocks changes nothing; three queues add two queues, two targets and two policies and destroy nothing."""
+    from airflow_ecs.local.terraform_gaps import GapLayer
+
+    layer = GapLayer(moto).start()
+    try:
+        env = moto_env(layer.url)
+        state = tmp_path / "events.tfstate"
+        variables = (
+            "-var=name=upgrade",
+            "-var=cluster_arn=arn:aws:ecs:us-east-1:123456789012:cluster/upgrade",
+            '-var=task_definition_families=["upgrade-worker"]',
+        )
+        apply = ("apply", "-auto-approve", "-input=false", "-no-color", f"-state={state}", *variables)
+        workspace.run(EVENTS_MODULE, *apply, env=env, timeout=600).check()
+        # The applied module plans no change (the gap layer answers the redrive policy as it was given).
+        assert actions_of(planned_changes(workspace, env, state, *variables)) == {}
+        for address in (*COUNTED, "data.aws_iam_policy_document.queue"):
+            workspace.run(EVENTS_MODULE, "state", "mv", f"-state={state}", f"{address}[0]", address, env=env).check()
+
+        changes = planned_changes(workspace, env, state, *variables)
+        moved = {c["address"]: c.get("previous_address") for c in changes if c.get("previous_address")}
+        # Terraform moves the data source by itself; the resources by the moved blocks.
+        assert moved == {f"{a}[0]": a for a in (*COUNTED, "data.aws_iam_policy_document.queue")}
+        assert actions_of(changes) == {}, "an upgrade to queue_count = 1 must change nothing"
+
+        changes = planned_changes(workspace, env, state, *variables, "-var=queue_count=3")
+        acted = actions_of(changes)
+        assert not [a for a, actions in acted.items() if "delete" in actions], acted
+        created = sorted(a for a, actions in acted.items() if actions == ["create"])
+        assert created == sorted(f"{address}[{index}]" for address in COUNTED for index in (1, 2)), acted
+        names = {
+            c["change"]["after"]["name"]
+            for c in changes
+            if c["type"] == "aws_sqs_queue" and c["change"]["actions"] == ["create"]
+        }
+        assert names == {"upgrade-task-events-2", "upgrade-task-events-3"}
+        # The one dead-letter queue now takes from all three (its redrive allow policy lists them).
+        changed = {a for a in acted if a not in created and not a.startswith("data.")}  # data: read, not made
+        assert changed <= {"aws_sqs_queue_redrive_allow_policy.dead_letter"}, acted
+    finally:
+        layer.stop()
