@@ -323,7 +323,8 @@ class EcsFargateExecutor(BaseExecutor):
             "capacity providers " + ",".join(i.capacity_provider for i in config.capacity_provider_strategy)
             if config.capacity_provider_strategy
             else f"launch type {config.launch_type or 'cluster default'}",
-            ("its own events queue" if config.events_queue_exclusive else "a shared events queue")
+            f"{'its own' if config.events_queue_exclusive else 'a shared'} events queue "
+            f"{config.events_queue_url.rstrip('/').rsplit('/', 1)[-1]}"
             if config.events_queue_url
             else f"polling every {config.poll_interval:g}s",
         )

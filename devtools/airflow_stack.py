@@ -124,12 +124,13 @@ class AirflowStack:
         # Deferred tasks wait in the triggerer and are queued again to the executor when their trigger fires.
         self.start_component("triggerer")
 
-    def start_component(self, name: str, command: str | None = None) -> None:
-        """Start ``airflow <command>`` (default: ``name``) as the process ``name``, e.g. a second scheduler."""
+    def start_component(self, name: str, command: str | None = None, env: Mapping[str, str] | None = None) -> None:
+        """Start ``airflow <command>`` (default: ``name``) as the process ``name``, e.g. a second scheduler;
+        ``env`` adds to its environment (a second scheduler's own events queue)."""
         log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115 - the process owns it until it exits
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "airflow", command or name],
-            env=self.env(),
+            env={**self.env(), **dict(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

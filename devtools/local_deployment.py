@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from airflow_ecs.local.containers import IMAGE_DAGS_FOLDER
@@ -17,12 +17,22 @@ from devtools.airflow_stack import AirflowStack, free_port
 
 def config_env(outputs: dict, out_dir: Path) -> dict[str, str]:
     """The generator's env file for these outputs, as a dict (what a container deployment would load)."""
-    from airflow_ecs.deploy.generator import read_env_file, render_files, write_atomically
+    return rendered_env(outputs, out_dir)[0]
+
+
+def rendered_env(outputs: dict, out_dir: Path) -> tuple[dict[str, str], dict[int, dict[str, str]]]:
+    """The generator's env file for these outputs, and what each further scheduler's own file adds (2 -> env)."""
+    from airflow_ecs.deploy.generator import read_env_file, render_files, scheduler_env_name, write_atomically
     from airflow_ecs.deploy.terraform_outputs import parse_outputs
 
-    files = render_files(parse_outputs(outputs), str(out_dir / "run_task_template.json.j2"))
+    parsed = parse_outputs(outputs)
+    files = render_files(parsed, str(out_dir / "run_task_template.json.j2"))
     write_atomically(files, out_dir)
-    return read_env_file(files["airflow_ecs.env"])
+    schedulers = {
+        number: read_env_file(files[scheduler_env_name(number)])
+        for number in range(2, len(parsed.events_queue_urls) + 1)
+    }
+    return read_env_file(files["airflow_ecs.env"]), schedulers
 
 
 @dataclass
@@ -30,6 +40,15 @@ class LocalDeployment:
     stack: AirflowStack
     local: LocalEcs
     env: dict[str, str]
+    # Scheduler N (2 and up) -> what its own rendered env file adds: its events queues.
+    scheduler_env: dict[int, dict[str, str]] = field(default_factory=dict)
+
+    def start_scheduler(self, number: int) -> str:
+        """Start scheduler ``number`` (2 and up) as process scheduler-<number>, on its own events queue when the
+        deployment has one for it (else the first's, shared). Returns the process name."""
+        name = f"scheduler-{number}"
+        self.stack.start_component(name, "scheduler", env=self.scheduler_env.get(number))
+        return name
 
 
 # The tasks' Execution API calls wait this long for an answer before retrying (Airflow's default: 5 s). One
@@ -65,13 +84,15 @@ def local_deployment(
     runtime: str = "process",
     teams: Mapping[str, Mapping[str, str]] | None = None,
     provision: str = "python",
+    schedulers: int = 1,
 ) -> Iterator[LocalDeployment]:
     """Start it all in ``work``; ``env`` adds to (or, with None, removes from) the scheduler's environment.
 
     With a ``fault_plan`` the executor talks to the fault layer in front of the local ECS. ``database_url``
     is Airflow's metadata database (default: SQLite in ``work``). ``runtime`` "container" runs each task in
     a container of the worker image (``task_settings``). ``provision``: how the local ECS gets its resources
-    (terraform: ``terraform apply`` of terraform/; python; auto; see server.py).
+    (terraform: ``terraform apply`` of terraform/; python; auto; see server.py). ``schedulers``: how many
+    schedulers the caller will run, each with its own events queue (``LocalDeployment.start_scheduler``).
 
     ``teams`` (multi-team Airflow): team -> environment of its container. Each team gets its own task
     definition, log group and events queue on the cluster (what terraform/'s ``teams`` builds), its section in
@@ -94,6 +115,7 @@ def local_deployment(
             container_mounts=mounts,
             provision=provision,
             teams=teams,
+            schedulers=schedulers,
         ) as local,
         airflow_on(
             local, work, dags, api_port=api_port, env=env, secret_key=secret_key, database_url=database_url, teams=teams
@@ -142,7 +164,10 @@ def airflow_on(
     if "teams" in outputs:
         known = outputs["teams"]["value"]
         outputs["teams"] = {**outputs["teams"], "value": {team: known[team] for team in teams or () if team in known}}
-    rendered = config_env(outputs, work / "config")
+    rendered, scheduler_env = rendered_env(outputs, work / "config")
+    for extra in scheduler_env.values():
+        for key in [key for key in extra if key in (env or {})]:  # what the caller sets wins, as for the first
+            del extra[key]
     for team in teams or ():  # each team's executor reads its own section only
         rendered[f"AIRFLOW__{team.upper()}___ECS_FARGATE__ENDPOINT_URL"] = local.executor_endpoint_url
     rendered.update(
@@ -161,6 +186,6 @@ def airflow_on(
     stack.extra_env = rendered
     try:
         stack.start()
-        yield LocalDeployment(stack, local, rendered)
+        yield LocalDeployment(stack, local, rendered, scheduler_env)
     finally:
         stack.stop()

@@ -372,3 +372,30 @@ def test_the_task_definition_reads_as_registered_and_its_tasks_run(local):
     assert wait_for(local, arn, "STOPPED")["containers"][0]["exitCode"] == 0
     calculate = vars(EC2ContainerServiceBackend)["_calculate_task_resource_requirements"]
     assert calculate.__func__.__module__ == "moto.ecs.models" and not hasattr(calculate.__func__, "__wrapped__")
+
+
+def test_with_a_queue_per_scheduler_every_queue_gets_every_event_once():
+    """EventBridge's rule sends each event to every target: each scheduler's queue has its own copy."""
+    with LocalEcs(port=0, start_delay=0.1, max_concurrent=2, stop_timeout=1.0, schedulers=3) as ecs:
+        urls = ecs.outputs["events_queue_urls"]["value"]
+        assert urls[0] == ecs.outputs["events_queue_url"]["value"] and len(set(urls)) == 3
+        assert [url.rsplit("/", 1)[1] for url in urls] == [
+            "airflow-ecs-local-task-events",
+            "airflow-ecs-local-task-events-2",
+            "airflow-ecs-local-task-events-3",
+        ]
+        arn = run(ecs, ["python", "-c", "pass"])
+        wait_for(ecs, arn, "STOPPED")
+        sqs = ecs.client("sqs")
+        for url in urls:
+            seen: list[tuple[int, str]] = []
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not any(status == "STOPPED" for _, status in seen):
+                for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                    "Messages", []
+                ):
+                    detail = json.loads(message["Body"])["detail"]
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                    seen.append((detail["version"], detail["lastStatus"]))
+            assert sorted(seen) == [(1, "PROVISIONING"), (2, "PENDING"), (3, "RUNNING"), (4, "STOPPED")], url
+        assert sorted(ecs.events_queue_urls()) == sorted(urls)

@@ -24,6 +24,11 @@ def test_the_local_tfvars_are_the_module_defaults_but_the_image_and_where_airflo
     }
 
 
+def test_a_local_deployment_for_two_schedulers_asks_for_two_events_queues():
+    variables = local_variables(region="us-east-1", execution_api_server_url=None, environment={}, schedulers=2)
+    assert variables["events_queue_count"] == 2
+
+
 def test_every_local_tfvar_is_a_root_module_variable():
     """An undeclared one would only be a warning at plan: a typo must not pass silently."""
     import re
@@ -33,7 +38,9 @@ def test_every_local_tfvar_is_a_root_module_variable():
             r'^variable "([^"]+)"', (Path(__file__).parent.parent / "terraform" / "variables.tf").read_text(), re.M
         )
     )
-    variables = local_variables(region="us-east-1", execution_api_server_url="u", environment={}, teams={"a": {}})
+    variables = local_variables(
+        region="us-east-1", execution_api_server_url="u", environment={}, teams={"a": {}}, schedulers=3
+    )
     assert set(variables) <= declared
 
 

@@ -263,6 +263,8 @@ def test_optional_contract_outputs_are_null_when_not_created():
     for name in ("events_queue_url", "events_queue_arn"):
         assert outputs[name]["value"].startswith("${var.create_events_queue ?"), name
         assert outputs[name]["value"].endswith(": null}"), name
+    assert outputs["events_queue_urls"]["value"].startswith("${var.create_events_queue ?")
+    assert outputs["events_queue_urls"]["value"].endswith(": []}")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -446,7 +448,13 @@ def test_scheduler_policy_resources_are_scoped():
         if "ecs:DescribeClusters" in by_action:
             assert resources == ["${var.cluster_arn}"]
         if any(a.startswith("sqs:") for a in actions):
-            assert resources == ["${var.events_queue_arn}"]
+            # Every scheduler's queue, and nothing else: the local is the queues given, made distinct.
+            assert resources == ["${local.events_queue_arns}"]
+            document = load(TF_DIR / "modules" / "iam" / "main.tf")
+            (local_block,) = [item for item in document["locals"] if "events_queue_arns" in item]
+            assert local_block["events_queue_arns"] == (
+                "${distinct(compact(concat([var.events_queue_arn], var.events_queue_arns)))}"
+            )
         if any(a.startswith("logs:") for a in actions):
             assert statement["resources"] == "${local.log_group_arns}"
 
@@ -1025,6 +1033,7 @@ _SCALARS = {
     "aws_iam_role.task.arn": f"arn:aws:iam::{_ACCOUNT}:role/airflow-ecs-task-1",
     "var.events_queue_arn": f"arn:aws:sqs:{_REGION}:{_ACCOUNT}:airflow-ecs-task-events",
     "aws_sqs_queue.events.arn": f"arn:aws:sqs:{_REGION}:{_ACCOUNT}:airflow-ecs-task-events",
+    "aws_sqs_queue.events[count.index].arn": f"arn:aws:sqs:{_REGION}:{_ACCOUNT}:airflow-ecs-task-events-2",
     "aws_cloudwatch_event_rule.task_state.arn": f"arn:aws:events:{_REGION}:{_ACCOUNT}:rule/airflow-ecs-task-state",
     "aws_cloudwatch_log_group.flow_log[0].arn": (
         f"arn:aws:logs:{_REGION}:{_ACCOUNT}:log-group:/aws/vpc/airflow-ecs/flow-logs"
@@ -1042,6 +1051,10 @@ _LISTS = {
     "local.secretsmanager_arns": [f"arn:aws:secretsmanager:{_REGION}:{_ACCOUNT}:secret:airflow/db-AbCdEf"],
     "local.ssm_arns": [f"arn:aws:ssm:{_REGION}:{_ACCOUNT}:parameter/airflow/fernet"],
     "var.secrets_kms_key_arns": [f"arn:aws:kms:{_REGION}:{_ACCOUNT}:key/0e9e9e9e-1111-2222-3333-444455556666"],
+    "local.events_queue_arns": [
+        f"arn:aws:sqs:{_REGION}:{_ACCOUNT}:airflow-ecs-task-events",
+        f"arn:aws:sqs:{_REGION}:{_ACCOUNT}:airflow-ecs-task-events-2",
+    ],
     "local.kms_log_group_arns": [f"arn:aws:logs:{_REGION}:{_ACCOUNT}:log-group:/aws/ecs/airflow-ecs/worker"],
 }
 

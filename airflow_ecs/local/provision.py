@@ -36,6 +36,14 @@ def _output(value: Any) -> dict[str, Any]:
     return {"sensitive": False, "type": kind, "value": value}
 
 
+def queue_suffixes(count: int) -> list[str]:
+    """The events queues' name suffixes as terraform/modules/events names them: the first keeps the name of the
+    single queue there was before one queue per scheduler."""
+    if not 1 <= count <= 5:
+        raise ValueError(f"events_queues {count!r}: expected 1 to 5 (one queue per scheduler, 5 rule targets)")
+    return ["" if index == 0 else f"-{index + 1}" for index in range(count)]
+
+
 def provision(
     clients: Callable[[str], Any],
     region: str,
@@ -48,9 +56,11 @@ def provision(
     cpu: int = TASK_CPU,
     memory: int = TASK_MEMORY,
     events_queue: bool = True,
+    events_queues: int = 1,
 ) -> dict[str, dict[str, Any]]:
-    """Network, cluster, roles, log group, task definition and (``events_queue``) the events queue and rule,
-    named as terraform/ names them for ``name``; returns the outputs. ``family`` defaults to <name>-worker."""
+    """Network, cluster, roles, log group, task definition and (``events_queue``) the events queues (one per
+    scheduler, ``events_queues``, as terraform/'s events_queue_count) and rule, named as terraform/ names them for
+    ``name``; returns the outputs. ``family`` defaults to <name>-worker."""
     ec2, ecs, iam, logs, events, sqs = (clients(s) for s in ("ec2", "ecs", "iam", "logs", "events", "sqs"))
     family = family or f"{name}-worker"
     log_group = f"/aws/ecs/{name}/worker"
@@ -131,24 +141,29 @@ def provision(
             }
         ],
     )["taskDefinition"]
-    queue_url = queue_arn = None
+    queue_urls: list[str] = []
+    queue_arns: list[str] = []
     if events_queue:
         dlq = sqs.create_queue(
             QueueName=f"{name}-task-events-dlq",
             Attributes={"MessageRetentionPeriod": "1209600", "SqsManagedSseEnabled": "true"},
         )["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        queue_url = sqs.create_queue(
-            QueueName=f"{name}-task-events",
-            Attributes={
-                "MessageRetentionPeriod": str(MESSAGE_RETENTION_SECONDS),
-                "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS),
-                "ReceiveMessageWaitTimeSeconds": "20",
-                "SqsManagedSseEnabled": "true",
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
-            },
-        )["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for suffix in queue_suffixes(events_queues):
+            queue_url = sqs.create_queue(
+                QueueName=f"{name}-task-events{suffix}",
+                Attributes={
+                    "MessageRetentionPeriod": str(MESSAGE_RETENTION_SECONDS),
+                    "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS),
+                    "ReceiveMessageWaitTimeSeconds": "20",
+                    "SqsManagedSseEnabled": "true",
+                    "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
+                },
+            )["QueueUrl"]
+            queue_urls.append(queue_url)
+            queue_arns.append(
+                sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            )
         ecs_prefix = ":".join(cluster_arn.split(":")[:5])
         events.put_rule(
             Name=f"{name}-task-state",
@@ -163,7 +178,13 @@ def provision(
                 }
             ),
         )
-        events.put_targets(Rule=f"{name}-task-state", Targets=[{"Id": "airflow-ecs-events-queue", "Arn": queue_arn}])
+        events.put_targets(
+            Rule=f"{name}-task-state",
+            Targets=[
+                {"Id": f"airflow-ecs-events-queue{suffix}", "Arn": arn}
+                for suffix, arn in zip(queue_suffixes(events_queues), queue_arns, strict=True)
+            ],
+        )
     outputs = {
         "region": _output(region),
         "cluster_name": _output(name),
@@ -181,8 +202,9 @@ def provision(
         "task_role_arn": _output(task_role),
         "scheduler_policy_arn": _output(policy),
         "ecr_repository_url": _output(None),  # no repository: the image is a local one
-        "events_queue_url": _output(queue_url),
-        "events_queue_arn": _output(queue_arn),
+        "events_queue_url": _output(queue_urls[0] if queue_urls else None),
+        "events_queue_arn": _output(queue_arns[0] if queue_arns else None),
+        "events_queue_urls": _output(queue_urls),
         "profiles": {"sensitive": False, "type": ["map", "string"], "value": {}},
         "teams": {"sensitive": False, "type": ["object", {}], "value": {}},  # provision_team adds them
     }
@@ -254,13 +276,21 @@ def provision_team(
     )["taskDefinition"]
     dlq = sqs.create_queue(QueueName=f"{prefix}-events-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(
-        QueueName=f"{prefix}-events",
-        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "50"})},
-    )["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    # As many queues as the deployment has: every scheduler runs every team's executor.
+    suffixes = queue_suffixes(max(1, len((outputs.get("events_queue_urls") or {}).get("value") or [])))
+    queue_urls = [
+        sqs.create_queue(
+            QueueName=f"{prefix}-events{suffix}",
+            Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "50"})},
+        )["QueueUrl"]
+        for suffix in suffixes
+    ]
+    queue_arns = [
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for url in queue_urls
+    ]
 
-    def route(rule: str, family: str, target: str) -> None:
+    def route(rule: str, family: str, targets: list[str]) -> None:
         events.put_rule(
             Name=rule,
             EventPattern=json.dumps(
@@ -274,9 +304,11 @@ def provision_team(
                 }
             ),
         )
-        events.put_targets(Rule=rule, Targets=[{"Id": "sqs", "Arn": target}])
+        events.put_targets(
+            Rule=rule, Targets=[{"Id": f"sqs{suffix}", "Arn": arn} for suffix, arn in zip(suffixes, targets, strict=True)]
+        )
 
-    route(f"{prefix}-task-state", family, queue_arn)
+    route(f"{prefix}-task-state", family, queue_arns)
     # The deployment's own rule already names only its worker family (provision() and terraform/ alike), so a
     # team's task events reach only the team's queue.
     return {
@@ -288,6 +320,7 @@ def provision_team(
         "execution_role_arn": execution_role,
         "task_role_arn": task_role,
         "scheduler_policy_arn": policy["Policy"]["Arn"],
-        "events_queue_url": queue_url,
-        "events_queue_arn": queue_arn,
+        "events_queue_url": queue_urls[0],
+        "events_queue_arn": queue_arns[0],
+        "events_queue_urls": queue_urls,
     }

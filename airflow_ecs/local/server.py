@@ -65,18 +65,21 @@ class LocalEcs:
         provision: str = "python",
         terraform_work: str | Path | None = None,
         teams: Mapping[str, Mapping[str, str]] | None = None,
+        schedulers: int = 1,
     ):
         """``runtime``: "process" (each container a local process) or "container" (a podman container of the
         task definition's image, with ``container_mounts`` (host path -> container path) mounted read-only).
         ``provision``: terraform, python or auto (above); ``terraform_work``: where the Terraform workspace
         and its state go (default: a temporary directory, removed at stop). ``teams``: Airflow team -> the
         environment of its container, each team's resources (terraform/'s ``teams``) provisioned with the
-        deployment's."""
+        deployment's. ``schedulers``: how many schedulers will run, each with its own events queue (terraform/'s
+        events_queue_count; each team's likewise)."""
         if runtime not in ("process", "container"):
             raise ValueError(f"runtime {runtime!r}: expected process or container")
         if provision not in ("terraform", "python", "auto"):
             raise ValueError(f"provision {provision!r}: expected terraform, python or auto")
         self.provision = provision
+        self.schedulers = schedulers
         self.provisioned_by = ""  # "terraform" or "python" once started
         self.provision_note = ""  # with auto: why the modules were not applied
         self.terraform_work = Path(terraform_work) if terraform_work else None
@@ -169,6 +172,7 @@ class LocalEcs:
                 self.region,
                 execution_api_server_url=self.execution_api_server_url,
                 task_environment=self.task_environment,
+                events_queues=self.schedulers,
             )
             for team, environment in self.teams.items():
                 outputs["teams"]["value"][team] = provision_team(self.client, outputs, team, environment=environment)
@@ -183,6 +187,7 @@ class LocalEcs:
                 execution_api_server_url=self.execution_api_server_url,
                 environment=self.task_environment,
                 teams=self.teams,
+                schedulers=self.schedulers,
             ),
         )
         print(
@@ -219,11 +224,20 @@ class LocalEcs:
         while any(not task.done for task in live) and time.monotonic() < deadline:
             time.sleep(0.2)
         self.runtime.stop()
-        queue_url = (self.outputs.get("events_queue_url") or {}).get("value")
-        if queue_url:
-            self.client("sqs").purge_queue(QueueUrl=queue_url)
+        sqs = self.client("sqs")
+        for queue_url in self.events_queue_urls():
+            sqs.purge_queue(QueueUrl=queue_url)
         self.runtime = self._new_runtime()
         self.runtime.start()
+
+    def events_queue_urls(self) -> list[str]:
+        """Every scheduler's events queue (the first is events_queue_url), and each team's."""
+        first = (self.outputs.get("events_queue_url") or {}).get("value")
+        urls = list((self.outputs.get("events_queue_urls") or {}).get("value") or ([first] if first else []))
+        for team in ((self.outputs.get("teams") or {}).get("value") or {}).values():
+            if team.get("events_queue_url"):
+                urls += team.get("events_queue_urls") or [team["events_queue_url"]]
+        return urls
 
     @property
     def executor_endpoint_url(self) -> str:

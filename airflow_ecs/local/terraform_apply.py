@@ -47,12 +47,13 @@ def local_variables(
     environment: Mapping[str, str],
     image: str = LOCAL_IMAGE,
     teams: Mapping[str, Mapping[str, str]] | None = None,
+    schedulers: int = 1,
 ) -> dict[str, Any]:
     """The tfvars of the local deployment: the module's defaults (new VPC with NAT, flow log, events queue,
     FARGATE strategy, 1 vCPU / 2 GiB) except what a laptop has instead of AWS: the worker image is a local one
     (no ECR repository to push to) and the task environment says where this machine keeps Airflow's files.
     ``teams``: Airflow team -> the environment of its container (terraform/'s ``teams``, other fields the
-    root's)."""
+    root's). ``schedulers``: one events queue each."""
     variables = {
         "region": region,
         "name": LOCAL_NAME,
@@ -66,6 +67,8 @@ def local_variables(
     }
     if teams:
         variables["teams"] = {team: {"environment": dict(env)} for team, env in teams.items()}
+    if schedulers != 1:  # the module's default otherwise
+        variables["events_queue_count"] = schedulers
     return variables
 
 

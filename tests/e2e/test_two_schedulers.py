@@ -1,7 +1,8 @@
-"""Two schedulers share one cluster and one events queue; one is killed with SIGKILL halfway.
+"""Two schedulers share one cluster, each on its own events queue; one is killed with SIGKILL halfway.
 
 Every task must end once, in the right state, with one ECS task per task instance try (counted in the
-local ECS), the survivor adopting what the dead one launched. Airflow runs several schedulers only on a
+local ECS), the survivor adopting what the dead one launched and learning their ends from its own queue (the
+rule sends every event to both queues). Airflow runs several schedulers only on a
 database with row locks, so this one runs on a throwaway PostgreSQL server; on SQLite both schedulers now
 and then queue the same try.
 """
@@ -30,12 +31,14 @@ def postgres_url():
 def test_fifty_tasks_two_schedulers_one_killed_halfway(tmp_path, postgres_url):
     env = {"AIRFLOW__ECS_FARGATE__RECONCILE_INTERVAL": "10"}
     with local_deployment(
-        tmp_path, DAGS, env=env, start_delay=0.2, max_concurrent=10, database_url=postgres_url
+        tmp_path, DAGS, env=env, start_delay=0.2, max_concurrent=10, database_url=postgres_url, schedulers=2
     ) as deployed:
         stack, local = deployed.stack, deployed.local
         assert stack.query("SELECT version()")[0][0].startswith("PostgreSQL")
-        assert deployed.env["AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL"]  # both schedulers consume the same queue
-        stack.start_component("scheduler-2", "scheduler")
+        first_queue = deployed.env["AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL"]
+        second_queue = deployed.scheduler_env[2]["AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL"]
+        assert first_queue != second_queue and deployed.env["AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_EXCLUSIVE"] == "True"
+        deployed.start_scheduler(2)
         stack.wait_for_dag("ecs_e2e_fifty")
         stack.trigger("ecs_e2e_fifty", "fifty")
         deadline = time.monotonic() + 240
@@ -57,3 +60,20 @@ def test_fifty_tasks_two_schedulers_one_killed_halfway(tmp_path, postgres_url):
         survivor = (stack.home / "scheduler-2.log").read_text(errors="replace")
         # The survivor took over what the dead one had in flight, and finished it.
         assert re.search(r"Adopted [1-9]\d* ECS tasks from a previous scheduler", survivor)
+        # Each read its own queue, knowing it was its own (so it deletes what it does not track).
+        killed = (stack.home / "scheduler.log").read_text(errors="replace")
+        assert f"tracking by its own events queue {first_queue.rsplit('/', 1)[1]}" in killed
+        assert f"tracking by its own events queue {second_queue.rsplit('/', 1)[1]}" in survivor
+        # The survivor's queue drains: every event it received, its own, adopted or the dead one's, is deleted
+        # at once, none handed back (nothing waits for a dead-letter queue).
+        sqs = local.client("sqs")
+        deadline = time.monotonic() + 30
+        while (left := queue_depth(sqs, second_queue)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert left == 0, f"{left} events left in the survivor's queue"
+
+
+def queue_depth(sqs, url: str) -> int:
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return sum(int(attributes[name]) for name in names)
