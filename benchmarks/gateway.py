@@ -64,8 +64,11 @@ class Control:
         return list(self._ecs().tasks.get(cluster, {}).values())
 
     def _publish(self, queue_url: str, tasks: list[Any]) -> None:
-        """One ECS Task State Change event per task, as EventBridge delivers it to the SQS queue."""
-        sqs, name = self._sqs(), queue_url.rstrip("/").rsplit("/", 1)[-1]
+        """One ECS Task State Change event per task, as EventBridge delivers it to the SQS queue; ``queue_url``
+        may name several queues, comma-separated (one per scheduler): each gets every event, as each target of
+        the rule does."""
+        sqs = self._sqs()
+        names = [url.rstrip("/").rsplit("/", 1)[-1] for url in queue_url.split(",") if url]
         now = datetime.datetime.now(datetime.timezone.utc).isoformat()
         for task in tasks:
             version = self.versions.get(task.task_arn, 0) + 1
@@ -81,7 +84,8 @@ class Control:
                 "resources": [task.task_arn],
                 "detail": event_detail(task, version),
             }
-            sqs.send_message(name, json.dumps(event))
+            for name in names:
+                sqs.send_message(name, json.dumps(event))
 
     def running(self, cluster: str, queue_url: str) -> dict[str, Any]:
         """Every task not yet announced becomes RUNNING (started now) and gets its RUNNING event."""

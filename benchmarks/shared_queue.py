@@ -1,10 +1,19 @@
-"""How one events queue behaves with N schedulers (``make bench`` runs it after run.py).
+"""Events with N schedulers: one shared queue against one queue per scheduler (``make bench`` runs it after
+run.py and shared_limit.py).
 
-For N = 1, 2 and 4: N of our executors, as N schedulers would have, each launch 10 tasks on one cluster and
-consume one events queue. All the tasks stop at once and their ECS Task State Change events are published.
-Measured: how many times an event is received before its owner deletes it (the others hand it back after
-``events.RELEASE_DELAY``), the SQS calls that cost, and the seconds until every executor has reported all of
-its tasks. Writes benchmarks/results/shared_queue.json. Figures only: nothing here asserts.
+For N = 1, 2 and 4, and each layout: N of our executors, as N schedulers would have, each launch 10 tasks on
+one cluster. ``shared``: all consume one events queue, each handing back the events it does not own (after
+``event_queue.RELEASE_DELAY``). ``own``: each consumes its own queue (``events_queue_exclusive``), and each
+event is published to every queue, as the EventBridge rule's targets get it; each deletes what it does not
+own. All the tasks stop at once and their ECS Task State Change events are published. Measured:
+
+- receives per event by its owner (the others' receives of it are the price of sharing or of the copies),
+  and deliveries per event in all;
+- the SQS calls by kind, and the seconds our executors spent waiting in them other than the receive's long
+  poll (moto's SQS cost as we see it, set apart);
+- the seconds from the stop until every executor has reported all of its tasks (and until the first has).
+
+Writes benchmarks/results/shared_queue.json. Figures only: nothing here asserts.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -25,41 +35,73 @@ from run import RESULTS, call, fresh_world, machine, start_gateway, worker_env  
 
 TASKS_EACH = 10
 SCHEDULERS = (1, 2, 4)
+LAYOUTS = ("shared", "own")
 
 
-def measure(n: int, gateway: str, admin: str) -> dict[str, Any]:
+def measure(n: int, layout: str, gateway: str, admin: str) -> dict[str, Any]:
     from airflow_ecs.executor import EcsFargateExecutor
     from devtools import aws_fixtures as aws
     from devtools.workload import make_workload
 
     world = fresh_world(gateway, admin)
+    sqs_admin = aws.client(admin, "sqs")
+    if layout == "own":
+        # As Terraform's events_queue_count makes them: the first keeps the shared queue's name.
+        urls = [world["queue_url"]] + [
+            sqs_admin.create_queue(QueueName=f"bench-task-events-{i + 1}")["QueueUrl"] for i in range(1, n)
+        ]
+    else:
+        urls = [world["queue_url"]] * n
     spec = {"kind": "shared_queue"}
     os.environ.update(worker_env("ours", gateway, world, spec, tempfile.mkdtemp(prefix="airflow-bench-")))
     call(f"{gateway}/_bench/settings", {"latency_ms": 0, "throttle": False})
-    executors = [EcsFargateExecutor(parallelism=TASKS_EACH * 2) for _ in range(n)]
-    received = [0] * n
-    for index, executor in enumerate(executors):
+    executors = []
+    received: list[Counter] = [Counter() for _ in range(n)]  # per executor: task ARN -> times received
+    sqs_seconds = [0.0] * n  # time in SQS calls other than ReceiveMessage
+    for index in range(n):
+        os.environ["AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL"] = urls[index]
+        os.environ["AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_EXCLUSIVE"] = str(layout == "own")
+        executor = EcsFargateExecutor(parallelism=TASKS_EACH * 2)
         executor.start()
+        executors.append(executor)
 
         def count(parsed: dict, _index: int = index, **_: Any) -> None:
-            received[_index] += len(parsed.get("Messages") or [])
+            for message in parsed.get("Messages") or []:
+                arn = json.loads(message["Body"]).get("detail", {}).get("taskArn", "")
+                received[_index][arn] += 1
+
+        started: dict[int, float] = {}
+
+        def before(_index: int = index, _started: dict = started, **_: Any) -> None:
+            _started[_index] = time.perf_counter()
+
+        def after(_index: int = index, _started: dict = started, **_: Any) -> None:
+            sqs_seconds[_index] += time.perf_counter() - _started.pop(_index, time.perf_counter())
 
         executor._sqs.meta.events.register("after-call.sqs.ReceiveMessage", count)
+        for operation in ("DeleteMessageBatch", "ChangeMessageVisibilityBatch"):
+            executor._sqs.meta.events.register(f"before-call.sqs.{operation}", before)
+            executor._sqs.meta.events.register(f"after-call.sqs.{operation}", after)
         for i in range(TASKS_EACH):
             executor.queue_workload(make_workload(f"s{index}_t{i}"), session=None)
-    owned: list[set] = [set() for _ in range(n)]
+    owned: list[dict] = [{} for _ in range(n)]  # per executor: key -> ARN
     deadline = time.monotonic() + 120
     while any(len(owned[i]) < TASKS_EACH for i in range(n)) and time.monotonic() < deadline:
         for i, executor in enumerate(executors):
             executor.heartbeat()
-            owned[i] |= {key for key, (_, info) in executor.event_buffer.items() if str(info).startswith("arn:")}
+            owned[i].update(
+                {key: str(info) for key, (_, info) in executor.event_buffer.items() if str(info).startswith("arn:")}
+            )
         time.sleep(0.05)
     for executor in executors:
         executor.event_buffer.clear()
-    before = call(f"{gateway}/_bench/counts")
+    for counter in received:
+        counter.clear()
+    sqs_seconds[:] = [0.0] * n
+    before_counts = call(f"{gateway}/_bench/counts")
     stopped = call(
         f"{gateway}/_bench/stop",
-        {"cluster": aws.CLUSTER, "queue_url": world["queue_url"], "count": n * TASKS_EACH, "exit_code": 0},
+        {"cluster": aws.CLUSTER, "queue_url": ",".join(dict.fromkeys(urls)), "count": n * TASKS_EACH, "exit_code": 0},
     )
     published = stopped["published_at"]
     seen_at: dict[int, float] = {}
@@ -76,18 +118,29 @@ def measure(n: int, gateway: str, admin: str) -> dict[str, Any]:
         for executor in executors:
             executor.heartbeat()
         time.sleep(0.1)
-    after = call(f"{gateway}/_bench/counts")
-    calls = {k: after.get(k, 0) - before.get(k, 0) for k in after if k.startswith("sqs.")}
+    after_counts = call(f"{gateway}/_bench/counts")
+    calls = {k: after_counts.get(k, 0) - before_counts.get(k, 0) for k in after_counts if k.startswith("sqs.")}
+    left = sum(
+        int(sqs_admin.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"
+        ]["ApproximateNumberOfMessages"])
+        for url in dict.fromkeys(urls)
+    )
     events = n * TASKS_EACH
+    by_owner = sum(received[i][arn] for i in range(n) for arn in owned[i].values())
     for executor in executors:
         executor.terminate()
     return {
+        "layout": layout,
         "schedulers": n,
         "events": events,
         "all_seen": len(seen_at) == n,
-        "receives_per_event": round(sum(received) / events, 2),
+        "owner_receives_per_event": round(by_owner / events, 2),
+        "deliveries_per_event": round(sum(sum(c.values()) for c in received) / events, 2),
         "seconds_until_all_seen": round(max(seen_at.values()) - published, 2) if seen_at else None,
         "seconds_until_first_scheduler_saw_all": round(min(seen_at.values()) - published, 2) if seen_at else None,
+        "seconds_in_sqs_deletes_and_releases": round(sum(sqs_seconds), 3),
+        "messages_left": left,
         "sqs_calls": calls,
     }
 
@@ -95,17 +148,22 @@ def measure(n: int, gateway: str, admin: str) -> dict[str, Any]:
 def main() -> int:
     process, gateway, admin = start_gateway()
     try:
-        rows = [measure(n, gateway, admin) for n in SCHEDULERS]
+        rows = [measure(n, layout, gateway, admin) for n in SCHEDULERS for layout in LAYOUTS]
     finally:
         process.terminate()
         process.wait(timeout=30)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "shared_queue.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2) + "\n")
-    print("schedulers  events  receives/event  seconds until all seen  SQS calls")
+    print(
+        "layout  schedulers  events  owner receives/event  deliveries/event  s until all seen  "
+        "s until first saw all  s in SQS deletes+releases  left  SQS calls"
+    )
     for row in rows:
         print(
-            f"{row['schedulers']:>10}  {row['events']:>6}  {row['receives_per_event']:>14}  "
-            f"{row['seconds_until_all_seen']!s:>22}  {json.dumps(row['sqs_calls'])}"
+            f"{row['layout']:>6}  {row['schedulers']:>10}  {row['events']:>6}  {row['owner_receives_per_event']:>20}  "
+            f"{row['deliveries_per_event']:>16}  {row['seconds_until_all_seen']!s:>16}  "
+            f"{row['seconds_until_first_scheduler_saw_all']!s:>21}  {row['seconds_in_sqs_deletes_and_releases']:>25}  "
+            f"{row['messages_left']:>4}  {json.dumps(row['sqs_calls'])}"
         )
     return 0
 

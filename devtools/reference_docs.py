@@ -162,8 +162,10 @@ def configuration_page(options: Sequence[Option] = OPTIONS) -> str:
         (
             "Each team's events must reach that team's executor only: each team has its own `events_queue_url`, fed by "
             "its own EventBridge rule on its own task definition family, and the deployment's rule matches only the "
-            "deployment's families. (Executors sharing one queue still work: each hands back the events of tasks it "
-            "does not own, as with several schedulers, at the cost of a few receives per event.)"
+            "deployment's families. With several schedulers, each has its own queue of each team's events too "
+            "(Terraform's `events_queue_count`; render writes one env file per further scheduler). (Executors "
+            "sharing one queue still work with `events_queue_exclusive = False`: each hands back the events of "
+            "tasks it does not own, at the cost of a few receives per event.)"
         ),
         "",
         (
