@@ -323,8 +323,9 @@ class EcsFargateExecutor(BaseExecutor):
             "capacity providers " + ",".join(i.capacity_provider for i in config.capacity_provider_strategy)
             if config.capacity_provider_strategy
             else f"launch type {config.launch_type or 'cluster default'}",
-            f"{'its own' if config.events_queue_exclusive else 'a shared'} events queue "
-            f"{config.events_queue_url.rstrip('/').rsplit('/', 1)[-1]}"
+            # "tracking by events queue" stays the line's start: operators' log searches and the e2e tests read it.
+            f"events queue {config.events_queue_url.rstrip('/').rsplit('/', 1)[-1]} "
+            f"({'its own' if config.events_queue_exclusive else 'shared: others are handed back'})"
             if config.events_queue_url
             else f"polling every {config.poll_interval:g}s",
         )

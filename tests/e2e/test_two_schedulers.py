@@ -62,8 +62,8 @@ def test_fifty_tasks_two_schedulers_one_killed_halfway(tmp_path, postgres_url):
         assert re.search(r"Adopted [1-9]\d* ECS tasks from a previous scheduler", survivor)
         # Each read its own queue, knowing it was its own (so it deletes what it does not track).
         killed = (stack.home / "scheduler.log").read_text(errors="replace")
-        assert f"tracking by its own events queue {first_queue.rsplit('/', 1)[1]}" in killed
-        assert f"tracking by its own events queue {second_queue.rsplit('/', 1)[1]}" in survivor
+        assert f"tracking by events queue {first_queue.rsplit('/', 1)[1]} (its own)" in killed
+        assert f"tracking by events queue {second_queue.rsplit('/', 1)[1]} (its own)" in survivor
         # The survivor's queue drains: every event it received, its own, adopted or the dead one's, is deleted
         # at once, none handed back (nothing waits for a dead-letter queue).
         sqs = local.client("sqs")
