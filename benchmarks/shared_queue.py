@@ -7,8 +7,9 @@ one cluster. ``shared``: all consume one events queue, each handing back the eve
 event is published to every queue, as the EventBridge rule's targets get it; each deletes what it does not
 own. All the tasks stop at once and their ECS Task State Change events are published. Measured:
 
-- receives per event by its owner (the others' receives of it are the price of sharing or of the copies),
-  and deliveries per event in all;
+- receives per event in its owner's queue until the owner has it: on a shared queue every receive of the
+  event (the others hand it back, its owner deletes it), on its own queue the owner's; and deliveries per
+  event in all queues (each scheduler's own queue has a copy, which it deletes);
 - the SQS calls by kind, and the seconds our executors spent waiting in them other than the receive's long
   poll (moto's SQS cost as we see it, set apart);
 - the seconds from the stop until every executor has reported all of its tasks (and until the first has).
@@ -128,6 +129,9 @@ def measure(n: int, layout: str, gateway: str, admin: str) -> dict[str, Any]:
     )
     events = n * TASKS_EACH
     by_owner = sum(received[i][arn] for i in range(n) for arn in owned[i].values())
+    all_receives = sum(sum(c.values()) for c in received)
+    # The owner's queue: on a shared queue every receive is of the one copy; on its own, only the owner reads.
+    in_owners_queue = all_receives if layout == "shared" else by_owner
     for executor in executors:
         executor.terminate()
     return {
@@ -135,8 +139,9 @@ def measure(n: int, layout: str, gateway: str, admin: str) -> dict[str, Any]:
         "schedulers": n,
         "events": events,
         "all_seen": len(seen_at) == n,
+        "receives_in_owners_queue_per_event": round(in_owners_queue / events, 2),
         "owner_receives_per_event": round(by_owner / events, 2),
-        "deliveries_per_event": round(sum(sum(c.values()) for c in received) / events, 2),
+        "deliveries_per_event": round(all_receives / events, 2),
         "seconds_until_all_seen": round(max(seen_at.values()) - published, 2) if seen_at else None,
         "seconds_until_first_scheduler_saw_all": round(min(seen_at.values()) - published, 2) if seen_at else None,
         "seconds_in_sqs_deletes_and_releases": round(sum(sqs_seconds), 3),
@@ -155,12 +160,13 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "shared_queue.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2) + "\n")
     print(
-        "layout  schedulers  events  owner receives/event  deliveries/event  s until all seen  "
+        "layout  schedulers  events  receives in owner's queue/event  deliveries/event  s until all seen  "
         "s until first saw all  s in SQS deletes+releases  left  SQS calls"
     )
     for row in rows:
         print(
-            f"{row['layout']:>6}  {row['schedulers']:>10}  {row['events']:>6}  {row['owner_receives_per_event']:>20}  "
+            f"{row['layout']:>6}  {row['schedulers']:>10}  {row['events']:>6}  "
+            f"{row['receives_in_owners_queue_per_event']:>31}  "
             f"{row['deliveries_per_event']:>16}  {row['seconds_until_all_seen']!s:>16}  "
             f"{row['seconds_until_first_scheduler_saw_all']!s:>21}  {row['seconds_in_sqs_deletes_and_releases']:>25}  "
             f"{row['messages_left']:>4}  {json.dumps(row['sqs_calls'])}"
