@@ -122,9 +122,11 @@ def measure(n: int, layout: str, gateway: str, admin: str) -> dict[str, Any]:
     after_counts = call(f"{gateway}/_bench/counts")
     calls = {k: after_counts.get(k, 0) - before_counts.get(k, 0) for k in after_counts if k.startswith("sqs.")}
     left = sum(
-        int(sqs_admin.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
-            "Attributes"
-        ]["ApproximateNumberOfMessages"])
+        int(
+            sqs_admin.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+                "ApproximateNumberOfMessages"
+            ]
+        )
         for url in dict.fromkeys(urls)
     )
     events = n * TASKS_EACH

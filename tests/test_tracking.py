@@ -8,8 +8,8 @@ interleavings, with the issue's invariants checked after every step.
 from __future__ import annotations
 
 import base64
-import json
 import itertools
+import json
 import os
 import random
 from collections import Counter
@@ -816,7 +816,6 @@ TestInterleavings.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-
 
 
 class ExclusiveInterleavings(Interleavings):

@@ -142,9 +142,10 @@ def scheduler_env_files(outputs: DeploymentOutputs) -> dict[str, str]:
             )
     files = {}
     for index in range(1, len(urls)):
+        name = scheduler_env_name(index + 1)
+        how = f"load it after airflow_ecs.env: set -a; . airflow_ecs.env; . {name}; set +a"
         lines = [
-            f"# {MARKER}: scheduler {index + 1} of {len(urls)}, its own events queues. Load it after "
-            f"airflow_ecs.env (set -a; . airflow_ecs.env; . {scheduler_env_name(index + 1)}; set +a).",
+            f"# {MARKER}: scheduler {index + 1} of {len(urls)}, its own events queues; {how}",
             f"AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL={shell_value(urls[index])}",
         ]
         lines += [
@@ -152,7 +153,7 @@ def scheduler_env_files(outputs: DeploymentOutputs) -> dict[str, str]:
             for team in outputs.teams
             if team.events_queue_urls
         ]
-        files[scheduler_env_name(index + 1)] = "\n".join(lines) + "\n"
+        files[name] = "\n".join(lines) + "\n"
     return files
 
 

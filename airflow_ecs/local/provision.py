@@ -305,7 +305,8 @@ def provision_team(
             ),
         )
         events.put_targets(
-            Rule=rule, Targets=[{"Id": f"sqs{suffix}", "Arn": arn} for suffix, arn in zip(suffixes, targets, strict=True)]
+            Rule=rule,
+            Targets=[{"Id": f"sqs{suffix}", "Arn": arn} for suffix, arn in zip(suffixes, targets, strict=True)],
         )
 
     route(f"{prefix}-task-state", family, queue_arns)
