@@ -241,6 +241,7 @@ def _outputs() -> dict:
     }
 
 
+_QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/airflow-team-a-task-events"
 OUTPUT_CHANGES: list[tuple[str, Any]] = [
     ("cluster_name", None),
     ("cluster_name", 42),
@@ -260,6 +261,26 @@ OUTPUT_CHANGES: list[tuple[str, Any]] = [
     ("teams", {"team_a": ["airflow-team-a-worker"]}),
     ("teams", {"team_a": {"task_definition_family": ""}}),
     ("airflow_ecs", "cluster"),
+    ("events_queue_urls", [""]),
+    ("events_queue_urls", [_QUEUE, _QUEUE]),
+    ("events_queue_urls", [_QUEUE]),  # with no events_queue_url
+    (
+        "teams",
+        {
+            "team_a": {
+                "task_definition_family": "airflow-team-a-worker",
+                "task_definition_arn": "arn:aws:ecs:eu-west-1:123456789012:task-definition/airflow-team-a-worker:1",
+                "container_name": "airflow-worker",
+                "log_group_name": "/airflow-ecs/team_a/worker",
+                "log_stream_prefix": "airflow",
+                "execution_role_arn": "arn:aws:iam::123456789012:role/team-a-execution",
+                "task_role_arn": "arn:aws:iam::123456789012:role/team-a-task",
+                "scheduler_policy_arn": "arn:aws:iam::123456789012:policy/team-a-scheduler",
+                "events_queue_url": _QUEUE,
+                "events_queue_urls": [_QUEUE, f"{_QUEUE}-2"],  # two schedulers' queues; the deployment has none
+            }
+        },
+    ),
 ]
 
 

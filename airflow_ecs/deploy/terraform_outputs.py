@@ -81,7 +81,7 @@ def queue_urls(value: Any, where: str, first: str | None) -> tuple[str, ...]:
     if (value[0] if value else None) != first:
         raise OutputsError(
             f"terraform outputs: {where} starts with {value[0] if value else None!r} but events_queue_url is "
-            f"{first!r}; the first queue must be events_queue_url"
+            f"{repr(first) if first else 'missing'}; the first queue must be events_queue_url"
         )
     return tuple(value)
 
