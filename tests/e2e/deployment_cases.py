@@ -234,12 +234,16 @@ def test_deadline_callbacks_run_on_ecs_and_their_results_reach_airflow(deploymen
 
 def test_the_executor_tracked_tasks_the_configured_way(deployment):
     scheduler_log = (deployment.stack.home / "scheduler.log").read_text(errors="replace")
-    expected = "tracking by events queue" if deployment.tracking == "events" else "tracking by polling every 1s"
-    assert expected in scheduler_log
-    if deployment.tracking == "events":
-        # Every event was applied and deleted, or left for nobody: the queue is drained.
-        sqs = deployment.local.client("sqs")
+    if deployment.tracking == "polling":
+        assert "tracking by polling every 1s" in scheduler_log
+    else:
         url = deployment.local.outputs["events_queue_url"]["value"]
+        name = url.rsplit("/", 1)[-1]
+        # The rendered config says the queue is this scheduler's own (one queue per scheduler).
+        assert f"tracking by events queue {name} (its own)" in scheduler_log
+        # Every event was applied and deleted, those of tasks nobody here tracks too (the killed scheduler's
+        # late events among them): the queue is drained and nothing went to the dead-letter queue.
+        sqs = deployment.local.client("sqs")
         deadline = time.monotonic() + 30
         while True:
             attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
@@ -250,6 +254,11 @@ def test_the_executor_tracked_tasks_the_configured_way(deployment):
                 break
             time.sleep(1)
         assert left == 0, f"{left} events left on the queue: {_events_left(deployment, sqs, url)}"
+        dead_letters = sqs.get_queue_attributes(
+            QueueUrl=sqs.get_queue_url(QueueName=f"{name}-dlq")["QueueUrl"],
+            AttributeNames=["ApproximateNumberOfMessages"],
+        )["Attributes"]["ApproximateNumberOfMessages"]
+        assert dead_letters == "0"
 
 
 def _events_left(deployment, sqs, url: str) -> list[tuple]:
