@@ -109,7 +109,7 @@ lint: $(VENV)/.installed ## ruff check, ruff format --check and mypy (make test 
 # printed; test-oldest's output is printed when the main suite ends. `make test PYTEST_WORKERS=0` runs the
 # main suite in one process; PYTEST_ARGS (test files, -k ...) narrows it.
 TEST_RUN := .test-run
-# 3: the slowest three files (the e2e suite's two tracking modes, chaos) start together; a 4th process only
+# 3: the slowest three files (the Terraform provider tests, the events e2e file, chaos) start together; a 4th process only
 # added another Airflow stack competing for the same 2 cores (setups timed out under load).
 PYTEST_WORKERS ?= 3
 # Runs make target $(1) in the background: output to $(TEST_RUN)/$(1).log, exit code to $(TEST_RUN)/$(1).status.

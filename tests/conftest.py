@@ -52,10 +52,10 @@ def pytest_terminal_summary(terminalreporter):
 # run side by side. Files not listed follow in their own order. The container tests come after the first wave:
 # make test builds their image meanwhile, and they wait for it.
 SLOWEST_FIRST = (
+    "tests/test_terraform_provider.py",  # about 8 minutes on 2 loaded cores: terraform test's plans, an apply
     "tests/e2e/test_airflow_e2e.py",
-    "tests/e2e/test_airflow_e2e_polling.py",
     "tests/chaos/test_chaos_short.py",
-    "tests/test_terraform_provider.py",
+    "tests/e2e/test_airflow_e2e_polling.py",
     "tests/e2e/test_two_schedulers.py",
     "tests/e2e/test_teams_e2e.py",
     "tests/e2e/test_containers.py",
