@@ -28,6 +28,7 @@ from airflow_ecs.local.faults import FaultPlan
 from airflow_ecs.local.server import LocalEcs
 from devtools.airflow_stack import AirflowStack
 from devtools.local_deployment import local_deployment
+from tests.e2e.workloads import workload_of
 
 DAGS = Path(__file__).parent / "dags"
 DAG_ID = "ecs_chaos"
@@ -256,9 +257,8 @@ def workload_owner(task: Any) -> tuple[str, str, str]:
     ExecuteTask, the callback's id for ExecuteCallback. Each attempt Airflow hands over (a reschedule poke, a
     resume from deferral) carries a fresh token; a relaunch of one attempt carries the same. A command
     override (the crashing image) has no workload: its startedBy, one attempt."""
-    command = list(task.command or [])
-    if "--json-string" in command:
-        workload = json.loads(command[command.index("--json-string") + 1])
+    workload = workload_of(task)
+    if workload is not None:
         # Only a digest of the token is kept: it is a credential.
         attempt = hashlib.sha256(str(workload.get("token", "")).encode()).hexdigest()[:12]
         if workload.get("type") == "ExecuteCallback":

@@ -27,6 +27,7 @@ from tests.e2e.workloads import (
     uuid_hex,
     wait_for_callbacks,
     wait_for_connection_test,
+    workload_of,
 )
 
 pytestmark = pytest.mark.e2e
@@ -265,8 +266,9 @@ def _events_left(deployment, sqs, url: str) -> list[tuple]:
     """For the failure message: (task, try, lastStatus, receives so far) of what is still on the queue."""
     whose = {}
     for task in list(deployment.local.runtime.tasks.values()):
-        if "--json-string" in task.command:
-            ti = json.loads(task.command[task.command.index("--json-string") + 1]).get("ti") or {}
+        workload = workload_of(task)
+        if workload is not None:
+            ti = workload.get("ti") or {}
             whose[task.arn] = (f"{ti.get('dag_id')}.{ti.get('task_id')}", ti.get("try_number"))
     messages = sqs.receive_message(
         QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, AttributeNames=["ApproximateReceiveCount"]
@@ -285,8 +287,9 @@ def test_no_log_holds_a_workload_token_or_a_credential(deployment):
     runtime, local = deployment.local.runtime, deployment.local
     tokens = set()
     for task in runtime.tasks.values():
-        if "--json-string" in task.command:
-            tokens.add(json.loads(task.command[task.command.index("--json-string") + 1])["token"])
+        workload = workload_of(task)
+        if workload is not None:
+            tokens.add(workload["token"])
     assert len(tokens) >= 5, "the earlier tests' tasks carried their tokens"
     texts = {"Airflow logs": deployment.stack.logs_text()}
     logs = local.client("logs")

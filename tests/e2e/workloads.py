@@ -87,14 +87,22 @@ def wait_for_connection_test(stack: AirflowStack, token: str, timeout: float = 1
         time.sleep(1)
 
 
+def workload_of(task: Any) -> dict[str, Any] | None:
+    """The workload a local ECS task ran, from its command; None for a command override (no workload in it)."""
+    command = list(task.command or [])
+    if "--json-string" not in command:
+        return None
+    return json.loads(command[command.index("--json-string") + 1])
+
+
 def launches_by_workload(runtime: Any) -> dict[str, int]:
     """How many ECS tasks the local ECS started for each workload, by the id in the command it ran: the task
     instance's id (every attempt of a try carries the same), the callback's id or the connection test's id."""
     counts: dict[str, int] = {}
     for task in list(runtime.tasks.values()):
-        if "--json-string" not in task.command:
-            continue  # a command override (the crashing image): no workload in it
-        workload = json.loads(task.command[task.command.index("--json-string") + 1])
+        workload = workload_of(task)
+        if workload is None:
+            continue  # a command override (the crashing image)
         kind = workload.get("type")
         if kind == "ExecuteTask":
             key = workload["ti"]["id"]
