@@ -283,3 +283,16 @@ def test_an_unknown_aws_profile_stops_start_with_one_line(ecs_env, monkeypatch, 
     ) as caught:
         EcsFargateExecutor().start()
     assert "\n" not in str(caught.value)
+
+
+def test_a_missing_task_definition_stops_at_once_without_retrying(ecs_env):
+    # Retrying cannot register it: one line naming it, no waiting.
+    ecs_env.configure(task_definition="no-such-family")
+    executor, slept = executor_with_fake_time()
+    with pytest.raises(
+        ExecutorStartError,
+        match=r"task definition 'no-such-family': ClientException: .*; check \[ecs_fargate\] task_definition "
+        r"\(a family, family:revision or ARN registered in us-east-1\)$",
+    ) as caught:
+        executor.start()
+    assert slept == [] and "\n" not in str(caught.value)

@@ -106,11 +106,15 @@ def check_task_definition(
     try:
         definition = describe(config.task_definition)
     except Exception as error:  # noqa: BLE001
+        retryable = _transient(error)
+        # What retrying cannot fix says what would be right; a throttle or a 5xx is retried as it is.
+        where = f"a family, family:revision or ARN registered in {config.region}"
+        hint = "" if retryable else f"; check [ecs_fargate] task_definition ({where})"
         return Check(
             "task definition",
             FAIL,
-            f"task definition {config.task_definition!r}: {_aws_error(error)}",
-            retryable=_transient(error),
+            f"task definition {config.task_definition!r}: {_aws_error(error)}{hint}",
+            retryable=retryable,
         ), None
     names = [str(c.get("name")) for c in definition.get("containerDefinitions") or []]
     if config.container_name not in names:
