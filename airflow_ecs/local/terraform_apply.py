@@ -136,17 +136,23 @@ class TerraformWorkspace:
             env["TF_CLI_CONFIG_FILE"] = os.environ["TF_CLI_CONFIG_FILE"]
         return env
 
-    def run(self, step: str, *args: str, env: Mapping[str, str], timeout: float = 900, warn: bool = True) -> str:
+    def terraform(
+        self, step: str, *args: str, env: Mapping[str, str], timeout: float = 900
+    ) -> subprocess.CompletedProcess[str]:
+        """Terraform run in the copy, whatever it exits with (``run`` and ``changes`` judge that): the one
+        subprocess call of the workspace. A run that does not end within ``timeout`` is one line."""
         try:
-            done = subprocess.run(
+            return subprocess.run(
                 ["terraform", *args], cwd=self.root, env=dict(env), capture_output=True, text=True, timeout=timeout
             )
         except subprocess.TimeoutExpired:
             raise TerraformApplyError(f"terraform {step}: no answer within {timeout:.0f}s") from None
+
+    def run(self, step: str, *args: str, env: Mapping[str, str], timeout: float = 900, warn: bool = True) -> str:
+        """One step that must exit 0 (and, unless ``warn`` is off, without a warning): its stdout."""
+        done = self.terraform(step, *args, env=env, timeout=timeout)
         if done.returncode != 0:
-            raise TerraformApplyError(
-                f"terraform {step} failed (exit {done.returncode}): {first_error(done.stderr, done.stdout)}"
-            )
+            raise failed(step, done)
         warnings = warnings_in(done.stdout, done.stderr) if warn else []
         if warnings:  # the local tfvars are ours: a warning is a defect here (an undeclared variable, say)
             raise TerraformApplyError(f"terraform {step} warned: {warnings[0]}")
@@ -181,14 +187,20 @@ class TerraformWorkspace:
         env = self._env(endpoint_url, region)
         var_file = self.directory / "local.tfvars.json"
         args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", f"-var-file={var_file}"]
-        done = subprocess.run(["terraform", *args], cwd=self.root, env=env, capture_output=True, text=True, timeout=600)
+        done = self.terraform("plan", *args, env=env, timeout=600)
         if done.returncode == 0:
             return ""
         if done.returncode == 2:  # -detailed-exitcode: the plan holds changes
             changed = [line for line in done.stdout.splitlines() if line.lstrip().startswith(("#", "~", "+", "-"))]
             return "\n".join(changed)
-        error = first_error(done.stderr, done.stdout)
-        raise TerraformApplyError(f"terraform plan failed (exit {done.returncode}): {error}")
+        raise failed("plan", done)
+
+
+def failed(step: str, done: subprocess.CompletedProcess[str]) -> TerraformApplyError:
+    """A step that exited other than it should: its exit status and Terraform's first error, in one line."""
+    return TerraformApplyError(
+        f"terraform {step} failed (exit {done.returncode}): {first_error(done.stderr, done.stdout)}"
+    )
 
 
 def applied_count(stdout: str) -> int:
