@@ -10,8 +10,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_ecs.cli.task_status import TaskRow
 
 # command name -> (module, one-line help). The module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -68,6 +71,29 @@ def shared_flags(command: str) -> list[Flag]:
 def add_flags(parser: argparse.ArgumentParser, flags: Sequence[Flag]) -> None:
     for names, options in flags:
         parser.add_argument(*names, **options)
+
+
+# The columns that open ``status``'s and ``orphans``' tables: which task instance try each ECS task is, and its status.
+TASK_COLUMNS = ("dag", "task", "run", "try", "ECS task", "status")
+
+
+def print_task_table(title: str, columns: Sequence[str], rows: Iterable[tuple[TaskRow, Sequence[str]]]) -> None:
+    """``status``'s and ``orphans``' table: per ECS task its ``TASK_COLUMNS``, then the command's own ``columns``
+    (each row's ``cells``). Every cell and the title are escaped: a run id or ECS's reason may hold rich markup
+    (``[bold]``), shown as written. Long cells fold to the terminal's width (80 when not a terminal) instead of
+    wrapping the whole row."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=escape(title))
+    for column in (*TASK_COLUMNS, *columns):
+        table.add_column(column, overflow="fold")
+    for row, cells in rows:
+        name = f"{row.task_id}[{row.map_index}]" if row.map_index >= 0 else row.task_id
+        key = (row.dag_id, name, row.run_id, str(row.try_number), row.ecs_task_id, row.last_status)
+        table.add_row(*(escape(cell) for cell in (*key, *cells)))
+    Console().print(table)
 
 
 def run_command(command: str, module: Any, args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
 from airflow_ecs.aws import ecs_api
-from airflow_ecs.cli import add_flags, shared_flags
+from airflow_ecs.cli import add_flags, print_task_table, shared_flags
 from airflow_ecs.cli.task_status import TaskRow, collect
 
 # Task instance states in which its ECS task may rightly be running (queued: launched, not yet reported).
@@ -146,28 +146,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_orphans(orphans: list[tuple[TaskRow, str]], cluster: str, *, stopped: bool) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
     verb = "stopped" if stopped else "found (dry run: --yes stops them)"
-    table = Table(title=escape(f"Orphaned ECS tasks of cluster {cluster}: {len(orphans)} {verb}"))
-    for column in ("dag", "task", "run", "try", "ECS task", "status", "why"):
-        table.add_column(column, overflow="fold")
-    for row, reason in orphans:
-        name = f"{row.task_id}[{row.map_index}]" if row.map_index >= 0 else row.task_id
-        table.add_row(
-            *(
-                escape(cell)
-                for cell in (
-                    row.dag_id,
-                    name,
-                    row.run_id,
-                    str(row.try_number),
-                    row.ecs_task_id,
-                    row.last_status,
-                    reason,
-                )
-            )
-        )
-    Console().print(table)
+    title = f"Orphaned ECS tasks of cluster {cluster}: {len(orphans)} {verb}"
+    print_task_table(title, ("why",), ((row, (reason,)) for row, reason in orphans))

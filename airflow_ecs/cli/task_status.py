@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from airflow_ecs.aws import ecs_api
-from airflow_ecs.cli import add_flags, shared_flags
+from airflow_ecs.cli import add_flags, print_task_table, shared_flags
 from airflow_ecs.core.config import EcsConfig
 from airflow_ecs.core.containers import container_named
 from airflow_ecs.core.diagnosis import diagnose
@@ -149,33 +149,13 @@ def collect(ecs: Any, config: EcsConfig) -> list[TaskRow]:
 
 
 def render_table(rows: Iterable[TaskRow], title: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
+    print_task_table(title, ("exit", "stop code / reason"), ((row, stop_cells(row)) for row in rows))
 
-    # The terminal's width (80 when not a terminal): long cells fold instead of wrapping the whole row.
-    table = Table(title=escape(title))
-    for column in ("dag", "task", "run", "try", "ECS task", "status", "exit", "stop code / reason"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        name = f"{row.task_id}[{row.map_index}]" if row.map_index >= 0 else row.task_id
-        why = " ".join(part for part in (row.stop_code, row.reason) if part)
-        table.add_row(
-            *(
-                escape(cell)
-                for cell in (
-                    row.dag_id,
-                    name,
-                    row.run_id,
-                    str(row.try_number),
-                    row.ecs_task_id,
-                    row.last_status,
-                    "" if row.exit_code is None else str(row.exit_code),
-                    why,
-                )
-            )
-        )
-    Console().print(table)
+
+def stop_cells(row: TaskRow) -> tuple[str, str]:
+    """The exit code (empty while the container has none) and ECS's stop code with the diagnosis."""
+    exit_code = "" if row.exit_code is None else str(row.exit_code)
+    return exit_code, " ".join(part for part in (row.stop_code, row.reason) if part)
 
 
 def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
