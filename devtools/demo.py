@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from airflow_ecs.local.server import add_setup_arguments
 from devtools.airflow_stack import TaskRow, seconds_between
 
 REPO = Path(__file__).resolve().parent.parent
@@ -111,26 +112,16 @@ def run_demo(work_dir: Path, *, keep_running: bool = False, runtime: str = "proc
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__)
     parser.add_argument("--work-dir", type=Path, default=REPO / ".demo")
     parser.add_argument("--keep-running", action="store_true", help="wait for Enter before shutting down")
-    parser.add_argument(
-        "--runtime",
-        choices=("process", "container", "auto"),
-        default="process",
-        help="each ECS task as a local process, a podman container of the worker image "
-        "(make worker-image), or auto: containers when podman has the image",
-    )
-    parser.add_argument(
-        "--provision",
-        choices=("auto", "terraform", "python"),
-        default="auto",
-        help="terraform: apply terraform/ into the local ECS as make apply does on AWS (about 1-2 "
-        "min); python: the same shapes at once; auto: terraform when terraform and the AWS "
-        "provider can be had",
-    )
-    args = parser.parse_args(argv)
+    add_setup_arguments(parser)  # the local ECS's, as `airflow-ecs local` takes them
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return run_demo(args.work_dir, keep_running=args.keep_running, runtime=args.runtime, provision=args.provision)
 
 

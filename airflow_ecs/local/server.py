@@ -275,6 +275,11 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     parser.add_argument("--execution-api-server-url", help="Airflow's execution API as the tasks reach it")
     parser.add_argument("--start-delay", type=float, default=0.5, help="seconds a task spends provisioning")
     parser.add_argument("--max-concurrent", type=int, default=8, help="tasks running at once; more wait")
+    add_setup_arguments(parser)
+
+
+def add_setup_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--runtime`` and ``--provision``, declared once: ``airflow-ecs local``'s and the demo's (devtools/demo.py)."""
     parser.add_argument(
         "--runtime",
         choices=("process", "container", "auto"),
