@@ -2,7 +2,7 @@
 
 ``docs/configuration.md`` comes from ``config.OPTIONS``; ``docs/terraform.md`` from the ``variable`` and
 ``output`` blocks of terraform/ and terraform/modules/* (parsed with python-hcl2); ``docs/refusals.md`` from
-running ``refusals.catalogue()``.
+running ``refusals.catalogue()`` (that module holds the entries and imports nothing of this one).
 
     python -m devtools.reference_docs           # (re)write the pages
     python -m devtools.reference_docs --check   # exit 1 naming each page that is out of date
@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from airflow_ecs.core.config import OPTIONS, SECTION, Option
+from devtools.refusals import INTRO as REFUSALS_INTRO
+from devtools.refusals import Refusal, catalogue
 
 REPO = Path(__file__).resolve().parents[1]
 COMMAND = "python -m devtools.reference_docs"
@@ -354,17 +356,36 @@ def _anchor(heading: str) -> str:
     return kept.replace(" ", "-")
 
 
+# --- docs/refusals.md --------------------------------------------------------------------------------------
+
+
+def refusals_page(refusals: Iterable[Refusal], intro: str = REFUSALS_INTRO) -> str:
+    """One table per section: each input beside the line the code says for it (``refusals.catalogue()``)."""
+    lines = [_generated_notice("devtools/refusals.py"), "", intro]
+    current = None
+    for refusal in refusals:
+        if refusal.section != current:
+            current = refusal.section
+            lines += [f"## {current}", "", "| Input | Line |", "|---|---|"]
+        lines.append(f"| {_cell(_code(refusal.given))} | {_cell(refusal.line)} |")
+    # A blank line ends each table before the next heading.
+    out: list[str] = []
+    for line in lines:
+        if line.startswith("## ") and out and out[-1] != "":
+            out.append("")
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
 # --- files -------------------------------------------------------------------------------------------------
 
 
 def pages(repo: Path = REPO) -> dict[Path, str]:
     """Relative path -> content of every generated page."""
-    from devtools import refusals  # it uses this module's cell helpers
-
     return {
         CONFIGURATION_PAGE: configuration_page(),
         TERRAFORM_PAGE: terraform_page(repo / "terraform"),
-        REFUSALS_PAGE: refusals.page(),
+        REFUSALS_PAGE: refusals_page(catalogue()),
     }
 
 

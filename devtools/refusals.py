@@ -426,22 +426,3 @@ stop what uses it or give another --port (0: any free port)`, the outputs file l
 terminal (`--outputs - reads stdin, which is a terminal; pipe it: terraform output -json | airflow-ecs render
 --outputs -`); `render --outputs F --dir D` (argparse: `argument --dir: not allowed with argument --outputs`).
 """
-
-
-def page() -> str:
-    from devtools.reference_docs import _cell, _code, _generated_notice
-
-    lines = [_generated_notice("devtools/refusals.py"), "", INTRO]
-    current = None
-    for refusal in catalogue():
-        if refusal.section != current:
-            current = refusal.section
-            lines += [f"## {current}", "", "| Input | Line |", "|---|---|"]
-        lines.append(f"| {_cell(_code(refusal.given))} | {_cell(refusal.line)} |")
-    # A blank line ends each table before the next heading.
-    out: list[str] = []
-    for line in lines:
-        if line.startswith("## ") and out and out[-1] != "":
-            out.append("")
-        out.append(line)
-    return "\n".join(out) + "\n"
