@@ -6,6 +6,7 @@ import urllib.request
 import pytest
 
 from tests.executor_harness import ecs_env, ended_executors, frozen_moto_tasks  # noqa: F401 - fixtures for every test file
+from tests.xdist_order import next_file
 
 # moto accepts any credentials; boto3 must find some before it signs a request.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -76,11 +77,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_xdist_make_scheduler(config, log):
-    """xdist's --dist loadfile, in the order above, except for what a process is sent next. A process runs a test
-    only once it holds the one after (for teardown), so a process whose file is down to its last test, or whose
-    file is a single test, needs another file before it can go on. One that has run part of its file gets the
-    slowest waiting; one that has not started yet (a single-test file at the start) gets the quickest, so that
-    no long file waits behind another on one process while the others run out of work."""
+    """xdist's --dist loadfile, in the order above, except for what a process is sent next: ``next_file`` decides
+    (tests/xdist_order.py says how, tests/test_xdist_order.py pins it). Every file xdist hands out goes through
+    ``_assign_work_unit``, its first one to each process included."""
     if config.getoption("dist") != "loadfile":
         return None  # another --dist asked for on the command line: xdist's own
     from xdist.scheduler import LoadFileScheduling
@@ -92,15 +91,13 @@ def pytest_xdist_make_scheduler(config, log):
             if not self.workqueue:
                 node.shutdown()
                 return
-            if self._pending_of(self.assigned_work[node]) > 1:  # xdist's own waits for 2: one more file queued
-                return
             self._assign_work_unit(node)
 
         def _assign_work_unit(self, node):
-            files = self.assigned_work.get(node, {}).values()
-            if files and not any(done for tests in files for done in tests.values()):
-                quickest = next(reversed(self.workqueue))
-                self.workqueue.move_to_end(quickest, last=False)
+            chosen = next_file(list(self.workqueue), self.assigned_work.get(node, {}))
+            if chosen is None:
+                return
+            self.workqueue.move_to_end(chosen, last=False)  # xdist sends the queue's first
             super()._assign_work_unit(node)
 
     return SlowestFirst(config, log)
