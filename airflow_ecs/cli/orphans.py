@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 from airflow_ecs.aws import ecs_api
 from airflow_ecs.cli import add_flags, print_task_table, shared_flags
-from airflow_ecs.cli.task_status import TaskRow, collect
+from airflow_ecs.cli.task_status import TaskRow, collect_or_say
 
 # Task instance states in which its ECS task may rightly be running (queued: launched, not yet reported).
 OWNING_STATES = frozenset({"queued", "scheduled", "running", "restarting", "deferred", "up_for_reschedule"})
@@ -101,15 +101,10 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_cli_config(args.config)
     ecs = ecs_api.client_factory(config)("ecs")
-    try:
-        rows = [row for row in collect(ecs, config) if row.last_status in LIVE_STATUSES]
-    except Exception as error:  # noqa: BLE001 - one line, whatever boto3 raised
-        print(
-            f"airflow-ecs orphans: cannot list the tasks of cluster {config.cluster}: "
-            f"{classify_error(error).describe()}",
-            file=sys.stderr,
-        )
+    listed = collect_or_say("orphans", ecs, config)
+    if listed is None:
         return 1
+    rows = [row for row in listed if row.last_status in LIVE_STATUSES]
     try:
         tis = task_instances(key_of(row) for row in rows)
     except Exception as error:  # noqa: BLE001 - no database here: say so, stop nothing

@@ -148,6 +148,21 @@ def collect(ecs: Any, config: EcsConfig) -> list[TaskRow]:
     return sorted(rows, key=lambda r: (r.dag_id, r.run_id, r.task_id, r.map_index, r.try_number))
 
 
+def collect_or_say(command: str, ecs: Any, config: EcsConfig) -> list[TaskRow] | None:
+    """``collect``; None, after one line on stderr, when ECS could not be asked (``command`` then exits 1)."""
+    try:
+        return collect(ecs, config)
+    except Exception as error:  # noqa: BLE001 - one line, whatever boto3 raised
+        from airflow_ecs.core.failures import classify_error
+
+        print(
+            f"airflow-ecs {command}: cannot list the tasks of cluster {config.cluster}: "
+            f"{classify_error(error).describe()}",
+            file=sys.stderr,
+        )
+        return None
+
+
 def render_table(rows: Iterable[TaskRow], title: str) -> None:
     print_task_table(title, ("exit", "stop code / reason"), ((row, stop_cells(row)) for row in rows))
 
@@ -169,16 +184,8 @@ def run(args: argparse.Namespace) -> int:
     since = parse_since(args.since, datetime.datetime.now(datetime.timezone.utc)) if args.since else None
     config = load_cli_config(args.config)
     ecs = ecs_api.client_factory(config)("ecs")
-    try:
-        rows = collect(ecs, config)
-    except Exception as error:  # noqa: BLE001 - one line, whatever boto3 raised
-        from airflow_ecs.core.failures import classify_error
-
-        print(
-            f"airflow-ecs status: cannot list the tasks of cluster {config.cluster}: "
-            f"{classify_error(error).describe()}",
-            file=sys.stderr,
-        )
+    rows = collect_or_say("status", ecs, config)
+    if rows is None:
         return 1
     rows = select(rows, dag_id=args.dag, state=args.state, since=since)
     if args.json:
