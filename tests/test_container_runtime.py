@@ -1,20 +1,29 @@
 """The container runtime's decisions, without podman: its argv, the environment's path into the container,
-where a secret comes from, what an exit status means, and which runtime ``auto`` picks.
+where a secret comes from, how a container's end is read from podman's record of it, and which runtime
+``auto`` picks; and the runtime's end of a task against a fake podman that fails after the container ran.
 
 The same behaviour against real containers is tests/e2e/test_containers.py.
 """
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from airflow_ecs.local import containers
 from airflow_ecs.local.containers import (
+    AskAgain,
     ContainerRuntimeUnavailable,
     ContainerSpec,
+    Exit,
+    Inspection,
     choose_runtime,
     container_name,
     cpu_units,
+    judge_end,
     judge_exit,
     oom_kills,
     resolve_secrets,
@@ -47,7 +56,6 @@ def test_the_container_runs_as_ecs_would_run_it():
     assert argv == [
         "podman",
         "run",
-        "--rm",
         "--name",
         "airflow-ecs-run1-0123456789abcdef",
         "--pull=never",
@@ -203,6 +211,211 @@ def test_secrets_are_read_from_the_local_secrets_manager_and_parameter_store():
 )
 def test_what_an_exit_status_means(code, stop_requested, last_line, expected):
     assert judge_exit(code, stop_requested=stop_requested, last_line=last_line) == expected
+
+
+OOM = "OutOfMemoryError: Container killed due to memory usage"
+NEVER = "0001-01-01T00:00:00Z"
+
+
+def state(status="exited", exit_code=0, started="2026-12-01T23:56:04.695395715Z", error="", oom=False, **more):
+    """The State podman 4.3's ``podman container inspect`` gives (as read on this machine, trimmed)."""
+    return {
+        "Status": status,
+        "Running": status == "running",
+        "OOMKilled": oom,
+        "ExitCode": exit_code,
+        "Error": error,
+        "StartedAt": started,
+        "FinishedAt": NEVER if status == "running" else "2026-12-01T23:56:05.968402281Z",
+        **more,
+    }
+
+
+def found(**changes) -> Inspection:
+    return Inspection(0, json.dumps([{"Id": "b15f1aef8bc4", "Name": "c", "State": state(**changes)}]), "")
+
+
+NO_SUCH = Inspection(125, "[]\n", "Error: inspecting object: no such container airflow-ecs-run1-0123456789abcdef\n")
+PODMAN_LOST_IT = "Error: OCI runtime error: runc: exec failed: container does not exist"  # any podman error
+
+
+@pytest.mark.parametrize(
+    ("code", "stop_requested", "last_line", "inspection", "expected"),
+    [
+        (0, False, "done", found(exit_code=0), Exit(0)),
+        (3, False, "crashing", found(exit_code=3), Exit(3)),
+        # The defect: podman failed after the container ran; the container's own code is the task's.
+        (125, False, PODMAN_LOST_IT, found(exit_code=7), Exit(7)),
+        (126, False, PODMAN_LOST_IT, found(exit_code=0), Exit(0)),
+        (127, False, PODMAN_LOST_IT, found(exit_code=137), Exit(137, container_reason=OOM)),
+        (-9, False, "", found(exit_code=3), Exit(3)),  # podman run itself killed after the container ended
+        (143, True, "", found(exit_code=143), Exit(143)),
+        (137, True, "", found(exit_code=137), Exit(137)),  # our SIGKILL after the stop timeout
+        (137, False, "", found(exit_code=137), Exit(137, container_reason=OOM)),  # OOMKilled=false: 137 decides
+        (0, False, "", found(exit_code=0, oom=True), Exit(0, container_reason=OOM)),  # a host that says so
+        (1, False, "", found(exit_code=1, error="cleanup: unmounting failed"), Exit(1)),  # podman's, after it ran
+        (1, False, "ERROR (catatonit:6): failed to exec pid1", found(exit_code=1), Exit(1)),  # --init's own exit
+        (
+            125,
+            False,
+            "Error: local/no-such-image:1: image not known",
+            NO_SUCH,
+            Exit(
+                None,
+                stop_code="TaskFailedToStart",
+                stop_reason="CannotPullContainerError: local/no-such-image:1: image not known",
+            ),
+        ),
+        (
+            125,
+            False,
+            "Error: statfs /srv/dags: no such file or directory",
+            NO_SUCH,
+            Exit(
+                None,
+                stop_code="TaskFailedToStart",
+                stop_reason="CannotStartContainerError: statfs /srv/dags: no such file or directory",
+            ),
+        ),
+        (
+            0,
+            False,
+            "done",
+            NO_SUCH,
+            Exit(
+                None,
+                stop_code="TaskFailedToStart",
+                stop_reason="CannotStartContainerError: podman run exited 0 and left no container",
+            ),
+        ),
+        (  # created, never started: what runc's create failure leaves (State.Error is empty in podman 4.3)
+            127,
+            False,
+            (
+                'Error: runc: runc create failed: unable to start container process: exec: "/nope": stat /nope: '
+                "no such file or directory"
+            ),
+            found(status="created", started=NEVER),
+            Exit(
+                None,
+                stop_code="TaskFailedToStart",
+                stop_reason="CannotStartContainerError: runc: runc create failed: unable to start container process: "
+                'exec: "/nope": stat /nope: no such file or directory',
+            ),
+        ),
+        (
+            126,
+            False,
+            "Error: unable to find user nosuchuser",
+            found(status="created", started=NEVER, error="unable to find user nosuchuser: no matching entries"),
+            Exit(
+                None,
+                stop_code="TaskFailedToStart",
+                stop_reason="CannotStartContainerError: unable to find user nosuchuser: no matching entries",
+            ),
+        ),
+        (
+            126,
+            False,
+            "",
+            found(status="created", started=NEVER),
+            Exit(
+                None,
+                stop_code="TaskFailedToStart",
+                stop_reason="CannotStartContainerError: podman run exited 126 before the container started",
+            ),
+        ),
+        (-9, False, "", found(status="running", started="2026-12-01T23:56:17Z"), AskAgain(0.5, "", running=True)),
+        (125, False, PODMAN_LOST_IT, found(status="stopping"), AskAgain(0.5, "", running=True)),
+        (125, False, PODMAN_LOST_IT, Inspection(None, "", "TimeoutExpired: timed out"), AskAgain(1.0, "")),
+        (125, False, PODMAN_LOST_IT, Inspection(125, "", "Error: database is locked"), AskAgain(1.0, "")),
+        (3, False, "", Inspection(0, "not json", ""), AskAgain(1.0, "")),
+        (3, False, "", Inspection(0, "[{}]", ""), AskAgain(1.0, "")),
+        (3, False, "", Inspection(0, json.dumps([{"State": state(exit_code="3")}]), ""), AskAgain(1.0, "")),
+        (3, False, "", Inspection(0, json.dumps([{"State": state(started=None)}]), ""), AskAgain(1.0, "")),
+    ],
+)
+def test_how_a_container_ended_is_read_from_podmans_record_of_it(code, stop_requested, last_line, inspection, expected):
+    judged = judge_end(code, stop_requested=stop_requested, last_line=last_line, inspection=inspection)
+    if isinstance(expected, AskAgain):  # the reason is for a person: only its being there is asserted
+        assert isinstance(judged, AskAgain) and judged.why
+        assert (judged.seconds, judged.running) == (expected.seconds, expected.running)
+    else:
+        assert judged == expected
+
+
+def test_an_unreadable_record_is_asked_for_five_times_then_podman_runs_status_is_all_there_is():
+    unreadable = Inspection(125, "", "Error: database is locked")
+    for attempt in (1, 2, 3, 4):
+        judged = judge_end(125, stop_requested=False, last_line="Error: x", inspection=unreadable, attempts=attempt)
+        assert isinstance(judged, AskAgain) and "database is locked" in judged.why
+    assert judge_end(3, stop_requested=False, last_line="", inspection=unreadable, attempts=5) == Exit(3)
+    assert judge_end(125, stop_requested=False, last_line="Error: x", inspection=unreadable, attempts=5) == Exit(
+        None, stop_code="TaskFailedToStart", stop_reason="CannotStartContainerError: x"
+    )
+
+
+codes = st.integers(min_value=-64, max_value=255)
+lines = st.one_of(st.text(max_size=40), st.text(max_size=40).map(lambda text: "Error: " + text))
+
+
+@given(code=codes, stop_requested=st.booleans(), last_line=lines, exit_code=st.integers(0, 255), error=st.text())
+def test_a_container_that_ran_reports_its_own_exit_code_whatever_podman_run_said(
+    code, stop_requested, last_line, exit_code, error
+):
+    judged = judge_end(
+        code, stop_requested=stop_requested, last_line=last_line, inspection=found(exit_code=exit_code, error=error)
+    )
+    assert isinstance(judged, Exit) and judged.exit_code == exit_code and judged.stop_code is None
+    assert (judged.container_reason == OOM) == (exit_code == 137 and not stop_requested)
+
+
+@given(code=codes, stop_requested=st.booleans(), last_line=lines, created=st.booleans(), error=st.text())
+def test_a_container_that_never_started_or_is_not_there_failed_to_start_with_podmans_message(
+    code, stop_requested, last_line, created, error
+):
+    inspection = found(status="created", started=NEVER, error=error) if created else NO_SUCH
+    judged = judge_end(code, stop_requested=stop_requested, last_line=last_line, inspection=inspection)
+    assert isinstance(judged, Exit) and judged.exit_code is None and judged.stop_code == "TaskFailedToStart"
+    podmans = last_line[len("Error: ") :] if last_line.startswith("Error: ") else ""
+    if created:  # State.Error first: podman's own record of why
+        message = error or podmans or f"podman run exited {code} before the container started"
+    else:
+        message = podmans or f"podman run exited {code} and left no container"
+    assert judged.stop_reason.split(": ", 1)[1] == message
+
+
+@given(
+    code=codes,
+    stop_requested=st.booleans(),
+    last_line=lines,
+    attempts=st.integers(1, 10),
+    answer=st.one_of(
+        st.builds(Inspection, st.one_of(st.none(), st.integers(-9, 255)), st.text(), st.text()),
+        st.builds(
+            lambda value: Inspection(0, json.dumps(value), ""),
+            st.recursive(
+                st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+                lambda inner: (
+                    st.lists(inner, max_size=3)
+                    | st.dictionaries(
+                        st.sampled_from(["State", "Status", "Running", "ExitCode", "StartedAt", "Error", "OOMKilled"]),
+                        inner,
+                        max_size=5,
+                    )
+                ),
+                max_leaves=12,
+            ),
+        ),
+    ),
+)
+def test_any_answer_of_podmans_is_an_end_or_a_question_again_never_an_exception(
+    code, stop_requested, last_line, attempts, answer
+):
+    judged = judge_end(code, stop_requested=stop_requested, last_line=last_line, inspection=answer, attempts=attempts)
+    assert isinstance(judged, (Exit, AskAgain))
+    if isinstance(judged, AskAgain) and not judged.running:
+        assert attempts < 5  # an unreadable answer is asked for again only so often
 
 
 def test_process_needs_nothing_and_auto_falls_back_saying_why(monkeypatch):

@@ -3,9 +3,10 @@
 Where the process runtime runs the container's command with this venv's Python, this one runs the task
 definition's image (the worker image ``make worker-image`` builds from docker/Dockerfile) with the command,
 environment, secrets, memory and cpu limits as ECS gives them, behind an init process so StopTask's SIGTERM
-reaches the task, and reports the container's own exit code. The decisions (podman's argv, the environment's
-split, where a secret comes from, what an exit means) are pure functions; ``ContainerRunner`` is the thin
-adapter that runs podman.
+reaches the task, and reports the container's own exit code: read from podman's record of the container once
+``podman run`` returns, not from ``podman run``'s exit status, which is podman's own when podman fails even after
+the container ran. The decisions (podman's argv, the environment's split, where a secret comes from, what a
+container's end means) are pure functions; ``ContainerRunner`` is the thin adapter that runs podman.
 
 Every container carries the label ``airflow-ecs.local=<run id>`` of the runtime that started it, so the
 runtime (and a test's teardown) removes exactly its own and no other.
@@ -13,6 +14,7 @@ runtime (and a test's teardown) removes exactly its own and no other.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -20,6 +22,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,11 +110,12 @@ def cpus(cpu_units: int) -> str:
 def run_argv(spec: ContainerSpec, podman: str = "podman") -> tuple[list[str], dict[str, str]]:
     """podman's argv for the task's container, and the environment podman needs for ``--env NAME``.
 
-    Attached (the output comes back on podman's stdout, for the awslogs stream), removed when it exits,
-    never pulled (the image is local), on the host's network, with an init as PID 1 that passes SIGTERM on.
+    Attached (the output comes back on podman's stdout, for the awslogs stream), never pulled (the image is
+    local), on the host's network, with an init as PID 1 that passes SIGTERM on. Not ``--rm``: the container
+    stays after it exits so the runner can ask podman how it ended (``judge_end``), and removes it then.
     The memory limit is a hard one without swap, as on Fargate, so going over it kills with exit 137.
     """
-    argv = [podman, "run", "--rm", "--name", spec.name, "--pull=never", "--network=host", "--init"]
+    argv = [podman, "run", "--name", spec.name, "--pull=never", "--network=host", "--init"]
     if spec.cidfile:
         argv += ["--cidfile", spec.cidfile]
     for key, value in sorted({**spec.labels}.items()):
@@ -215,8 +219,25 @@ def cgroup_memory_files(container_id: str, root: Path = Path("/sys/fs/cgroup")) 
     ]
 
 
+def start_failure(message: str) -> Exit:
+    """A container that never started, as ECS reports it: TaskFailedToStart, CannotPullContainerError when the
+    image is missing, else CannotStartContainerError, with podman's message."""
+    kind = (
+        "CannotPullContainerError"
+        if "image not known" in message or "no such image" in message
+        else "CannotStartContainerError"
+    )
+    return Exit(None, stop_code="TaskFailedToStart", stop_reason=f"{kind}: {message}")
+
+
+def podman_error(last_line: str) -> str | None:
+    """The message of podman's own ``Error: ...`` line, or None when the line is not podman's."""
+    return last_line[len("Error: ") :] if last_line.startswith("Error: ") else None
+
+
 def judge_exit(code: int, *, stop_requested: bool, last_line: str) -> Exit:
-    """What ``podman run``'s exit status means for the task.
+    """What ``podman run``'s exit status alone means for the task: the last resort of ``judge_end``, when
+    podman cannot say how the container ended.
 
     podman exits with the container's own code; 125 (podman's error), 126 (command not runnable) and 127
     (command not found) with an ``Error: ...`` line of podman's are a container that never started, which
@@ -225,17 +246,113 @@ def judge_exit(code: int, *, stop_requested: bool, last_line: str) -> Exit:
     then on some hosts, so the exit code is the judge. (When the OOM killer takes another process of the
     container, not its main one, the runner sees it in the container's cgroup: ``ContainerRunner.oom_killed``.)
     """
-    if code in (125, 126, 127) and last_line.startswith("Error: "):
-        message = last_line[len("Error: ") :]
-        kind = (
-            "CannotPullContainerError"
-            if "image not known" in message or "no such image" in message
-            else "CannotStartContainerError"
-        )
-        return Exit(None, stop_code="TaskFailedToStart", stop_reason=f"{kind}: {message}")
-    if code == 137 and not stop_requested:
-        return Exit(137, container_reason=OOM_REASON)
+    message = podman_error(last_line)
+    if code in (125, 126, 127) and message is not None:
+        return start_failure(message)
+    return exited(code, stop_requested=stop_requested, oom_killed=False)
+
+
+def exited(code: int, *, stop_requested: bool, oom_killed: bool) -> Exit:
+    """A container that ran and exited with ``code``: 137 that no stop asked for is the kernel's OOM killer."""
+    if oom_killed or (code == 137 and not stop_requested):
+        return Exit(code, container_reason=OOM_REASON)
     return Exit(code)
+
+
+# Go's zero time, which podman gives as StartedAt of a container that never started.
+ZERO_TIME = "0001-01-01T00:00:00Z"
+# An answer of podman's that cannot be read (podman busy, timed out, not JSON) is asked for again this many
+# times, this far apart, before podman run's exit status, the only other evidence, decides (judge_exit).
+INSPECT_ATTEMPTS = 5
+INSPECT_RETRY_SECONDS = 1.0
+# How soon to look again at a container that still runs after its ``podman run`` returned.
+RUNNING_RECHECK_SECONDS = 0.5
+# podman's states of a container whose process is there (paused and stopping included: not ended yet).
+RUNNING_STATES = frozenset({"running", "paused", "stopping"})
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What ``podman container inspect NAME`` answered: its exit status (None: podman did not answer at all)
+    and its output."""
+
+    returncode: int | None
+    stdout: str = ""
+    stderr: str = ""
+
+
+@dataclass(frozen=True)
+class AskAgain:
+    """No end to report yet: ask podman again in ``seconds``. ``running``: the container still runs without its
+    ``podman run`` (which went away first), so a stop must still signal it."""
+
+    seconds: float
+    why: str
+    running: bool = False
+
+
+def judge_end(
+    code: int, *, stop_requested: bool, last_line: str, inspection: Inspection, attempts: int = 1
+) -> Exit | AskAgain:
+    """How the task's container ended, once its ``podman run`` returned ``code``: from podman's record of the
+    container (``inspection``, the ``attempts``-th answer), not from ``code``.
+
+    ``podman run``'s status is podman's own whenever podman fails, even after the container ran (seen once
+    under load: exit 125 with an ``Error: ...`` line from a container podman's event log showed had died),
+    and read as the container's, that was a start failure. So:
+
+    - a container that started reports its own State.ExitCode, whatever podman run said; 137 that no stop
+      asked for, or OOMKilled, is OutOfMemoryError (OOMKilled is false even then on some hosts: 137 decides);
+    - a container podman has no record of, or one that never started (StartedAt is Go's zero time), is
+      TaskFailedToStart with podman's message: State.Error, else podman run's ``Error:`` line;
+    - a container still running (its podman run went away before it) is asked about again, and so is an
+      answer that cannot be read, ``INSPECT_ATTEMPTS`` times in all; then podman run's status is all there is.
+    """
+    state, why = _inspected_state(inspection)
+    if state is None and why is None:  # podman has no such container: it was never created
+        return start_failure(podman_error(last_line) or f"podman run exited {code} and left no container")
+    if state is not None:
+        status = state.get("Status")
+        started_at, exit_code = state.get("StartedAt"), state.get("ExitCode")
+        if state.get("Running") is True or status in RUNNING_STATES:
+            return AskAgain(RUNNING_RECHECK_SECONDS, f"the container is still {status or 'running'}", running=True)
+        if not isinstance(started_at, str):
+            why = f"its StartedAt is {started_at!r}"
+        elif not started_at or started_at.startswith(ZERO_TIME[:10]):
+            error = state.get("Error")
+            message = error if isinstance(error, str) and error else podman_error(last_line)
+            return start_failure(message or f"podman run exited {code} before the container started")
+        elif not isinstance(exit_code, int) or isinstance(exit_code, bool):
+            why = f"its ExitCode is {exit_code!r}"
+        else:
+            return exited(exit_code, stop_requested=stop_requested, oom_killed=state.get("OOMKilled") is True)
+    if attempts < INSPECT_ATTEMPTS:
+        return AskAgain(INSPECT_RETRY_SECONDS, f"podman's record of the container cannot be read: {why}")
+    return judge_exit(code, stop_requested=stop_requested, last_line=last_line)
+
+
+def _inspected_state(inspection: Inspection) -> tuple[dict[str, Any] | None, str | None]:
+    """(the container's State, None), (None, None) when podman has no such container, or (None, why not)."""
+    if inspection.returncode is None:
+        return None, f"podman did not answer ({inspection.stderr.strip() or 'no message'})"
+    if inspection.returncode != 0:
+        message = (inspection.stderr.strip().splitlines() or ["no message"])[-1]
+        if "no such container" in message.lower():
+            return None, None
+        return None, f"podman container inspect exited {inspection.returncode}: {message}"
+    try:
+        records = json.loads(inspection.stdout)
+    except ValueError:
+        return None, "its answer is not JSON"
+    if records == []:
+        return None, None
+    if (
+        not isinstance(records, list)
+        or not isinstance(records[0], dict)
+        or not isinstance(records[0].get("State"), dict)
+    ):
+        return None, "its answer has no State"
+    return records[0]["State"], None
 
 
 def podman_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -288,7 +405,7 @@ def choose_runtime(choice: str, image: str = WORKER_IMAGE) -> tuple[str, str | N
 
 
 class ContainerRunner:
-    """Runs and signals one runtime's containers with podman; removes them all at the end."""
+    """Runs, signals, inspects and removes one runtime's containers with podman; removes them all at the end."""
 
     def __init__(self, *, mounts: Mapping[str, str] | None = None, podman: str = "podman", run_id: str | None = None):
         self.run_id = run_id or uuid.uuid4().hex[:12]
@@ -302,6 +419,9 @@ class ContainerRunner:
         self._watch_lock = threading.Lock()
         self._watching = threading.Event()
         self._watcher: threading.Thread | None = None
+        # inspect and rm run here, off the runtime's loop, which holds its lock while it looks at each task:
+        # one podman call takes 0.05-0.5 s, and 20 containers ending at once must not hold the loop for all.
+        self._podman_calls = ThreadPoolExecutor(max_workers=4, thread_name_prefix="local-ecs-podman")
 
     @property
     def labels(self) -> dict[str, str]:
@@ -397,11 +517,46 @@ class ContainerRunner:
             )
         )
 
+    def inspect(self, name: str) -> Future[Inspection]:
+        """podman's record of the container (for ``judge_end``), asked on a thread of the runner's own."""
+        return self._podman_calls.submit(self._inspect, name)
+
+    def _inspect(self, name: str) -> Inspection:
+        try:
+            answer = subprocess.run(
+                [self.podman, "container", "inspect", name],
+                env=podman_environment(),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return Inspection(None, stderr=f"{type(error).__name__}: {error}")
+        return Inspection(answer.returncode, answer.stdout, answer.stderr)
+
+    def remove(self, name: str) -> None:
+        """Remove a container whose end has been read, on the runner's thread; ``remove_all`` sweeps the rest."""
+        with self._watch_lock:
+            self._watched.discard(name)  # its cgroup is gone: no more OOM counts to read
+        self._podman_calls.submit(
+            subprocess.run,
+            [self.podman, "rm", "--force", "--time=0", name],
+            env=podman_environment(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=120,
+        )
+
     def _reap(self) -> None:
         self._signallers = [p for p in self._signallers if p.poll() is None]
 
     def remove_all(self) -> None:
-        """Remove every container this runtime started (by its label), running or not."""
+        """Remove every container this runtime started (by its label), running or not.
+
+        The runner's own podman calls end first (those not begun are dropped): the sweep comes after the
+        last ``podman rm``, and no inspect or rm runs on once the runtime is gone."""
+        self._podman_calls.shutdown(wait=True, cancel_futures=True)
         remove_labelled(self.run_id, self.podman)
         for signaller in self._signallers:
             try:

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,15 @@ import psutil
 
 from airflow_ecs.core.containers import container_named
 from airflow_ecs.core.task_logs import stream_name
-from airflow_ecs.local.containers import OOM_REASON, ContainerRunner, cpu_units, judge_exit, resolve_secrets
+from airflow_ecs.local.containers import (
+    OOM_REASON,
+    AskAgain,
+    ContainerRunner,
+    Inspection,
+    cpu_units,
+    judge_end,
+    resolve_secrets,
+)
 
 ACCOUNT = "123456789012"
 SPOT_REASON = "Your Spot Task was interrupted."
@@ -184,6 +193,13 @@ class LocalTask:
     done: bool = False
     container_name: str = ""  # podman's name for it (container runtime)
     last_line: str = ""  # the last line of output: podman's error when a container cannot start
+    # The container runtime's end of a task: podman run's exit status once it has returned, then podman's
+    # record of the container, asked for off the loop (judge_end), again while it cannot be read.
+    podman_exit: int | None = None
+    inspection: Future[Inspection] | None = None
+    inspect_at: float = 0.0  # when to ask podman (again)
+    unreadable: int = 0  # podman's answers in a row that could not be read
+    runs_alone: bool = False  # the container still runs though its podman run has returned
     pending_text: str = ""  # output after its last newline: the start of a line not yet complete
 
 
@@ -268,7 +284,7 @@ class LocalRuntime:
             task = self.tasks[arn]
             task.stop_code, task.stop_reason = "SpotInterruption", SPOT_REASON
             task.kill_at = time.monotonic() + self._stop_timeout(task)
-            if task.process and task.process.poll() is None:
+            if self._running(task):
                 self._signal(task, signal.SIGTERM)
 
     def running_count(self) -> int:
@@ -351,7 +367,7 @@ class LocalRuntime:
             task.stop_code = "UserInitiated"
             task.stop_reason = moto_task.stopped_reason or "Task stopped by user"
             task.kill_at = time.monotonic() + self._stop_timeout(task)
-            if task.process and task.process.poll() is None:
+            if self._running(task):
                 self._set_status(task, "STOPPING")  # the container is still exiting
                 self._signal(task, signal.SIGTERM)
         if task.process is None:
@@ -365,29 +381,79 @@ class LocalRuntime:
             self._set_status(task, "PENDING")
             self._spawn(task)
             return
-        self._pump_logs(task)
-        code = task.process.poll()
-        if code is None:
-            if task.kill_at and time.monotonic() > task.kill_at:
-                self._signal(task, signal.SIGKILL)
-                if self.containers is not None:  # podman's kill may come before the container exists: again
-                    task.kill_at = time.monotonic() + 2
-            elif self.containers is None and task.memory_mib and _tree_rss_mib(task.process.pid) > task.memory_mib:
-                task.container_reason = "OutOfMemoryError: Container killed due to memory usage"
-                _signal_tree(task.process.pid, signal.SIGKILL)
+        if task.podman_exit is None:
+            self._pump_logs(task)
+            code = task.process.poll()
+            if code is None:
+                if task.kill_at and time.monotonic() > task.kill_at:
+                    self._signal(task, signal.SIGKILL)
+                    if self.containers is not None:  # podman's kill may come before the container exists: again
+                        task.kill_at = time.monotonic() + 2
+                elif self.containers is None and task.memory_mib and _tree_rss_mib(task.process.pid) > task.memory_mib:
+                    task.container_reason = "OutOfMemoryError: Container killed due to memory usage"
+                    _signal_tree(task.process.pid, signal.SIGKILL)
+                return
+            self._pump_logs(task, final=True)
+            if self.containers is None:
+                self._finish(task, 128 - code if code < 0 else code)  # -9 -> 137, -15 -> 143 as Docker reports
+                return
+            task.podman_exit = code
+        self._conclude(task)
+
+    def _conclude(self, task: LocalTask) -> None:
+        """The container's end, once its podman run has returned: from podman's record of the container
+        (judge_end), asked for on the runner's thread and read on a later tick, never waited for here (the
+        loop holds the lock); then the container is removed."""
+        assert self.containers is not None and task.podman_exit is not None
+        now = time.monotonic()
+        if task.runs_alone and task.kill_at and now > task.kill_at:
+            self._signal(task, signal.SIGKILL)
+            task.kill_at = now + 2
+        if task.inspection is None:
+            if now >= task.inspect_at:
+                task.inspection = self.containers.inspect(task.container_name)
             return
-        self._pump_logs(task, final=True)
-        if self.containers is None:
-            self._finish(task, 128 - code if code < 0 else code)  # -9 -> 137, -15 -> 143 as Docker reports
+        if not task.inspection.done():
             return
-        # The container's own exit code, from podman; the memory limit is the kernel's, so 137 unasked is OOM.
-        judged = judge_exit(code, stop_requested=task.kill_at is not None, last_line=task.last_line)
-        task.container_reason = task.container_reason or judged.container_reason
-        if self.containers.oom_killed(task.container_name):  # another process of it, not the main one
+        try:
+            inspection = task.inspection.result()
+        except Exception as error:  # noqa: BLE001 - the runner's thread failed: an answer that cannot be read
+            inspection = Inspection(None, stderr=f"{type(error).__name__}: {error}")
+        task.inspection = None
+        end = judge_end(
+            task.podman_exit,
+            stop_requested=task.kill_at is not None,
+            last_line=task.last_line,
+            inspection=inspection,
+            attempts=task.unreadable + 1,
+        )
+        if isinstance(end, AskAgain):
+            if not (end.running and task.runs_alone):  # said once for a container running on, each time else
+                print(
+                    f"[local-ecs] {task.container_name}: podman run exited {task.podman_exit}, but {end.why}: "
+                    f"asking podman again in {end.seconds:g}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            task.runs_alone = end.running
+            task.unreadable = 0 if end.running else task.unreadable + 1
+            task.inspect_at = now + end.seconds
+            return
+        task.runs_alone = False
+        self.containers.remove(task.container_name)
+        # The memory limit is the kernel's, so 137 unasked is OOM (judge_end); so is an OOM kill of another
+        # process of the container, not its main one, which the runner counted in its cgroup.
+        task.container_reason = task.container_reason or end.container_reason
+        if self.containers.oom_killed(task.container_name):
             task.container_reason = OOM_REASON
-        if judged.stop_code:
-            task.stop_code, task.stop_reason = judged.stop_code, judged.stop_reason
-        self._finish(task, judged.exit_code)
+        if end.stop_code:
+            task.stop_code, task.stop_reason = end.stop_code, end.stop_reason
+        self._finish(task, end.exit_code)
+
+    def _running(self, task: LocalTask) -> bool:
+        """Whether the task's container may still be running: its process (podman run) has not returned, or
+        podman says the container runs on without it."""
+        return task.process is not None and (task.process.poll() is None or task.runs_alone)
 
     def _stop_timeout(self, task: LocalTask) -> float:
         return float(task.stop_timeout) if task.stop_timeout else self.stop_timeout
