@@ -8,6 +8,8 @@ The same behaviour against real containers is tests/e2e/test_containers.py.
 from __future__ import annotations
 
 import json
+import sys
+import time
 
 import pytest
 from hypothesis import given
@@ -467,3 +469,186 @@ def test_what_podman_leaves_in_its_working_directory_stays_out_of_the_users(tmp_
     finally:
         runner.remove_all()
     assert list(user.iterdir()) == []
+
+
+# A podman that fails as podman once did under load (#20): the container runs, here as a local process of the
+# command, and ends; then `podman run` exits 125 with an error line of its own. What it records of each
+# container, which `podman container inspect` answers and `podman rm` removes, is a file in `containers/`.
+# The task's FAKE_PODMAN (it reaches podman's environment as every task variable does) says what happens.
+FAKE_PODMAN = """#!{python}
+import json, os, subprocess, sys, time
+from pathlib import Path
+
+here = Path(__file__).parent
+records = here / "containers"
+records.mkdir(exist_ok=True)
+verb, args = sys.argv[1], sys.argv[2:]
+
+
+def state(status, code=0):
+    started = "0001-01-01T00:00:00Z" if status == "created" else "2026-12-01T23:56:04Z"
+    return {{"Status": status, "Running": status == "running", "ExitCode": code, "OOMKilled": False,
+             "Error": "", "StartedAt": started}}
+
+
+def record(name, status, code=0, gate=False):
+    (records / name).write_text(json.dumps([{{"Name": name, "Gate": gate, "State": state(status, code)}}]))
+
+
+if verb == "run":
+    at, name = 0, ""
+    while args[at].startswith("--"):
+        name = args[at + 1] if args[at] == "--name" else name
+        at += 2 if args[at] in ("--name", "--cidfile", "--label", "--volume", "--env") else 1
+    command, how = args[at + 1 :], os.environ.get("FAKE_PODMAN", "")
+    if how == "no-container":
+        print("Error: fake podman could not create the container", flush=True)
+        sys.exit(125)
+    if how == "outlives-podman-run":  # podman run goes away; the container runs on and ends later
+        record(name, "running")
+        subprocess.Popen([sys.executable, __file__, "supervise", name, *command], start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        code = subprocess.call(command)
+        record(name, "exited", code, gate=how == "inspect-waits-for-gate")
+    print("Error: fake podman lost track of the container", flush=True)
+    sys.exit(125)
+elif verb == "supervise":
+    record(args[0], "exited", subprocess.call(args[1:]))
+elif verb == "container" and args[0] == "inspect":
+    path = records / args[-1]
+    if not path.exists():
+        print("[]")
+        print(f"Error: inspecting object: no such container {{args[-1]}}", file=sys.stderr)
+        sys.exit(125)
+    answer = json.loads(path.read_text())
+    deadline = time.monotonic() + 100  # longer than the test waits for the other task
+    while answer[0]["Gate"] and not (here / "gate").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # held until the test opens the gate: a slow podman
+    print(json.dumps(answer))
+elif verb == "ps":
+    print("\\n".join(path.name for path in records.iterdir()))
+elif verb == "rm":
+    for name in args:
+        if not name.startswith("--"):
+            (records / name).unlink(missing_ok=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def fake_podman(tmp_path_factory):
+    """The local ECS whose container runtime runs the fake podman above; (the local ECS, podman's records)."""
+    from airflow_ecs.local.runtime import LocalRuntime
+    from airflow_ecs.local.server import LocalEcs
+
+    home = tmp_path_factory.mktemp("fake-podman")
+    podman = home / "podman"
+    podman.write_text(FAKE_PODMAN.format(python=sys.executable))
+    podman.chmod(0o755)
+    (home / "containers").mkdir()
+    with LocalEcs(port=0, start_delay=0.1, max_concurrent=4, stop_timeout=1.0) as ecs:
+        ecs.runtime.stop()  # the process runtime LocalEcs started: replaced, as LocalEcs.quiesce replaces it
+        ecs.runtime = LocalRuntime(
+            region=ecs.region,
+            clients=ecs.client,
+            containers=containers.ContainerRunner(podman=str(podman)),
+            start_delay=0.1,
+            max_concurrent=4,
+            stop_timeout=1.0,
+        )
+        ecs.runtime.start()
+        try:
+            yield ecs, home / "containers"
+        finally:
+            (home / "gate").touch()  # a test that failed before opening it must not hold the runtime's stop
+    assert list((home / "containers").iterdir()) == []  # and remove_all's sweep left nothing
+
+
+def run_on_fake(ecs, how: str, script: str) -> str:
+    value = ecs.outputs
+    container = {
+        "name": value["container_name"]["value"],
+        "command": ["sh", "-c", script],
+        "environment": [{"name": "FAKE_PODMAN", "value": how}],
+    }
+    return ecs.client("ecs").run_task(
+        cluster=value["cluster_name"]["value"],
+        taskDefinition=value["task_definition_family"]["value"],
+        launchType="FARGATE",
+        overrides={"containerOverrides": [container]},
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": value["subnet_ids"]["value"],
+                "securityGroups": value["security_group_ids"]["value"],
+            }
+        },
+    )["tasks"][0]["taskArn"]
+
+
+def removed(records, arn: str, timeout: float = 30) -> bool:
+    """Whether podman's record of the task's container goes (its ``podman rm``) while the runtime runs on."""
+    deadline = time.monotonic() + timeout
+    while [path for path in records.iterdir() if path.name.endswith(arn.rsplit("/", 1)[-1])]:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.timeout(120)
+def test_a_podman_error_after_the_container_ran_is_not_a_start_failure(fake_podman):
+    from tests.test_local_runtime import log_lines, wait_for
+
+    ecs, records = fake_podman
+    arn = run_on_fake(ecs, "error-after-run", "echo ran; exit 7")
+    task = wait_for(ecs, arn, "STOPPED", timeout=60)
+    assert task["containers"][0].get("exitCode") == 7, (task.get("stopCode"), task.get("stoppedReason"))
+    assert (task["stopCode"], task["stoppedReason"]) == (
+        "EssentialContainerExited",
+        "Essential container in task exited",
+    )
+    assert log_lines(ecs, arn)[0] == "ran"
+    assert removed(records, arn)
+
+
+@pytest.mark.timeout(120)
+def test_a_container_podman_has_no_record_of_failed_to_start_with_podmans_message(fake_podman):
+    from tests.test_local_runtime import wait_for
+
+    ecs, _ = fake_podman
+    task = wait_for(ecs, run_on_fake(ecs, "no-container", "echo never; exit 7"), "STOPPED", timeout=60)
+    assert task["stopCode"] == "TaskFailedToStart"
+    assert task["stoppedReason"] == "CannotStartContainerError: fake podman could not create the container"
+    assert "exitCode" not in task["containers"][0]
+
+
+@pytest.mark.timeout(120)
+def test_a_container_that_outlives_its_podman_run_is_waited_for(fake_podman):
+    from tests.test_local_runtime import wait_for
+
+    ecs, records = fake_podman
+    arn = run_on_fake(ecs, "outlives-podman-run", "sleep 1.5; exit 5")
+    task = wait_for(ecs, arn, "STOPPED", timeout=60)
+    assert task["containers"][0].get("exitCode") == 5, (task.get("stopCode"), task.get("stoppedReason"))
+    assert removed(records, arn)
+
+
+@pytest.mark.timeout(180)
+def test_a_slow_podman_does_not_hold_the_runtime(fake_podman):
+    """podman's answer about one container is awaited off the runtime's loop: another task starts and ends
+    meanwhile. (Asked on the loop, which holds the runtime's lock, the other task would wait for the gate.)"""
+    from tests.test_local_runtime import describe, wait_for
+
+    ecs, records = fake_podman
+    held = run_on_fake(ecs, "inspect-waits-for-gate", "exit 4")
+    deadline = time.monotonic() + 60
+    while not [path for path in records.iterdir() if path.name.endswith(held.rsplit("/", 1)[-1])]:
+        assert time.monotonic() < deadline, "the held task's container never ran"
+        time.sleep(0.05)
+    asked = time.monotonic()  # RunTask itself waits for the runtime's lock: from before it
+    other = wait_for(ecs, run_on_fake(ecs, "error-after-run", "exit 0"), "STOPPED", timeout=30)
+    assert time.monotonic() - asked < 30  # about 1 s; held by podman's answer it would take 60 s (its timeout)
+    assert other["containers"][0].get("exitCode") == 0
+    assert describe(ecs, held)["lastStatus"] != "STOPPED"  # still waiting for podman's answer
+    (records.parent / "gate").touch()
+    assert wait_for(ecs, held, "STOPPED", timeout=60)["containers"][0].get("exitCode") == 4
