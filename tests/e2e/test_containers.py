@@ -8,12 +8,19 @@ Every container carries its runtime's label; each test module checks that none o
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from airflow_ecs.local.containers import ContainerRuntimeUnavailable, check_podman, labelled
+from airflow_ecs.local.containers import (
+    TASK_LABEL,
+    ContainerRuntimeUnavailable,
+    check_podman,
+    labelled,
+    podman_environment,
+)
 from airflow_ecs.local.server import LocalEcs
 from devtools.local_deployment import local_deployment
 from tests.test_local_runtime import log_lines, run, wait_for
@@ -99,6 +106,23 @@ def stopped_how(task: dict) -> str:
     return f"{task.get('stopCode')}: {task.get('stoppedReason')}; container {container.get('reason')}"
 
 
+def containers_left(arn: str, timeout: float = 30) -> list[str]:
+    """The task's containers still there after ``timeout`` s: the runtime removes each once it has read its end
+    from podman, while it runs on, not only in its sweep at the end."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = subprocess.run(
+            ["podman", "ps", "--all", "--quiet", "--filter", f"label={TASK_LABEL}={arn}"],
+            env=podman_environment(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if not listed.stdout.split() or time.monotonic() > deadline:
+            return listed.stdout.split()
+        time.sleep(0.2)
+
+
 def test_the_image_runs_with_its_user_home_environment_secrets_and_exit_code(local):
     arn = run(
         local,
@@ -120,6 +144,7 @@ def test_the_image_runs_with_its_user_home_environment_secrets_and_exit_code(loc
     assert lines[0].startswith("uid 50000 home /opt/airflow airflow 3.")  # the image's user and AIRFLOW_HOME
     assert lines[1] == "secrets pw-from-secrets-manager fernet-from-ssm"
     assert lines[2] != "pid 1"  # an init process is PID 1, so the task gets the signals it would on ECS
+    assert containers_left(arn) == []
 
 
 def test_memory_over_the_task_size_is_killed_by_the_kernel_as_out_of_memory(local):
@@ -129,6 +154,7 @@ def test_memory_over_the_task_size_is_killed_by_the_kernel_as_out_of_memory(loca
     container = task["containers"][0]
     assert container.get("exitCode") == 137, stopped_how(task)
     assert container["reason"] == "OutOfMemoryError: Container killed due to memory usage"
+    assert containers_left(arn) == []
 
 
 def test_a_child_killed_for_memory_marks_the_container_though_its_main_process_exits_0(local):
@@ -174,6 +200,7 @@ def test_stop_task_sends_sigterm_then_sigkill_after_the_definitions_stop_timeout
     assert stubborn_task["containers"][0]["exitCode"] == 137
     assert "reason" not in stubborn_task["containers"][0]  # killed by the stop, not out of memory
     assert polite_task["stopCode"] == stubborn_task["stopCode"] == "UserInitiated"
+    assert containers_left(polite) == containers_left(stubborn) == []
 
 
 def test_an_image_that_is_not_there_fails_to_start(local):
