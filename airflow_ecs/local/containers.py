@@ -273,8 +273,8 @@ RUNNING_STATES = frozenset({"running", "paused", "stopping"})
 
 @dataclass(frozen=True)
 class Inspection:
-    """What ``podman container inspect NAME`` answered: its exit status (None: podman did not answer at all)
-    and its output."""
+    """What ``podman container inspect`` answered about a container: its exit status (None: no answer about it,
+    the reason in ``stderr``) and its output."""
 
     returncode: int | None
     stdout: str = ""
@@ -331,10 +331,38 @@ def judge_end(
     return judge_exit(code, stop_requested=stop_requested, last_line=last_line)
 
 
+def inspections_by_name(names: Sequence[str], answer: Inspection) -> dict[str, Inspection]:
+    """One ``podman container inspect A B ...`` answer as each container's own: podman lists those it has, each
+    with its Name, and says "no such container X" on stderr (exit 125) for each it has not. A container the
+    answer says nothing about gets an answer that cannot be read (judge_end asks again)."""
+    records: dict[str, Any] = {}
+    try:
+        listed = json.loads(answer.stdout) if answer.returncode is not None else None
+    except ValueError:
+        listed = None
+    for record in listed if isinstance(listed, list) else []:
+        if isinstance(record, dict) and isinstance(record.get("Name"), str):
+            records.setdefault(record["Name"], record)
+    said = [line.strip() for line in answer.stderr.splitlines() if line.strip()]
+    answers: dict[str, Inspection] = {}
+    for name in names:
+        missing = [line for line in said if line.lower().endswith(f"no such container {name}".lower())]
+        if name in records:
+            answers[name] = Inspection(0, json.dumps([records[name]]), "")
+        elif missing:
+            answers[name] = Inspection(125, "[]", missing[0])
+        elif answer.returncode is None or len(names) == 1:
+            answers[name] = answer
+        else:
+            message = "; ".join(said[-1:]) or f"exit {answer.returncode}"
+            answers[name] = Inspection(None, "", f"the answer has no record of {name} ({message})")
+    return answers
+
+
 def _inspected_state(inspection: Inspection) -> tuple[dict[str, Any] | None, str | None]:
     """(the container's State, None), (None, None) when podman has no such container, or (None, why not)."""
     if inspection.returncode is None:
-        return None, f"podman did not answer ({inspection.stderr.strip() or 'no message'})"
+        return None, f"podman gave no answer about it ({inspection.stderr.strip() or 'no message'})"
     if inspection.returncode != 0:
         message = (inspection.stderr.strip().splitlines() or ["no message"])[-1]
         if "no such container" in message.lower():
@@ -517,14 +545,15 @@ class ContainerRunner:
             )
         )
 
-    def inspect(self, name: str) -> Future[Inspection]:
-        """podman's record of the container (for ``judge_end``), asked on a thread of the runner's own."""
-        return self._podman_calls.submit(self._inspect, name)
+    def inspect(self, names: Sequence[str]) -> Future[dict[str, Inspection]]:
+        """podman's record of each container (for ``judge_end``), asked on a thread of the runner's own, in one
+        podman call for all: 20 containers ending at once take one call's time, not twenty."""
+        return self._podman_calls.submit(self._inspect, list(names))
 
-    def _inspect(self, name: str) -> Inspection:
+    def _inspect(self, names: list[str]) -> dict[str, Inspection]:
         try:
             answer = subprocess.run(
-                [self.podman, "container", "inspect", name],
+                [self.podman, "container", "inspect", *names],
                 env=podman_environment(),
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
@@ -532,16 +561,17 @@ class ContainerRunner:
                 timeout=60,
             )
         except (OSError, subprocess.TimeoutExpired) as error:
-            return Inspection(None, stderr=f"{type(error).__name__}: {error}")
-        return Inspection(answer.returncode, answer.stdout, answer.stderr)
+            return {name: Inspection(None, stderr=f"{type(error).__name__}: {error}") for name in names}
+        return inspections_by_name(names, Inspection(answer.returncode, answer.stdout, answer.stderr))
 
-    def remove(self, name: str) -> None:
-        """Remove a container whose end has been read, on the runner's thread; ``remove_all`` sweeps the rest."""
+    def remove(self, names: Sequence[str]) -> None:
+        """Remove containers whose end has been read, in one podman call on the runner's thread (``--force``:
+        one already gone is no error); ``remove_all`` sweeps whatever is left."""
         with self._watch_lock:
-            self._watched.discard(name)  # its cgroup is gone: no more OOM counts to read
+            self._watched.difference_update(names)  # their cgroups are gone: no more OOM counts to read
         self._podman_calls.submit(
             subprocess.run,
-            [self.podman, "rm", "--force", "--time=0", name],
+            [self.podman, "rm", "--force", "--time=0", *names],
             env=podman_environment(),
             stdin=subprocess.DEVNULL,
             capture_output=True,

@@ -196,7 +196,7 @@ class LocalTask:
     # The container runtime's end of a task: podman run's exit status once it has returned, then podman's
     # record of the container, asked for off the loop (judge_end), again while it cannot be read.
     podman_exit: int | None = None
-    inspection: Future[Inspection] | None = None
+    inspection: Future[dict[str, Inspection]] | None = None
     inspect_at: float = 0.0  # when to ask podman (again)
     unreadable: int = 0  # podman's answers in a row that could not be read
     runs_alone: bool = False  # the container still runs though its podman run has returned
@@ -230,6 +230,10 @@ class LocalRuntime:
         self.launches_by_started_by: dict[str, int] = {}
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        # Containers whose podman run has returned: asked about, and removed once judged, in one podman call
+        # each per tick (at its end), on the runner's threads.
+        self._to_inspect: list[LocalTask] = []
+        self._to_remove: list[str] = []
         self._thread = threading.Thread(target=self._run, name="local-ecs-runtime", daemon=True)
         self._logs = clients("logs")
         self._events = clients("events")
@@ -309,6 +313,16 @@ class LocalRuntime:
                     self._publish(task)
                 if not task.done:
                     self._advance(task)
+            if self._to_inspect:
+                assert self.containers is not None  # only the container runtime asks
+                asked = self.containers.inspect([task.container_name for task in self._to_inspect])
+                for task in self._to_inspect:
+                    task.inspection = asked
+                self._to_inspect = []
+            if self._to_remove:
+                assert self.containers is not None
+                self.containers.remove(self._to_remove)
+                self._to_remove = []
 
     def _attach(self) -> None:
         """Be told of each task as RunTask places it, on moto's request thread, before it answers."""
@@ -403,7 +417,7 @@ class LocalRuntime:
     def _conclude(self, task: LocalTask) -> None:
         """The container's end, once its podman run has returned: from podman's record of the container
         (judge_end), asked for on the runner's thread and read on a later tick, never waited for here (the
-        loop holds the lock); then the container is removed."""
+        loop holds the lock); then the container is removed (at the tick's end)."""
         assert self.containers is not None and task.podman_exit is not None
         now = time.monotonic()
         if task.runs_alone and task.kill_at and now > task.kill_at:
@@ -411,12 +425,12 @@ class LocalRuntime:
             task.kill_at = now + 2
         if task.inspection is None:
             if now >= task.inspect_at:
-                task.inspection = self.containers.inspect(task.container_name)
+                self._to_inspect.append(task)  # asked at the end of this tick, with the others'
             return
         if not task.inspection.done():
             return
         try:
-            inspection = task.inspection.result()
+            inspection = task.inspection.result()[task.container_name]
         except Exception as error:  # noqa: BLE001 - the runner's thread failed: an answer that cannot be read
             inspection = Inspection(None, stderr=f"{type(error).__name__}: {error}")
         task.inspection = None
@@ -440,7 +454,7 @@ class LocalRuntime:
             task.inspect_at = now + end.seconds
             return
         task.runs_alone = False
-        self.containers.remove(task.container_name)
+        self._to_remove.append(task.container_name)
         # The memory limit is the kernel's, so 137 unasked is OOM (judge_end); so is an OOM kill of another
         # process of the container, not its main one, which the runner counted in its cgroup.
         task.container_reason = task.container_reason or end.container_reason
