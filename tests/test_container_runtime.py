@@ -569,10 +569,12 @@ elif verb == "container" and args[0] == "inspect":  # as podman 4.3: those it ha
     sys.exit(0 if len(answer) == len(args) - 1 else 125)
 elif verb == "ps":
     print("\\n".join(path.name for path in records.iterdir()))
-elif verb == "rm":
-    for name in args:
-        if not name.startswith("--"):
-            (records / name).unlink(missing_ok=True)
+elif verb == "rm":  # as podman 4.3: with --force, one name not there and none is removed, silently, exit 0
+    names = [name for name in args if not name.startswith("--")]
+    if all((records / name).exists() for name in names):
+        for name in names:
+            (records / name).unlink()
+            print(name)
 """
 
 
@@ -634,6 +636,16 @@ def removed(records, arn: str, timeout: float = 30) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def test_containers_removed_together_go_though_one_of_them_is_not_there(fake_podman):
+    """podman 4.3's `rm --force a gone b` removes neither a nor b (and says nothing): a container that never
+    was (its image is missing) must not keep those that ended in the same tick from going."""
+    ecs, records = fake_podman
+    for name in ("ended-1", "ended-2"):
+        (records / name).write_text("[]")
+    ecs.runtime.containers.remove(["ended-1", "never-created", "ended-2"]).result(timeout=60)
+    assert [path.name for path in records.iterdir() if path.name.startswith("ended-")] == []
 
 
 @pytest.mark.timeout(120)

@@ -564,19 +564,34 @@ class ContainerRunner:
             return {name: Inspection(None, stderr=f"{type(error).__name__}: {error}") for name in names}
         return inspections_by_name(names, Inspection(answer.returncode, answer.stdout, answer.stderr))
 
-    def remove(self, names: Sequence[str]) -> None:
-        """Remove containers whose end has been read, in one podman call on the runner's thread (``--force``:
-        one already gone is no error); ``remove_all`` sweeps whatever is left."""
+    def remove(self, names: Sequence[str]) -> Future[None]:
+        """Remove containers whose end has been read, on the runner's thread; ``remove_all`` sweeps the rest."""
         with self._watch_lock:
             self._watched.difference_update(names)  # their cgroups are gone: no more OOM counts to read
-        self._podman_calls.submit(
-            subprocess.run,
-            [self.podman, "rm", "--force", "--time=0", *names],
-            env=podman_environment(),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=120,
-        )
+        return self._podman_calls.submit(self._remove, list(names))
+
+    def _remove(self, names: list[str]) -> None:
+        # One call for all; podman prints each name it removed. podman 4.3's `rm --force` removes none of them,
+        # says nothing and exits 0 when one of the names is not there (a container that was never created):
+        # then each of those it did not name is removed on its own.
+        removed = self._rm(names)
+        for name in names:
+            if name not in removed and len(names) > 1:
+                self._rm([name])
+
+    def _rm(self, names: list[str]) -> set[str]:
+        try:
+            done = subprocess.run(
+                [self.podman, "rm", "--force", "--time=0", *names],
+                env=podman_environment(),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return set()  # remove_all sweeps it at the end
+        return set(done.stdout.split())
 
     def _reap(self) -> None:
         self._signallers = [p for p in self._signallers if p.poll() is None]
