@@ -265,6 +265,36 @@ class LocalEcs:
         self.stop()
 
 
+# Terraform's events_queue_count and provision.py allow 1 to 5: one events queue per scheduler, and EventBridge
+# allows five targets per rule.
+MAX_SCHEDULERS = 5
+
+
+def scheduler_count(text: str) -> int:
+    """``--schedulers``: a whole number from 1 to MAX_SCHEDULERS, or argparse's one line naming the value."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_SCHEDULERS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected a whole number from 1 to {MAX_SCHEDULERS} (one events queue per scheduler; "
+            f"EventBridge allows {MAX_SCHEDULERS} targets per rule)"
+        )
+    return count
+
+
+def further_scheduler_lines(schedulers: int, out_dir: str) -> list[str]:
+    """Where each further scheduler's env file will be once render has run (the first's queue is in
+    airflow_ecs.env): one line per scheduler 2 to N."""
+    from airflow_ecs.deploy.generator import scheduler_env_name
+
+    return [
+        f"  scheduler {number}: set -a; . {out_dir}/airflow_ecs.env; . {out_dir}/{scheduler_env_name(number)}; set +a"
+        for number in range(2, schedulers + 1)
+    ]
+
+
 def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     parser.add_argument("--port", type=int, default=5000, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument(
@@ -295,6 +325,14 @@ def add_setup_arguments(parser: argparse.ArgumentParser) -> None:
         "terraform/ into it as make apply does on AWS (about 1-2 min; needs terraform and the "
         "AWS provider), python creates the same shapes at once, auto: terraform when it can",
     )
+    parser.add_argument(
+        "--schedulers",
+        type=scheduler_count,
+        default=1,
+        metavar="N",
+        help=f"how many Airflow schedulers will use it, 1 to {MAX_SCHEDULERS} (default 1): one events queue each "
+        "(terraform/'s events_queue_count); render then writes airflow_ecs.scheduler-N.env for schedulers 2 to N",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -323,6 +361,7 @@ def run(args: argparse.Namespace) -> int:
         max_concurrent=args.max_concurrent,
         runtime=runtime,
         provision=args.provision,
+        schedulers=args.schedulers,
     )
     try:
         local.start()
@@ -338,6 +377,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    # Before the message that says Ctrl-C stops it: a Ctrl-C right after it stops the local ECS cleanly.
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
     if local.provision_note:
         print(f"[local-ecs] --provision auto: provision.py, not terraform apply ({local.provision_note})", flush=True)
     print(
@@ -348,9 +391,17 @@ def run(args: argparse.Namespace) -> int:
         f"and set AIRFLOW__ECS_FARGATE__ENDPOINT_URL={local.executor_endpoint_url}. Ctrl-C stops it.",
         flush=True,
     )
-    stopped = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopped.set())
+    if args.schedulers > 1:
+        print(
+            "\n".join(
+                [
+                    f"{args.schedulers} schedulers, each with its own events queue. The first loads generated/"
+                    "airflow_ecs.env; after that render, the others load their own env file too:",
+                    *further_scheduler_lines(args.schedulers, "generated"),
+                ]
+            ),
+            flush=True,
+        )
     stopped.wait()
     local.stop()
     return 0
