@@ -82,8 +82,10 @@ def test_local_with_three_schedulers_makes_three_queues_and_says_where_each_env_
     queues = json.loads(outputs.read_text())["events_queue_urls"]["value"]
     assert len(set(queues)) == 3
     assert printed[-3:] == [
-        "3 schedulers, each with its own events queue. The first loads generated/airflow_ecs.env; after that "
-        "render, the others load their own env file too:",
+        (
+            "3 schedulers, each with its own events queue. The first loads generated/airflow_ecs.env; after that "
+            "render, the others load their own env file too:"
+        ),
         "  scheduler 2: set -a; . generated/airflow_ecs.env; . generated/airflow_ecs.scheduler-2.env; set +a",
         "  scheduler 3: set -a; . generated/airflow_ecs.env; . generated/airflow_ecs.scheduler-3.env; set +a",
     ]

@@ -395,8 +395,10 @@ def run(args: argparse.Namespace) -> int:
         print(
             "\n".join(
                 [
-                    f"{args.schedulers} schedulers, each with its own events queue. The first loads generated/"
-                    "airflow_ecs.env; after that render, the others load their own env file too:",
+                    (
+                        f"{args.schedulers} schedulers, each with its own events queue. The first loads generated/"
+                        "airflow_ecs.env; after that render, the others load their own env file too:"
+                    ),
                     *further_scheduler_lines(args.schedulers, "generated"),
                 ]
             ),
