@@ -11,11 +11,19 @@ never competes for the GIL of the process being measured. One moto, served on tw
 
 ``/_bench/*`` on the gateway port is the harness's control: settings, counts, and the task state
 changes moto cannot make by itself (stop tasks, publish ECS Task State Change events to SQS).
+
+A gap of moto filled here, never in moto: its DescribeTasks compares every stored task with every ARN asked
+for (a list scan and a substring search per pair), 0.2 s of moto's CPU per call of 100 ARNs at 10,000 stored
+tasks on the benchmark machine, and proportional to the tasks stored, where ECS's cost is the tasks asked for.
+The gateway answers it from moto's own tasks looked up by ARN, serialized by moto's serializer: the same
+answer (``tests/test_bench_gateway.py`` compares the two), in the order asked. Anything else (a task ID instead
+of an ARN, another cluster's task, an unknown ARN, no such cluster) goes to moto as before.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import datetime
 import json
@@ -31,12 +39,40 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from airflow_ecs.local.faults import FaultPlan, FaultProxy
+from airflow_ecs.local.faults import ECS_PREFIX, FaultPlan, FaultProxy
 from airflow_ecs.local.runtime import event_detail
 
 REGION = "us-east-1"
 # No fault: only the endpoint's own behaviour, with ECS's RunTask bucket (the settings change it per scenario).
 ENDPOINT = FaultPlan(services=(), run_task_rate=20.0, run_task_burst=100, stop_unknown_as_ecs=True)
+
+
+def moto_serialized(operation: str, result: dict[str, Any], *, tags: bool) -> tuple[int, list[tuple[str, str]], bytes]:
+    """An ECS answer as moto's server serializes it (its JSON serializer over botocore's model of the operation,
+    with the task tags left out unless asked for, as moto's own DescribeTasks does)."""
+    from moto import settings
+    from moto.core.serialize import XFormedAttributePicker, get_serializer_class, never_return
+    from moto.core.utils import get_service_model
+    from moto.ecs.responses import DESCRIBE_TASKS_TAGS, EC2ContainerServiceResponse
+
+    model = get_service_model("ecs")
+    # A copy: moto's own responses set the tags' transformer in the class-wide dict at each call.
+    transformers = {
+        **EC2ContainerServiceResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER,
+        DESCRIBE_TASKS_TAGS: (lambda value: value) if tags else never_return,
+    }
+    serializer = get_serializer_class("ecs", "json")(
+        operation_model=model.operation_model(operation),
+        pretty_print=settings.PRETTIFY_RESPONSES,
+        value_picker=XFormedAttributePicker(response_transformers=transformers),
+    )
+    serialized = serializer.serialize(result)
+    body = serialized["body"]
+    return (
+        serialized["status_code"],
+        list(serialized["headers"].items()),
+        body.encode() if isinstance(body, str) else body,
+    )
 
 
 class Control:
@@ -45,6 +81,8 @@ class Control:
     def __init__(self) -> None:
         self.proxy: FaultProxy | None = None
         self.versions: dict[str, int] = {}  # per task: the detail.version of its last published event
+        self.indexed: dict[str, float] = collections.defaultdict(float)  # DescribeTasks answered here, and seconds
+        self._lock = threading.Lock()
 
     # --- moto's state, in this process ---
 
@@ -87,6 +125,39 @@ class Control:
             for name in names:
                 sqs.send_message(name, json.dumps(event))
 
+    # --- moto's DescribeTasks, by ARN ---
+
+    def answer(
+        self, service: str, action: str, request: dict[str, Any]
+    ) -> tuple[int, list[tuple[str, str]], bytes] | None:
+        """The proxy's in-process answers: DescribeTasks from the index, when it can; None sends the call to moto."""
+        if service != ECS_PREFIX or action != "DescribeTasks":
+            return None
+        t0 = time.perf_counter()
+        answered = self.describe_tasks(request)
+        if answered is not None:
+            with self._lock:
+                self.indexed["describe_tasks"] += 1
+                self.indexed["seconds"] += time.perf_counter() - t0
+        return answered
+
+    def describe_tasks(self, request: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes] | None:
+        """moto's answer, found by ARN in moto's per-cluster dict (``tasks[cluster name][task ARN]``) instead of by
+        moto's scan; None when an ARN is not a stored task of that cluster (moto then answers, errors included)."""
+        wanted = request.get("tasks")
+        cluster = str(request.get("cluster") or "default").rsplit("/", 1)[-1]
+        stored = self._ecs().tasks.get(cluster)
+        if not wanted or not isinstance(wanted, list) or stored is None:
+            return None
+        tasks = [stored.get(arn) for arn in dict.fromkeys(wanted)]
+        if any(task is None for task in tasks):
+            return None
+        for task in tasks:
+            task.advance()  # as moto's describe does (a manual state progression counts describes)
+        return moto_serialized(
+            "DescribeTasks", {"tasks": tasks, "failures": []}, tags="TAGS" in (request.get("include") or [])
+        )
+
     def running(self, cluster: str, queue_url: str) -> dict[str, Any]:
         """Every task not yet announced becomes RUNNING (started now) and gets its RUNNING event."""
         fresh = [t for t in self._tasks(cluster) if t.task_arn not in self.versions and t.last_status == "RUNNING"]
@@ -122,9 +193,18 @@ class Control:
         assert self.proxy is not None
         if path == "/_bench/counts":
             return self.proxy.counted()
+        if path == "/_bench/indexed":
+            # What moto did not have to do: DescribeTasks answered from the index, and the seconds that took.
+            with self._lock:
+                return {
+                    "describe_tasks": int(self.indexed["describe_tasks"]),
+                    "seconds": round(self.indexed["seconds"], 3),
+                }
         if path == "/_bench/settings":
             # New settings start from a full bucket and zero counts: each measurement starts alike.
             throttle = bool(args.get("throttle", True))
+            with self._lock:
+                self.indexed.clear()
             self.proxy.configure(
                 dataclasses.replace(
                     ENDPOINT,
@@ -151,13 +231,21 @@ def main() -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True, help="the gateway: latency, throttling, counts")
     parser.add_argument("--admin-port", type=int, required=True, help="plain moto, for the harness's set-up")
+    parser.add_argument(
+        "--moto-describe", action="store_true", help="DescribeTasks by moto's own scan, not the index (to compare)"
+    )
     args = parser.parse_args()
     moto = DomainDispatcherApplication(create_backend_app)
     admin = make_server(args.host, args.admin_port, moto, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=admin.serve_forever, daemon=True).start()
     control = Control()
     control.proxy = FaultProxy(
-        f"http://{args.host}:{args.admin_port}", ENDPOINT, port=args.port, control=control, control_prefix="/_bench/"
+        f"http://{args.host}:{args.admin_port}",
+        ENDPOINT,
+        port=args.port,
+        control=control,
+        control_prefix="/_bench/",
+        answer=None if args.moto_describe else control.answer,
     ).start()
     threading.Event().wait()
     return 0

@@ -14,7 +14,8 @@ Only the executor's calls go through the proxy; the runtime and the test harness
 
 The benchmarks' emulated endpoint is this proxy too (benchmarks/gateway.py), with the plan's endpoint options:
 a fixed latency before every call, ECS's RunTask token bucket, StopTask answered as ECS answers it, and every
-call counted per ``service.Action``.
+call counted per ``service.Action``; its DescribeTasks is answered in the gateway's process from moto's tasks by
+ARN (the proxy's ``answer`` hook), where moto compares every stored task with every ARN asked for.
 """
 
 from __future__ import annotations
@@ -268,14 +269,19 @@ class FaultProxy:
         port: int = 0,
         control: Callable[[str, dict[str, Any]], Any] | None = None,
         control_prefix: str = "/_control/",
+        answer: Callable[[str, str, dict[str, Any]], tuple[int, list[tuple[str, str]], bytes] | None] | None = None,
     ):
         """``control``: the harness's own endpoints, ``control(path, JSON body) -> JSON answer``, for the paths
-        under ``control_prefix`` (never forwarded, delayed or counted)."""
+        under ``control_prefix`` (never forwarded, delayed or counted). ``answer``: a gap filled in the proxy's
+        process, ``answer(service prefix, action, JSON request) -> (status, headers, body)`` or None to forward
+        the call to moto; called where moto would be, so latency, the bucket, counts and faults apply as to moto's
+        answer."""
         parsed = urllib.parse.urlsplit(upstream_url)
         self.upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
         self.plan = plan
         self.port = port
         self.control, self.control_prefix = control, control_prefix
+        self.answer = answer
         self.bucket = TokenBucket(plan.run_task_rate, plan.run_task_burst) if plan.run_task_rate else None
         self.counts: collections.Counter[str] = collections.Counter()  # "service.Action" -> calls
         self.url = ""
@@ -415,7 +421,11 @@ class FaultProxy:
 
         is_run_task = service == ECS_PREFIX and action == "RunTask"
         request = _json_or_empty(body)
-        forward = lambda: self._forward(handler.command, handler.path, headers, body)  # noqa: E731
+
+        def forward() -> tuple[int, list[tuple[str, str]], bytes]:
+            answered = self.answer(service, action, request) if self.answer is not None else None
+            return answered if answered is not None else self._forward(handler.command, handler.path, headers, body)
+
         if is_run_task and request.get("clientToken"):
             token, fingerprint = request["clientToken"], request_fingerprint(request)
             if fault == "capacity" and not self.tokens.entry(token).response:
