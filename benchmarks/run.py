@@ -68,6 +68,19 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "timeout": 300,
         "executors": ("ours",),
     },  # ours_gcfreeze was measured once (docs/benchmarks.md): --executor
+    # The same with the 10,000 RUNNING to each executor, learnt as steady learns its 2,000 (ours: a
+    # reconciliation sweep; theirs: its next DescribeTasks), moto's DescribeTasks answered by ARN (gateway.py).
+    # Theirs runs the quiet heartbeats only, not the burst on top: 2,000 RunTask calls one at a time at 100 ms
+    # (burst2000: 383 s in one heartbeat) while it describes 12,000 tasks at every heartbeat.
+    "running10k": {
+        "kind": "loaded",
+        "tracked": 10000,
+        "running": True,
+        "tasks": 2000,
+        "latency_ms": 100,
+        "timeout": 300,
+        "executors": ("ours", "theirs"),
+    },
     # Driven by shared_limit.py: several of these at once, each told when to queue.
     "shared": {"kind": "shared", "tasks": 500, "latency_ms": 100, "timeout": 600, "hidden": True},
 }
@@ -82,11 +95,20 @@ def call(url: str, body: dict[str, Any] | None = None) -> Any:
     return json.loads(raw) if raw else None
 
 
-def start_gateway() -> tuple[subprocess.Popen, str, str]:
-    """moto plus the gateway in their own process: in this one they would compete for the measured GIL."""
+def start_gateway(moto_describe: bool = False) -> tuple[subprocess.Popen, str, str]:
+    """moto plus the gateway in their own process: in this one they would compete for the measured GIL.
+    ``moto_describe``: DescribeTasks by moto's own scan instead of the gateway's lookup by ARN (gateway.py)."""
     port, admin_port = free_port(), free_port()
     process = subprocess.Popen(
-        [sys.executable, str(REPO / "benchmarks" / "gateway.py"), "--port", str(port), "--admin-port", str(admin_port)],
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "gateway.py"),
+            "--port",
+            str(port),
+            "--admin-port",
+            str(admin_port),
+            *(["--moto-describe"] if moto_describe else []),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -456,7 +478,9 @@ def track(driver: Driver, spec: dict[str, Any], world: dict[str, Any], *, runnin
         raise RuntimeError(f"set-up: only {len(driver.launched)} of {tasks} tasks launched in 600 s")
     if not running:
         return {"setup_seconds": round(time.perf_counter() - t0, 1), "setup_aws_calls": driver.counts()}
+    launched = time.perf_counter() - t0
     call(f"{driver.gateway}/_bench/running", {"cluster": world["cluster"], "queue_url": ""})
+    learning = time.perf_counter()
     if driver.name.startswith("ours"):
         import airflow_ecs.core.tracking as ours
 
@@ -464,6 +488,9 @@ def track(driver: Driver, spec: dict[str, Any], world: dict[str, Any], *, runnin
         driver.executor.tasks.sweep_now()
     if not driver.loop_until(lambda: len(driver.running) >= tasks, 300, pause=0.2):
         raise RuntimeError(f"set-up: only {len(driver.running)} of {tasks} tasks seen RUNNING in 300 s")
+    learnt = time.perf_counter() - learning
+    # What the gateway's lookup by ARN answered in moto's place (the settings above reset the count).
+    indexed = call(f"{driver.gateway}/_bench/indexed")
     if driver.name.startswith("ours"):
         ours.STALE_PENDING_SECONDS = stale
     # Steady means nothing left in flight: every published event received, applied and deleted.
@@ -472,7 +499,14 @@ def track(driver: Driver, spec: dict[str, Any], world: dict[str, Any], *, runnin
         driver.beat()
         time.sleep(0.2)
     setup_events = {"events_drained": drained, "events_left": queued_events(world)}
-    return {"setup_seconds": round(time.perf_counter() - t0, 1), "setup_aws_calls": driver.counts(), **setup_events}
+    return {
+        "setup_seconds": round(time.perf_counter() - t0, 1),
+        "setup_launch_seconds": round(launched, 1),
+        "setup_seconds_until_all_seen_running": round(learnt, 1),
+        "setup_describe_tasks_answered_by_arn": indexed,
+        "setup_aws_calls": driver.counts(),
+        **setup_events,
+    }
 
 
 def queued_events(world: dict[str, Any]) -> int:
@@ -565,10 +599,12 @@ def memory(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[
 def loaded(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[str, Any]:
     """``tracked`` tasks launched and tracked, then a burst of ``tasks`` queued at once, as ``launch``.
 
-    The tracked tasks stay as launched (PENDING to us): making 10,000 RUNNING needs moto's DescribeTasks or
-    its SQS at 10,000, which take minutes here and would be what is measured. So that the set-up's tasks are
-    not swept as stale (a DescribeTasks of each after 60 s without news) during the burst, the stale-pending
-    sweep is held off for the run. Memory per tracked task: RSS growth over the set-up / ``tracked``.
+    tracked10k: the tracked tasks stay as launched (PENDING to us). running10k (``running``): they are made
+    RUNNING and each executor learns it as in steady (a DescribeTasks of each, answered by ARN in the gateway:
+    moto's own scan of 10,000 stored tasks per ARN asked is what would be measured otherwise). So that tasks
+    still PENDING to us are not swept as stale (a DescribeTasks of each after 60 s without news) during the
+    burst, the stale-pending sweep is held off for the run. Memory per tracked task: tracemalloc over the set-up
+    and RSS growth, each / ``tracked``. Theirs (running10k only) stops after the quiet heartbeats.
     """
     import tracemalloc
 
@@ -581,7 +617,7 @@ def loaded(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[
     # only: tracing slows every allocation, so it is off again before anything is timed).
     tracemalloc.start()
     traced_before = tracemalloc.take_snapshot()
-    setup = track(driver, {**spec, "tasks": spec["tracked"]}, world, running=False)
+    setup = track(driver, {**spec, "tasks": spec["tracked"]}, world, running=spec.get("running", False))
     gc.collect()
     traced = traced_by_package(tracemalloc.take_snapshot().compare_to(traced_before, "filename"))
     tracemalloc.stop()
@@ -590,6 +626,13 @@ def loaded(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[
     trimmed = give_back_freed_memory()
     after_trim = rss_mib()
     quiet = quiet_heartbeats(driver, spec)
+    memory_figures = {
+        "tracked": spec["tracked"],
+        "rss_growth_tracked_mib": round(after - before, 1),
+        "rss_bytes_per_tracked_task": None,  # below, less the driver's records
+        "bytes_per_tracked_task": round(sum(v for k, v in traced.items() if k != "benchmark driver") / spec["tracked"]),
+        "traced_bytes_per_tracked_task_by_package": {k: round(v / spec["tracked"]) for k, v in traced.items()},
+    }
     # The driver's own records of the set-up's tasks live in this process too: not the executor's memory.
     bookkeeping = deep_size([driver.launched, driver.arn_to_key, driver.queued_at, driver.sent_at, driver.done])
     driver.launched.clear()
@@ -598,28 +641,23 @@ def loaded(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[
     driver.beats.clear()
     driver.beat_phases.clear()
     driver.beat_longest.clear()
+    growth = (after - before) * 2**20 - bookkeeping
+    memory_figures["rss_bytes_per_tracked_task"] = round(growth / spec["tracked"])
+    memory_figures["driver_bookkeeping_mib"] = round(bookkeeping / 2**20, 1)
+    growth_trimmed = (after_trim - before) * 2**20 - bookkeeping
+    memory_figures["rss_growth_tracked_after_trim_mib"] = round(after_trim - before, 1) if trimmed else None
+    memory_figures["rss_bytes_per_tracked_task_after_trim"] = (
+        round(growth_trimmed / spec["tracked"]) if trimmed else None
+    )
+    if driver.name == "theirs":  # the quiet heartbeats only (see SCENARIOS)
+        return {**memory_figures, **quiet, **setup, "burst": "not run for theirs (see SCENARIOS in run.py)"}
     # The set-up launched at 1,000/s; the burst is measured with the defaults, as configured in production.
     from airflow_ecs.aws.rate_limit import TokenBucket
     from airflow_ecs.core.config import FARGATE_LAUNCH_BURST, FARGATE_LAUNCH_RATE
 
     driver.executor._launcher._bucket = TokenBucket(FARGATE_LAUNCH_RATE, FARGATE_LAUNCH_BURST)
     result = launch(driver, spec, world)
-    growth = (after - before) * 2**20 - bookkeeping
-    growth_trimmed = (after_trim - before) * 2**20 - bookkeeping
-    scheduler_bytes = sum(v for k, v in traced.items() if k != "benchmark driver")
-    return {
-        **result,
-        "tracked": spec["tracked"],
-        "rss_growth_tracked_mib": round(after - before, 1),
-        "driver_bookkeeping_mib": round(bookkeeping / 2**20, 1),
-        "rss_bytes_per_tracked_task": round(growth / spec["tracked"]),
-        "rss_growth_tracked_after_trim_mib": round(after_trim - before, 1) if trimmed else None,
-        "rss_bytes_per_tracked_task_after_trim": round(growth_trimmed / spec["tracked"]) if trimmed else None,
-        "bytes_per_tracked_task": round(scheduler_bytes / spec["tracked"]),
-        "traced_bytes_per_tracked_task_by_package": {k: round(v / spec["tracked"]) for k, v in traced.items()},
-        **quiet,
-        **setup,
-    }
+    return {**result, **memory_figures, **quiet, **setup}
 
 
 def traced_by_package(stats: list[Any]) -> dict[str, int]:
@@ -874,6 +912,11 @@ FIGURES = {
         ("longest quiet heartbeat (ms)", "quiet_max_heartbeat_ms", True, "-"),
     ],
 }
+FIGURES["running10k"] = [
+    *FIGURES["tracked10k"],
+    ("median quiet heartbeat (ms)", "quiet_p50_heartbeat_ms", True, "-"),
+    ("set-up: seconds until all 10,000 seen RUNNING", "setup_seconds_until_all_seen_running", True, "-"),
+]
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:
@@ -926,6 +969,11 @@ def main() -> int:
     )
     parser.add_argument("--tasks", type=int, help="override the scenario's task count (to try the harness out)")
     parser.add_argument("--tracked", type=int, help="override tracked10k's tracked count (likewise)")
+    parser.add_argument(
+        "--moto-describe",
+        action="store_true",
+        help="DescribeTasks by moto's own scan of every stored task, not the gateway's lookup by ARN (to compare)",
+    )
     parser.add_argument("--worker", choices=list(SCENARIOS), help=argparse.SUPPRESS)
     parser.add_argument("--gateway", help=argparse.SUPPRESS)
     parser.add_argument("--world", help=argparse.SUPPRESS)
@@ -942,7 +990,7 @@ def main() -> int:
     executors = args.executor or list(EXECUTORS)
     about = machine()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    process, gateway, admin = start_gateway()
+    process, gateway, admin = start_gateway(args.moto_describe)
     results: dict[str, dict[str, Any]] = {}
     try:
         for scenario in scenarios:
