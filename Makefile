@@ -151,12 +151,17 @@ test-oldest: $(OLDEST_VENV)/.installed-$(OLDEST_AIRFLOW) ## The fast tests again
 # which modules and which tests); it keeps its work in mutants/, so a second run redoes only what changed.
 # Survivors do not fail it; a test that fails on the unmutated code does.
 # Not part of make test: about 25 minutes on 2 cores. docs/mutation.md has the last score and its survivors.
+# MUTANTS: mutant name globs, one module or the survivors again (make mutate MUTANTS='airflow_ecs.core.tracking*');
+# MUTATE_CHILDREN: parallel runs (1 on a machine shared with other work). The tracker's hypothesis machine runs
+# at 60 examples per mutant (TRACKER_EXAMPLES), as measured in docs/mutation.md.
+MUTANTS ?=
+MUTATE_CHILDREN ?= 2
 $(VENV)/.mutmut-installed: $(VENV)/.installed
 	$(PY) -m pip install --quiet 'mutmut>=3.8,<4'
 	touch $@
 
-mutate: $(VENV)/.mutmut-installed ## Mutation run over the pure decision modules; prints the surviving mutants
-	$(VENV)/bin/mutmut run --max-children 2
+mutate: $(VENV)/.mutmut-installed ## Mutation run over the pure decision modules (MUTANTS=glob for some); prints the surviving mutants
+	TRACKER_EXAMPLES=$${TRACKER_EXAMPLES:-60} $(VENV)/bin/mutmut run --max-children $(MUTATE_CHILDREN) $(MUTANTS)
 	@echo "Surviving mutants (mutmut show <name> prints one's diff):"
 	@$(VENV)/bin/mutmut results
 
