@@ -847,6 +847,36 @@ def test_a_tick_looks_only_at_the_attempts_due():
     assert len(looked_at) == 6
 
 
+def test_a_retry_is_launched_at_the_tick_of_its_due_time_and_not_before():
+    tracker = Tracker()
+    first = launch_of(queue(tracker))
+    tracker.launch_answered("a", first.generation, 0, 1.0, failure=THROTTLED)
+    due = tracker.get("a").retry_at
+    assert due is not None and due > 1.0
+    assert tracker.tick(due - 0.001) == []
+    assert launch_of(tracker.tick(due)).request == first.request  # at its time exactly, not a tick later
+
+
+def test_a_pending_timeout_fires_only_once_it_is_exceeded():
+    tracker = Tracker(Settings(pending_timeout=600.0))
+    _, arn = launched(tracker, now=0.0)
+    assert not of(tracker.tick(600.0), Stop)  # reached, not exceeded
+    assert of(tracker.tick(600.5), Stop) == [Stop(arn, "pending_timeout exceeded")]
+    assert tracker.tick(1200.0) == []  # once
+
+
+def test_the_deadline_heap_follows_the_attempts_tracked_not_every_attempt_ever_made():
+    # Each requeue supersedes the last attempt and leaves its deadline behind in the heap: a scheduler up for
+    # weeks must not keep them all.
+    tracker = Tracker()
+    for i in range(2000):
+        launched(tracker, "a", now=float(i))
+    assert len(tracker) == 1
+    assert len(tracker._deadlines) < 200
+    (stop,) = of(tracker.tick(1999.0 + 601.0), Stop)  # the live attempt's deadline survived the clean-ups
+    assert stop.reason == "pending_timeout exceeded"
+
+
 def test_a_shorter_pending_timeout_set_later_applies_to_the_tasks_already_tracked():
     tracker = Tracker()  # the executor sets its settings at start()
     launched(tracker, "a", now=0.0)
