@@ -8,17 +8,34 @@ tests/test_tracking.py pins the decisions; these pin the text, so a changed line
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 
 import pytest
 
-from airflow_ecs.core.tracking import EventLog, Launch, Metric, Note, ReadLogTail, Report, Settings, Stop, Tracker
+from airflow_ecs.core.events import TaskEvent
+from airflow_ecs.core.tracking import (
+    Delete,
+    EventLog,
+    Forget,
+    Launch,
+    Metric,
+    Note,
+    ReadLogTail,
+    Report,
+    Settings,
+    Stop,
+    Tracker,
+    token_expiry,
+)
 from tests.test_tracking import (
     ARN,
     CONTAINER,
     PERMANENT,
     THROTTLED,
     described,
+    event,
     identity,
     launch_of,
     launched,
@@ -234,3 +251,163 @@ def test_stopped_to_known_carries_ecs_stopped_at():
     commands = tracker.observed(arn, task, 1.0)
     assert commands[0] == Metric("timing_since_epoch", "stopped_to_known", 1795564860.0)
     assert commands[1:] == [Report("a", "success", arn)]
+
+
+# --- decisions the mutation review found untested (each test named for what it keeps) ---
+
+
+def test_a_relaunch_keeps_stopped_to_known_and_is_bounded_by_max_attempts():
+    tracker = Tracker(Settings(max_attempts=2))
+    _, arn = launched(tracker)  # attempt 1
+    task = described(arn, "STOPPED", None, started=False, stop_code="TaskFailedToStart")
+    task["stoppedAt"] = "2026-11-25T00:01:00Z"
+    commands = tracker.observed(arn, task, 1.0)
+    assert commands[0] == Metric("timing_since_epoch", "stopped_to_known", 1795564860.0)
+    relaunch = launch_of(commands)  # attempt 2
+    new = ARN.format("new")
+    tracker.launch_answered("a", relaunch.generation, relaunch.launch, 2.0, arn=new)
+    commands = tracker.observed(new, described(new, "STOPPED", None, started=False, stop_code="TaskFailedToStart"), 3.0)
+    assert not of(commands, Launch)  # max_attempts=2 reached: failed, not relaunched a third time
+    assert of(commands, ReadLogTail)
+
+
+def test_each_relaunch_gets_a_new_launch_number_and_client_token_and_its_task_is_followed_afresh():
+    tracker = Tracker(Settings(max_attempts=5))
+    first, arn = launched(tracker)
+    tokens = [first.request["clientToken"]]
+    for n in (1, 2):
+        relaunch = launch_of(tracker.missing(arn, 100.0 * n))
+        assert relaunch.launch == n
+        tokens.append(relaunch.request["clientToken"])
+        arn = ARN.format(f"relaunch{n}")
+        tracker.launch_answered("a", relaunch.generation, relaunch.launch, 100.0 * n, arn=arn)
+    assert len(set(tokens)) == 3  # the same token would make ECS answer with the task that went missing
+    # The new task's first event (version 1) and its RUNNING are its own, not the old task's.
+    message = event(arn, 1, "RUNNING")
+    assert Report("a", "running", arn) in tracker.event("m1", message, 300.0)
+
+
+def test_a_task_seen_running_is_never_relaunched_whatever_ecs_omits_later():
+    # Seen RUNNING, then STOPPED without startedAt (or MISSING): it ran its workload, so it fails; a relaunch
+    # would run the try twice.
+    for how in ("observed", "event", "missing"):
+        tracker = Tracker()
+        _, arn = launched(tracker)
+        tracker.observed(arn, described(arn, "RUNNING"), 1.0)
+        stopped = described(arn, "STOPPED", None, started=False, stop_code="TaskFailedToStart")
+        if how == "observed":
+            commands = tracker.observed(arn, stopped, 200.0)
+        elif how == "event":
+            commands = tracker.event("m1", TaskEvent(arn, 6, "ti-a", stopped), 200.0)
+        else:
+            commands = tracker.missing(arn, 200.0)
+        assert not of(commands, Launch), how
+        assert of(commands, ReadLogTail) or of(commands, Report), how
+
+
+def test_a_failure_learnt_from_an_event_reads_the_log_tail_of_the_task_the_event_carries():
+    tracker = Tracker()
+    _, arn = launched(tracker)
+    message = event(arn, 3, "STOPPED", 1)
+    (read,) = of(tracker.event("m1", message, 1.0), ReadLogTail)
+    assert read.arn == arn and read.task == message.detail
+
+
+def test_a_missing_task_gets_its_minute_of_grace_from_its_own_launch_and_relaunches_with_a_token_left():
+    tracker = Tracker()
+    launch = launch_of(queue(tracker, now=1000.0, token_expires_at=1_000_000.0))
+    arn = ARN.format(1)
+    tracker.launch_answered("a", launch.generation, 0, 1000.0, arn=arn)
+    assert tracker.missing(arn, 1010.0) == []  # 10 s old
+    assert launch_of(tracker.missing(arn, 1100.0)).launch == 1
+
+
+def test_missing_for_a_task_not_tracked_or_already_failing_changes_nothing():
+    tracker = Tracker()
+    assert tracker.missing(ARN.format("unknown"), 1.0) == []
+    _, arn = launched(tracker)
+    tracker.observed(arn, described(arn, "STOPPED", 1), 1.0)  # failing: its log tail is being read
+    assert tracker.missing(arn, 200.0) == []
+
+
+def test_a_log_tail_for_an_attempt_gone_or_replaced_is_dropped():
+    tracker = Tracker()
+    _, arn = launched(tracker)
+    (old_read,) = of(tracker.observed(arn, described(arn, "STOPPED", 1), 1.0), ReadLogTail)
+    tracker.revoke("a")
+    assert tracker.log_tail("a", old_read.generation, ["x"]) == []  # gone
+    _, new = launched(tracker, now=2.0)
+    (new_read,) = of(tracker.observed(new, described(new, "STOPPED", 1), 3.0), ReadLogTail)
+    assert tracker.log_tail("a", old_read.generation, ["old"]) == []  # the old attempt's lines, for the new one
+    assert of(tracker.log_tail("a", new_read.generation, ["new"]), Report)
+
+
+def test_an_event_of_another_task_of_an_attempt_we_track_is_deleted_as_ours():
+    tracker = Tracker(Settings(events=True))  # a shared queue: only nobody's events go back
+    launched(tracker)
+    assert tracker.event("m1", event(ARN.format("stray"), 1, "RUNNING"), 1.0) == [
+        Delete("m1"),
+        Metric("incr", "events.ignored"),
+    ]
+
+
+def test_every_event_stashed_for_an_attempt_that_fails_is_deleted():
+    tracker = Tracker()
+    launch = launch_of(queue(tracker))
+    for n, name in enumerate(("x", "y")):
+        tracker.event(f"m{n}", event(ARN.format(name), 1, "PENDING"), 1.0)
+    assert tracker.live_size() == len(["by key", "by startedBy", "x", "y"])
+    commands = tracker.launch_answered("a", launch.generation, 0, 2.0, failure=PERMANENT)
+    assert of(commands, Delete) == [Delete("m0"), Delete("m1")]
+
+
+def test_stop_launching_hands_back_every_attempt_not_launched():
+    tracker = Tracker()
+    for name in ("a", "b"):
+        first = launch_of(queue(tracker, name))
+        tracker.launch_answered(name, first.generation, 0, 1.0, failure=THROTTLED)
+    assert of(tracker.stop_launching(), Forget) == [Forget("a"), Forget("b")]
+
+
+def test_an_adopted_task_keeps_who_it_is_and_is_no_longer_taken_as_finished():
+    tracker = Tracker()
+    _, arn = launched(tracker)
+    tracker.observed(arn, described(arn, "STOPPED", 0), 1.0)
+    assert tracker.recently_finished(arn)
+    tracker.adopt("b", identity("b"), "ti-b", arn, CONTAINER, 2.0, seen_running=True)
+    adopted = tracker.get("b")
+    assert adopted.identity == identity("b") and adopted.started_by == "ti-b"
+    assert not tracker.recently_finished(arn)
+    # Adopted as running: its RUNNING is not reported again, and its generation is new in this tracker.
+    assert tracker.observed(arn, described(arn, "RUNNING"), 3.0) == []
+    assert adopted.generation > 1
+
+
+def test_the_last_10000_finished_arns_are_remembered():
+    tracker = Tracker()
+    launch = launch_of(queue(tracker))
+    tracker.revoke("a")
+    for n in range(10_001):  # late answers for the revoked launch: each ARN remembered as finished
+        tracker.launch_answered("a", launch.generation, 0, 1.0, arn=f"arn-{n}")
+    assert not tracker.recently_finished("arn-0")
+    assert tracker.recently_finished("arn-1") and tracker.recently_finished("arn-10000")
+
+
+@pytest.mark.parametrize("token", [None, 1_800_000_000, b"a.b.c"])
+def test_a_token_that_is_not_a_string_has_no_expiry(token):
+    assert token_expiry(token) is None
+
+
+def test_a_jwt_whose_payload_is_not_an_object_has_no_expiry():
+    def part(data: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    assert token_expiry(f"{part({'alg': 'HS512'})}.{part([1_800_000_000])}.signature") is None
+
+
+@pytest.mark.parametrize("padding", range(4))
+def test_a_jwt_payload_of_any_length_is_read(padding):
+    # base64url without its "=" padding: every length modulo 4 must decode.
+    payload = {"exp": 1_800_000_000, "sub": "t" * padding}
+    encoded = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+    assert token_expiry(f"eyJhbGciOiJIUzUxMiJ9.{encoded}.signature") == 1_800_000_000.0
