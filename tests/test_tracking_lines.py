@@ -17,6 +17,7 @@ import pytest
 from airflow_ecs.core.events import TaskEvent
 from airflow_ecs.core.tracking import (
     Delete,
+    Describe,
     EventLog,
     Forget,
     Launch,
@@ -31,6 +32,7 @@ from airflow_ecs.core.tracking import (
 )
 from tests.test_tracking import (
     ARN,
+    CAPACITY,
     CONTAINER,
     PERMANENT,
     THROTTLED,
@@ -411,3 +413,131 @@ def test_a_jwt_payload_of_any_length_is_read(padding):
     payload = {"exp": 1_800_000_000, "sub": "t" * padding}
     encoded = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
     assert token_expiry(f"eyJhbGciOiJIUzUxMiJ9.{encoded}.signature") == 1_800_000_000.0
+
+
+def test_fallback_and_answered_failures_each_take_a_launch_number_never_used():
+    # A clientToken once used with other parameters makes ECS refuse the call; one used with the same ones
+    # makes ECS answer with the same failures[].
+    tracker = Tracker(Settings(max_attempts=9))
+    fallback = [{"capacityProvider": "gpu-ec2", "weight": 1, "base": 0}]
+    first = launch_of(queue(tracker, fallback_strategy=fallback))
+    arn = ARN.format(1)
+    tracker.launch_answered("a", first.generation, 0, 1.0, arn=arn)
+    relaunch = launch_of(tracker.missing(arn, 100.0))  # launch 1
+    tracker.launch_answered("a", relaunch.generation, 1, 100.0, failure=CAPACITY, answered=True)
+    on_fallback = launch_of(tracker.tick(10_000.0))
+    assert on_fallback.launch == 2
+    tracker.launch_answered("a", on_fallback.generation, 2, 10_000.0, failure=CAPACITY, answered=True)
+    again = launch_of(tracker.tick(20_000.0))
+    assert again.launch == 3
+    tracker.launch_answered("a", again.generation, 3, 20_000.0, failure=CAPACITY, answered=True)
+    assert launch_of(tracker.tick(30_000.0)).launch == 4
+
+
+def test_every_retry_due_in_one_tick_is_launched_once():
+    tracker = Tracker()
+    for name in ("a", "b"):
+        first = launch_of(queue(tracker, name))
+        tracker.launch_answered(name, first.generation, 0, 1.0, failure=THROTTLED)
+    # "a" queued again: its first attempt's retry entry is stale, and comes up first.
+    first = launch_of(queue(tracker, "a", now=2.0))
+    tracker.launch_answered("a", first.generation, 0, 2.0, failure=THROTTLED)
+    launches = of(tracker.tick(10_000.0), Launch)
+    assert sorted(launch.key for launch in launches) == ["a", "b"]
+
+
+def test_a_retry_due_after_shutdown_began_is_handed_back_not_launched():
+    tracker = Tracker()
+    first = launch_of(queue(tracker))
+    assert tracker.stop_launching() == []  # in flight: its answer is awaited
+    tracker.launch_answered("a", first.generation, 0, 1.0, failure=THROTTLED)
+    assert tracker.tick(10_000.0) == [Forget("a")]
+
+
+def test_a_pending_timeout_is_found_whatever_the_attempts_generation():
+    tracker = Tracker(Settings(pending_timeout=60.0))
+    for _ in range(200):  # generations past any time used below
+        launch_of(queue(tracker, "churn"))
+        tracker.revoke("churn")
+    _, arn = launched(tracker, now=0.0)
+    assert of(tracker.tick(61.0), Stop) == [Stop(arn, "pending_timeout exceeded")]
+
+
+def test_a_task_seen_running_outlives_its_old_pending_deadline_quietly():
+    tracker = Tracker(Settings(pending_timeout=60.0, poll_interval=1_000.0))
+    _, arn = launched(tracker, now=0.0)
+    tracker.observed(arn, described(arn, "RUNNING"), 1.0)
+    assert not of(tracker.tick(61.0), Stop)
+    assert tracker.arns() == [arn]
+
+
+def test_new_settings_keep_a_pending_retry():
+    tracker = Tracker()
+    first = launch_of(queue(tracker))
+    tracker.launch_answered("a", first.generation, 0, 1.0, failure=THROTTLED)
+    launched(tracker, "b")
+    tracker.settings = Settings(pending_timeout=60.0)  # the heap rebuilt
+    assert sorted(type(c).__name__ for c in tracker.tick(10_000.0) if isinstance(c, (Launch, Stop))) == [
+        "Launch",
+        "Stop",
+    ]
+
+
+def test_a_sweep_waits_its_interval_after_the_last():
+    for settings, interval in (
+        (Settings(poll_interval=5.0), 5.0),
+        (Settings(events=True, reconcile_interval=60.0), 60.0),
+    ):
+        tracker = Tracker(settings)
+        launched(tracker, now=0.0)
+        assert of(tracker.tick(0.5), Describe)  # the first at once
+        tracker.sweep_done()
+        assert not of(tracker.tick(0.5 + interval - 0.1), Describe)
+        assert of(tracker.tick(0.5 + interval), Describe)
+
+
+def test_a_task_is_named_stale_after_more_than_a_minute_pending_counted_from_its_own_launch():
+    tracker = Tracker(Settings(events=True, reconcile_interval=1.0))
+    _, arn = launched(tracker, now=1000.0)
+    (sweep,) = of(tracker.tick(1010.0), Describe)
+    assert sweep.stale == ()
+    tracker.sweep_done()
+    (sweep,) = of(tracker.tick(1060.0), Describe)
+    assert sweep.stale == ()  # a minute exactly: not yet
+    tracker.sweep_done()
+    (sweep,) = of(tracker.tick(1061.5), Describe)  # the next sweep, reconcile_interval later
+    assert sweep.stale == (arn,)
+
+
+def test_a_token_expiring_exactly_at_the_margin_is_not_started():
+    tracker = Tracker()
+    assert of(queue(tracker, now=0.0, token_expires_at=180.0), EventLog)
+    (line,) = of(queue(tracker, "b", now=0.0, token_expires_at=0.6), EventLog)
+    assert "the workload's token expires in 1s (" in line.extra
+
+
+def test_an_adopted_task_is_no_launch_backlog_and_counts_with_no_status_yet():
+    tracker = Tracker()
+    tracker.adopt("a", identity(), "ti-a", ARN.format("adopted"), CONTAINER, 0.0, seen_running=False)
+    assert tracker.pending_launches() == 0 and tracker.status_counts() == {"": 1}
+
+
+def test_a_new_tasks_first_event_version_is_applied():
+    tracker = Tracker()
+    _, arn = launched(tracker)
+    assert Report("a", "running", arn) in tracker.event("m1", event(arn, 1, "RUNNING"), 1.0)
+
+
+def test_events_stashed_for_an_attempt_are_released_whoever_stashed_before_it():
+    tracker = Tracker()
+    b = launch_of(queue(tracker, "b"))
+    a = launch_of(queue(tracker, "a"))
+    tracker.event("m0", event(ARN.format("b"), 1, "PENDING", started_by="ti-b"), 1.0)
+    new = ARN.format("a")
+    tracker.event("m1", event(new, 1, "PENDING"), 1.0)
+    tracker.event("m2", event(new, 2, "RUNNING"), 1.0)
+    commands = tracker.launch_answered("a", a.generation, 0, 2.0, arn=new)
+    assert of(commands, Delete) == [Delete("m1"), Delete("m2")]
+    assert Report("a", "running", new) in commands
+    tracker.launch_answered("b", b.generation, 0, 2.0, arn=ARN.format("b"))
+    assert tracker.live_size() == 2 * len(["by key", "by ARN", "by startedBy"])
