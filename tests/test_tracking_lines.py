@@ -182,7 +182,13 @@ def test_a_launch_retried_is_a_note_for_the_scheduler_log_naming_the_failure_and
 
 @pytest.mark.parametrize(
     ("now", "expires_at", "when"),
-    [(400.0, 0.0, "expired 400s ago"), (0.0, 100.0, "expires in 100s")],
+    [
+        (400.0, 0.0, "expired 400s ago"),
+        (0.0, 100.0, "expires in 100s"),
+        (50.0, 50.0, "expires now"),  # not "expired -0s ago"
+        (50.4, 50.0, "expires now"),
+        (50.6, 50.0, "expired 1s ago"),
+    ],
 )
 def test_a_launch_too_late_in_the_tokens_life_says_when_it_expires_and_what_to_do(now, expires_at, when):
     tracker = Tracker()

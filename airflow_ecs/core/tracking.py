@@ -246,7 +246,6 @@ class Attempt:
         "attempts",
         "container_name",
         "failing",
-        "failures",
         "fallback_strategy",
         "generation",
         "identity",
@@ -292,7 +291,6 @@ class Attempt:
         self.fallback_strategy = fallback_strategy
         self.launch = 0  # which launch of this attempt; part of the clientToken
         self.attempts = attempts  # RunTask calls plus relaunches, bounded by max_attempts
-        self.failures = 0
         self.on_fallback = False
         self._counts: _Counts | None = None  # set while the tracker tracks it
         self._in_flight = False  # a Launch was emitted and not answered yet
@@ -581,7 +579,6 @@ class Tracker:
         if cancelled:
             return []
         if arn:
-            attempt.failures = 0
             attempt.launched_at = now
             attempt.arn = arn
             self._schedule(attempt)
@@ -590,7 +587,6 @@ class Tracker:
             commands: list[Command] = [Metric("incr", "run_task.launched"), Report(key, "queued", arn)]
             return commands + self._release_early(attempt, now)
         assert failure is not None
-        attempt.failures += 1
         decision = decide_retry(
             failure, attempt.attempts, self.settings.max_attempts, has_fallback=bool(attempt.fallback_strategy)
         )
@@ -783,8 +779,8 @@ class Tracker:
         """``request``: the attempt's request when the caller has it at hand (not decoded again)."""
         assert attempt.relaunchable
         if attempt.token_expires_at is not None and now + TOKEN_START_MARGIN >= attempt.token_expires_at:
-            left = attempt.token_expires_at - now
-            expiry = f"expires in {left:.0f}s" if left > 0 else f"expired {-left:.0f}s ago"
+            left = round(attempt.token_expires_at - now)  # whole seconds, so no "-0s" at the very moment
+            expiry = f"expires in {left}s" if left > 0 else f"expired {-left}s ago" if left < 0 else "expires now"
             diagnosis = Diagnosis(
                 f"not started: the workload's token {expiry} (Airflow issues it for [scheduler] task_queued_timeout)"
                 f" and a container needs up to {TOKEN_START_MARGIN:g}s to reach the execution API",
@@ -838,7 +834,6 @@ class Tracker:
                 commands.append(Stop(old, "relaunched by Airflow's ECS executor"))
             self._unindex_arn(attempt)
             attempt.launch += 1
-            attempt.failures = 0
             attempt.version = -1
             attempt.seen_running = False
             attempt.launched_at = None
