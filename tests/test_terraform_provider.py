@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -54,7 +55,8 @@ def test_provider_source_is_said_in_one_line(source):
 
 
 @pytest.fixture(scope="module")
-def validated(workspace) -> dict:
+def validated(workspace, upgrade_applied) -> dict:
+    # upgrade_applied: begun before these runs, so that its apply waits while they work (see it below).
     runs = parallel(lambda c: workspace.run(c, "validate", "-no-color"), configurations())
     return dict(zip(configurations(), runs, strict=True))
 
@@ -173,51 +175,62 @@ def actions_of(changes: list[dict]) -> dict[str, list[str]]:
     return {c["address"]: c["change"]["actions"] for c in changes if c["change"]["actions"] != ["no-op"]}
 
 
-def test_a_single_queue_state_is_moved_to_the_counted_queues_and_more_queues_only_add(workspace, moto, tmp_path):
+UPGRADE_VARIABLES = (
+    "-var=name=upgrade",
+    "-var=cluster_arn=arn:aws:ecs:us-east-1:123456789012:cluster/upgrade",
+    '-var=task_definition_families=["upgrade-worker"]',
+)
+
+
+@pytest.fixture(scope="module")
+def upgrade_applied(workspace, moto, tmp_path_factory):
+    """modules/events applied (through the gap layer) for the upgrade test below, begun in the background when
+    the module's first Terraform runs start: the apply is mostly the provider waiting - each SQS resource polls
+    the queue's attributes until six answers in a row, 5 s apart, agree (25 s, on AWS as here), and three are in
+    a chain (dead-letter queue, queue, policies) - so it waits while validate and terraform test work, instead
+    of holding this test process idle for over a minute. Yields (gap layer URL, state file, the apply's future)."""
+    from airflow_ecs.local.terraform_gaps import GapLayer
+
+    state = tmp_path_factory.mktemp("upgrade") / "events.tfstate"
+    with GapLayer(moto) as layer, ThreadPoolExecutor(max_workers=1) as pool:
+        apply = ("apply", "-auto-approve", "-input=false", "-no-color", f"-state={state}", *UPGRADE_VARIABLES)
+        done = pool.submit(workspace.run, EVENTS_MODULE, *apply, env=moto_env(layer.url), timeout=600)
+        yield layer.url, state, done
+
+
+def test_a_single_queue_state_is_moved_to_the_counted_queues_and_more_queues_only_add(workspace, upgrade_applied):
     """The module before queue_count, as its state looked: apply it, then move the counted resources back to
     their old addresses (no index), which is the state an upgrade starts from. Planning it with the moved
     blocks changes nothing; three queues add two queues, two targets and two policies and destroy nothing."""
-    from airflow_ecs.local.terraform_gaps import GapLayer
+    url, state, applying = upgrade_applied
+    env, variables = moto_env(url), UPGRADE_VARIABLES
+    applying.result().check()
+    # The applied module plans no change (the gap layer answers the redrive policy as it was given).
+    assert actions_of(planned_changes(workspace, env, state, *variables)) == {}
+    for address in (*COUNTED, "data.aws_iam_policy_document.queue"):
+        workspace.run(EVENTS_MODULE, "state", "mv", f"-state={state}", f"{address}[0]", address, env=env).check()
 
-    layer = GapLayer(moto).start()
-    try:
-        env = moto_env(layer.url)
-        state = tmp_path / "events.tfstate"
-        variables = (
-            "-var=name=upgrade",
-            "-var=cluster_arn=arn:aws:ecs:us-east-1:123456789012:cluster/upgrade",
-            '-var=task_definition_families=["upgrade-worker"]',
-        )
-        apply = ("apply", "-auto-approve", "-input=false", "-no-color", f"-state={state}", *variables)
-        workspace.run(EVENTS_MODULE, *apply, env=env, timeout=600).check()
-        # The applied module plans no change (the gap layer answers the redrive policy as it was given).
-        assert actions_of(planned_changes(workspace, env, state, *variables)) == {}
-        for address in (*COUNTED, "data.aws_iam_policy_document.queue"):
-            workspace.run(EVENTS_MODULE, "state", "mv", f"-state={state}", f"{address}[0]", address, env=env).check()
+    changes = planned_changes(workspace, env, state, *variables)
+    moved = {c["address"]: c.get("previous_address") for c in changes if c.get("previous_address")}
+    # The resources by the moved blocks (the data source, read again at each plan, needs none).
+    assert {a: p for a, p in moved.items() if not a.startswith("data.")} == {f"{a}[0]": a for a in COUNTED}
+    assert actions_of(changes) == {}, "an upgrade to queue_count = 1 must change nothing"
 
-        changes = planned_changes(workspace, env, state, *variables)
-        moved = {c["address"]: c.get("previous_address") for c in changes if c.get("previous_address")}
-        # The resources by the moved blocks (the data source, read again at each plan, needs none).
-        assert {a: p for a, p in moved.items() if not a.startswith("data.")} == {f"{a}[0]": a for a in COUNTED}
-        assert actions_of(changes) == {}, "an upgrade to queue_count = 1 must change nothing"
-
-        changes = planned_changes(workspace, env, state, *variables, "-var=queue_count=3")
-        acted = actions_of(changes)
-        assert not [a for a, actions in acted.items() if "delete" in actions], acted
-        created = sorted(a for a, actions in acted.items() if actions == ["create"])
-        assert created == sorted(f"{address}[{index}]" for address in COUNTED for index in (1, 2)), acted
-        names = {
-            c["change"]["after"]["name"]
-            for c in changes
-            if c["type"] == "aws_sqs_queue" and c["change"]["actions"] == ["create"]
-        }
-        assert names == {"upgrade-task-events-2", "upgrade-task-events-3"}
-        # The one dead-letter queue now takes from all three (its redrive allow policy lists them).
-        changed = {a for a in acted if a not in created and not a.startswith("data.")}  # data: read, not made
-        # The dead-letter queue's allow list gains the new queues. The first queue's policy is rewritten in
-        # place: Terraform reads its document at apply because the queue resource (all its instances) has
-        # pending creates, and the document it reads is the one already there.
-        assert changed == {"aws_sqs_queue_redrive_allow_policy.dead_letter", "aws_sqs_queue_policy.events[0]"}, acted
-        assert acted["aws_sqs_queue_policy.events[0]"] == ["update"], acted
-    finally:
-        layer.stop()
+    changes = planned_changes(workspace, env, state, *variables, "-var=queue_count=3")
+    acted = actions_of(changes)
+    assert not [a for a, actions in acted.items() if "delete" in actions], acted
+    created = sorted(a for a, actions in acted.items() if actions == ["create"])
+    assert created == sorted(f"{address}[{index}]" for address in COUNTED for index in (1, 2)), acted
+    names = {
+        c["change"]["after"]["name"]
+        for c in changes
+        if c["type"] == "aws_sqs_queue" and c["change"]["actions"] == ["create"]
+    }
+    assert names == {"upgrade-task-events-2", "upgrade-task-events-3"}
+    # The one dead-letter queue now takes from all three (its redrive allow policy lists them).
+    changed = {a for a in acted if a not in created and not a.startswith("data.")}  # data: read, not made
+    # The dead-letter queue's allow list gains the new queues. The first queue's policy is rewritten in
+    # place: Terraform reads its document at apply because the queue resource (all its instances) has
+    # pending creates, and the document it reads is the one already there.
+    assert changed == {"aws_sqs_queue_redrive_allow_policy.dead_letter", "aws_sqs_queue_policy.events[0]"}, acted
+    assert acted["aws_sqs_queue_policy.events[0]"] == ["update"], acted
