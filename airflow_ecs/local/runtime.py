@@ -40,6 +40,7 @@ from airflow_ecs.local.containers import (
     judge_end,
     resolve_secrets,
 )
+from airflow_ecs.local.forkserver import ForkedProcess, ForkServer
 
 ACCOUNT = "123456789012"
 SPOT_REASON = "Your Spot Task was interrupted."
@@ -184,7 +185,7 @@ class LocalTask:
     secrets: list[dict[str, str]] = field(default_factory=list)
     stop_timeout: float | None = None  # the container definition's stopTimeout, else the runtime's
     created: float = field(default_factory=time.monotonic)
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen | ForkedProcess | None = None
     version: int = 0
     stop_code: str | None = None
     stop_reason: str | None = None
@@ -217,9 +218,12 @@ class LocalRuntime:
         poll_seconds: float = 0.05,
         events_bus: str | None = "default",
         containers: ContainerRunner | None = None,
+        warm_start: bool = True,
     ):
         self.region = region
         self.containers = containers  # None: each container is a local process
+        # The process runtime forks the worker's command from a warm interpreter (forkserver.py says why).
+        self.forks = ForkServer() if containers is None and warm_start else None
         self._clients = clients
         self.start_delay = start_delay
         self.max_concurrent = max_concurrent
@@ -255,6 +259,8 @@ class LocalRuntime:
                     task.process.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     pass
+        if self.forks is not None:
+            self.forks.stop()
 
     def _remove_containers(self, timeout: float = 60.0) -> None:
         """Remove every container this runtime started, including one a ``podman run`` is still creating.
@@ -495,12 +501,10 @@ class LocalRuntime:
                 task.process = self.containers.start(spec)
             else:
                 base = {key: os.environ[key] for key in ("PATH", "LANG", "TZ") if key in os.environ}
-                task.process = subprocess.Popen(
-                    task.command,
-                    env={**base, **environment},
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
+                env = {**base, **environment}
+                forked = self.forks.start(task.command, env) if self.forks is not None else None
+                task.process = forked or subprocess.Popen(
+                    task.command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
                 )
         except OSError as error:
             task.stop_code = "TaskFailedToStart"
