@@ -142,8 +142,8 @@ test-unit: $(VENV)/.installed ## Only the fast tests (no e2e, no checkov)
 AIRFLOW_FREE_TESTS := tests/test_terraform_static.py tests/test_terraform_runner.py tests/test_terraform_provider.py \
 	tests/test_terraform_providers.py tests/test_terraform_gaps.py tests/test_terraform_apply.py \
 	tests/test_generator.py \
-	tests/test_local_runtime.py tests/test_container_runtime.py tests/test_faults.py tests/test_docs.py \
-	tests/test_layering.py
+	tests/test_local_runtime.py tests/test_container_runtime.py tests/test_forkserver.py tests/test_faults.py \
+	tests/test_docs.py tests/test_layering.py
 test-oldest: $(OLDEST_VENV)/.installed-$(OLDEST_AIRFLOW) ## The fast tests against the oldest supported Airflow (OLDEST_AIRFLOW, 3.1)
 	$(OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider -m 'not e2e' $(addprefix --ignore=,$(AIRFLOW_FREE_TESTS))
 

@@ -28,7 +28,7 @@ def postgres_url():
         yield url
 
 
-def test_twenty_tasks_two_schedulers_one_killed_halfway(tmp_path, postgres_url):
+def test_fifty_tasks_two_schedulers_one_killed_halfway(tmp_path, postgres_url):
     env = {"AIRFLOW__ECS_FARGATE__RECONCILE_INTERVAL": "10"}
     with local_deployment(
         tmp_path, DAGS, env=env, start_delay=0.2, max_concurrent=10, database_url=postgres_url, schedulers=2
@@ -39,20 +39,20 @@ def test_twenty_tasks_two_schedulers_one_killed_halfway(tmp_path, postgres_url):
         second_queue = deployed.scheduler_env[2]["AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_URL"]
         assert first_queue != second_queue and deployed.env["AIRFLOW__ECS_FARGATE__EVENTS_QUEUE_EXCLUSIVE"] == "True"
         deployed.start_scheduler(2)
-        stack.wait_for_dag("ecs_e2e_twenty")
-        stack.trigger("ecs_e2e_twenty", "twenty")
+        stack.wait_for_dag("ecs_e2e_fifty")
+        stack.trigger("ecs_e2e_fifty", "fifty")
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
-            states = [row.state for row in stack.task_rows("ecs_e2e_twenty", "twenty")]
-            if len(states) == 20 and states.count("success") >= 8:
+            states = [row.state for row in stack.task_rows("ecs_e2e_fifty", "fifty")]
+            if len(states) == 50 and states.count("success") >= 20:
                 break
             time.sleep(0.5)
         else:
             pytest.fail(f"the run did not get halfway: {states}")
         stack.kill_component("scheduler")  # SIGKILL: no end(), no goodbye
-        assert stack.wait_for_run("ecs_e2e_twenty", "twenty", timeout=300) == "success"
-        rows = stack.task_rows("ecs_e2e_twenty", "twenty")
-        assert len(rows) == 20 and {row.state for row in rows} == {"success"}
+        assert stack.wait_for_run("ecs_e2e_fifty", "fifty", timeout=300) == "success"
+        rows = stack.task_rows("ecs_e2e_fifty", "fifty")
+        assert len(rows) == 50 and {row.state for row in rows} == {"success"}
         launches = local.runtime.launches_by_started_by
         # One ECS task per task instance try: no try was launched twice, by either scheduler.
         assert all(count == 1 for count in launches.values()), launches

@@ -83,16 +83,16 @@ def ecs_e2e_clear():
 ecs_e2e_clear()
 
 
-@dag(schedule=None, start_date=datetime.datetime(2026, 1, 1), catchup=False, max_active_tasks=20)
-def ecs_e2e_twenty():
-    """Twenty short tasks for two schedulers to share, one of them killed halfway."""
+@dag(schedule=None, start_date=datetime.datetime(2026, 1, 1), catchup=False, max_active_tasks=50)
+def ecs_e2e_fifty():
+    """Fifty short tasks for two schedulers to share, one of them killed halfway."""
 
     @task
     def short(index: int):
         time.sleep(2)
         print(f"short task {index} done", flush=True)
 
-    short.expand(index=list(range(20)))
+    short.expand(index=list(range(50)))
 
 
-ecs_e2e_twenty()
+ecs_e2e_fifty()
