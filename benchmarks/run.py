@@ -515,7 +515,7 @@ def track(driver: Driver, spec: dict[str, Any], world: dict[str, Any], *, runnin
 @functools.cache
 def admin_client(admin: str, service: str) -> Any:
     """The driver's own client on the admin port, made once per worker. boto3's first client creates boto3's default
-    session, whose loader keeps the service model, endpoints and rules it read (7.4 MB) for the life of the
+    session, whose loader keeps the service model, endpoints and rules it read (7.8 MB) for the life of the
     process: made inside the traced set-up (running10k's drain check, until 2026-12-02), that one-time cost of the
     driver's was counted as the executor's, 780 bytes per task at 10,000 (docs/benchmarks.md, round 4)."""
     from devtools import aws_fixtures as aws
