@@ -26,6 +26,7 @@ Writes benchmarks/results/<scenario>.json and prints a table. Figures only: noth
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import math
@@ -511,12 +512,21 @@ def track(driver: Driver, spec: dict[str, Any], world: dict[str, Any], *, runnin
     }
 
 
-def queued_events(world: dict[str, Any]) -> int:
-    """Messages in the events queue, visible or received and not yet deleted (asked on the admin port)."""
+@functools.cache
+def admin_client(admin: str, service: str) -> Any:
+    """The driver's own client on the admin port, made once per worker. boto3's first client creates boto3's default
+    session, whose loader keeps the service model, endpoints and rules it read (7.8 MB) for the life of the
+    process: made inside the traced set-up (running10k's drain check, until 2026-12-02), that one-time cost of the
+    driver's was counted as the executor's, 780 bytes per task at 10,000 (docs/benchmarks.md, round 4)."""
     from devtools import aws_fixtures as aws
 
+    return aws.client(admin, service)
+
+
+def queued_events(world: dict[str, Any]) -> int:
+    """Messages in the events queue, visible or received and not yet deleted (asked on the admin port)."""
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    attributes = aws.client(world["admin"], "sqs").get_queue_attributes(
+    attributes = admin_client(world["admin"], "sqs").get_queue_attributes(
         QueueUrl=world["queue_url"], AttributeNames=names
     )["Attributes"]
     return sum(int(attributes.get(name, 0)) for name in names)
@@ -613,15 +623,25 @@ def loaded(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[
     import airflow_ecs.core.tracking as ours
 
     ours.STALE_PENDING_SECONDS = 10**9
+    admin_client(world["admin"], "sqs")  # the driver's one-time cost (boto3's default session): not traced
     give_back_freed_memory()
     before = rss_mib()
     # tracemalloc over the set-up: the bytes still allocated after it, by where they were allocated (set-up
-    # only: tracing slows every allocation, so it is off again before anything is timed).
-    tracemalloc.start()
+    # only: tracing slows every allocation, so it is off again before anything is timed). --trace-frames N keeps
+    # N frames per allocation (slower still) and adds the largest tracebacks by the innermost frame of ours.
+    frames = int(option("--trace-frames", "1"))
+    tracemalloc.start(frames)
     traced_before = tracemalloc.take_snapshot()
     setup = track(driver, {**spec, "tasks": spec["tracked"]}, world, running=spec.get("running", False))
     gc.collect()
-    traced = traced_by_package(tracemalloc.take_snapshot().compare_to(traced_before, "filename"))
+    traced_after = tracemalloc.take_snapshot()
+    traced = traced_by_package(traced_after.compare_to(traced_before, "filename"))
+    where = (
+        traced_by_our_frame(traced_after.compare_to(traced_before, "traceback"), spec["tracked"]) if frames > 1 else {}
+    )
+    if option("--trace-dump", ""):
+        traced_after.dump(option("--trace-dump", ""))  # to read with tracemalloc.Snapshot.load
+    del traced_before, traced_after
     tracemalloc.stop()
     gc.collect()
     after = rss_mib()
@@ -634,6 +654,7 @@ def loaded(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[
         "rss_bytes_per_tracked_task": None,  # below, less the driver's records
         "bytes_per_tracked_task": round(sum(v for k, v in traced.items() if k != "benchmark driver") / spec["tracked"]),
         "traced_bytes_per_tracked_task_by_package": {k: round(v / spec["tracked"]) for k, v in traced.items()},
+        **({"traced_bytes_per_tracked_task_by_our_frame": where} if where else {}),
     }
     # The driver's own records of the set-up's tasks live in this process too: not the executor's memory.
     bookkeeping = deep_size([driver.launched, driver.arn_to_key, driver.queued_at, driver.sent_at, driver.done])
@@ -662,11 +683,22 @@ def loaded(driver: Driver, spec: dict[str, Any], world: dict[str, Any]) -> dict[
 
 def traced_by_package(stats: list[Any]) -> dict[str, int]:
     """tracemalloc's size differences grouped by who allocated: our package, Airflow, botocore and the rest,
-    and the benchmark driver itself (its records of the tasks, not the scheduler's memory)."""
+    and the benchmark driver itself (its records of the tasks, not the scheduler's memory). By the innermost
+    frame (a traceback runs from the oldest frame to the most recent); with several frames (--trace-frames),
+    what the driver allocated through a library (boto3, json) with no frame of ours or Airflow's in between is
+    the driver's too. With one frame that cannot be told: it counts as the library's, i.e. as the executor's."""
     groups: dict[str, int] = {}
     for stat in stats:
-        name = stat.traceback[0].filename.replace("\\", "/")
-        if "/benchmarks/" in name:
+        name = stat.traceback[-1].filename.replace("\\", "/")
+        caller = next(
+            (
+                f.filename.replace("\\", "/")
+                for f in reversed(list(stat.traceback))
+                if any(part in f.filename.replace("\\", "/") for part in ("/benchmarks/", "/airflow_ecs/", "/airflow/"))
+            ),
+            "",
+        )
+        if "/benchmarks/" in name or "/benchmarks/" in caller:
             group = "benchmark driver"
         elif "/airflow_ecs/" in name:
             group = "airflow_ecs"
@@ -678,6 +710,37 @@ def traced_by_package(stats: list[Any]) -> dict[str, int]:
             group = "other (stdlib, pydantic, ...)"
         groups[group] = groups.get(group, 0) + stat.size_diff
     return dict(sorted(groups.items()))
+
+
+def traced_by_our_frame(stats: list[Any], tracked: int, top: int = 15) -> dict[str, Any]:
+    """Bytes per tracked task still allocated after the set-up, by the innermost frame in our code or the
+    benchmark's (``file:line``) and the innermost frame of all (what allocated it), the ``top`` largest: where
+    a per-task cost comes from when the allocating frame is the standard library's or another package's."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for stat in stats:
+        frames = list(stat.traceback)
+        ours = next(
+            (f for f in reversed(frames) if "/airflow_ecs/" in f.filename or "/benchmarks/" in f.filename), None
+        )
+        key = (
+            f"{ours.filename.rsplit('/', 2)[-2]}/{ours.filename.rsplit('/', 1)[-1]}:{ours.lineno}"
+            if ours
+            else "(none of ours)",
+            f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}",
+        )
+        entry = groups.setdefault(key, [0, 0])
+        entry[0] += stat.size_diff
+        entry[1] += stat.count_diff
+    largest = sorted(groups.items(), key=lambda item: -item[1][0])[:top]
+    return {
+        f"{ours} <- {allocated}": {"bytes": round(size / tracked), "blocks": round(count / tracked, 2)}
+        for (ours, allocated), (size, count) in largest
+    }
+
+
+def option(name: str, default: str) -> str:
+    """A worker's pass-through option (``--trace-frames 25``), as the orchestrator gave it."""
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
 
 
 def quiet_heartbeats(driver: Driver, spec: dict[str, Any]) -> dict[str, Any]:
@@ -807,7 +870,9 @@ def worker(scenario: str, executor_name: str, gateway: str, world: dict[str, Any
 # --- the orchestrator ---
 
 
-def run_worker(scenario: str, executor: str, gateway: str, admin: str, sizes: list[str]) -> dict[str, Any]:
+def run_worker(
+    scenario: str, executor: str, gateway: str, admin: str, sizes: list[str], timeout: float = 900
+) -> dict[str, Any]:
     world = fresh_world(gateway, admin)
     home = tempfile.mkdtemp(prefix="airflow-bench-")
     logs = RESULTS / "logs"
@@ -833,7 +898,7 @@ def run_worker(scenario: str, executor: str, gateway: str, admin: str, sizes: li
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,
-                timeout=900,
+                timeout=timeout,
             )
     finally:
         shutil.rmtree(home, ignore_errors=True)
@@ -974,6 +1039,20 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, help="override the scenario's task count (to try the harness out)")
     parser.add_argument("--tracked", type=int, help="override tracked10k's tracked count (likewise)")
     parser.add_argument(
+        "--trace-frames",
+        type=int,
+        help="tracked10k/running10k: frames tracemalloc keeps per allocation (default 1); above 1 the result also "
+        "gives the largest allocations per task by the innermost frame of ours (a slower set-up)",
+    )
+    parser.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=900,
+        help="seconds one executor's run may take (default 900; a traced set-up of 10,000 with --trace-frames "
+        "takes longer)",
+    )
+    parser.add_argument("--trace-dump", help="tracked10k/running10k: dump the set-up's tracemalloc snapshot here")
+    parser.add_argument(
         "--moto-describe",
         action="store_true",
         help="DescribeTasks by moto's own scan of every stored task, not the gateway's lookup by ARN (to compare)",
@@ -989,6 +1068,8 @@ def main() -> int:
     sizes = [
         *(["--tasks", str(args.tasks)] if args.tasks else []),
         *(["--tracked", str(args.tracked)] if args.tracked else []),
+        *(["--trace-frames", str(args.trace_frames)] if args.trace_frames else []),
+        *(["--trace-dump", str(Path(args.trace_dump).resolve())] if args.trace_dump else []),
     ]
     scenarios = args.scenario or [k for k, v in SCENARIOS.items() if not v.get("hidden")]
     executors = args.executor or list(EXECUTORS)
@@ -1004,7 +1085,7 @@ def main() -> int:
                     results[scenario][executor] = {"not_run": "see docs/benchmarks.md"}
                     continue
                 t0 = time.perf_counter()
-                results[scenario][executor] = run_worker(scenario, executor, gateway, admin, sizes)
+                results[scenario][executor] = run_worker(scenario, executor, gateway, admin, sizes, args.worker_timeout)
                 print(
                     f"{scenario:<11} {executor:<6} {time.perf_counter() - t0:6.1f}s  "
                     f"{json.dumps(results[scenario][executor])[:300]}",

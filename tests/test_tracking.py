@@ -8,12 +8,14 @@ interleavings, with the issue's invariants checked after every step.
 from __future__ import annotations
 
 import base64
+import functools
+import gc
 import itertools
 import json
 import os
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -933,11 +935,9 @@ def test_a_relaunch_sends_the_request_that_was_packed():
     assert relaunch.request["clientToken"] != first.request["clientToken"]
 
 
-def test_a_tracked_task_costs_under_2_kb_with_a_realistic_request():
-    """Memory per tracked task, as tracemalloc sees it: 1,000 launched attempts, each with its own RunTask
-    request rendered from the default template (a workload JSON with its own JWT in the command), everything
-    the tracker keeps counted (key, identity, ARN, request), the caller's copies dropped as a scheduler's are."""
-    import tracemalloc
+def realistic_tracking() -> Callable[[Tracker, int], str]:
+    """``track(tracker, i)``: the i-th attempt queued with a RunTask request rendered from the default template (a
+    workload JSON with its own JWT in the command) and launched; returns the ARN RunTask answered."""
     import uuid
 
     from airflow_ecs.core.config import load_config
@@ -956,9 +956,9 @@ def test_a_tracked_task_costs_under_2_kb_with_a_realistic_request():
     )
     template = load_template(None)
 
-    def track(tracker: Tracker, i: int) -> None:
+    def track(tracker: Tracker, i: int) -> str:
         ti_id = str(uuid.UUID(int=i + 1))
-        ident = TaskIdentity("etl", f"load_{i % 50}", "scheduled__2026-01-01T00:00:00+00:00", i % 7, 1, ti_id)
+        ident = TaskIdentity("etl", f"load_{i % 50}", "scheduled__2026-01-01T00:00:00+00:00", i // 50, 1, ti_id)
         token = token_with_exp(2_000_000_000 + i) + base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
         workload = json.dumps(
             {
@@ -969,7 +969,7 @@ def test_a_tracked_task_costs_under_2_kb_with_a_realistic_request():
                     "task_id": ident.task_id,
                     "run_id": ident.run_id,
                     "try_number": 1,
-                    "map_index": i % 7,
+                    "map_index": i // 50,
                     "pool_slots": 1,
                     "queue": "default",
                     "priority_weight": 1,
@@ -993,7 +993,18 @@ def test_a_tracked_task_costs_under_2_kb_with_a_realistic_request():
         launch = launch_of(tracker.queued(key, ident, request["startedBy"], request, CONTAINER, 0.0))
         arn = f"arn:aws:ecs:us-east-1:123456789012:task/airflow/{uuid.uuid4().hex}"
         tracker.launch_answered(key, launch.generation, 0, 0.0, arn=arn, status="PROVISIONING")
+        return arn
 
+    return track
+
+
+def test_a_tracked_task_costs_under_2_kb_with_a_realistic_request():
+    """Memory per tracked task, as tracemalloc sees it: 1,000 launched attempts, each with its own RunTask
+    request rendered from the default template (a workload JSON with its own JWT in the command), everything
+    the tracker keeps counted (key, identity, ARN, request), the caller's copies dropped as a scheduler's are."""
+    import tracemalloc
+
+    track = realistic_tracking()
     warm = Tracker()
     track(warm, 0)  # template, botocore model and caches loaded before counting
     tracker = Tracker()
@@ -1006,5 +1017,96 @@ def test_a_tracked_task_costs_under_2_kb_with_a_realistic_request():
         after = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
+    assert len(tracker) == 1001  # each its own key: a superseded attempt would keep nothing of its request
     per_task = (after - before) / 1000
     assert per_task < 2048, f"{per_task:.0f} bytes per tracked task"
+
+
+@functools.cache
+def describe_tasks_parsing() -> tuple[Any, Any]:
+    """botocore's JSON parser and DescribeTasks' output shape, loaded once (a session per call would load the
+    ECS model each time)."""
+    import botocore.parsers
+    import botocore.session
+
+    shape = botocore.session.get_session().get_service_model("ecs").operation_model("DescribeTasks").output_shape
+    return botocore.parsers.create_parser("json"), shape
+
+
+def described_by_botocore(arns: Sequence[str]) -> list[dict[str, Any]]:
+    """A DescribeTasks answer for these RUNNING tasks as the executor's sweep gets it: ECS's JSON parsed by
+    botocore against the ECS model (every string, datetime and dict new per task)."""
+    parser, shape = describe_tasks_parsing()
+    cluster = "arn:aws:ecs:us-east-1:123456789012:cluster/airflow"
+    tasks = [
+        {
+            "taskArn": arn,
+            "clusterArn": cluster,
+            "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/airflow-worker:3",
+            "lastStatus": "RUNNING",
+            "desiredStatus": "RUNNING",
+            "launchType": "FARGATE",
+            "cpu": "1024",
+            "memory": "2048",
+            "group": "family:airflow-worker",
+            "startedBy": f"ti-{arn[-12:]}",
+            "createdAt": 1_795_000_000.123,
+            "pullStartedAt": 1_795_000_010.5,
+            "startedAt": 1_795_000_030.25,
+            "containers": [
+                {
+                    "containerArn": f"{cluster}/container/{arn[-32:]}",
+                    "taskArn": arn,
+                    "name": CONTAINER,
+                    "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/airflow:3",
+                    "lastStatus": "RUNNING",
+                    "networkInterfaces": [{"attachmentId": arn[-36:], "privateIpv4Address": "10.0.1.23"}],
+                }
+            ],
+        }
+        for arn in arns
+    ]
+    body = json.dumps({"tasks": tasks, "failures": []}).encode()
+    return parser.parse({"body": body, "headers": {}, "status_code": 200}, shape)["tasks"]
+
+
+def test_a_running_task_costs_under_2_kb_and_seeing_it_run_keeps_nothing_of_the_answer():
+    """Memory per RUNNING task: 1,000 attempts tracked as above, then each seen RUNNING in DescribeTasks answers
+    of 100 parsed by botocore, dropped afterwards as the executor drops them. Under 2 KB a task in all, and seeing
+    it run keeps nothing of the answer: the status kept is a shared string, not the answer's (56 bytes a task)."""
+    import sys
+    import tracemalloc
+
+    def see_running(tracker: Tracker, arns: list[str]) -> None:
+        for start in range(0, len(arns), 100):
+            for task in described_by_botocore(arns[start : start + 100]):
+                tracker.observed(task["taskArn"], task, 1.0)
+
+    track = realistic_tracking()
+    warm = Tracker()
+    warm_arns = [track(warm, i) for i in range(300)]
+    tracker = Tracker()
+    track(tracker, 0)
+    tracemalloc.start()
+    try:
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        arns = [track(tracker, i) for i in range(1, 1001)]
+        gc.collect()
+        tracked = tracemalloc.get_traced_memory()[0]
+        # The same answers for other tasks first, traced: the interpreter's free lists and botocore's caches then
+        # hold traced blocks before the count starts, not during it (about 60 bytes a task of 1,000 otherwise).
+        see_running(warm, warm_arns)
+        gc.collect()  # botocore's parsed answers hold reference cycles (datetimes' tzinfo): garbage, not kept
+        seen_before = tracemalloc.get_traced_memory()[0]
+        see_running(tracker, arns)
+        gc.collect()
+        running = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert tracker.status_counts() == {"PROVISIONING": 1, "RUNNING": 1000}  # the 0th was not described
+    assert all(tracker.by_arn(arn).last_status is sys.intern("RUNNING") for arn in arns)
+    seeing_it_run = (running - seen_before) / 1000
+    per_task = (tracked - before) / 1000 + seeing_it_run
+    assert per_task < 2048, f"{per_task:.0f} bytes per RUNNING task"
+    assert seeing_it_run < 16, f"seeing a task RUNNING kept {seeing_it_run:.0f} bytes of it"

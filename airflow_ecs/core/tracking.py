@@ -31,7 +31,7 @@ from airflow_ecs.core.diagnosis import Diagnosis
 from airflow_ecs.core.events import TaskEvent, is_newer
 from airflow_ecs.core.failures import LaunchFailure, decide_retry
 from airflow_ecs.core.identity import TaskIdentity, with_launch
-from airflow_ecs.core.task_state import TaskOutcome, Verdict, judge, judge_missing
+from airflow_ecs.core.task_state import ECS_STATES, TaskOutcome, Verdict, judge, judge_missing
 
 RECENTLY_FINISHED = 10_000  # ARNs remembered after they finish, so late duplicate events are recognised
 # With an events queue, tasks not yet RUNNING after this long are described in each sweep too,
@@ -40,6 +40,9 @@ STALE_PENDING_SECONDS = 60.0
 # A container started this close to its workload token's expiry cannot be expected to reach Airflow's
 # execution API in time (Fargate start-up plus image pull is often one to two minutes).
 TOKEN_START_MARGIN = 180.0
+# An attempt keeps ECS's lastStatus as one of these shared strings: the one parsed from a RunTask or DescribeTasks
+# answer or an event is a new string per task (56-61 bytes), kept for as long as the task is tracked.
+_STATUSES: dict[str, str] = {status: status for status in (*ECS_STATES, "MISSING")}
 
 
 # --- commands: what the executor must do ---
@@ -343,7 +346,7 @@ class Attempt:
 
     @last_status.setter
     def last_status(self, value: str) -> None:
-        self._set("_last_status", value)
+        self._set("_last_status", _STATUSES.get(value, value))
 
     @property
     def in_flight(self) -> bool:
