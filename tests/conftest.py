@@ -63,6 +63,16 @@ SLOWEST_FIRST = (
 )
 
 
+# The container tests wait for the worker image that make test builds beside the suite (minutes on a fresh
+# machine: tests/e2e/test_containers.py): until its build has ended, they are sent after every other file.
+WAITS_FOR_THE_IMAGE = "tests/e2e/test_containers.py"
+
+
+def not_ready() -> set[str]:
+    status = os.environ.get("AIRFLOW_ECS_WORKER_IMAGE_STATUS")
+    return {WAITS_FOR_THE_IMAGE} if status and not os.path.exists(status) else set()
+
+
 def file_of(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
 
@@ -94,7 +104,7 @@ def pytest_xdist_make_scheduler(config, log):
             self._assign_work_unit(node)
 
         def _assign_work_unit(self, node):
-            chosen = next_file(list(self.workqueue), self.assigned_work.get(node, {}))
+            chosen = next_file(list(self.workqueue), self.assigned_work.get(node, {}), not_ready())
             if chosen is None:
                 return
             self.workqueue.move_to_end(chosen, last=False)  # xdist sends the queue's first

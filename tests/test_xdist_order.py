@@ -70,3 +70,12 @@ def test_make_tests_start_on_three_processes():
             held[process][chosen] = file_tests(0, counts.get(chosen, 1))
     assert [list(files) for files in held] == [["provider.py"], ["e2e_events.py"], ["chaos.py", "test_docs.py"]]
     assert queue[0] == "e2e_polling.py"  # for whichever long file ends first
+
+
+def test_a_file_not_ready_goes_after_every_other():
+    """The container tests while the worker image is being built: sent only when nothing else waits."""
+    queue = ["containers.py", *WAITING]
+    assert next_file(queue, {}, not_ready={"containers.py"}) == "e2e_polling.py"
+    assert next_file(queue, {"chaos.py": file_tests(0, 1)}, not_ready={"containers.py"}) == "test_docs.py"
+    assert next_file(["containers.py"], {}, not_ready={"containers.py"}) == "containers.py"
+    assert next_file(queue, {}, not_ready=set()) == "containers.py"  # once built, in its place
