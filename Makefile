@@ -102,7 +102,8 @@ lint: $(VENV)/.installed ## ruff check, ruff format --check and mypy (make test 
 
 # make test, on 2 cores, within 15 minutes from a fresh clone. The two venvs it needs first are made side by
 # side (pip mostly waits on the network and the disk). Then three things run at once, since most of each is
-# waiting too: the worker image is built (podman, base image, image: minutes the first time, then cached) and
+# waiting too: the worker image is built (podman, base image, image: minutes the first time, then cached; at a
+# lower priority, since only the container tests, which tests/conftest.py sends last, wait for it) and
 # test-oldest makes its venv and runs, each in the background with its output in $(TEST_RUN)/, while the main
 # suite runs on PYTEST_WORKERS processes (pytest-xdist; tests/conftest.py says how it splits them). The container
 # e2e tests wait for the image (at most 15 minutes) and skip in one line if its build failed, which is then
@@ -112,8 +113,9 @@ TEST_RUN := .test-run
 # 3: the slowest three files (the Terraform provider tests, the events e2e file, chaos) start together; a 4th process only
 # added another Airflow stack competing for the same 2 cores (setups timed out under load).
 PYTEST_WORKERS ?= 3
-# Runs make target $(1) in the background: output to $(TEST_RUN)/$(1).log, exit code to $(TEST_RUN)/$(1).status.
-background = ( $(MAKE) --no-print-directory $(1) >$(TEST_RUN)/$(1).log 2>&1; echo $$? >$(TEST_RUN)/$(1).status ) &
+# Runs make target $(1) in the background: output to $(TEST_RUN)/$(1).log, exit code to $(TEST_RUN)/$(1).status;
+# $(2): a command to run it under (nice).
+background = ( $(2) $(MAKE) --no-print-directory $(1) >$(TEST_RUN)/$(1).log 2>&1; echo $$? >$(TEST_RUN)/$(1).status ) &
 # Waits for background target $(1): prints the last line of its output (its whole output if it failed) and fails
 # if it failed, unless $(2) = optional (the tests that need it said why they skipped).
 await = while [ ! -f $(TEST_RUN)/$(1).status ]; do sleep 1; done; code=$$(cat $(TEST_RUN)/$(1).status); \
@@ -124,7 +126,7 @@ test: ## Lint, then unit, Terraform (checkov included) and end-to-end tests, and
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory postgresql
 	@rm -rf $(TEST_RUN) && mkdir -p $(TEST_RUN)
-	@$(call background,worker-image)
+	@$(call background,worker-image,nice -n 10)
 	@$(call background,test-oldest)
 	AIRFLOW_ECS_WORKER_IMAGE_STATUS=$(CURDIR)/$(TEST_RUN)/worker-image.status \
 		$(PY) -m pytest -q -rs -p no:cacheprovider --durations=20 -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS); \

@@ -158,10 +158,13 @@ def test_memory_over_the_task_size_is_killed_by_the_kernel_as_out_of_memory(loca
 
 
 def test_a_child_killed_for_memory_marks_the_container_though_its_main_process_exits_0(local):
-    """Airflow's supervisor survives its task process being OOM-killed, reports the failure and exits 0."""
+    """Airflow's supervisor survives its task process being OOM-killed, reports the failure and exits 0. The
+    parent takes a second before it exits, as the supervisor does reporting to the API server: the runtime reads
+    the container's OOM count while it runs (docs/local-ecs.md), and an instant exit at load 9 once beat it."""
     hog = "b = bytearray(400 * 2**20); b[::4096] = b'x' * len(b[::4096])"
     parent = (
-        f"import subprocess, sys; r = subprocess.run([sys.executable, '-c', {hog!r}]); print('child', r.returncode)"
+        "import subprocess, sys, time; "
+        f"r = subprocess.run([sys.executable, '-c', {hog!r}]); print('child', r.returncode, flush=True); time.sleep(1)"
     )
     arn = run(local, ["python", "-c", parent], memory=128)
     task = wait_for(local, arn, "STOPPED", timeout=120)
