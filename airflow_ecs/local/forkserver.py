@@ -13,7 +13,8 @@ started cold (``subprocess.Popen``) while its zygote is still importing, when th
 command is not the worker module's.
 
 The zygote's protocol, one JSON object per line over a Unix socket (``socket.send_fds`` carries the pipe):
-runtime -> zygote ``{"argv": [...], "env": {...}}`` with the output pipe's write end; zygote -> runtime
+runtime -> zygote ``{"argv": [...]}`` with the output pipe's write end (the environment is the zygote's own,
+as it was before it imported anything); zygote -> runtime
 ``{"ready": true}`` once imported, ``{"started": pid}`` or ``{"error": "..."}`` per request in order, and
 ``{"exited": pid, "code": c}`` (``Popen.returncode``'s convention: -N for a signal) whenever a child ends.
 """
@@ -68,23 +69,29 @@ class ForkedProcess:
         self._ended.set()
 
 
+class _Request:
+    """A fork asked for: answered (in order) by the reader thread, or abandoned by a caller that stopped waiting."""
+
+    def __init__(self) -> None:
+        self.answered = threading.Event()
+        self.answer: dict[str, Any] = {}
+        self.abandoned = False
+
+
 class Zygote:
     """One warm interpreter for one environment, and the runtime's side of its socket."""
 
     def __init__(self, env: Mapping[str, str], preload: Sequence[str] = PRELOAD):
-        self.env = dict(env)
         self._sock, theirs = socket.socketpair()
         self._send_lock = threading.Lock()
-        self._replies: list[threading.Event] = []  # one per request in flight, answered in order
-        self._answers: dict[int, dict[str, Any]] = {}
+        self._requests: list[_Request] = []  # in flight, answered in order
         self._children: dict[int, ForkedProcess] = {}
         self._early_exits: dict[int, int] = {}  # a child that ended before its ForkedProcess was registered
-        self._abandoned: set[int] = set()  # requests that timed out (see fork)
         self.ready = False
         self.dead = False
         self.process = subprocess.Popen(
             [sys.executable, "-m", __name__, str(theirs.fileno()), *preload],
-            env=self.env,
+            env=dict(env),
             pass_fds=(theirs.fileno(),),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -101,31 +108,30 @@ class Zygote:
         if not self.ready or self.dead:
             return None
         read_end, write_end = os.pipe()
-        request = json.dumps({"argv": list(argv), "env": self.env}).encode() + b"\n"
-        answered = threading.Event()
+        message = json.dumps({"argv": list(argv)}).encode() + b"\n"
+        request = _Request()
         try:
             with self._send_lock:
-                self._replies.append(answered)
-                socket.send_fds(self._sock, [request], [write_end])
+                self._requests.append(request)
+                socket.send_fds(self._sock, [message], [write_end])
         except OSError:
             self.dead = True
             os.close(read_end)
             return None
         finally:
             os.close(write_end)
-        if not answered.wait(timeout):
+        if not request.answered.wait(timeout):
             # It may still fork: a task started cold beside it would run twice, so the late child is killed
             # when its pid comes (_handle), and this zygote takes no more tasks.
             self.dead = True
             with self._send_lock:
-                self._abandoned.add(id(answered))
+                request.abandoned = True
             os.close(read_end)
             return None
-        answer = self._answers.pop(id(answered), {})
-        if "started" not in answer:
+        if "started" not in request.answer:
             os.close(read_end)
             return None
-        pid = answer["started"]
+        pid = request.answer["started"]
         process = ForkedProcess(pid, os.fdopen(read_end, "rb", buffering=0), argv)
         with self._send_lock:
             self._children[pid] = process
@@ -174,15 +180,12 @@ class Zygote:
                 child._end(message["code"])
         else:  # the answer to the oldest request in flight
             with self._send_lock:
-                answered = self._replies.pop(0)
-                abandoned = id(answered) in self._abandoned
-                self._abandoned.discard(id(answered))
-            if abandoned:
-                if "started" in message:
-                    _kill_session(message["started"])
-                return
-            self._answers[id(answered)] = message
-            answered.set()
+                request = self._requests.pop(0)
+                request.answer = message
+                abandoned = request.abandoned
+            if abandoned and "started" in message:
+                signal_session(message["started"], signal.SIGKILL)
+            request.answered.set()
 
     def _died(self) -> None:
         """The zygote is gone: its children's ends can no longer be reported, so they are killed (as a
@@ -190,17 +193,19 @@ class Zygote:
         self.dead = True
         with self._send_lock:
             children, self._children = dict(self._children), {}
-            waiting, self._replies = list(self._replies), []
-        for answered in waiting:
-            answered.set()
+            waiting, self._requests = list(self._requests), []
+        for request in waiting:
+            request.answered.set()
         for pid, child in children.items():
-            _kill_session(pid)
+            signal_session(pid, signal.SIGKILL)
             child._end(-signal.SIGKILL)
 
 
-def _kill_session(pid: int) -> None:
+def signal_session(pid: int, sig: int) -> None:
+    """``sig`` to the process group ``pid`` leads (a task started in a session of its own, cold or forked),
+    which may have ended already."""
     try:
-        os.killpg(pid, signal.SIGKILL)
+        os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
 
@@ -213,7 +218,7 @@ class ForkServer:
         self.max_zygotes = max_zygotes
         self._zygotes: dict[frozenset[tuple[str, str]], Zygote] = {}
         self._lock = threading.Lock()
-        self.forked = 0  # tasks started warm, for the tests and the log
+        self.forked = 0  # tasks started warm, and forkable ones started cold: for the tests
         self.cold = 0
 
     def start(self, command: Sequence[str], env: Mapping[str, str]) -> ForkedProcess | None:
@@ -243,7 +248,7 @@ class ForkServer:
 # --- the zygote's side ---
 
 
-def _child(argv: list[str], env: dict[str, str], out: int, sock: socket.socket, others: list[int]) -> None:
+def _child(argv: list[str], env: Mapping[str, str], out: int, sock: socket.socket, others: list[int]) -> None:
     """In the forked process: become what ``python -m <module> args`` started with ``start_new_session``
     would be, run the module, and exit with its status (never return into the zygote's loop). ``others``: the
     pipes of requests not forked yet, which are not this process's to hold open, and last the session pipe,
@@ -295,6 +300,7 @@ def _child(argv: list[str], env: dict[str, str], out: int, sock: socket.socket, 
 def serve(fd: int, preload: Sequence[str]) -> None:
     """The zygote: import, say ready, then fork on each request and report each child's end, until the
     runtime closes the socket."""
+    env = dict(os.environ)  # the tasks' environment, as it was before any import could change it
     for module in preload:
         importlib.import_module(module)
     sock = socket.socket(fileno=fd)
@@ -329,7 +335,7 @@ def serve(fd: int, preload: Sequence[str]) -> None:
                     continue
                 if pid == 0:
                     os.close(session_read)
-                    _child(request["argv"], request["env"], out, sock, [*pending_fds, session_write])
+                    _child(request["argv"], env, out, sock, [*pending_fds, session_write])
                 os.close(out)
                 os.close(session_write)
                 os.read(session_read, 1)  # b"" if the child died first

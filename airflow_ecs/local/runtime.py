@@ -40,7 +40,7 @@ from airflow_ecs.local.containers import (
     judge_end,
     resolve_secrets,
 )
-from airflow_ecs.local.forkserver import ForkedProcess, ForkServer
+from airflow_ecs.local.forkserver import ForkedProcess, ForkServer, signal_session
 
 ACCOUNT = "123456789012"
 SPOT_REASON = "Your Spot Task was interrupted."
@@ -253,7 +253,7 @@ class LocalRuntime:
             self._remove_containers()
         for task in self.tasks.values():
             if task.process and task.process.poll() is None:
-                _signal_tree(task.process.pid, signal.SIGKILL)
+                signal_session(task.process.pid, signal.SIGKILL)
             if task.process:
                 try:
                     task.process.wait(timeout=10)
@@ -411,7 +411,7 @@ class LocalRuntime:
                         task.kill_at = time.monotonic() + 2
                 elif self.containers is None and task.memory_mib and _tree_rss_mib(task.process.pid) > task.memory_mib:
                     task.container_reason = "OutOfMemoryError: Container killed due to memory usage"
-                    _signal_tree(task.process.pid, signal.SIGKILL)
+                    signal_session(task.process.pid, signal.SIGKILL)
                 return
             self._pump_logs(task, final=True)
             if self.containers is None:
@@ -482,7 +482,7 @@ class LocalRuntime:
         if self.containers is not None:
             self.containers.signal(task.container_name, signal.Signals(sig).name)
         elif task.process is not None:
-            _signal_tree(task.process.pid, sig)
+            signal_session(task.process.pid, sig)
 
     def _spawn(self, task: LocalTask) -> None:
         try:
@@ -582,13 +582,6 @@ class LocalRuntime:
             )
         except Exception as error:  # noqa: BLE001
             print(f"[local-ecs] event publish failed: {error}", file=sys.stderr, flush=True)
-
-
-def _signal_tree(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _tree_rss_mib(pid: int) -> float:
