@@ -104,3 +104,15 @@ def test_airflow_stats_has_what_metrics_calls():
     stats = airflow_compat.airflow_stats()
     for name in ("incr", "gauge", "timing"):
         assert callable(getattr(stats, name))
+
+
+def test_every_module_the_process_runtimes_zygote_imports_is_in_this_airflow():
+    """The local ECS's zygote imports these before it forks tasks (airflow_ecs/local/forkserver.py): a module
+    this Airflow lacks would make each zygote die at its start, and every task would start cold, unseen."""
+    import importlib
+
+    from airflow_ecs.local.forkserver import PRELOAD, WORKER_MODULE
+
+    assert PRELOAD[0] == WORKER_MODULE
+    for module in PRELOAD:
+        importlib.import_module(module)
