@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from typing import Any
 
@@ -399,3 +400,30 @@ def test_with_a_queue_per_scheduler_every_queue_gets_every_event_once():
                     seen.append((detail["version"], detail["lastStatus"]))
             assert sorted(seen) == [(1, "PROVISIONING"), (2, "PENDING"), (3, "RUNNING"), (4, "STOPPED")], url
         assert sorted(ecs.events_queue_urls()) == sorted(urls)
+
+
+def test_describe_tasks_reads_each_task_as_one_moment_never_half_finished():
+    """moto's DescribeTasks serializes ``containers`` before ``lastStatus``; read live, a task finished in between
+    came out STOPPED without an exit code. It gets copies made under the runtime's lock instead."""
+    from types import SimpleNamespace
+
+    from airflow_ecs.local.runtime import TaskTable
+
+    lock = threading.Lock()
+    task = SimpleNamespace(status="RUNNING", containers=[SimpleNamespace(exitCode=None, last_status="RUNNING")])
+    table = TaskTable(lambda arn, placed: None, {"arn": task}, lock)
+    [(_, seen)] = table.items()
+    task.containers[0].exitCode, task.containers[0].last_status, task.status = 0, "STOPPED", "STOPPED"
+    assert (seen.status, seen.containers[0].last_status, seen.containers[0].exitCode) == ("RUNNING", "RUNNING", None)
+    assert table["arn"] is task  # moto's own lookups (StopTask, RunTask's answer) still get the live task
+
+    # While the runtime changes a task (under its lock), a DescribeTasks waits for the change to be whole.
+    answers: list = []
+    with lock:
+        reader = threading.Thread(target=lambda: answers.append(table.items()))
+        reader.start()
+        reader.join(timeout=0.3)
+        assert reader.is_alive() and not answers
+    reader.join(timeout=5)
+    [(_, after)] = answers[0]
+    assert (after.status, after.containers[0].exitCode) == ("STOPPED", 0)

@@ -13,6 +13,7 @@ the local "image" is this venv, the memory limit is watched from outside), or, g
 
 from __future__ import annotations
 
+import copy
 import datetime
 import functools
 import json
@@ -139,35 +140,53 @@ def runtime_task_class(moto_task_class: type) -> type:
 
 
 class TaskTable(dict):
-    """One cluster's tasks in moto's backend: tells the runtime of each task the moment RunTask places it."""
+    """One cluster's tasks in moto's backend: tells the runtime of each task the moment RunTask places it, and
+    gives DescribeTasks each task as one moment of it.
 
-    def __init__(self, on_new: Callable[[str, Any], None], *args: Any):
-        super().__init__(*args)
-        self._on_new = on_new
+    moto's DescribeTasks is the only reader of ``items()``, and its answer is serialized after it returns, in
+    the Task shape's order: ``containers`` before ``lastStatus`` and ``stopCode``. Read live, a task the
+    runtime finished in between came out STOPPED with no exit code (seen once in make test's polling e2e
+    file), which ECS never answers. So each task is copied under the runtime's lock, which every change of a
+    task holds."""
+
+    def __init__(self, on_new: Callable[[str, Any], None], tasks: Mapping[str, Any], lock: Any):
+        super().__init__(tasks)
+        self._on_new, self._lock = on_new, lock
 
     def __setitem__(self, arn: str, task: Any) -> None:
         if arn not in self:
             self._on_new(arn, task)
         super().__setitem__(arn, task)
 
+    def items(self) -> Any:
+        with self._lock:
+            return [(arn, one_moment(task)) for arn, task in super().items()]
+
+
+def one_moment(task: Any) -> Any:
+    """A copy of a moto task whose fields (its containers' included) no later change reaches."""
+    moment = copy.copy(task)
+    moment.containers = [copy.copy(container) for container in task.containers]
+    return moment
+
 
 class ClusterTables(dict):
     """moto's ``tasks`` (cluster name -> tasks), creating a TaskTable for each cluster."""
 
-    def __init__(self, on_new: Callable[[str, Any], None], existing: Mapping[str, Any]):
+    def __init__(self, on_new: Callable[[str, Any], None], existing: Mapping[str, Any], lock: Any):
         super().__init__()
-        self._on_new = on_new
+        self._on_new, self._lock = on_new, lock
         for name, tasks in existing.items():
             self[name] = tasks
 
     def __setitem__(self, cluster: str, tasks: Any) -> None:
-        super().__setitem__(cluster, TaskTable(self._on_new, tasks))
+        super().__setitem__(cluster, TaskTable(self._on_new, tasks, self._lock))
 
-    def rebind(self, on_new: Callable[[str, Any], None]) -> None:
-        """Tell ``on_new`` (a new runtime's) of the tasks placed from now on."""
-        self._on_new = on_new
+    def rebind(self, on_new: Callable[[str, Any], None], lock: Any) -> None:
+        """Tell ``on_new`` (a new runtime's) of the tasks placed from now on, and copy them under ``lock``."""
+        self._on_new, self._lock = on_new, lock
         for tasks in self.values():
-            tasks._on_new = on_new
+            tasks._on_new, tasks._lock = on_new, lock
 
 
 @dataclass
@@ -334,9 +353,9 @@ class LocalRuntime:
         """Be told of each task as RunTask places it, on moto's request thread, before it answers."""
         backend = self._backend()
         if isinstance(backend.tasks, ClusterTables):  # a runtime before this one on the same local ECS
-            backend.tasks.rebind(self._on_new_task)
+            backend.tasks.rebind(self._on_new_task, self._lock)
         else:
-            backend.tasks = ClusterTables(self._on_new_task, backend.tasks)
+            backend.tasks = ClusterTables(self._on_new_task, backend.tasks, self._lock)
 
     def _on_new_task(self, arn: str, moto_task: Any) -> None:
         backend = self._backend()
